@@ -1,0 +1,120 @@
+# Costroom — the two commands a newcomer needs:
+#   make run    set up, build, seed the demo organisation into SQLite and serve it
+#   make test   set up and run every test layer (fmt, clippy, unit, DB contract on SQLite and
+#               PostgreSQL, HTTP, end-to-end in Chromium)
+# Everything else here is a step of those two. Builds use plain cargo + wasm-bindgen, so
+# cargo-leptos (36 minutes to compile on 2 cores) is optional: `cargo leptos watch` also works.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# setup.sh records which toolchain has the wasm32 std (rustup's, or Debian's linked as `web`).
+TOOLCHAIN := $(shell cat target/.costroom-toolchain 2>/dev/null)
+ifneq ($(TOOLCHAIN),)
+export RUSTUP_TOOLCHAIN := $(TOOLCHAIN)
+endif
+# leptos bakes the output name into both builds: /pkg/costroom.{js,wasm,css}
+export LEPTOS_OUTPUT_NAME := costroom
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+FRONT_TARGET_DIR := $(TARGET_DIR)/front
+SITE := target/site
+BIN := $(TARGET_DIR)/debug/costroom
+WASM_BINDGEN := $(shell command -v wasm-bindgen 2>/dev/null || echo $(HOME)/.cargo/bin/wasm-bindgen)
+DATABASE_URL ?= sqlite:costroom.db
+ADDR ?= 127.0.0.1:3000
+# end-to-end: a fixed "today" and seed, so the figures the browser sees are reproducible
+E2E_TODAY := 2026-11-20
+E2E_DB := target/e2e/e2e.db
+
+.PHONY: help run test setup build build-front build-server site serve demo \
+        check fmt-check clippy unit-tests e2e bench-wasm
+
+help:
+	@sed -n '1,7p' Makefile
+
+run:
+	./setup.sh
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory demo serve
+
+test:
+	./setup.sh --postgres
+	$(MAKE) --no-print-directory check
+
+setup:
+	./setup.sh
+
+# ---------------------------------------------------------------- build
+build: build-front build-server
+
+build-front:
+	@echo "== frontend -> wasm32 (hydrate)"
+	cargo build -p frontend --lib --target wasm32-unknown-unknown --target-dir $(FRONT_TARGET_DIR)
+	@echo "== wasm-bindgen"
+	rm -rf $(SITE)/pkg && mkdir -p $(SITE)/pkg
+	$(WASM_BINDGEN) --target web --no-typescript --out-name costroom --out-dir $(SITE)/pkg \
+	  $(FRONT_TARGET_DIR)/wasm32-unknown-unknown/debug/frontend.wasm
+	# <HydrationScripts/> asks for /pkg/costroom.wasm when LEPTOS_OUTPUT_NAME is set at compile time
+	mv $(SITE)/pkg/costroom_bg.wasm $(SITE)/pkg/costroom.wasm
+	$(MAKE) --no-print-directory site
+
+site:
+	mkdir -p $(SITE)/pkg
+	cp style/main.css $(SITE)/pkg/costroom.css
+	cp -r public/. $(SITE)/
+
+build-server:
+	@echo "== server (ssr)"
+	cargo build -p server --bin costroom
+
+# Release: optimised wasm (wasm-opt from npm's binaryen >= 116) and server.
+release:
+	cargo build -p frontend --lib --target wasm32-unknown-unknown --target-dir $(FRONT_TARGET_DIR) --release
+	rm -rf $(SITE)/pkg && mkdir -p $(SITE)/pkg
+	$(WASM_BINDGEN) --target web --no-typescript --out-name costroom --out-dir $(SITE)/pkg \
+	  $(FRONT_TARGET_DIR)/wasm32-unknown-unknown/release/frontend.wasm
+	mv $(SITE)/pkg/costroom_bg.wasm $(SITE)/pkg/costroom.wasm
+	target/tools/bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+	  $(SITE)/pkg/costroom.wasm -o $(SITE)/pkg/costroom.wasm
+	$(MAKE) --no-print-directory site
+	cargo build -p server --bin costroom --profile server-release
+
+# ---------------------------------------------------------------- run
+demo:
+	$(BIN) --database-url "$(DATABASE_URL)" demo --reset
+
+serve:
+	@echo "Open http://$(ADDR)/ — no sign-in yet (accounts arrive with the accounts issue). Ctrl-C stops."
+	$(BIN) --database-url "$(DATABASE_URL)" serve --addr $(ADDR) --site-root $(SITE)
+
+# ---------------------------------------------------------------- tests
+# PostgreSQL tests run when COSTROOM_TEST_PG_URL is set; `setup.sh --postgres` provides one
+# (target/.costroom-pg-url) and COSTROOM_REQUIRE_PG makes a missing one an error.
+PG_URL := $(or $(COSTROOM_TEST_PG_URL),$(shell cat target/.costroom-pg-url 2>/dev/null))
+
+check: fmt-check clippy unit-tests build e2e
+	@echo "== all test layers passed"
+
+fmt-check:
+	@echo "== cargo fmt --check"
+	cargo fmt --all -- --check
+
+clippy:
+	@echo "== clippy (ssr: app + server, all targets)"
+	cargo clippy -p app -p server --all-targets -- -D warnings
+	@echo "== clippy (hydrate: frontend for wasm32)"
+	cargo clippy -p frontend --target wasm32-unknown-unknown --target-dir $(FRONT_TARGET_DIR) -- -D warnings
+
+unit-tests:
+	@echo "== unit, DB contract (SQLite$(if $(PG_URL), + PostgreSQL,)) and HTTP tests"
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(if $(PG_URL),COSTROOM_REQUIRE_PG=1,) \
+	  cargo test -p app -p server
+
+e2e:
+	@echo "== end-to-end in Chromium (fresh SQLite, demo seed 42, today $(E2E_TODAY))"
+	rm -rf target/e2e && mkdir -p target/e2e
+	$(BIN) --database-url "sqlite:$(E2E_DB)" demo --end-date $(E2E_TODAY) --volume 0.25
+	cd end2end && COSTROOM_BIN="$(abspath $(BIN))" COSTROOM_DB="sqlite:$(abspath $(E2E_DB))" \
+	  COSTROOM_SITE="$(abspath $(SITE))" COSTROOM_TODAY=$(E2E_TODAY) \
+	  E2E_PORT=$$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})") \
+	  npx playwright test

@@ -1,0 +1,17 @@
+//! Figures for the Overview page.
+use leptos::prelude::*;
+
+use crate::domain::Overview;
+use crate::error::AppError;
+
+/// Month-to-date spend and daily spend over `from`..=`to` (YYYY-MM-DD, both optional; the
+/// default is the last 90 days). Bad dates come back as `Invalid` naming the field.
+#[server]
+pub async fn get_overview(from: Option<String>, to: Option<String>) -> Result<Overview, AppError> {
+    use crate::server::{services, state};
+    let st = state::app_state()?;
+    let today = st.clock.today();
+    state::with_status(
+        services::overview::overview(&st.db, st.org, today, from.as_deref(), to.as_deref()).await,
+    )
+}

@@ -1,0 +1,5 @@
+//! Pure functions from domain rows to charming charts; unit-tested on native, rendered by
+//! [`crate::components::echart::EChart`] in the browser.
+pub mod daily_spend;
+
+pub use daily_spend::daily_spend;

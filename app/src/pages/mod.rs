@@ -1,0 +1,8 @@
+//! One file per route.
+pub mod coming_soon;
+pub mod not_found;
+pub mod overview;
+
+pub use coming_soon::ComingSoonPage;
+pub use not_found::NotFoundPage;
+pub use overview::OverviewPage;

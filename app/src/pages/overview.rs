@@ -1,0 +1,173 @@
+//! The home page: month-to-date spend, projection, and daily spend over a chosen range.
+//! The range lives in the URL (`?from=&to=`): a plain GET form without JavaScript, a
+//! client-side navigation (no reload) after hydration.
+use chrono::Days;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+
+use crate::api::get_overview;
+use crate::charts;
+use crate::components::{EChart, KpiTile};
+use crate::domain::money::group_thousands;
+use crate::domain::{DateRange, Overview};
+use crate::error::AppError;
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let query = use_query_map();
+    let from = move || query.read().get("from");
+    let to = move || query.read().get("to");
+    let overview = Resource::new(move || (from(), to()), |(f, t)| get_overview(f, t));
+    view! {
+        <Title text="Overview · Costroom"/>
+        <h1>"Overview"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading spend…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! { <OverviewBody o/> }.into_any(),
+                    Err(e) => view! { <RangeError e from=from() to=to()/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RangeError(e: AppError, from: Option<String>, to: Option<String>) -> impl IntoView {
+    view! {
+        <RangeForm from=from.unwrap_or_default() to=to.unwrap_or_default()/>
+        <p class="error" role="alert" data-testid="range-error">
+            {e.to_string()}
+        </p>
+    }
+}
+
+#[component]
+fn RangeForm(from: String, to: String) -> impl IntoView {
+    view! {
+        <Form method="GET" action="/" attr:class="range-form" attr:aria-label="Date range">
+            <label>
+                "From " <input type="date" name="from" value=from data-testid="range-from"/>
+            </label>
+            <label>
+                "To " <input type="date" name="to" value=to data-testid="range-to"/>
+            </label>
+            <button type="submit" data-testid="range-apply">
+                "Apply"
+            </button>
+        </Form>
+    }
+}
+
+fn range_href(r: DateRange) -> String {
+    format!("/?from={}&to={}", r.from, r.to)
+}
+
+#[component]
+fn OverviewBody(o: Overview) -> impl IntoView {
+    let today = o.today;
+    let presets = [
+        ("Last 7 days", DateRange::last_days(today, 7)),
+        ("Last 30 days", DateRange::last_days(today, 30)),
+        ("Last 90 days", DateRange::last_days(today, 90)),
+        ("Month to date", DateRange::month_to_date(today)),
+    ];
+    let change = match o.mtd_change_pct() {
+        Some(p) => format!("{p:+.1}% vs {} same days last month", o.prev_mtd.usd()),
+        None => "no spend in the same days last month".to_string(),
+    };
+    let chart = charts::daily_spend(&o.daily);
+    let days = o.range.days();
+    let yesterday = today - Days::new(1);
+    view! {
+        <section class="kpis" aria-label="Key figures">
+            <KpiTile
+                label="Month to date"
+                value=o.mtd.usd()
+                note=change
+                testid="kpi-mtd"
+                formula=format!(
+                    "Σ cost of usage events dated {} … {} (UTC)",
+                    DateRange::month_to_date(today).from,
+                    today,
+                )
+            />
+            <KpiTile
+                label="Projected month end"
+                value=o.projected_month_end.usd()
+                testid="kpi-projected"
+                formula=format!(
+                    "month to date ÷ {} days elapsed × {} days in month (linear run rate)",
+                    chrono::Datelike::day(&today),
+                    DateRange::days_in_month(today),
+                )
+            />
+            <KpiTile
+                label="Spend in range"
+                value=o.range_total.usd()
+                note=format!("{} – {} · {days} days", o.range.from, o.range.to)
+                testid="kpi-range-total"
+                formula="Σ daily spend over the selected range"
+            />
+            <KpiTile
+                label="Average per day"
+                value=o.range_daily_average().usd()
+                note=format!("{} requests in range", group_thousands(o.range_requests.max(0) as u64))
+                testid="kpi-range-avg"
+                formula=format!("spend in range ÷ {days} days")
+            />
+        </section>
+        <section class="panel" aria-label="Daily spend">
+            <div class="panel-head">
+                <h2>"Daily spend"</h2>
+                <RangeForm from=o.range.from.to_string() to=o.range.to.to_string()/>
+                <ul class="presets">
+                    {presets
+                        .into_iter()
+                        .map(|(label, r)| {
+                            view! {
+                                <li>
+                                    <A href=range_href(r)>{label}</A>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                    <li>
+                        <A href=range_href(DateRange::last_days(yesterday, 1))>"Yesterday"</A>
+                    </li>
+                </ul>
+            </div>
+            <EChart id="chart-daily-spend" chart=chart/>
+            <details class="daily-table">
+                <summary>"Daily figures"</summary>
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Day"</th>
+                            <th scope="col" class="num">"Spend"</th>
+                            <th scope="col" class="num">"Requests"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {o
+                            .daily
+                            .iter()
+                            .rev()
+                            .map(|d| {
+                                view! {
+                                    <tr>
+                                        <td>{d.day.to_string()}</td>
+                                        <td class="num">{d.cost.usd()}</td>
+                                        <td class="num">{d.requests}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        </section>
+    }
+}

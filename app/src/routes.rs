@@ -1,0 +1,57 @@
+//! The HTML shell and the route table.
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment};
+
+use crate::components::Nav;
+use crate::pages::{ComingSoonPage, NotFoundPage, OverviewPage};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // ECharts must be loaded before hydration runs chart effects; self-hosted
+                // (from the npm registry by setup.sh), never a CDN.
+                <script src="/vendor/echarts.min.js"></script>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let soon = |title: &'static str| move || view! { <ComingSoonPage title/> };
+    view! {
+        <Stylesheet id="leptos" href="/pkg/costroom.css"/>
+        <Title text="Costroom"/>
+        <Router>
+            <Nav/>
+            <main>
+                <Routes fallback=NotFoundPage>
+                    // Async: the whole page, figures included, arrives as plain HTML, which
+                    // is what a browser without JavaScript needs.
+                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("spend") view=soon("Spend explorer")/>
+                    <Route path=StaticSegment("budgets") view=soon("Budgets")/>
+                    <Route path=StaticSegment("initiatives") view=soon("Initiatives")/>
+                    <Route path=StaticSegment("anomalies") view=soon("Anomalies")/>
+                    <Route path=StaticSegment("guardrails") view=soon("Guardrails")/>
+                    <Route path=StaticSegment("reviews") view=soon("Reviews")/>
+                    <Route path=StaticSegment("maturity") view=soon("Maturity")/>
+                    <Route path=StaticSegment("settings") view=soon("Settings")/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

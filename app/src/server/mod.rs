@@ -1,0 +1,6 @@
+//! Server-only code (`ssr`): state, services (use cases) and database access.
+pub mod db;
+pub mod demo;
+pub mod services;
+pub mod state;
+pub mod testing;

@@ -1,0 +1,3 @@
+//! Use cases: validate input, read or write through `db`, compute with `domain`.
+pub mod demo;
+pub mod overview;

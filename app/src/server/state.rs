@@ -1,0 +1,61 @@
+//! Shared server state, provided as context to SSR renders and server functions alike.
+use axum::extract::FromRef;
+use chrono::NaiveDate;
+use leptos::prelude::*;
+
+use super::db::{Db, OrgId};
+use crate::error::{internal, AppError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    /// Until accounts exist (issue 3) every page shows this organisation.
+    pub org: OrgId,
+    pub clock: Clock,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos_options.clone()
+    }
+}
+
+/// "Today" for month-to-date figures. Fixed in tests and demos so that figures are
+/// reproducible; the system clock (UTC) otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    System,
+    Fixed(NaiveDate),
+}
+
+impl Clock {
+    pub fn today(&self) -> NaiveDate {
+        match self {
+            Clock::System => chrono::Utc::now().date_naive(),
+            Clock::Fixed(d) => *d,
+        }
+    }
+}
+
+/// The state of the current request (render or server function).
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| internal("no AppState in context"))
+}
+
+/// Gives a server function's HTTP response the status its error deserves (422 for invalid
+/// input, 401, 403, 404, 500); server_fn 0.8 would answer 500 for every error. Only for
+/// calls over HTTP: during SSR the same function runs inside a page render, whose status is
+/// the page's own.
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        let is_server_fn_call =
+            use_context::<http::request::Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
+        if is_server_fn_call {
+            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+                resp.set_status(e.status());
+            }
+        }
+    }
+    result
+}

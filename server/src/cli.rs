@@ -1,0 +1,178 @@
+//! Command line: `costroom serve | migrate | demo`. Every option also reads an environment
+//! variable, so deployments configure by environment and scripts by flags.
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use app::server::db::{redact_url, Db, OrgId};
+use app::server::demo::DemoConfig;
+use app::server::services;
+use app::server::state::{AppState, Clock};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use leptos::prelude::LeptosOptions;
+
+/// The organisation every page shows until accounts exist.
+pub const DEFAULT_ORG_SLUG: &str = "default";
+const DEFAULT_ORG_NAME: &str = "Default organisation";
+
+#[derive(Parser)]
+#[command(name = "costroom", version, about = "Costroom: FinOps for AI, self-hosted")]
+pub struct Cli {
+    /// SQLite file or URL (sqlite:path) by default; postgres://user@host/db for PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:costroom.db", global = true)]
+    pub database_url: String,
+    /// Log filter, RUST_LOG syntax (e.g. info, costroom=debug,sqlx=warn).
+    #[arg(long, env = "COSTROOM_LOG", default_value = "info,sqlx=warn", global = true)]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// No Debug derive: the database URL may hold a password.
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web server (migrates first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Seed the deterministic demo organisation (idempotent for the same seed).
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COSTROOM_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Directory holding the built site (pkg/, vendor/, favicon.ico).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Pin "today" (YYYY-MM-DD) for reproducible demos and tests; the UTC date otherwise.
+    #[arg(long, env = "COSTROOM_TODAY")]
+    pub today: Option<NaiveDate>,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Days of history.
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Request volume multiplier (1.0 ≈ 1,200 requests on the first weekday, growing 2.5×).
+    #[arg(long, default_value_t = 1.0)]
+    pub volume: f64,
+    /// Last day of usage; today (UTC) by default.
+    #[arg(long, env = "COSTROOM_TODAY")]
+    pub end_date: Option<NaiveDate>,
+    /// Delete the organisation's usage first.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Migrate => {
+            let db = connect(&cli.database_url).await?;
+            tracing::info!(backend = db.backend(), "migrations applied");
+            println!("migrations applied ({})", db.backend());
+            Ok(())
+        }
+        Command::Demo(args) => demo(&cli.database_url, args).await,
+        Command::Serve(args) => serve(&cli.database_url, args).await,
+    }
+}
+
+async fn connect(url: &str) -> Result<Db, String> {
+    tracing::info!(database = %redact_url(url), "opening database");
+    Db::connect(url).await.map_err(|e| format!("cannot open database {}: {e}", redact_url(url)))
+}
+
+async fn default_org(db: &Db) -> Result<OrgId, String> {
+    db.ensure_org(DEFAULT_ORG_SLUG, DEFAULT_ORG_NAME)
+        .await
+        .map_err(|e| format!("cannot create organisation: {e}"))
+}
+
+async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
+    if !(args.volume > 0.0 && args.volume <= 50.0) {
+        return Err(format!("--volume: {} is outside 0 < volume ≤ 50", args.volume));
+    }
+    if args.days == 0 || args.days > 3 * 366 {
+        return Err(format!("--days: {} is outside 1..=1098", args.days));
+    }
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let end = args.end_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let cfg = DemoConfig { seed: args.seed, end, days: args.days, volume: args.volume };
+    let t = Instant::now();
+    let r = services::demo::seed(&db, org, cfg, args.reset).await.map_err(|e| format!("demo: {e}"))?;
+    println!(
+        "demo: seed {} · {} days ending {end} · {} events generated, {} new{} · {:.1}s",
+        args.seed,
+        args.days,
+        r.generated,
+        r.inserted,
+        if args.reset { format!(", {} removed first", r.removed) } else { String::new() },
+        t.elapsed().as_secs_f64()
+    );
+    println!("demo: organisation now holds {} events, {} in total", r.total_events, r.total_cost.usd());
+    db.close().await;
+    Ok(())
+}
+
+async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let mut leptos_options: LeptosOptions = leptos::config::get_configuration(None)
+        .map_err(|e| format!("leptos configuration: {e}"))?
+        .leptos_options;
+    // Fixed names: the build step writes /pkg/costroom.{js,wasm,css} whatever the environment.
+    leptos_options.output_name = "costroom".into();
+    leptos_options.site_pkg_dir = "pkg".into();
+    leptos_options.site_root = args.site_root.clone().into();
+    leptos_options.site_addr = args.addr;
+    if !std::path::Path::new(&args.site_root).join("pkg").join("costroom.wasm").exists() {
+        tracing::warn!(site_root = %args.site_root, "no pkg/costroom.wasm under the site root: pages will not hydrate (run `make build`)");
+    }
+    let clock = args.today.map(Clock::Fixed).unwrap_or(Clock::System);
+    let state = AppState { leptos_options, db: db.clone(), org, clock };
+    let router = crate::build_router(state);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(address = %local, backend = db.backend(), "listening");
+    println!("Costroom is running at http://{local}/ (database: {})", db.backend());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

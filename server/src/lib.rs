@@ -1,0 +1,7 @@
+//! The `costroom` binary's library half: configuration, the router (also used by the HTTP
+//! tests), and the CLI commands.
+pub mod cli;
+pub mod router;
+pub mod telemetry;
+
+pub use router::build_router;
