@@ -27,7 +27,7 @@ E2E_TODAY := 2026-11-20
 E2E_DB := target/e2e/e2e.db
 
 .PHONY: help run test setup build build-front build-server site serve demo \
-        check fmt-check clippy unit-tests e2e bench-wasm
+        check fmt-check clippy unit-tests e2e e2e-run release bench
 
 help:
 	@sed -n '1,7p' Makefile
@@ -110,11 +110,29 @@ unit-tests:
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(if $(PG_URL),COSTROOM_REQUIRE_PG=1,) \
 	  cargo test -p app -p server
 
+# The browser suite runs against a fresh SQLite file, and again against a fresh PostgreSQL
+# database when one is configured (the same pages must show the same figures on both).
 e2e:
-	@echo "== end-to-end in Chromium (fresh SQLite, demo seed 42, today $(E2E_TODAY))"
+	@echo "== end-to-end in Chromium on SQLite (fresh file, demo seed 42, today $(E2E_TODAY))"
 	rm -rf target/e2e && mkdir -p target/e2e
-	$(BIN) --database-url "sqlite:$(E2E_DB)" demo --end-date $(E2E_TODAY) --volume 0.25
-	cd end2end && COSTROOM_BIN="$(abspath $(BIN))" COSTROOM_DB="sqlite:$(abspath $(E2E_DB))" \
+	$(MAKE) --no-print-directory e2e-run E2E_URL="sqlite:$(abspath $(E2E_DB))"
+ifneq ($(PG_URL),)
+	@echo "== end-to-end in Chromium on PostgreSQL (fresh database, demo seed 42, today $(E2E_TODAY))"
+	psql "$(PG_URL)" -qc "drop database if exists costroom_e2e with (force)" -c "create database costroom_e2e"
+	$(MAKE) --no-print-directory e2e-run E2E_URL="$(PG_E2E_URL)"
+	psql "$(PG_URL)" -qc "drop database if exists costroom_e2e with (force)"
+endif
+
+# the test server's database: same server and credentials as PG_URL, database costroom_e2e
+PG_E2E_URL = $(shell echo "$(PG_URL)" | sed -E 's#^(postgres(ql)?://[^/]+)/[^?]*#\1/costroom_e2e#')
+
+e2e-run:
+	$(BIN) --database-url "$(E2E_URL)" demo --end-date $(E2E_TODAY) --volume 0.25
+	cd end2end && COSTROOM_BIN="$(abspath $(BIN))" COSTROOM_DB="$(E2E_URL)" \
 	  COSTROOM_SITE="$(abspath $(SITE))" COSTROOM_TODAY=$(E2E_TODAY) \
 	  E2E_PORT=$$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})") \
 	  npx playwright test
+
+# Figures, not pass/fail: seeding throughput, Overview latency, peak memory (release build).
+bench:
+	COSTROOM_TEST_PG_URL="$(PG_URL)" cargo run -q -p server --bin costroom-bench --profile server-release

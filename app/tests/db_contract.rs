@@ -3,30 +3,12 @@
 #![cfg(feature = "ssr")]
 
 use app::domain::{DateRange, Nanos, UsageEvent};
+use app::on_both;
 use app::server::db::{Db, UsageEventRow};
 use app::server::demo::{generate, DemoConfig};
 use app::server::services;
 use app::server::testing::TestDb;
 use chrono::{NaiveDate, TimeZone, Utc};
-
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let t = app::server::testing::TestDb::sqlite().await;
-                super::$name(t.db.clone()).await;
-                t.finish().await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                let Some(t) = app::server::testing::TestDb::postgres().await else { return };
-                super::$name(t.db.clone()).await;
-                t.finish().await;
-            }
-        }
-    };
-}
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -2,6 +2,7 @@
 //! `tower::ServiceExt::oneshot`, on a fresh database per test.
 use app::api::GetOverview;
 use app::domain::{Nanos, Overview, UsageEvent};
+use app::on_both;
 use app::server::db::Db;
 use app::server::state::{AppState, Clock};
 use app::server::testing::TestDb;
@@ -78,25 +79,6 @@ fn post_form(uri: &str, body: &str) -> Request<Body> {
         .header("accept", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap()
-}
-
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let t = app::server::testing::TestDb::sqlite().await;
-                super::$name(t.db.clone()).await;
-                t.finish().await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                let Some(t) = app::server::testing::TestDb::postgres().await else { return };
-                super::$name(t.db.clone()).await;
-                t.finish().await;
-            }
-        }
-    };
 }
 
 async fn healthz_reports_the_backend(db: Db) {

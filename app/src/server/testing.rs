@@ -106,3 +106,26 @@ mod tests {
         assert_eq!(database_url("postgres://p@h/t?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
     }
 }
+
+/// Defines a module named after an `async fn(Db)` with two tests, `sqlite` and `postgres`,
+/// each running that function on a fresh database of its own (the PostgreSQL half returns
+/// early, saying so, when no server is configured).
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let t = $crate::server::testing::TestDb::sqlite().await;
+                super::$name(t.db.clone()).await;
+                t.finish().await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(t) = $crate::server::testing::TestDb::postgres().await else { return };
+                super::$name(t.db.clone()).await;
+                t.finish().await;
+            }
+        }
+    };
+}
