@@ -92,7 +92,9 @@ serve:
 # (target/.costroom-pg-url) and COSTROOM_REQUIRE_PG makes a missing one an error.
 PG_URL := $(or $(COSTROOM_TEST_PG_URL),$(shell cat target/.costroom-pg-url 2>/dev/null))
 
-check: fmt-check clippy unit-tests build e2e
+# `cargo test` also builds target/debug/costroom (the integration tests run it), so the browser
+# tests use that binary; `cargo build` here would recompile app and server for nothing.
+check: fmt-check clippy unit-tests build-front e2e
 	@echo "== all test layers passed"
 
 fmt-check:

@@ -96,17 +96,6 @@ pub fn database_url(admin_url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn swaps_the_database_name() {
-        use super::database_url;
-        assert_eq!(database_url("postgres://p@h:5432/test", "x"), "postgres://p@h:5432/x");
-        assert_eq!(database_url("postgres://p@h", "x"), "postgres://p@h/x");
-        assert_eq!(database_url("postgres://p@h/t?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
-    }
-}
-
 /// Defines a module named after an `async fn(Db)` with two tests, `sqlite` and `postgres`,
 /// each running that function on a fresh database of its own (the PostgreSQL half returns
 /// early, saying so, when no server is configured).
@@ -128,4 +117,15 @@ macro_rules! on_both {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn swaps_the_database_name() {
+        use super::database_url;
+        assert_eq!(database_url("postgres://p@h:5432/test", "x"), "postgres://p@h:5432/x");
+        assert_eq!(database_url("postgres://p@h", "x"), "postgres://p@h/x");
+        assert_eq!(database_url("postgres://p@h/t?sslmode=disable", "x"), "postgres://p@h/x?sslmode=disable");
+    }
 }
