@@ -179,3 +179,8 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
     }
     t.finish().await;
 }
+
+#[test]
+fn server_function_urls_do_not_depend_on_the_build_directory() {
+    assert_eq!(GetOverview::PATH, "/api/get_overview");
+}

@@ -6,7 +6,9 @@ use crate::error::AppError;
 
 /// Month-to-date spend and daily spend over `from`..=`to` (YYYY-MM-DD, both optional; the
 /// default is the last 90 days). Bad dates come back as `Invalid` naming the field.
-#[server]
+// A fixed endpoint: the default URL embeds a hash of the build directory, so a frontend and a
+// server built in different checkouts (CI, packaging) would not find each other.
+#[server(endpoint = "get_overview")]
 pub async fn get_overview(from: Option<String>, to: Option<String>) -> Result<Overview, AppError> {
     use crate::server::{services, state};
     let st = state::app_state()?;
