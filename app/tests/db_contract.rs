@@ -192,3 +192,49 @@ fn migration_folders_list_the_same_steps() {
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres must hold the same steps");
 }
+
+async fn people_are_added_with_hashed_passwords_and_unique_emails(db: Db) {
+    use app::domain::Role;
+    use app::server::services::users::{add_user, AddUser};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let input = AddUser {
+        email: " Ana@Example.com ".into(),
+        name: "Ana".into(),
+        role: Role::Finance,
+        password: "correct horse battery".into(),
+        team: Some("Support".into()),
+    };
+    let ana = add_user(&db, org, input.clone()).await.unwrap();
+    assert_eq!((ana.email.as_str(), ana.role, ana.disabled), ("ana@example.com", Role::Finance, false));
+    assert_eq!(db.user_teams(ana.id).await.unwrap(), vec!["support".to_string()]);
+    assert_eq!(db.count_users().await.unwrap(), 1);
+
+    let email = app::domain::account::Email::parse("ANA@example.com").unwrap();
+    let creds = db.credentials_by_email(&email).await.unwrap().expect("found case-insensitively");
+    assert_eq!(creds.user_id, ana.id);
+    assert!(creds.password_hash.starts_with("$argon2id$"));
+    assert!(!format!("{creds:?}").contains("argon2"), "Debug redacts the hash");
+    assert!(app::server::password::verify("correct horse battery".into(), Some(creds.password_hash))
+        .await
+        .unwrap());
+
+    let err = add_user(&db, org, AddUser { role: Role::Viewer, ..input.clone() }).await.unwrap_err();
+    assert_eq!(err.to_string(), "email: ana@example.com is already registered");
+    let err = add_user(
+        &db,
+        org,
+        AddUser { email: "bo@example.com".into(), password: "short".into(), ..input.clone() },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.to_string(), "password: at least 12 characters are needed (got 5)");
+    assert_eq!(db.count_users().await.unwrap(), 1, "refused people are not stored");
+
+    let bo =
+        add_user(&db, org, AddUser { email: "bo@example.com".into(), team: None, ..input }).await.unwrap();
+    let listed: Vec<String> = db.list_users(org).await.unwrap().into_iter().map(|u| u.email).collect();
+    assert_eq!(listed, vec!["ana@example.com", "bo@example.com"]);
+    assert!(db.user_teams(bo.id).await.unwrap().is_empty());
+    assert_eq!(db.user_by_id(bo.id).await.unwrap().unwrap().name, "Ana");
+}
+on_both!(people_are_added_with_hashed_passwords_and_unique_emails);

@@ -3,9 +3,12 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use app::domain::Role;
 use app::server::db::{redact_url, Db, OrgId};
 use app::server::demo::DemoConfig;
+use app::server::password::random_secret;
 use app::server::services;
+use app::server::services::users::AddUser;
 use app::server::state::{AppState, Clock};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +41,34 @@ pub enum Command {
     Migrate,
     /// Seed the deterministic demo organisation (idempotent for the same seed).
     Demo(DemoArgs),
+    /// Manage people (for provisioning scripts).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a person. Without --password-stdin a random password is generated and printed once.
+    Add(UserAddArgs),
+}
+
+#[derive(Args)]
+pub struct UserAddArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Display name; the part of the e-mail before @ by default.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// admin, finance, engineering, product or viewer.
+    #[arg(long)]
+    pub role: Role,
+    /// Team slug; the team is created if it does not exist.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Read the password from the first line of standard input (keeps it out of `ps` and
+    /// shell history).
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Args)]
@@ -81,6 +112,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Demo(args) => demo(&cli.database_url, args).await,
         Command::Serve(args) => serve(&cli.database_url, args).await,
+        Command::User(UserCommand::Add(args)) => user_add(&cli.database_url, args).await,
     }
 }
 
@@ -118,6 +150,29 @@ async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
         t.elapsed().as_secs_f64()
     );
     println!("demo: organisation now holds {} events, {} in total", r.total_events, r.total_cost.usd());
+    db.close().await;
+    Ok(())
+}
+
+async fn user_add(url: &str, args: UserAddArgs) -> Result<(), String> {
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("--password-stdin: {e}"))?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (random_secret(20), true)
+    };
+    let name = args.name.unwrap_or_else(|| args.email.split('@').next().unwrap_or_default().to_string());
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let input =
+        AddUser { email: args.email, name, role: args.role, password: password.clone(), team: args.team };
+    let user = services::users::add_user(&db, org, input).await.map_err(|e| e.to_string())?;
+    println!("added {} ({}) as {}", user.email, user.name, user.role);
+    if generated {
+        // shown once; only the argon2id hash is stored
+        println!("password: {password}");
+    }
     db.close().await;
     Ok(())
 }

@@ -101,3 +101,36 @@ fn serve_answers_healthz_and_stops_gracefully_on_sigterm() {
     assert!(logs.contains("shutdown signal received"), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
 }
+
+#[test]
+fn user_add_prints_a_generated_password_once_and_refuses_duplicates() {
+    let db = temp_db("users");
+    let (ok, out, err) = costroom(&db, &["user", "add", "--email", "Root@Example.com", "--role", "admin"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("added root@example.com (Root) as admin"), "{out}");
+    let password = out.lines().find_map(|l| l.strip_prefix("password: ")).expect("generated password");
+    assert_eq!(password.len(), 20);
+    assert!(!err.contains(password), "the password is never logged");
+
+    let (ok, _, err) = costroom(&db, &["user", "add", "--email", "root@example.com", "--role", "viewer"]);
+    assert!(!ok);
+    assert!(err.contains("email: root@example.com is already registered"), "{err}");
+    let (ok, _, err) = costroom(&db, &["user", "add", "--email", "x@example.com", "--role", "owner"]);
+    assert!(!ok);
+    assert!(err.contains("role: 'owner' is not one of"), "{err}");
+
+    let mut child = Command::new(BIN)
+        .args(["--database-url", &db, "user", "add", "--email", "fin@example.com", "--role", "finance"])
+        .args(["--team", "finance", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"a long enough secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("as finance") && !stdout.contains("password:"), "{stdout}");
+}

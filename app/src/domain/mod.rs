@@ -1,10 +1,13 @@
 //! Pure calculations shared by server and browser: no I/O, no leptos. Exhaustively unit-tested.
+pub mod account;
 pub mod money;
 pub mod overview;
 pub mod period;
+pub mod role;
 pub mod usage;
 
 pub use money::Nanos;
 pub use overview::{DailyCost, Overview};
 pub use period::DateRange;
+pub use role::{Right, Role};
 pub use usage::UsageEvent;

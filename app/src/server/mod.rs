@@ -1,6 +1,7 @@
 //! Server-only code (`ssr`): state, services (use cases) and database access.
 pub mod db;
 pub mod demo;
+pub mod password;
 pub mod services;
 pub mod state;
 pub mod testing;

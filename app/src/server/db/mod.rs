@@ -34,6 +34,15 @@ macro_rules! on_pool {
     };
 }
 
+mod users;
+pub use users::{Credentials, NewUser, TeamId, UserId, UserRecord};
+
+/// True when the error is a unique-constraint violation (same meaning on both backends), so
+/// that services can answer "already taken" naming the field instead of a 500.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
 /// Which backend a URL selects. Anything that is not `postgres://` or `postgresql://` is
 /// SQLite: a `sqlite:` URL or a plain file path.
 pub fn is_postgres_url(url: &str) -> bool {

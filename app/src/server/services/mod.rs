@@ -1,3 +1,4 @@
 //! Use cases: validate input, read or write through `db`, compute with `domain`.
 pub mod demo;
 pub mod overview;
+pub mod users;
