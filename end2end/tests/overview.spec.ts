@@ -2,12 +2,16 @@
 // date range both after hydration (no reload) and without JavaScript (GET form).
 // The server runs on a fresh SQLite file seeded with demo seed 42 and "today" = COSTROOM_TODAY.
 import { test, expect } from '@playwright/test';
-import { OverviewPage, cents } from './pages/overview';
+import { OverviewPage, cents, signIn } from './pages/overview';
 
 const TODAY = process.env.COSTROOM_TODAY ?? '2026-11-20';
 
-test('SSR HTML carries the month-to-date figures before any script runs', async ({ request }) => {
-  const res = await request.get('/');
+test.beforeEach(async ({ page }) => {
+  await signIn(page, 'viewer');
+});
+
+test('SSR HTML carries the month-to-date figures before any script runs', async ({ page }) => {
+  const res = await page.request.get('/');
   expect(res.status()).toBe(200);
   const html = await res.text();
   const mtd = html.match(/data-testid="kpi-mtd"[^>]*>.*?class="kpi-value">([^<]+)</s);
@@ -20,7 +24,8 @@ test('SSR HTML carries the month-to-date figures before any script runs', async 
   expect(html).toContain('/vendor/echarts.min.js');
 });
 
-test('hydrates, draws the chart and shows the same numbers as the SSR HTML', async ({ page, request }) => {
+test('hydrates, draws the chart and shows the same numbers as the SSR HTML', async ({ page }) => {
+  const request = page.request;
   const errors: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -75,6 +80,7 @@ test.describe('without JavaScript', () => {
   test('the GET form changes the range and shows the same figures as with JavaScript', async ({ page, browser }) => {
     const overview = new OverviewPage(page);
     await overview.goto();
+    await expect(page.getByTestId('whoami')).toContainText('viewer');
     await expect(overview.mtd).toHaveText(/^\$[\d,]+\.\d\d$/);
     const from = addDays(TODAY, -6);
     await overview.chooseRange(from, TODAY);
@@ -83,7 +89,9 @@ test.describe('without JavaScript', () => {
     const noJs = await overview.rangeTotalValue();
 
     const ctx = await browser.newContext({ javaScriptEnabled: true });
-    const withJs = new OverviewPage(await ctx.newPage());
+    const jsPage = await ctx.newPage();
+    await signIn(jsPage, 'finance');
+    const withJs = new OverviewPage(jsPage);
     await withJs.goto(`?from=${from}&to=${TODAY}`);
     await withJs.waitForHydration();
     expect(await withJs.rangeTotalValue()).toBe(noJs);

@@ -82,6 +82,27 @@ pub struct ServeArgs {
     /// Pin "today" (YYYY-MM-DD) for reproducible demos and tests; the UTC date otherwise.
     #[arg(long, env = "COSTROOM_TODAY")]
     pub today: Option<NaiveDate>,
+    /// `Secure` on the session cookie: auto = on unless listening on a loopback address
+    /// (set `always` behind a TLS-terminating proxy on localhost).
+    #[arg(long, env = "COSTROOM_COOKIE_SECURE", default_value = "auto")]
+    pub cookie_secure: CookieSecure,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CookieSecure {
+    Auto,
+    Always,
+    Never,
+}
+
+impl CookieSecure {
+    pub fn resolve(self, addr: SocketAddr) -> bool {
+        match self {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => !addr.ip().is_loopback(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -150,6 +171,12 @@ async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
         t.elapsed().as_secs_f64()
     );
     println!("demo: organisation now holds {} events, {} in total", r.total_events, r.total_cost.usd());
+    let sign_ins =
+        services::auth::ensure_demo_users(&db, org).await.map_err(|e| format!("demo users: {e}"))?;
+    println!("demo sign-ins (demo data only; these passwords are public):");
+    for (email, role, password) in sign_ins {
+        println!("  {role:<12} {email:<36} {password}");
+    }
     db.close().await;
     Ok(())
 }
@@ -192,7 +219,12 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
         tracing::warn!(site_root = %args.site_root, "no pkg/costroom.wasm under the site root: pages will not hydrate (run `make build`)");
     }
     let clock = args.today.map(Clock::Fixed).unwrap_or(Clock::System);
-    let state = AppState { leptos_options, db: db.clone(), org, clock };
+    let cookie_secure = args.cookie_secure.resolve(args.addr);
+    app::server::auth::spawn_expired_session_cleanup(&db);
+    if db.count_users().await.map_err(|e| e.to_string())? == 0 {
+        println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
+    }
+    let state = AppState { leptos_options, db: db.clone(), org, clock, cookie_secure };
     let router = crate::build_router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

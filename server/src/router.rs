@@ -1,21 +1,30 @@
 //! `build_router`: machine routes, Leptos pages and server functions, static site files.
+use app::server::auth::{self, SESSION_COOKIE, SESSION_IDLE_HOURS};
+use app::server::db::Db;
 use app::server::state::AppState;
 use app::{shell, App};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::{time::Duration, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
-    Router::new()
+    let secure = state.cookie_secure;
+    let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/auth/signin", post(auth::sign_in_handler))
+        .route("/auth/signout", post(auth::sign_out_handler))
         // Also registers every #[server] fn under /api; the same context reaches renders and
         // server functions.
         .leptos_routes_with_context(
@@ -25,9 +34,45 @@ pub fn build_router(state: AppState) -> Router {
             move || shell(shell_options.clone()),
         )
         // Static files from the site root (WASM, CSS, ECharts), else the app's 404 page.
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    // Sessions live in the application's own database: they survive restarts and are shared
+    // by several servers on PostgreSQL.
+    let router = match &state.db {
+        Db::Sqlite(p) => router.layer(sessions(SqliteStore::new(p.clone()), secure)),
+        Db::Postgres(p) => router.layer(sessions(PostgresStore::new(p.clone()), secure)),
+    };
+    router
+        .layer(middleware::from_fn(refuse_cross_site_writes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+fn sessions<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
+    SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(Duration::hours(SESSION_IDLE_HOURS)))
+}
+
+/// CSRF defence for cookie-authenticated writes, with `SameSite=Lax`: a state-changing request
+/// whose `Origin` is another site is refused. Browsers send `Origin` on every cross-site POST;
+/// machine clients authenticate with API keys, not cookies.
+async fn refuse_cross_site_writes(req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let origin_host = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, h)| h);
+            let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+            if origin_host.is_none() || origin_host != host {
+                tracing::warn!(origin = ?origin, "cross-site write refused");
+                return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// 200 when the database answers, 503 otherwise; the body says which backend.

@@ -68,8 +68,12 @@ fn serve_answers_healthz_and_stops_gracefully_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start costroom serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited before printing its address");
+    }
     let addr = line
         .split("http://")
         .nth(1)

@@ -4,6 +4,7 @@ use app::api::GetOverview;
 use app::domain::{Nanos, Overview, UsageEvent};
 use app::on_both;
 use app::server::db::Db;
+use app::server::services::users::{add_user, AddUser};
 use app::server::state::{AppState, Clock};
 use app::server::testing::TestDb;
 use axum::body::Body;
@@ -38,9 +39,27 @@ fn ev(id: &str, day: &str, hour: u32, cost: i64) -> UsageEvent {
     }
 }
 
-/// A router over a database holding known events, and a site root with one static file.
+const VIEWER: &str = "viewer@example.com";
+const PASSWORD: &str = "a viewer's long password";
+
+/// A router over a database holding known events and one viewer, and a site root with one
+/// static file.
 async fn app_with_events(db: &Db) -> axum::Router {
+    app_with(db, false).await
+}
+
+async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
     let org = db.ensure_org("default", "Default").await.unwrap();
+    if db.count_users().await.unwrap() == 0 {
+        let viewer = AddUser {
+            email: VIEWER.into(),
+            name: "Vi".into(),
+            role: app::domain::Role::Viewer,
+            password: PASSWORD.into(),
+            team: None,
+        };
+        add_user(db, org, viewer).await.unwrap();
+    }
     db.insert_usage_events(
         org,
         &[
@@ -59,7 +78,34 @@ async fn app_with_events(db: &Db) -> axum::Router {
         .output_name("costroom")
         .site_root(site.to_str().unwrap().to_string())
         .build();
-    server::build_router(AppState { leptos_options, db: db.clone(), org, clock: Clock::Fixed(d(TODAY)) })
+    server::build_router(AppState {
+        leptos_options,
+        db: db.clone(),
+        org,
+        clock: Clock::Fixed(d(TODAY)),
+        cookie_secure,
+    })
+}
+
+/// Signs in through the real form post; returns the `name=value` of the session cookie.
+async fn sign_in(app: &axum::Router, email: &str, password: &str, cookie: Option<&str>) -> Option<String> {
+    let body = format!(
+        "email={}&password={}&next=%2F",
+        email.replace('@', "%40"),
+        password.replace(' ', "+").replace('\'', "%27")
+    );
+    let mut req = Request::post("/auth/signin").header("content-type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let set = res.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string())?;
+    Some(set.split(';').next().unwrap().to_string())
+}
+
+fn with_cookie(mut req: Request<Body>, cookie: &str) -> Request<Body> {
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    req
 }
 
 async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
@@ -102,7 +148,9 @@ on_both!(healthz_is_503_when_the_database_is_gone);
 
 async fn overview_server_fn_returns_exact_figures(db: Db) {
     let app = app_with_events(&db).await;
-    let (status, body) = send(&app, post_form(GetOverview::PATH, "from=2026-11-01&to=2026-11-07")).await;
+    let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
+    let req = with_cookie(post_form(GetOverview::PATH, "from=2026-11-01&to=2026-11-07"), &cookie);
+    let (status, body) = send(&app, req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let o: Overview = serde_json::from_str(&body).unwrap();
     assert_eq!(o.today, d(TODAY));
@@ -119,10 +167,13 @@ on_both!(overview_server_fn_returns_exact_figures);
 
 async fn overview_server_fn_rejects_bad_dates_naming_the_field(db: Db) {
     let app = app_with_events(&db).await;
-    let (status, body) = send(&app, post_form(GetOverview::PATH, "from=2026-11-08&to=2026-11-01")).await;
+    let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
+    let req = with_cookie(post_form(GetOverview::PATH, "from=2026-11-08&to=2026-11-01"), &cookie);
+    let (status, body) = send(&app, req).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("from: 2026-11-08 is after to: 2026-11-01"), "{body}");
-    let (status, body) = send(&app, post_form(GetOverview::PATH, "to=31/12/2026")).await;
+    let (status, body) =
+        send(&app, with_cookie(post_form(GetOverview::PATH, "to=31/12/2026"), &cookie)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("to: '31/12/2026' is not a date"), "{body}");
 }
@@ -130,7 +181,8 @@ on_both!(overview_server_fn_rejects_bad_dates_naming_the_field);
 
 async fn overview_page_is_server_rendered_with_figures(db: Db) {
     let app = app_with_events(&db).await;
-    let (status, html) = send(&app, get("/?from=2026-11-01&to=2026-11-07")).await;
+    let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
+    let (status, html) = send(&app, with_cookie(get("/?from=2026-11-01&to=2026-11-07"), &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-testid=\"kpi-mtd\""), "{html}");
     assert!(html.contains("$12.12"), "month to date in the HTML");
@@ -144,7 +196,8 @@ on_both!(overview_page_is_server_rendered_with_figures);
 
 async fn bad_range_on_the_page_shows_the_error(db: Db) {
     let app = app_with_events(&db).await;
-    let (status, html) = send(&app, get("/?from=tomorrow")).await;
+    let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
+    let (status, html) = send(&app, with_cookie(get("/?from=tomorrow"), &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("from: &#x27;tomorrow&#x27; is not a date")
@@ -183,4 +236,121 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
 #[test]
 fn server_function_urls_do_not_depend_on_the_build_directory() {
     assert_eq!(GetOverview::PATH, "/api/get_overview");
+}
+
+fn html_get(uri: &str) -> Request<Body> {
+    Request::get(uri).header("accept", "text/html").body(Body::empty()).unwrap()
+}
+
+async fn sign_in_response(app: &axum::Router, body: &str) -> (StatusCode, Option<String>, Option<String>) {
+    let req = Request::post("/auth/signin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let h = |n: &str| res.headers().get(n).map(|v| v.to_str().unwrap().to_string());
+    (res.status(), h("location"), h("set-cookie"))
+}
+
+async fn anonymous_callers_are_refused_and_sent_to_sign_in(db: Db) {
+    let app = app_with_events(&db).await;
+    let (status, body) = send(&app, post_form(GetOverview::PATH, "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(!body.contains("12.12"), "no figures for anonymous callers");
+    let res = app.clone().oneshot(html_get("/?from=2026-11-01")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/signin?next=/%3Ffrom%3D2026-11-01");
+}
+on_both!(anonymous_callers_are_refused_and_sent_to_sign_in);
+
+async fn sign_in_sets_a_strict_cookie_and_cycles_the_session_id(db: Db) {
+    let app = app_with_events(&db).await;
+    let req = Request::post("/auth/signin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(
+            "email=viewer%40example.com&password=a+viewer%27s+long+password&next=%2F%3Ffrom%3D2026-11-01",
+        ))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/?from=2026-11-01", "back to where the person was going");
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.starts_with("costroom_session="), "{set}");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=28800"] {
+        assert!(set.contains(attr), "{attr} missing in {set}");
+    }
+    assert!(!set.contains("Secure"), "no Secure flag on plain-HTTP localhost: {set}");
+
+    let first = set.split(';').next().unwrap().to_string();
+    let second = sign_in(&app, VIEWER, PASSWORD, Some(&first)).await.expect("signed in again");
+    assert_ne!(first, second, "a new session id at every sign-in");
+    // the replaced id is dead: replaying it is refused
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &first)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &second)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let secure_app = app_with(&db, true).await;
+    let (_, _, set) =
+        sign_in_response(&secure_app, "email=viewer%40example.com&password=a+viewer%27s+long+password").await;
+    assert!(set.unwrap().contains("Secure"), "Secure when configured");
+}
+on_both!(sign_in_sets_a_strict_cookie_and_cycles_the_session_id);
+
+async fn sign_out_deletes_the_session_so_a_copied_cookie_is_refused(db: Db) {
+    let app = app_with_events(&db).await;
+    let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(with_cookie(Request::post("/auth/signout").body(Body::empty()).unwrap(), &cookie))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/signin?signed_out=1");
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &cookie)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old cookie no longer signs anyone in");
+}
+on_both!(sign_out_deletes_the_session_so_a_copied_cookie_is_refused);
+
+async fn unknown_user_and_wrong_password_get_identical_answers(db: Db) {
+    let app = app_with_events(&db).await;
+    let wrong_password =
+        sign_in_response(&app, "email=viewer%40example.com&password=not+the+password&next=%2F").await;
+    let unknown_user =
+        sign_in_response(&app, "email=nobody%40example.com&password=not+the+password&next=%2F").await;
+    let malformed = sign_in_response(&app, "email=nobody&password=x&next=%2F").await;
+    assert_eq!(wrong_password, unknown_user);
+    assert_eq!(wrong_password, malformed);
+    assert_eq!(
+        wrong_password,
+        (StatusCode::SEE_OTHER, Some("/signin?error=credentials&next=/".to_string()), None),
+        "no session for a failed sign-in"
+    );
+}
+on_both!(unknown_user_and_wrong_password_get_identical_answers);
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_open_redirects_ignored() {
+    let t = TestDb::sqlite().await;
+    let app = app_with_events(&t.db).await;
+    let req = Request::post("/auth/signin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "https://evil.example")
+        .body(Body::from("email=viewer%40example.com&password=a+viewer%27s+long+password"))
+        .unwrap();
+    let (status, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let req = Request::post("/auth/signin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "http://127.0.0.1:3000")
+        .body(Body::from(
+            "email=viewer%40example.com&password=a+viewer%27s+long+password&next=https%3A%2F%2Fevil.example",
+        ))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "same-origin post accepted");
+    assert_eq!(res.headers()["location"], "/", "an off-site next is replaced by /");
+    t.finish().await;
 }

@@ -1,5 +1,7 @@
 //! Server functions only, one file per resource. Bodies stay thin: authorize, delegate to a
 //! service, return a DTO.
+pub mod auth;
 pub mod overview;
 
+pub use auth::{whoami, Me, Whoami};
 pub use overview::{get_overview, GetOverview};

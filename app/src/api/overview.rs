@@ -10,7 +10,8 @@ use crate::error::AppError;
 // server built in different checkouts (CI, packaging) would not find each other.
 #[server(endpoint = "get_overview")]
 pub async fn get_overview(from: Option<String>, to: Option<String>) -> Result<Overview, AppError> {
-    use crate::server::{services, state};
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
     let today = st.clock.today();
     state::with_status(

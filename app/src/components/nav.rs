@@ -2,6 +2,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::whoami;
+
 /// (path, label) of every section, in menu order.
 pub const SECTIONS: [(&str, &str); 9] = [
     ("/", "Overview"),
@@ -36,6 +38,39 @@ pub fn Nav() -> impl IntoView {
                         .collect_view()}
                 </ul>
             </nav>
+            <UserMenu/>
         </header>
+    }
+}
+
+/// The signed-in person and a sign-out button (a form post: works without JavaScript).
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <div class="user-menu">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(me)) => {
+                            view! {
+                                <span data-testid="whoami" title=me.email.clone()>
+                                    {me.name.clone()}
+                                    " · "
+                                    {me.role.to_string()}
+                                </span>
+                                <form method="post" action="/auth/signout">
+                                    <button type="submit" data-testid="signout">
+                                        "Sign out"
+                                    </button>
+                                </form>
+                            }
+                                .into_any()
+                        }
+                        _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }

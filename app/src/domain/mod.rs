@@ -4,6 +4,7 @@ pub mod money;
 pub mod overview;
 pub mod period;
 pub mod role;
+pub mod text;
 pub mod usage;
 
 pub use money::Nanos;

@@ -55,7 +55,8 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // pad, so that `{role:<12}` lines up in tables
+        f.pad(self.as_str())
     }
 }
 

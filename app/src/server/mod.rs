@@ -1,4 +1,5 @@
 //! Server-only code (`ssr`): state, services (use cases) and database access.
+pub mod auth;
 pub mod db;
 pub mod demo;
 pub mod password;

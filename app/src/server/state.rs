@@ -13,6 +13,8 @@ pub struct AppState {
     /// Until accounts exist (issue 3) every page shows this organisation.
     pub org: OrgId,
     pub clock: Clock,
+    /// Whether the session cookie carries `Secure` (on by default unless serving on loopback).
+    pub cookie_secure: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

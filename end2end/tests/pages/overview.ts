@@ -51,3 +51,12 @@ export function cents(usd: string): number {
   if (!m) throw new Error(`not a dollar amount: ${usd}`);
   return (m[1] ? -1 : 1) * (Number(m[2]) * 100 + Number(m[3]));
 }
+
+/** Signs in through the sign-in page as one of the demo people (`costroom demo`). */
+export async function signIn(page: Page, role = 'viewer', next = '/') {
+  await page.goto('/signin?next=' + encodeURIComponent(next));
+  await page.getByTestId('signin-email').fill(`${role}@demo.costroom.example`);
+  await page.getByTestId('signin-password').fill(`demo-${role}-password`);
+  await page.getByTestId('signin-submit').click();
+  await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
+}

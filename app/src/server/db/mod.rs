@@ -135,10 +135,24 @@ impl Db {
     }
 
     /// Applies `migrations/sqlite` or `migrations/postgres` (the same steps).
+    /// Then lets the session store create its own table (tower-sessions-sqlx-store's schema).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        use sqlx::migrate::MigrateError;
         match self {
-            Db::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await,
-            Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await,
+            Db::Sqlite(p) => {
+                sqlx::migrate!("../migrations/sqlite").run(p).await?;
+                tower_sessions_sqlx_store::SqliteStore::new(p.clone())
+                    .migrate()
+                    .await
+                    .map_err(MigrateError::Execute)
+            }
+            Db::Postgres(p) => {
+                sqlx::migrate!("../migrations/postgres").run(p).await?;
+                tower_sessions_sqlx_store::PostgresStore::new(p.clone())
+                    .migrate()
+                    .await
+                    .map_err(MigrateError::Execute)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 //! Use cases: validate input, read or write through `db`, compute with `domain`.
+pub mod auth;
 pub mod demo;
 pub mod overview;
 pub mod users;

@@ -1,0 +1,22 @@
+//! Who is signed in (for the navigation). Signing in and out are plain form posts to
+//! `/auth/signin` and `/auth/signout`, so they work without JavaScript.
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Role;
+use crate::error::AppError;
+
+/// The signed-in person as the UI shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// `None` for anonymous visitors (not an error: the sign-in page asks it too).
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Me>, AppError> {
+    use crate::server::auth::current_user;
+    Ok(current_user().await?.map(|u| Me { name: u.name, email: u.email, role: u.role }))
+}

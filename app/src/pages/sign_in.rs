@@ -1,0 +1,36 @@
+//! Sign-in: a plain HTML form posting to `/auth/signin`, the same with and without JavaScript.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = query.read_untracked();
+    let next = q.get("next").unwrap_or_else(|| "/".to_string());
+    let message = if q.get("error").as_deref() == Some("credentials") {
+        Some(("error", "That e-mail and password do not match an account."))
+    } else if q.get("signed_out").is_some() {
+        Some(("muted", "You are signed out."))
+    } else {
+        None
+    };
+    view! {
+        <Title text="Sign in · Costroom"/>
+        <section class="panel signin">
+            <h1>"Sign in"</h1>
+            {message.map(|(class, text)| view! { <p class=class role="status" data-testid="signin-message">{text}</p> })}
+            <form method="post" action="/auth/signin" class="stack">
+                <input type="hidden" name="next" value=next/>
+                <label>
+                    "E-mail" <input type="email" name="email" autocomplete="username" required data-testid="signin-email"/>
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required data-testid="signin-password"/>
+                </label>
+                <button type="submit" data-testid="signin-submit">"Sign in"</button>
+            </form>
+        </section>
+    }
+}

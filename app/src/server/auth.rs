@@ -1,0 +1,144 @@
+//! Who is calling: server-side sessions (tower-sessions in the database), sign-in and
+//! sign-out, and the guards every server function calls. Hiding a button is never the check.
+//!
+//! CSRF: the session cookie is `SameSite=Lax` (so a link from chat or e-mail into Costroom
+//! keeps the person signed in) and the router refuses state-changing requests whose `Origin`
+//! names another site (see `server::router`).
+use axum::extract::{Form, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::db::{UserId, UserRecord};
+use super::services;
+use super::state::AppState;
+use crate::domain::text::encode_query_value;
+use crate::domain::Right;
+use crate::error::{internal, AppError};
+
+const USER_ID: &str = "uid";
+const SIGNED_IN_AT: &str = "signed_in_at";
+/// Idle expiry is the cookie's (`SESSION_IDLE_HOURS`); this caps a session however active.
+pub const SESSION_ABSOLUTE_HOURS: i64 = 7 * 24;
+pub const SESSION_IDLE_HOURS: i64 = 8;
+pub const SESSION_COOKIE: &str = "costroom_session";
+
+/// The signed-in person of this request, re-read from the database each time (a role change
+/// or a disabled account takes effect at once). `None` for anonymous callers and for sessions
+/// past their absolute lifetime, which are deleted.
+pub async fn user_of(session: &Session, st: &AppState) -> Result<Option<UserRecord>, AppError> {
+    let Some(id) = session.get::<i64>(USER_ID).await.map_err(internal)? else { return Ok(None) };
+    let since = session.get::<i64>(SIGNED_IN_AT).await.map_err(internal)?.unwrap_or(0);
+    if Utc::now().timestamp() - since > SESSION_ABSOLUTE_HOURS * 3600 {
+        session.flush().await.map_err(internal)?;
+        return Ok(None);
+    }
+    Ok(st.db.user_by_id(UserId(id)).await?.filter(|u| !u.disabled))
+}
+
+/// The signed-in person of the current server function or render.
+pub async fn current_user() -> Result<Option<UserRecord>, AppError> {
+    let session: Session = leptos_axum::extract().await.map_err(internal)?;
+    user_of(&session, &super::state::app_state()?).await
+}
+
+/// Any signed-in person (every role reads every dashboard).
+pub async fn require_user() -> Result<UserRecord, AppError> {
+    current_user().await?.ok_or(AppError::Unauthorized)
+}
+
+/// A signed-in person whose role holds `right`.
+pub async fn require_right(right: Right) -> Result<UserRecord, AppError> {
+    let user = require_user().await?;
+    if user.role.can(right) {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Deletes expired sessions hourly in the background (the store keeps them otherwise).
+pub fn spawn_expired_session_cleanup(db: &super::db::Db) {
+    use tower_sessions::ExpiredDeletion;
+    let every = std::time::Duration::from_secs(3600);
+    match db {
+        super::db::Db::Sqlite(p) => {
+            tokio::spawn(
+                tower_sessions_sqlx_store::SqliteStore::new(p.clone()).continuously_delete_expired(every),
+            );
+        }
+        super::db::Db::Postgres(p) => {
+            tokio::spawn(
+                tower_sessions_sqlx_store::PostgresStore::new(p.clone()).continuously_delete_expired(every),
+            );
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// Only paths on this site: `/x` but not `//evil.example` or `https://…` (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// `POST /auth/signin` (a plain form post: works with and without JavaScript). Unknown e-mail,
+/// malformed e-mail, wrong password and disabled account all answer the same redirect.
+pub async fn sign_in_handler(
+    State(st): State<AppState>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    match services::auth::authenticate(&st.db, &form.email, form.password).await {
+        Ok(user) => {
+            // a new id at sign-in: a session id planted before sign-in (fixation) is worthless
+            let started = async {
+                session.cycle_id().await?;
+                session.insert(USER_ID, user.0).await?;
+                session.insert(SIGNED_IN_AT, Utc::now().timestamp()).await
+            };
+            match started.await {
+                Ok(()) => Redirect::to(&next).into_response(),
+                Err(e) => internal(e).status().into_response(),
+            }
+        }
+        Err(AppError::Unauthorized) => {
+            Redirect::to(&format!("/signin?error=credentials&next={}", encode_query_value(&next)))
+                .into_response()
+        }
+        Err(e) => e.status().into_response(),
+    }
+}
+
+/// `POST /auth/signout`: deletes the session from the store, so a copied cookie is worthless.
+pub async fn sign_out_handler(session: Session) -> Response {
+    match session.flush().await {
+        Ok(()) => Redirect::to("/signin?signed_out=1").into_response(),
+        Err(e) => internal(e).status().into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_kept_on_this_site() {
+        assert_eq!(safe_next(Some("/?from=2026-01-01")), "/?from=2026-01-01");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

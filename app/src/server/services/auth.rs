@@ -1,0 +1,58 @@
+//! Checking credentials and provisioning the demo's people.
+use crate::domain::account::Email;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::server::db::{Db, OrgId, UserId};
+use crate::server::password;
+use crate::server::services::users::{add_user, AddUser};
+
+/// The user id for a correct e-mail and password of an enabled account; `Unauthorized` for
+/// every other case, after the same amount of hashing work (a dummy hash when the e-mail is
+/// unknown or malformed), so that responses reveal nothing about which accounts exist.
+pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<UserId, AppError> {
+    let creds = match Email::parse(email) {
+        Ok(e) => db.credentials_by_email(&e).await?,
+        Err(_) => None,
+    };
+    let matches = password::verify(password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
+    match creds {
+        Some(c) if matches && !c.disabled => Ok(c.user_id),
+        _ => {
+            tracing::info!("sign-in refused");
+            Err(AppError::Unauthorized)
+        }
+    }
+}
+
+/// One demo sign-in per role. The passwords are public (printed by `costroom demo`): demo
+/// data only, never a real deployment.
+pub fn demo_sign_ins() -> Vec<(String, Role, String)> {
+    Role::ALL
+        .iter()
+        .map(|r| (format!("{r}@demo.costroom.example"), *r, format!("demo-{r}-password")))
+        .collect()
+}
+
+/// Creates the demo people that do not exist yet; returns every demo sign-in.
+pub async fn ensure_demo_users(db: &Db, org: OrgId) -> Result<Vec<(String, Role, String)>, AppError> {
+    let all = demo_sign_ins();
+    for (email, role, pw) in &all {
+        let parsed = Email::parse(email).map_err(AppError::Invalid)?;
+        if db.credentials_by_email(&parsed).await?.is_none() {
+            let name = format!("Demo {role}");
+            let team = match role {
+                Role::Finance => Some("finance".to_string()),
+                Role::Engineering => Some("platform".to_string()),
+                Role::Product => Some("support".to_string()),
+                _ => None,
+            };
+            add_user(
+                db,
+                org,
+                AddUser { email: email.clone(), name, role: *role, password: pw.clone(), team },
+            )
+            .await?;
+        }
+    }
+    Ok(all)
+}
