@@ -232,7 +232,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, backend = db.backend(), "listening");
     println!("Costroom is running at http://{local}/ (database: {})", db.backend());
-    axum::serve(listener, router)
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

@@ -354,3 +354,47 @@ async fn cross_site_posts_are_refused_and_open_redirects_ignored() {
     assert_eq!(res.headers()["location"], "/", "an off-site next is replaced by /");
     t.finish().await;
 }
+
+async fn repeated_failures_throttle_the_account_then_the_owner_gets_back_in(db: Db) {
+    let app = app_with_events(&db).await;
+    let attempt = |email: &'static str, password: &'static str, ip: [u8; 4]| {
+        let app = app.clone();
+        async move {
+            let body = format!(
+                "email={}&password={}&next=%2F",
+                email.replace('@', "%40"),
+                password.replace(' ', "+")
+            );
+            let mut req = Request::post("/auth/signin")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body.replace('\'', "%27")))
+                .unwrap();
+            req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 40000))));
+            let res = app.oneshot(req).await.unwrap();
+            res.headers()["location"].to_str().unwrap().to_string()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt(VIEWER, "wrong guess", [10, 0, 0, 1]).await, "/signin?error=credentials&next=/");
+    }
+    // the 6th failure locks the account for a minute
+    assert_eq!(attempt(VIEWER, "wrong guess", [10, 0, 0, 1]).await, "/signin?error=credentials&next=/");
+    let locked = attempt(VIEWER, PASSWORD, [10, 0, 0, 2]).await;
+    assert!(locked.starts_with("/signin?error=throttled&wait="), "even the right password waits: {locked}");
+    let wait: i64 = locked.split("wait=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // an unknown e-mail is throttled the same way (the lock reveals nothing)
+    for _ in 0..6 {
+        attempt("nobody@example.com", "wrong guess", [10, 0, 0, 3]).await;
+    }
+    assert!(attempt("nobody@example.com", "wrong guess", [10, 0, 0, 3]).await.contains("error=throttled"));
+
+    // once the lock has passed (simulated by ageing the stored lock) the owner signs in
+    let key = format!("account:{VIEWER}");
+    let mut f = db.sign_in_failures(&key).await.unwrap().unwrap();
+    f.locked_until = 0;
+    db.put_sign_in_failures(&key, f).await.unwrap();
+    assert_eq!(attempt(VIEWER, PASSWORD, [10, 0, 0, 2]).await, "/");
+    assert_eq!(db.sign_in_failures(&key).await.unwrap(), None, "success clears the account's counter");
+}
+on_both!(repeated_failures_throttle_the_account_then_the_owner_gets_back_in);

@@ -5,6 +5,7 @@ pub mod overview;
 pub mod period;
 pub mod role;
 pub mod text;
+pub mod throttle;
 pub mod usage;
 
 pub use money::Nanos;

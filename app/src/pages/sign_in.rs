@@ -3,15 +3,20 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::domain::throttle::minutes_text;
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let q = query.read_untracked();
     let next = q.get("next").unwrap_or_else(|| "/".to_string());
+    let wait = q.get("wait").and_then(|w| w.parse::<i64>().ok()).unwrap_or(60);
     let message = if q.get("error").as_deref() == Some("credentials") {
-        Some(("error", "That e-mail and password do not match an account."))
+        Some(("error", "That e-mail and password do not match an account.".to_string()))
+    } else if q.get("error").as_deref() == Some("throttled") {
+        Some(("error", format!("Too many failed sign-ins. Try again in {}.", minutes_text(wait))))
     } else if q.get("signed_out").is_some() {
-        Some(("muted", "You are signed out."))
+        Some(("muted", "You are signed out.".to_string()))
     } else {
         None
     };

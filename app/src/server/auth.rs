@@ -4,14 +4,18 @@
 //! CSRF: the session cookie is `SameSite=Lax` (so a link from chat or e-mail into Costroom
 //! keeps the person signed in) and the router refuses state-changing requests whose `Origin`
 //! names another site (see `server::router`).
-use axum::extract::{Form, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use chrono::Utc;
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::db::{UserId, UserRecord};
 use super::services;
+use super::services::auth::Refused;
 use super::state::AppState;
 use crate::domain::text::encode_query_value;
 use crate::domain::Right;
@@ -96,12 +100,17 @@ pub fn safe_next(next: Option<&str>) -> String {
 /// malformed e-mail, wrong password and disabled account all answer the same redirect.
 pub async fn sign_in_handler(
     State(st): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     session: Session,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    match services::auth::authenticate(&st.db, &form.email, form.password).await {
-        Ok(user) => {
+    // the peer address; behind a reverse proxy this is the proxy (a shared, larger budget)
+    let client =
+        client.map(|Extension(ConnectInfo(a))| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let now = Utc::now().timestamp();
+    match services::auth::sign_in(&st.db, &form.email, form.password, &client, now).await {
+        Ok(Ok(user)) => {
             // a new id at sign-in: a session id planted before sign-in (fixation) is worthless
             let started = async {
                 session.cycle_id().await?;
@@ -113,9 +122,13 @@ pub async fn sign_in_handler(
                 Err(e) => internal(e).status().into_response(),
             }
         }
-        Err(AppError::Unauthorized) => {
+        Ok(Err(Refused::Credentials)) => {
             Redirect::to(&format!("/signin?error=credentials&next={}", encode_query_value(&next)))
                 .into_response()
+        }
+        Ok(Err(Refused::Throttled { wait_secs })) => {
+            let to = format!("/signin?error=throttled&wait={wait_secs}&next={}", encode_query_value(&next));
+            Redirect::to(&to).into_response()
         }
         Err(e) => e.status().into_response(),
     }

@@ -34,6 +34,7 @@ macro_rules! on_pool {
     };
 }
 
+mod throttle;
 mod users;
 pub use users::{Credentials, NewUser, TeamId, UserId, UserRecord};
 

@@ -1,5 +1,6 @@
 //! Checking credentials and provisioning the demo's people.
 use crate::domain::account::Email;
+use crate::domain::throttle::{PER_ACCOUNT, PER_CLIENT};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::server::db::{Db, OrgId, UserId};
@@ -21,6 +22,49 @@ pub async fn authenticate(db: &Db, email: &str, password: String) -> Result<User
             tracing::info!("sign-in refused");
             Err(AppError::Unauthorized)
         }
+    }
+}
+
+/// Why a sign-in was refused. Both answers are the same whether or not the account exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Credentials,
+    /// Too many recent failures for this e-mail or this client address.
+    Throttled {
+        wait_secs: i64,
+    },
+}
+
+/// Sign-in with throttling per submitted e-mail and per client address (`client`): a locked
+/// key is refused before any password check; every failure counts against both keys; success
+/// clears the account's counter. `now` is Unix seconds.
+pub async fn sign_in(
+    db: &Db,
+    email: &str,
+    password: String,
+    client: &str,
+    now: i64,
+) -> Result<Result<UserId, Refused>, AppError> {
+    let account_key = format!("account:{}", email.trim().to_lowercase());
+    let client_key = format!("client:{client}");
+    let account = db.sign_in_failures(&account_key).await?;
+    let from_client = db.sign_in_failures(&client_key).await?;
+    let wait = PER_ACCOUNT.wait(account.as_ref(), now).max(PER_CLIENT.wait(from_client.as_ref(), now));
+    if let Some(wait_secs) = wait {
+        tracing::info!(wait_secs, "sign-in throttled");
+        return Ok(Err(Refused::Throttled { wait_secs }));
+    }
+    match authenticate(db, email, password).await {
+        Ok(user) => {
+            db.clear_sign_in_failures(&account_key).await?;
+            Ok(Ok(user))
+        }
+        Err(AppError::Unauthorized) => {
+            db.put_sign_in_failures(&account_key, PER_ACCOUNT.record_failure(account, now)).await?;
+            db.put_sign_in_failures(&client_key, PER_CLIENT.record_failure(from_client, now)).await?;
+            Ok(Err(Refused::Credentials))
+        }
+        Err(e) => Err(e),
     }
 }
 
