@@ -5,7 +5,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
 use crate::components::Nav;
-use crate::pages::{ComingSoonPage, NotFoundPage, OverviewPage, SignInPage};
+use crate::pages::{ComingSoonPage, NotFoundPage, OverviewPage, SetupPage, SignInPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -42,7 +42,8 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page, figures included, arrives as plain HTML, which
                     // is what a browser without JavaScript needs.
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("signin") view=SignInPage/>
+                    <Route path=StaticSegment("signin") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("spend") view=soon("Spend explorer")/>
                     <Route path=StaticSegment("budgets") view=soon("Budgets")/>
                     <Route path=StaticSegment("initiatives") view=soon("Initiatives")/>

@@ -25,6 +25,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/auth/signin", post(auth::sign_in_handler))
         .route("/auth/signout", post(auth::sign_out_handler))
+        .route("/auth/setup", post(auth::setup_handler))
         // Also registers every #[server] fn under /api; the same context reaches renders and
         // server functions.
         .leptos_routes_with_context(

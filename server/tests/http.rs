@@ -398,3 +398,91 @@ async fn repeated_failures_throttle_the_account_then_the_owner_gets_back_in(db: 
     assert_eq!(db.sign_in_failures(&key).await.unwrap(), None, "success clears the account's counter");
 }
 on_both!(repeated_failures_throttle_the_account_then_the_owner_gets_back_in);
+
+#[tokio::test]
+async fn first_run_setup_creates_one_admin_and_then_closes() {
+    use app::domain::Role;
+    let t = TestDb::sqlite().await;
+    let org = t.db.ensure_org("default", "Default").await.unwrap();
+    let leptos_options = LeptosOptions::builder().output_name("costroom").site_root("/nonexistent").build();
+    let state = AppState {
+        leptos_options,
+        db: t.db.clone(),
+        org,
+        clock: Clock::Fixed(d(TODAY)),
+        cookie_secure: false,
+    };
+    let app = server::build_router(state);
+
+    let (status, html) = send(&app, html_get("/setup")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("action=\"/auth/setup\""), "the form is open: {html}");
+    let (_, html) = send(&app, html_get("/signin")).await;
+    assert!(html.contains("create the first administrator"), "sign-in points to setup");
+
+    let post = |body: &'static str| {
+        Request::post("/auth/setup")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let res = app.clone().oneshot(post("email=root%40example.com&name=Root&password=short")).await.unwrap();
+    assert_eq!(res.headers()["location"], "/setup?error=password");
+    assert_eq!(t.db.count_users().await.unwrap(), 0);
+
+    let res = app
+        .clone()
+        .oneshot(post("email=Root%40Example.com&name=Root&password=a+long+admin+password"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "the new admin is signed in");
+    let users = t.db.list_users(org).await.unwrap();
+    assert_eq!((users.len(), users[0].email.as_str(), users[0].role), (1, "root@example.com", Role::Admin));
+
+    // closed from now on: no second admin, and the page says so
+    let res = app
+        .clone()
+        .oneshot(post("email=eve%40example.com&name=Eve&password=a+long+admin+password"))
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/setup?error=done");
+    assert_eq!(t.db.count_users().await.unwrap(), 1);
+    let (_, html) = send(&app, html_get("/setup")).await;
+    assert!(html.contains("Setup is done") && !html.contains("action=\"/auth/setup\""), "{html}");
+    t.finish().await;
+}
+
+async fn only_one_first_admin_even_when_several_race(db: Db) {
+    use app::server::services::users::create_first_admin;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    // Six setups at once: each passes the "nobody yet" check before any of them inserts.
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                create_first_admin(
+                    &db,
+                    org,
+                    &format!("a{i}@example.com"),
+                    "A",
+                    "a long admin password".into(),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(e) => assert_eq!(e, app::error::AppError::Forbidden),
+        }
+    }
+    assert_eq!(won, 1, "exactly one setup wins");
+    assert_eq!(db.count_users().await.unwrap(), 1);
+}
+on_both!(only_one_first_admin_even_when_several_race);

@@ -20,3 +20,11 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
     use crate::server::auth::current_user;
     Ok(current_user().await?.map(|u| Me { name: u.name, email: u.email, role: u.role }))
 }
+
+/// True while nobody has an account (the first-run setup page is open). Anonymous callers may
+/// ask: it reveals only that the installation is new.
+#[server(endpoint = "setup_needed")]
+pub async fn setup_needed() -> Result<bool, AppError> {
+    use crate::server::state::app_state;
+    Ok(app_state()?.db.count_users().await? == 0)
+}

@@ -3,5 +3,5 @@
 pub mod auth;
 pub mod overview;
 
-pub use auth::{whoami, Me, Whoami};
+pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use overview::{get_overview, GetOverview};

@@ -2,9 +2,11 @@
 pub mod coming_soon;
 pub mod not_found;
 pub mod overview;
+pub mod setup;
 pub mod sign_in;
 
 pub use coming_soon::ComingSoonPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
+pub use setup::SetupPage;
 pub use sign_in::SignInPage;

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::setup_needed;
 use crate::domain::throttle::minutes_text;
 
 #[component]
@@ -20,11 +21,26 @@ pub fn SignInPage() -> impl IntoView {
     } else {
         None
     };
+    let needed = Resource::new(|| (), |_| setup_needed());
     view! {
         <Title text="Sign in · Costroom"/>
         <section class="panel signin">
             <h1>"Sign in"</h1>
             {message.map(|(class, text)| view! { <p class=class role="status" data-testid="signin-message">{text}</p> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    needed
+                        .await
+                        .unwrap_or(false)
+                        .then(|| {
+                            view! {
+                                <p data-testid="setup-link">
+                                    "Nobody has an account yet: " <a href="/setup">"create the first administrator"</a>
+                                </p>
+                            }
+                        })
+                })}
+            </Suspense>
             <form method="post" action="/auth/signin" class="stack">
                 <input type="hidden" name="next" value=next/>
                 <label>

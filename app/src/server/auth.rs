@@ -110,18 +110,10 @@ pub async fn sign_in_handler(
         client.map(|Extension(ConnectInfo(a))| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
     let now = Utc::now().timestamp();
     match services::auth::sign_in(&st.db, &form.email, form.password, &client, now).await {
-        Ok(Ok(user)) => {
-            // a new id at sign-in: a session id planted before sign-in (fixation) is worthless
-            let started = async {
-                session.cycle_id().await?;
-                session.insert(USER_ID, user.0).await?;
-                session.insert(SIGNED_IN_AT, Utc::now().timestamp()).await
-            };
-            match started.await {
-                Ok(()) => Redirect::to(&next).into_response(),
-                Err(e) => internal(e).status().into_response(),
-            }
-        }
+        Ok(Ok(user)) => match start_session(&session, user).await {
+            Ok(()) => Redirect::to(&next).into_response(),
+            Err(e) => internal(e).status().into_response(),
+        },
         Ok(Err(Refused::Credentials)) => {
             Redirect::to(&format!("/signin?error=credentials&next={}", encode_query_value(&next)))
                 .into_response()
@@ -132,6 +124,42 @@ pub async fn sign_in_handler(
         }
         Err(e) => e.status().into_response(),
     }
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// `POST /auth/setup`: while nobody has an account, creates the first admin and signs them in.
+/// Errors come back as a field code (`/setup?error=password`), never as reflected text.
+pub async fn setup_handler(
+    State(st): State<AppState>,
+    session: Session,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    match services::users::create_first_admin(&st.db, st.org, &form.email, &form.name, form.password).await {
+        Ok(user) => match start_session(&session, user.id).await {
+            Ok(()) => Redirect::to("/").into_response(),
+            Err(e) => internal(e).status().into_response(),
+        },
+        Err(AppError::Invalid(msg)) => {
+            let field =
+                ["email", "name", "password"].into_iter().find(|f| msg.starts_with(f)).unwrap_or("form");
+            Redirect::to(&format!("/setup?error={field}")).into_response()
+        }
+        Err(AppError::Forbidden) => Redirect::to("/setup?error=done").into_response(),
+        Err(e) => e.status().into_response(),
+    }
+}
+
+/// A fresh session id for `user`: an id planted before sign-in (fixation) is worthless.
+async fn start_session(session: &Session, user: UserId) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(USER_ID, user.0).await?;
+    session.insert(SIGNED_IN_AT, Utc::now().timestamp()).await
 }
 
 /// `POST /auth/signout`: deletes the session from the store, so a copied cookie is worthless.

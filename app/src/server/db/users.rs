@@ -72,6 +72,50 @@ impl Db {
         Ok(UserId(id))
     }
 
+    /// Inserts an admin only while no user exists at all (first-run setup); `None` when someone
+    /// was first. SQLite runs the statement under its single write lock; PostgreSQL's READ
+    /// COMMITTED would let two concurrent setups both see an empty table (a test caught it), so
+    /// there the statement runs under a transaction-scoped advisory lock.
+    pub async fn create_first_user(&self, org: OrgId, u: NewUser<'_>) -> sqlx::Result<Option<UserId>> {
+        const SQL: &str =
+            "insert into users (org_id, email, name, role, password_hash, disabled, created_at) \
+            select $1, $2, $3, $4, $5, false, $6 where not exists (select 1 from users) returning id";
+        const FIRST_USER_LOCK: i64 = 0x436f_7374_0001; // "Cost" + 1: any constant unique to this use
+        let now = Utc::now();
+        let id: Option<i64> = match self {
+            Db::Sqlite(p) => {
+                sqlx::query_scalar(SQL)
+                    .bind(org.0)
+                    .bind(u.email.as_str())
+                    .bind(u.name)
+                    .bind(u.role.as_str())
+                    .bind(u.password_hash)
+                    .bind(now)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("select pg_advisory_xact_lock($1)")
+                    .bind(FIRST_USER_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let id = sqlx::query_scalar(SQL)
+                    .bind(org.0)
+                    .bind(u.email.as_str())
+                    .bind(u.name)
+                    .bind(u.role.as_str())
+                    .bind(u.password_hash)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                id
+            }
+        };
+        Ok(id.map(UserId))
+    }
+
     pub async fn credentials_by_email(&self, email: &Email) -> sqlx::Result<Option<Credentials>> {
         const SQL: &str = "select id, password_hash, disabled from users where email = $1";
         let row: Option<(i64, String, bool)> =

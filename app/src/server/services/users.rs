@@ -49,3 +49,25 @@ pub async fn add_user(db: &Db, org: OrgId, input: AddUser) -> Result<UserRecord,
     }
     db.user_by_id(id).await?.ok_or_else(|| AppError::NotFound("user".into()))
 }
+
+/// First-run setup: creates the first admin while nobody has an account; `Forbidden` once
+/// anyone does (including a concurrent setup that won).
+#[tracing::instrument(skip(db, password), err(Debug, level = "info"))]
+pub async fn create_first_admin(
+    db: &Db,
+    org: OrgId,
+    email: &str,
+    name: &str,
+    password: String,
+) -> Result<UserRecord, AppError> {
+    if db.count_users().await? > 0 {
+        return Err(AppError::Forbidden);
+    }
+    let email = Email::parse(email).map_err(AppError::Invalid)?;
+    let name = check_name("name", name).map_err(AppError::Invalid)?;
+    check_password("password", &password).map_err(AppError::Invalid)?;
+    let hash = password::hash(password).await?;
+    let new = NewUser { email: &email, name: &name, role: Role::Admin, password_hash: &hash };
+    let id = db.create_first_user(org, new).await?.ok_or(AppError::Forbidden)?;
+    db.user_by_id(id).await?.ok_or_else(|| AppError::NotFound("user".into()))
+}
