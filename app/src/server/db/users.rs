@@ -46,6 +46,19 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
+/// Binds a [`NewUser`] in column order (org_id, email, name, role, password_hash, created_at);
+/// a macro because the query type differs per backend.
+macro_rules! bind_new_user {
+    ($q:expr, $org:expr, $u:expr, $now:expr) => {
+        $q.bind($org.0)
+            .bind($u.email.as_str())
+            .bind($u.name)
+            .bind($u.role.as_str())
+            .bind($u.password_hash)
+            .bind($now)
+    };
+}
+
 type UserTuple = (i64, i64, String, String, String, bool);
 
 fn to_record((id, org, email, name, role, disabled): UserTuple) -> sqlx::Result<UserRecord> {
@@ -60,15 +73,8 @@ impl Db {
             "insert into users (org_id, email, name, role, password_hash, disabled, created_at) \
             values ($1, $2, $3, $4, $5, false, $6) returning id";
         let now = Utc::now();
-        let id: i64 = on_pool!(self, |p| sqlx::query_scalar(SQL)
-            .bind(org.0)
-            .bind(u.email.as_str())
-            .bind(u.name)
-            .bind(u.role.as_str())
-            .bind(u.password_hash)
-            .bind(now)
-            .fetch_one(p)
-            .await)?;
+        let id: i64 =
+            on_pool!(self, |p| bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_one(p).await)?;
         Ok(UserId(id))
     }
 
@@ -83,32 +89,15 @@ impl Db {
         const FIRST_USER_LOCK: i64 = 0x436f_7374_0001; // "Cost" + 1: any constant unique to this use
         let now = Utc::now();
         let id: Option<i64> = match self {
-            Db::Sqlite(p) => {
-                sqlx::query_scalar(SQL)
-                    .bind(org.0)
-                    .bind(u.email.as_str())
-                    .bind(u.name)
-                    .bind(u.role.as_str())
-                    .bind(u.password_hash)
-                    .bind(now)
-                    .fetch_optional(p)
-                    .await?
-            }
+            Db::Sqlite(p) => bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(p).await?,
             Db::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("select pg_advisory_xact_lock($1)")
                     .bind(FIRST_USER_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                let id = sqlx::query_scalar(SQL)
-                    .bind(org.0)
-                    .bind(u.email.as_str())
-                    .bind(u.name)
-                    .bind(u.role.as_str())
-                    .bind(u.password_hash)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let id =
+                    bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(&mut *tx).await?;
                 tx.commit().await?;
                 id
             }
