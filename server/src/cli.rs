@@ -8,6 +8,7 @@ use app::server::db::{redact_url, Db, OrgId};
 use app::server::demo::DemoConfig;
 use app::server::password::random_secret;
 use app::server::services;
+use app::server::services::keys::{KeyHasher, KeyRequest};
 use app::server::services::users::AddUser;
 use app::server::state::{AppState, Clock};
 use chrono::NaiveDate;
@@ -44,6 +45,38 @@ pub enum Command {
     /// Manage people (for provisioning scripts).
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys for machines.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; the secret is printed once and only its hash is stored.
+    Create(KeyCreateArgs),
+    /// List keys (prefixes, never secrets).
+    List,
+    /// Revoke a key by its prefix (the 10 characters after `cr_`).
+    Revoke {
+        #[arg(long)]
+        prefix: String,
+    },
+}
+
+#[derive(Args)]
+pub struct KeyCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    /// Team slug the key's usage is attributed to (must exist).
+    #[arg(long)]
+    pub team: String,
+    /// Comma-separated: ingest, authorize, read.
+    #[arg(long)]
+    pub scopes: String,
+    #[arg(long)]
+    pub initiative: Option<String>,
+    #[arg(long)]
+    pub expires_in_days: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +167,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Demo(args) => demo(&cli.database_url, args).await,
         Command::Serve(args) => serve(&cli.database_url, args).await,
         Command::User(UserCommand::Add(args)) => user_add(&cli.database_url, args).await,
+        Command::Key(cmd) => key(&cli.database_url, cmd).await,
     }
 }
 
@@ -204,6 +238,47 @@ async fn user_add(url: &str, args: UserAddArgs) -> Result<(), String> {
     Ok(())
 }
 
+async fn key(url: &str, cmd: KeyCommand) -> Result<(), String> {
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    match cmd {
+        KeyCommand::Create(a) => {
+            let hasher = KeyHasher::load(&db).await.map_err(|e| e.to_string())?;
+            let req = KeyRequest {
+                name: a.name,
+                team: a.team,
+                scopes: a.scopes,
+                initiative: a.initiative,
+                expires_in_days: a.expires_in_days,
+                created_by: None,
+            };
+            let created =
+                services::keys::create_key(&db, &hasher, org, req).await.map_err(|e| e.to_string())?;
+            let k = &created.key;
+            println!(
+                "created key '{}' (prefix {}) for team {} with scopes {}",
+                k.name, k.prefix, k.team, k.scopes
+            );
+            // the only time the secret exists outside the caller: not logged, not stored
+            println!("secret (shown once): {}", created.token);
+        }
+        KeyCommand::List => {
+            for k in db.list_api_keys(org).await.map_err(|e| e.to_string())? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}  {:<24} team {:<12} {:<24} {state}", k.prefix, k.name, k.team, k.scopes);
+            }
+        }
+        KeyCommand::Revoke { prefix } => {
+            if !db.revoke_api_key(org, prefix.trim(), chrono::Utc::now()).await.map_err(|e| e.to_string())? {
+                return Err(format!("--prefix: no active key with prefix '{}'", prefix.trim()));
+            }
+            println!("revoked {}", prefix.trim());
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
 async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     let db = connect(url).await?;
     let org = default_org(&db).await?;
@@ -224,7 +299,8 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     if db.count_users().await.map_err(|e| e.to_string())? == 0 {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }
-    let state = AppState { leptos_options, db: db.clone(), org, clock, cookie_secure };
+    let keys = KeyHasher::load(&db).await.map_err(|e| format!("API-key secret: {e}"))?;
+    let state = AppState { leptos_options, db: db.clone(), org, clock, cookie_secure, keys };
     let router = crate::build_router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

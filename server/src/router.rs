@@ -26,6 +26,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/auth/signin", post(auth::sign_in_handler))
         .route("/auth/signout", post(auth::sign_out_handler))
         .route("/auth/setup", post(auth::setup_handler))
+        .route("/api/v1/key", get(auth::key_info_handler))
         // Also registers every #[server] fn under /api; the same context reaches renders and
         // server functions.
         .leptos_routes_with_context(

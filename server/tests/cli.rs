@@ -138,3 +138,31 @@ fn user_add_prints_a_generated_password_once_and_refuses_duplicates() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("as finance") && !stdout.contains("password:"), "{stdout}");
 }
+
+#[test]
+fn key_create_prints_the_secret_once_then_list_and_revoke() {
+    let db = temp_db("keys");
+    let (ok, _, err) = costroom(
+        &db,
+        &["user", "add", "--email", "eng@example.com", "--role", "engineering", "--team", "search"],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) =
+        costroom(&db, &["key", "create", "--name", "gateway", "--team", "search", "--scopes", "ingest,read"]);
+    assert!(ok, "{err}");
+    let token =
+        out.lines().find_map(|l| l.strip_prefix("secret (shown once): ")).expect("token printed").to_string();
+    assert!(token.starts_with("cr_") && token.len() == 3 + 10 + 1 + 32, "{token}");
+    assert!(!err.contains(&token), "never logged");
+    let prefix = &token[3..13];
+    let (ok, listed, _) = costroom(&db, &["key", "list"]);
+    assert!(ok && listed.contains(prefix) && listed.contains("active"), "{listed}");
+    assert!(!listed.contains(&token[14..]), "list never shows secrets");
+    let (ok, out, err) = costroom(&db, &["key", "revoke", "--prefix", prefix]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("revoked {prefix}")));
+    let (ok, _, err) = costroom(&db, &["key", "revoke", "--prefix", prefix]);
+    assert!(!ok && err.contains("--prefix: no active key"), "{err}");
+    let (ok, _, err) = costroom(&db, &["key", "create", "--name", "x", "--team", "nope", "--scopes", "read"]);
+    assert!(!ok && err.contains("team: no team 'nope'"), "{err}");
+}

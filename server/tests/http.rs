@@ -4,6 +4,7 @@ use app::api::GetOverview;
 use app::domain::{Nanos, Overview, UsageEvent};
 use app::on_both;
 use app::server::db::Db;
+use app::server::services::keys::KeyHasher;
 use app::server::services::users::{add_user, AddUser};
 use app::server::state::{AppState, Clock};
 use app::server::testing::TestDb;
@@ -78,12 +79,14 @@ async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
         .output_name("costroom")
         .site_root(site.to_str().unwrap().to_string())
         .build();
+    let keys = KeyHasher::load(db).await.unwrap();
     server::build_router(AppState {
         leptos_options,
         db: db.clone(),
         org,
         clock: Clock::Fixed(d(TODAY)),
         cookie_secure,
+        keys,
     })
 }
 
@@ -405,12 +408,14 @@ async fn first_run_setup_creates_one_admin_and_then_closes() {
     let t = TestDb::sqlite().await;
     let org = t.db.ensure_org("default", "Default").await.unwrap();
     let leptos_options = LeptosOptions::builder().output_name("costroom").site_root("/nonexistent").build();
+    let keys = KeyHasher::load(&t.db).await.unwrap();
     let state = AppState {
         leptos_options,
         db: t.db.clone(),
         org,
         clock: Clock::Fixed(d(TODAY)),
         cookie_secure: false,
+        keys,
     };
     let app = server::build_router(state);
 
@@ -486,3 +491,107 @@ async fn only_one_first_admin_even_when_several_race(db: Db) {
     assert_eq!(db.count_users().await.unwrap(), 1);
 }
 on_both!(only_one_first_admin_even_when_several_race);
+
+async fn api_keys_work_until_revoked_and_are_never_stored_in_clear(db: Db) {
+    use app::server::services::keys::{create_key, KeyRequest};
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    db.ensure_team(org, "search", "Search").await.unwrap();
+    let hasher = KeyHasher::load(&db).await.unwrap();
+    let req = KeyRequest {
+        name: "search gateway".into(),
+        team: "search".into(),
+        scopes: "ingest,read".into(),
+        initiative: Some("smart-search".into()),
+        expires_in_days: None,
+        created_by: None,
+    };
+    let created = create_key(&db, &hasher, org, req.clone()).await.unwrap();
+    let token = created.token.clone();
+    let secret = token.rsplit('_').next().unwrap().to_string();
+    let stored = db.api_key_by_prefix(&created.key.prefix).await.unwrap().unwrap();
+    assert!(
+        !stored.secret_hash.contains(&secret) && stored.secret_hash.len() == 128,
+        "only a hash is stored"
+    );
+    assert!(!format!("{stored:?}").contains(&secret));
+
+    let call = |auth: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::get("/api/v1/key");
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let status = res.status();
+            let www = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_string());
+            let body =
+                String::from_utf8_lossy(&res.into_body().collect().await.unwrap().to_bytes()).into_owned();
+            (status, www, body)
+        }
+    };
+    let (status, _, body) = call(Some(format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["team"], "search");
+    assert_eq!(v["scopes"], serde_json::json!(["ingest", "read"]));
+    assert_eq!(v["initiative"], "smart-search");
+    assert!(!body.contains(&secret), "the secret is never echoed");
+    assert!(db.api_key_by_prefix(&created.key.prefix).await.unwrap().unwrap().last_used_at.is_some());
+
+    let wrong = format!("{}X", &token[..token.len() - 1]);
+    for bad in
+        [None, Some("Bearer nonsense".to_string()), Some(format!("Bearer {wrong}")), Some(token.clone())]
+    {
+        let (status, www, _) = call(bad).await;
+        assert_eq!((status, www.as_deref()), (StatusCode::UNAUTHORIZED, Some("Bearer")));
+    }
+
+    assert!(db.revoke_api_key(org, &created.key.prefix, chrono::Utc::now()).await.unwrap());
+    let (status, _, _) = call(Some(format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked keys stop working at once");
+    assert!(!db.revoke_api_key(org, &created.key.prefix, chrono::Utc::now()).await.unwrap());
+
+    let err =
+        create_key(&db, &hasher, org, KeyRequest { team: "nope".into(), ..req.clone() }).await.unwrap_err();
+    assert_eq!(err.to_string(), "team: no team 'nope'");
+    let err =
+        create_key(&db, &hasher, org, KeyRequest { scopes: "ingest,admin".into(), ..req }).await.unwrap_err();
+    assert_eq!(err.to_string(), "scopes: 'admin' is not one of ingest, authorize, read");
+}
+on_both!(api_keys_work_until_revoked_and_are_never_stored_in_clear);
+
+async fn api_key_scope_and_expiry_are_enforced(db: Db) {
+    use app::domain::api_key::Scope;
+    use app::server::services::keys::{authenticate, create_key, KeyRequest};
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    db.ensure_team(org, "risk", "Risk").await.unwrap();
+    let hasher = KeyHasher::load(&db).await.unwrap();
+    let req = KeyRequest {
+        name: "risk batch".into(),
+        team: "risk".into(),
+        scopes: "ingest".into(),
+        initiative: None,
+        expires_in_days: Some(30),
+        created_by: None,
+    };
+    let created = create_key(&db, &hasher, org, req).await.unwrap();
+    let header = format!("Bearer {}", created.token);
+    let now = chrono::Utc::now();
+    assert!(authenticate(&db, &hasher, Some(&header), Some(Scope::Ingest), now).await.is_ok());
+    assert_eq!(
+        authenticate(&db, &hasher, Some(&header), Some(Scope::Read), now).await.unwrap_err(),
+        app::error::AppError::Forbidden
+    );
+    let later = now + chrono::Duration::days(31);
+    assert_eq!(
+        authenticate(&db, &hasher, Some(&header), Some(Scope::Ingest), later).await.unwrap_err(),
+        app::error::AppError::Unauthorized,
+        "expired"
+    );
+    // the installation secret is stable across loads: keys survive a restart
+    let again = KeyHasher::load(&db).await.unwrap();
+    assert!(authenticate(&db, &again, Some(&header), Some(Scope::Ingest), now).await.is_ok());
+}
+on_both!(api_key_scope_and_expiry_are_enforced);

@@ -170,6 +170,33 @@ pub async fn sign_out_handler(session: Session) -> Response {
     }
 }
 
+/// `GET /api/v1/key`: a machine checks its own key (any scope). 401 with `WWW-Authenticate`
+/// for every kind of bad key; the secret is never echoed.
+pub async fn key_info_handler(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    use axum::http::{header, StatusCode};
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match services::keys::authenticate(&st.db, &st.keys, auth, None, Utc::now()).await {
+        Ok(k) => axum::Json(serde_json::json!({
+            "name": k.name,
+            "prefix": k.prefix,
+            "scopes": k.scopes.split(',').collect::<Vec<_>>(),
+            "team": k.team,
+            "initiative": k.initiative,
+            "expires_at": k.expires_at,
+        }))
+        .into_response(),
+        Err(e) => {
+            let mut res =
+                (e.status(), axum::Json(serde_json::json!({ "error": e.to_string() }))).into_response();
+            if e.status() == StatusCode::UNAUTHORIZED {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            }
+            res
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Whether the session cookie carries `Secure` (on by default unless serving on loopback).
     pub cookie_secure: bool,
+    /// Hashes API-key secrets with this installation's secret.
+    pub keys: super::services::keys::KeyHasher,
 }
 
 impl FromRef<AppState> for LeptosOptions {

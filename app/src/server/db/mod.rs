@@ -34,8 +34,10 @@ macro_rules! on_pool {
     };
 }
 
+mod keys;
 mod throttle;
 mod users;
+pub use keys::{ApiKeyRow, NewApiKey};
 pub use users::{Credentials, NewUser, TeamId, UserId, UserRecord};
 
 /// True when the error is a unique-constraint violation (same meaning on both backends), so

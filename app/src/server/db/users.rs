@@ -157,6 +157,13 @@ impl Db {
         })
     }
 
+    pub async fn team_by_slug(&self, org: OrgId, slug: &str) -> sqlx::Result<Option<TeamId>> {
+        const SQL: &str = "select id from teams where org_id = $1 and slug = $2";
+        let id: Option<i64> =
+            on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).bind(slug).fetch_optional(p).await)?;
+        Ok(id.map(TeamId))
+    }
+
     pub async fn add_team_member(&self, team: TeamId, user: UserId) -> sqlx::Result<()> {
         const SQL: &str =
             "insert into team_members (team_id, user_id) values ($1, $2) on conflict (team_id, user_id) do nothing";

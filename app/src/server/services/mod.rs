@@ -1,5 +1,6 @@
 //! Use cases: validate input, read or write through `db`, compute with `domain`.
 pub mod auth;
 pub mod demo;
+pub mod keys;
 pub mod overview;
 pub mod users;

@@ -1,0 +1,97 @@
+//! API keys and the installation secret that keys their hashes.
+use chrono::{DateTime, Utc};
+
+use super::{Db, OrgId, TeamId, UserId};
+
+/// A stored key (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: String,
+    pub scopes: String,
+    pub team: String,
+    pub initiative: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewApiKey<'a> {
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub secret_hash: &'a str,
+    pub scopes: &'a str,
+    pub team: TeamId,
+    pub initiative: Option<&'a str>,
+    pub created_by: Option<UserId>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+const KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.secret_hash, k.scopes, t.slug as team, \
+    k.initiative, k.created_at, k.expires_at, k.last_used_at, k.revoked_at from api_keys k \
+    join teams t on t.id = k.team_id";
+
+impl Db {
+    /// The named installation secret, created from `fresh` on first use (first writer wins).
+    pub async fn installation_secret(&self, name: &str, fresh: &str) -> sqlx::Result<String> {
+        const INSERT: &str =
+            "insert into installation_secrets (name, value) values ($1, $2) on conflict (name) do nothing";
+        const SELECT: &str = "select value from installation_secrets where name = $1";
+        on_pool!(self, |p| {
+            sqlx::query(INSERT).bind(name).bind(fresh).execute(p).await?;
+            sqlx::query_scalar(SELECT).bind(name).fetch_one(p).await
+        })
+    }
+
+    pub async fn insert_api_key(&self, org: OrgId, k: NewApiKey<'_>) -> sqlx::Result<i64> {
+        const SQL: &str = "insert into api_keys (org_id, name, prefix, secret_hash, scopes, team_id, initiative, \
+            created_by, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id";
+        let now = Utc::now();
+        on_pool!(self, |p| sqlx::query_scalar(SQL)
+            .bind(org.0)
+            .bind(k.name)
+            .bind(k.prefix)
+            .bind(k.secret_hash)
+            .bind(k.scopes)
+            .bind(k.team.0)
+            .bind(k.initiative)
+            .bind(k.created_by.map(|u| u.0))
+            .bind(now)
+            .bind(k.expires_at)
+            .fetch_one(p)
+            .await)
+    }
+
+    pub async fn api_key_by_prefix(&self, prefix: &str) -> sqlx::Result<Option<ApiKeyRow>> {
+        let sql = format!("select {KEY_COLUMNS} where k.prefix = $1");
+        on_pool!(self, |p| sqlx::query_as(&sql).bind(prefix).fetch_optional(p).await)
+    }
+
+    pub async fn list_api_keys(&self, org: OrgId) -> sqlx::Result<Vec<ApiKeyRow>> {
+        let sql = format!("select {KEY_COLUMNS} where k.org_id = $1 order by k.created_at, k.id");
+        on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).fetch_all(p).await)
+    }
+
+    pub async fn touch_api_key(&self, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
+        const SQL: &str = "update api_keys set last_used_at = $1 where id = $2";
+        on_pool!(self, |p| sqlx::query(SQL).bind(at).bind(id).execute(p).await.map(|_| ()))
+    }
+
+    /// Marks the key revoked; false when no such unrevoked key exists in the organisation.
+    pub async fn revoke_api_key(&self, org: OrgId, prefix: &str, at: DateTime<Utc>) -> sqlx::Result<bool> {
+        const SQL: &str =
+            "update api_keys set revoked_at = $1 where org_id = $2 and prefix = $3 and revoked_at is null";
+        let n = on_pool!(self, |p| sqlx::query(SQL)
+            .bind(at)
+            .bind(org.0)
+            .bind(prefix)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}
