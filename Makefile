@@ -84,7 +84,7 @@ demo:
 	$(BIN) --database-url "$(DATABASE_URL)" demo --reset
 
 serve:
-	@echo "Open http://$(ADDR)/ — no sign-in yet (accounts arrive with the accounts issue). Ctrl-C stops."
+	@echo "Open http://$(ADDR)/ and sign in with one of the demo sign-ins above. Ctrl-C stops."
 	$(BIN) --database-url "$(DATABASE_URL)" serve --addr $(ADDR) --site-root $(SITE)
 
 # ---------------------------------------------------------------- tests
