@@ -44,14 +44,14 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signin") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("setup") view=SetupPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("spend") view=soon("Spend explorer")/>
-                    <Route path=StaticSegment("budgets") view=soon("Budgets")/>
-                    <Route path=StaticSegment("initiatives") view=soon("Initiatives")/>
-                    <Route path=StaticSegment("anomalies") view=soon("Anomalies")/>
-                    <Route path=StaticSegment("guardrails") view=soon("Guardrails")/>
-                    <Route path=StaticSegment("reviews") view=soon("Reviews")/>
-                    <Route path=StaticSegment("maturity") view=soon("Maturity")/>
-                    <Route path=StaticSegment("settings") view=soon("Settings")/>
+                    <Route path=StaticSegment("spend") view=soon("Spend explorer") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("budgets") view=soon("Budgets") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("initiatives") view=soon("Initiatives") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("anomalies") view=soon("Anomalies") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("reviews") view=soon("Reviews") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("maturity") view=soon("Maturity") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("settings") view=soon("Settings") ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

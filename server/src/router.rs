@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -17,16 +17,13 @@ use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub fn build_router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let secure = state.cookie_secure;
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/auth/signin", post(auth::sign_in_handler))
-        .route("/auth/signout", post(auth::sign_out_handler))
-        .route("/auth/setup", post(auth::setup_handler))
-        .route("/api/v1/key", get(auth::key_info_handler))
+    let router =
+        machine_routes().into_iter().fold(Router::new(), |r, (_, path, handler)| r.route(path, handler));
+    let router = router
         // Also registers every #[server] fn under /api; the same context reaches renders and
         // server functions.
         .leptos_routes_with_context(
@@ -47,6 +44,28 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn(refuse_cross_site_writes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The page routes, generated once per process. Generation renders the app with resource
+/// loading suppressed through a process-wide flag (leptos_server's `SuppressResourceLoad`), so
+/// generating again while other routers render (several routers in one process, as in the
+/// tests) would make their pages skip their data.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// Every route outside Leptos' pages and server functions. Add routes here and nowhere else:
+/// the authorization test walks this list (and the registered server functions and pages) and
+/// fails on any route its table does not list.
+pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/healthz", get(healthz)),
+        (Method::POST, "/auth/signin", post(auth::sign_in_handler)),
+        (Method::POST, "/auth/signout", post(auth::sign_out_handler)),
+        (Method::POST, "/auth/setup", post(auth::setup_handler)),
+        (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
+    ]
 }
 
 fn sessions<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {

@@ -219,6 +219,7 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
     assert!(html.contains("Page not found"), "{html}");
     let (status, css) = send(&app, get("/pkg/costroom.css")).await;
     assert_eq!((status, css.as_str()), (StatusCode::OK, "body{}"));
+    let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
     for section in [
         "/spend",
         "/budgets",
@@ -229,9 +230,12 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
         "/maturity",
         "/settings",
     ] {
-        let (status, html) = send(&app, get(section)).await;
+        let (status, html) = send(&app, with_cookie(get(section), &cookie)).await;
         assert_eq!(status, StatusCode::OK, "{section}");
         assert!(html.contains("Coming soon"), "{section}");
+        let res = app.clone().oneshot(html_get(section)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND, "{section} needs a sign-in");
+        assert_eq!(res.headers()["location"], format!("/signin?next={section}").as_str());
     }
     t.finish().await;
 }

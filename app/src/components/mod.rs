@@ -2,7 +2,9 @@
 pub mod echart;
 pub mod kpi_tile;
 pub mod nav;
+pub mod sign_in_first;
 
 pub use echart::EChart;
 pub use kpi_tile::KpiTile;
 pub use nav::Nav;
+pub use sign_in_first::{SignInFirst, SignedInOnly};

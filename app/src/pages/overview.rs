@@ -9,9 +9,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::get_overview;
 use crate::charts;
-use crate::components::{EChart, KpiTile};
+use crate::components::{EChart, KpiTile, SignInFirst};
 use crate::domain::money::group_thousands;
-use crate::domain::text::encode_query_value;
 use crate::domain::{DateRange, Overview};
 use crate::error::AppError;
 
@@ -33,27 +32,6 @@ pub fn OverviewPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// Anonymous visitors are sent to the sign-in page (a 302 during SSR; the route renders in
-/// `Async` mode, so headers are still open), and shown a link if the session ends later.
-#[component]
-fn SignInFirst() -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    let search = location.search.get_untracked();
-    let here = if search.is_empty() {
-        location.pathname.get_untracked()
-    } else {
-        format!("{}?{search}", location.pathname.get_untracked())
-    };
-    let href = format!("/signin?next={}", encode_query_value(&here));
-    #[cfg(feature = "ssr")]
-    leptos_axum::redirect(&href);
-    view! {
-        <p role="alert">
-            "Please " <a href=href>"sign in"</a> " to see spend."
-        </p>
     }
 }
 
