@@ -31,11 +31,6 @@ impl Nanos {
         }
     }
 
-    /// Display-only conversion, for chart axes. Never feed the result back into money.
-    pub fn as_usd_f64(self) -> f64 {
-        self.0 as f64 / NANOS_PER_USD as f64
-    }
-
     /// `$1,234.56`, rounded to cents; negatives as `-$3.10`.
     pub fn usd(self) -> String {
         let cents = self.round_to_cents();

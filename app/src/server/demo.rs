@@ -242,10 +242,6 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, u32)]) -> T {
     unreachable!("weights sum to total")
 }
 
-pub fn model(idx: usize) -> &'static DemoModel {
-    &MODELS[idx]
-}
-
 /// Generates every event of the demo, ordered by time of generation (day by day).
 pub fn generate(cfg: &DemoConfig) -> Vec<UsageEvent> {
     let trace = trace_tokens();

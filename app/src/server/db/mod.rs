@@ -109,12 +109,12 @@ impl From<&UsageEvent> for UsageEventRow {
 impl Db {
     /// Opens the database the URL names and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let db = Self::connect_without_migrating(url).await?;
+        let db = Self::open(url).await?;
         db.migrate().await?;
         Ok(db)
     }
 
-    pub async fn connect_without_migrating(url: &str) -> Result<Self, sqlx::Error> {
+    async fn open(url: &str) -> Result<Self, sqlx::Error> {
         if is_postgres_url(url) {
             let pool = PgPoolOptions::new()
                 .max_connections(10)

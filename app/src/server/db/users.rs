@@ -134,17 +134,6 @@ impl Db {
         on_pool!(self, |p| sqlx::query_scalar("select count(*) from users").fetch_one(p).await)
     }
 
-    pub async fn set_password_hash(&self, id: UserId, password_hash: &str) -> sqlx::Result<bool> {
-        const SQL: &str = "update users set password_hash = $1 where id = $2";
-        let n = on_pool!(self, |p| sqlx::query(SQL)
-            .bind(password_hash)
-            .bind(id.0)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
-    }
-
     /// Returns the team with this slug, creating it on first use.
     pub async fn ensure_team(&self, org: OrgId, slug: &str, name: &str) -> sqlx::Result<TeamId> {
         const INSERT: &str = "insert into teams (org_id, slug, name, created_at) values ($1, $2, $3, $4) \

@@ -30,11 +30,8 @@ impl std::fmt::Debug for AddUser {
 /// inserts. A taken e-mail is `Invalid("email: … is already registered")`.
 #[tracing::instrument(skip(db), err(Debug, level = "info"))]
 pub async fn add_user(db: &Db, org: OrgId, input: AddUser) -> Result<UserRecord, AppError> {
-    let email = Email::parse(&input.email).map_err(AppError::Invalid)?;
-    let name = check_name("name", &input.name).map_err(AppError::Invalid)?;
-    check_password("password", &input.password).map_err(AppError::Invalid)?;
     let team = input.team.as_deref().map(|t| check_slug("team", t)).transpose().map_err(AppError::Invalid)?;
-    let hash = password::hash(input.password).await?;
+    let (email, name, hash) = validate_and_hash(&input.email, &input.name, input.password).await?;
     let new = NewUser { email: &email, name: &name, role: input.role, password_hash: &hash };
     let id = db.create_user(org, new).await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -63,11 +60,20 @@ pub async fn create_first_admin(
     if db.count_users().await? > 0 {
         return Err(AppError::Forbidden);
     }
-    let email = Email::parse(email).map_err(AppError::Invalid)?;
-    let name = check_name("name", name).map_err(AppError::Invalid)?;
-    check_password("password", &password).map_err(AppError::Invalid)?;
-    let hash = password::hash(password).await?;
+    let (email, name, hash) = validate_and_hash(email, name, password).await?;
     let new = NewUser { email: &email, name: &name, role: Role::Admin, password_hash: &hash };
     let id = db.create_first_user(org, new).await?.ok_or(AppError::Forbidden)?;
     db.user_by_id(id).await?.ok_or_else(|| AppError::NotFound("user".into()))
+}
+
+/// The rules every new person passes (errors name the field), then the argon2id hash.
+async fn validate_and_hash(
+    email: &str,
+    name: &str,
+    password: String,
+) -> Result<(Email, String, String), AppError> {
+    let email = Email::parse(email).map_err(AppError::Invalid)?;
+    let name = check_name("name", name).map_err(AppError::Invalid)?;
+    check_password("password", &password).map_err(AppError::Invalid)?;
+    Ok((email, name, password::hash(password).await?))
 }
