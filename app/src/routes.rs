@@ -2,10 +2,13 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::Nav;
-use crate::pages::{ComingSoonPage, NotFoundPage, OverviewPage, SetupPage, SignInPage};
+use crate::pages::{
+    AccountPage, ApiKeysPage, AuditLogPage, ComingSoonPage, NotFoundPage, OverviewPage, PeoplePage,
+    SettingsPage, SetupPage, SignInPage, TeamsPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -51,7 +54,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("reviews") view=soon("Reviews") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("maturity") view=soon("Maturity") ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("settings") view=soon("Settings") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/people") view=PeoplePage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/teams") view=TeamsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/keys") view=ApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view=AuditLogPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

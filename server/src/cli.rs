@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use app::domain::Role;
-use app::server::db::{redact_url, Db, OrgId};
+use app::error::AppError;
+use app::server::db::{redact_url, Actor, Db, OrgId};
 use app::server::demo::DemoConfig;
 use app::server::password::random_secret;
 use app::server::services;
@@ -228,7 +229,7 @@ async fn user_add(url: &str, args: UserAddArgs) -> Result<(), String> {
     let org = default_org(&db).await?;
     let input =
         AddUser { email: args.email, name, role: args.role, password: password.clone(), team: args.team };
-    let user = services::users::add_user(&db, org, input).await.map_err(|e| e.to_string())?;
+    let user = services::users::add_user(&db, org, &Actor::cli(), input).await.map_err(|e| e.to_string())?;
     println!("added {} ({}) as {}", user.email, user.name, user.role);
     if generated {
         // shown once; only the argon2id hash is stored
@@ -250,7 +251,7 @@ async fn key(url: &str, cmd: KeyCommand) -> Result<(), String> {
                 scopes: a.scopes,
                 initiative: a.initiative,
                 expires_in_days: a.expires_in_days,
-                created_by: None,
+                actor: Actor::cli(),
             };
             let created =
                 services::keys::create_key(&db, &hasher, org, req).await.map_err(|e| e.to_string())?;
@@ -269,10 +270,14 @@ async fn key(url: &str, cmd: KeyCommand) -> Result<(), String> {
             }
         }
         KeyCommand::Revoke { prefix } => {
-            if !db.revoke_api_key(org, prefix.trim(), chrono::Utc::now()).await.map_err(|e| e.to_string())? {
-                return Err(format!("--prefix: no active key with prefix '{}'", prefix.trim()));
-            }
-            println!("revoked {}", prefix.trim());
+            let key =
+                services::keys::revoke_key(&db, org, &Actor::cli(), &prefix).await.map_err(|e| match e {
+                    AppError::NotFound(_) | AppError::Invalid(_) => {
+                        format!("--prefix: no active key with prefix '{}'", prefix.trim())
+                    }
+                    other => other.to_string(),
+                })?;
+            println!("revoked {} ({})", key.prefix, key.name);
         }
     }
     db.close().await;

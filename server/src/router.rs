@@ -1,6 +1,7 @@
 //! `build_router`: machine routes, Leptos pages and server functions, static site files.
 use app::server::auth::{self, SESSION_COOKIE, SESSION_IDLE_HOURS};
 use app::server::db::Db;
+use app::server::exports;
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::{Request, State};
@@ -65,6 +66,7 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/auth/signout", post(auth::sign_out_handler)),
         (Method::POST, "/auth/setup", post(auth::setup_handler)),
         (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
+        (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
     ]
 }
 

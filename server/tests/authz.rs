@@ -3,9 +3,11 @@
 //! table does not list, so a new endpoint cannot ship without a decision about who may call it.
 use std::collections::BTreeSet;
 
-use app::domain::Role;
+use app::domain::{Right, Role};
+use app::server::db::Actor;
 use app::server::services::auth::ensure_demo_users;
-use app::server::services::keys::KeyHasher;
+use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
+use app::server::services::users::{add_user, AddUser};
 use app::server::state::{AppState, Clock};
 use app::server::testing::TestDb;
 use axum::body::Body;
@@ -21,42 +23,77 @@ enum Access {
     Public,
     /// Any signed-in role; anonymous callers are refused (401, or a redirect to sign-in for pages).
     SignedIn,
+    /// Signed-in roles that hold the right; others get 403, anonymous callers 401 / sign-in.
+    Needs(Right),
     /// Only with an API key (`Authorization: Bearer`); a browser session is not enough.
     ApiKey,
 }
 use Access::*;
 
-/// (method, path, access). Server functions are POST under /api, pages GET.
-const TABLE: &[(&str, &str, Access)] = &[
+const PEOPLE: Access = Needs(Right::ManagePeople);
+const ENGINEERING: Access = Needs(Right::ManageEngineering);
+
+/// (method, path, form body, access). Server functions are POST under /api, pages GET. Bodies
+/// are valid calls, so that a refusal can only come from the authorization check; `{target}`
+/// is a person who is not one of the callers, `{prefix}` an API key's prefix.
+const TABLE: &[(&str, &str, &str, Access)] = &[
     // server functions
-    ("POST", "/api/get_overview", SignedIn),
-    ("POST", "/api/whoami", Public),
-    ("POST", "/api/setup_needed", Public),
+    ("POST", "/api/get_overview", "", SignedIn),
+    ("POST", "/api/whoami", "", Public),
+    ("POST", "/api/setup_needed", "", Public),
+    ("POST", "/api/list_people", "", SignedIn),
+    (
+        "POST",
+        "/api/add_person",
+        "name=N&email=new%40example.com&role=viewer&password=a+long+enough+password",
+        PEOPLE,
+    ),
+    ("POST", "/api/change_role", "user_id={target}&role=finance", PEOPLE),
+    ("POST", "/api/set_disabled", "user_id={target}&disabled=false", PEOPLE),
+    ("POST", "/api/list_teams", "", SignedIn),
+    ("POST", "/api/create_team", "slug=authz-new&name=N", PEOPLE),
+    ("POST", "/api/set_team_member", "team=authz&email=target%40example.com&member=true", PEOPLE),
+    ("POST", "/api/list_api_keys", "", SignedIn),
+    ("POST", "/api/create_api_key", "name=k&team=authz&scope_read=on", ENGINEERING),
+    ("POST", "/api/revoke_api_key", "prefix={prefix}", ENGINEERING),
+    ("POST", "/api/list_audit", "", PEOPLE),
+    (
+        "POST",
+        "/api/change_password",
+        "current_password=not+the+password&new_password=another+long+password",
+        SignedIn,
+    ),
     // machine routes
-    ("GET", "/healthz", Public),
-    ("POST", "/auth/signin", Public),
-    ("POST", "/auth/signout", Public),
-    ("POST", "/auth/setup", Public),
-    ("GET", "/api/v1/key", ApiKey),
+    ("GET", "/healthz", "", Public),
+    ("POST", "/auth/signin", "", Public),
+    ("POST", "/auth/signout", "", Public),
+    ("POST", "/auth/setup", "", Public),
+    ("GET", "/api/v1/key", "", ApiKey),
+    ("GET", "/settings/audit.csv", "", PEOPLE),
     // pages
-    ("GET", "/", SignedIn),
-    ("GET", "/signin", Public),
-    ("GET", "/setup", Public),
-    ("GET", "/spend", SignedIn),
-    ("GET", "/budgets", SignedIn),
-    ("GET", "/initiatives", SignedIn),
-    ("GET", "/anomalies", SignedIn),
-    ("GET", "/guardrails", SignedIn),
-    ("GET", "/reviews", SignedIn),
-    ("GET", "/maturity", SignedIn),
-    ("GET", "/settings", SignedIn),
+    ("GET", "/", "", SignedIn),
+    ("GET", "/signin", "", Public),
+    ("GET", "/setup", "", Public),
+    ("GET", "/spend", "", SignedIn),
+    ("GET", "/budgets", "", SignedIn),
+    ("GET", "/initiatives", "", SignedIn),
+    ("GET", "/anomalies", "", SignedIn),
+    ("GET", "/guardrails", "", SignedIn),
+    ("GET", "/reviews", "", SignedIn),
+    ("GET", "/maturity", "", SignedIn),
+    ("GET", "/settings", "", SignedIn),
+    ("GET", "/settings/people", "", SignedIn),
+    ("GET", "/settings/teams", "", SignedIn),
+    ("GET", "/settings/keys", "", SignedIn),
+    ("GET", "/settings/audit", "", PEOPLE),
+    ("GET", "/account", "", SignedIn),
 ];
 
 /// Listing the pages renders the app in route-generation mode; run it before, not beside, the
 /// requests of the other check (one test, so the two never overlap).
 fn the_table_lists_every_server_function_route_and_page() {
     let listed: BTreeSet<(String, String)> =
-        TABLE.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        TABLE.iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
     let mut existing = BTreeSet::new();
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
         existing.insert((method.to_string(), path.to_string()));
@@ -105,21 +142,40 @@ async fn the_table_is_complete_and_every_caller_gets_what_it_says() {
         org,
         clock: Clock::Fixed(today),
         cookie_secure: false,
-        keys,
+        keys: keys.clone(),
     };
     let app = server::build_router(state);
+    let cli = Actor::cli();
+    let target = AddUser {
+        email: "target@example.com".into(),
+        name: "Target".into(),
+        role: Role::Viewer,
+        password: "a long enough password".into(),
+        team: Some("authz".into()),
+    };
+    let target = add_user(&t.db, org, &cli, target).await.unwrap();
+    let req = KeyRequest {
+        name: "authz".into(),
+        team: "authz".into(),
+        scopes: "read".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: cli,
+    };
+    let key = create_key(&t.db, &keys, org, req).await.unwrap();
 
-    let mut callers: Vec<(String, Option<String>)> = vec![("anonymous".into(), None)];
+    let mut callers: Vec<(String, Option<Role>, Option<String>)> = vec![("anonymous".into(), None, None)];
     for role in Role::ALL {
-        callers.push((role.to_string(), Some(cookie_for(&app, role).await)));
+        callers.push((role.to_string(), Some(role), Some(cookie_for(&app, role).await)));
     }
     let mut failures = vec![];
-    for (method, path, access) in TABLE {
+    for (method, path, body, access) in TABLE {
         // sign-out would end the caller's session for the rows after it
         if *path == "/auth/signout" {
             continue;
         }
-        for (who, cookie) in &callers {
+        let body = body.replace("{target}", &target.id.0.to_string()).replace("{prefix}", &key.key.prefix);
+        for (who, role, cookie) in &callers {
             let mut req = Request::builder()
                 .method(Method::from_bytes(method.as_bytes()).unwrap())
                 .uri(*path)
@@ -128,12 +184,13 @@ async fn the_table_is_complete_and_every_caller_gets_what_it_says() {
             if let Some(c) = cookie {
                 req = req.header("cookie", c);
             }
-            let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let res = app.clone().oneshot(req.body(Body::from(body.clone())).unwrap()).await.unwrap();
             let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_string());
             let got = admitted(res.status(), location.as_deref());
             let expected = match access {
                 Public => true,
                 SignedIn => cookie.is_some(),
+                Needs(right) => role.is_some_and(|r| r.can(*right)),
                 ApiKey => false, // no browser session opens a machine route
             };
             if got != expected {

@@ -59,7 +59,7 @@ async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
             password: PASSWORD.into(),
             team: None,
         };
-        add_user(db, org, viewer).await.unwrap();
+        add_user(db, org, &app::server::db::Actor::cli(), viewer).await.unwrap();
     }
     db.insert_usage_events(
         org,
@@ -220,16 +220,9 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
     let (status, css) = send(&app, get("/pkg/costroom.css")).await;
     assert_eq!((status, css.as_str()), (StatusCode::OK, "body{}"));
     let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
-    for section in [
-        "/spend",
-        "/budgets",
-        "/initiatives",
-        "/anomalies",
-        "/guardrails",
-        "/reviews",
-        "/maturity",
-        "/settings",
-    ] {
+    for section in
+        ["/spend", "/budgets", "/initiatives", "/anomalies", "/guardrails", "/reviews", "/maturity"]
+    {
         let (status, html) = send(&app, with_cookie(get(section), &cookie)).await;
         assert_eq!(status, StatusCode::OK, "{section}");
         assert!(html.contains("Coming soon"), "{section}");
@@ -508,7 +501,7 @@ async fn api_keys_work_until_revoked_and_are_never_stored_in_clear(db: Db) {
         scopes: "ingest,read".into(),
         initiative: Some("smart-search".into()),
         expires_in_days: None,
-        created_by: None,
+        actor: app::server::db::Actor::cli(),
     };
     let created = create_key(&db, &hasher, org, req.clone()).await.unwrap();
     let token = created.token.clone();
@@ -552,10 +545,13 @@ async fn api_keys_work_until_revoked_and_are_never_stored_in_clear(db: Db) {
         assert_eq!((status, www.as_deref()), (StatusCode::UNAUTHORIZED, Some("Bearer")));
     }
 
-    assert!(db.revoke_api_key(org, &created.key.prefix, chrono::Utc::now()).await.unwrap());
+    let cli = app::server::db::Actor::cli();
+    app::server::services::keys::revoke_key(&db, org, &cli, &created.key.prefix).await.unwrap();
     let (status, _, _) = call(Some(format!("Bearer {token}"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked keys stop working at once");
-    assert!(!db.revoke_api_key(org, &created.key.prefix, chrono::Utc::now()).await.unwrap());
+    let again =
+        app::server::services::keys::revoke_key(&db, org, &cli, &created.key.prefix).await.unwrap_err();
+    assert!(again.to_string().contains("already revoked"), "{again}");
 
     let err =
         create_key(&db, &hasher, org, KeyRequest { team: "nope".into(), ..req.clone() }).await.unwrap_err();
@@ -578,7 +574,7 @@ async fn api_key_scope_and_expiry_are_enforced(db: Db) {
         scopes: "ingest".into(),
         initiative: None,
         expires_in_days: Some(30),
-        created_by: None,
+        actor: app::server::db::Actor::cli(),
     };
     let created = create_key(&db, &hasher, org, req).await.unwrap();
     let header = format!("Bearer {}", created.token);
@@ -599,3 +595,100 @@ async fn api_key_scope_and_expiry_are_enforced(db: Db) {
     assert!(authenticate(&db, &again, Some(&header), Some(Scope::Ingest), now).await.is_ok());
 }
 on_both!(api_key_scope_and_expiry_are_enforced);
+
+async fn admins_manage_people_through_server_functions_and_the_trail_exports_as_csv(db: Db) {
+    use app::server::db::Actor;
+    use app::server::services::users::{add_user, AddUser};
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let admin = AddUser {
+        email: "boss@example.com".into(),
+        name: "Boss".into(),
+        role: app::domain::Role::Admin,
+        password: "the boss's long password".into(),
+        team: None,
+    };
+    add_user(&db, org, &Actor::cli(), admin).await.unwrap();
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.expect("viewer signs in");
+    let boss =
+        sign_in(&app, "boss@example.com", "the boss's long password", None).await.expect("admin signs in");
+    let viewer_id = db.list_users(org).await.unwrap().into_iter().find(|u| u.email == VIEWER).unwrap().id.0;
+    let promote = format!("user_id={viewer_id}&role=admin");
+
+    // the viewer posting the privileged change directly is refused, and nothing changes
+    let (status, body) = send(&app, with_cookie(post_form("/api/change_role", &promote), &viewer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = send(&app, post_form("/api/change_role", &promote)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, html) = send(&app, with_cookie(get("/settings/people"), &viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-testid=\"person-boss@example.com\""), "everyone reads the list");
+    assert!(!html.contains("Add a person") && !html.contains("save-role-"), "the viewer sees no controls");
+    assert!(!html.contains("/settings/audit\""), "nor the audit tab");
+
+    let (status, html) = send(&app, with_cookie(get("/settings/people"), &boss)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Add a person") && html.contains("save-role-viewer@example.com"));
+    let (status, body) = send(
+        &app,
+        with_cookie(post_form("/api/change_role", &format!("user_id={viewer_id}&role=finance")), &boss),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"role\":\"Finance\""), "{body}");
+    // the role is re-read on every request: the viewer's session now holds finance rights
+    let (_, me) = send(&app, with_cookie(post_form("/api/whoami", ""), &viewer)).await;
+    assert!(me.contains("Finance"), "{me}");
+    let (status, body) = send(
+        &app,
+        with_cookie(
+            post_form(
+                "/api/add_person",
+                "name=C&email=c%40example.com&role=chief&password=a+long+enough+password",
+            ),
+            &boss,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body.contains("role: 'chief' is not one of")),
+        (StatusCode::UNPROCESSABLE_ENTITY, true),
+        "{body}"
+    );
+    // disabling cuts the person's live session at its next request
+    let (status, _) = send(
+        &app,
+        with_cookie(post_form("/api/set_disabled", &format!("user_id={viewer_id}&disabled=true")), &boss),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &viewer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // the audit page and its CSV are for admins
+    let (status, _) = send(&app, with_cookie(get("/settings/audit.csv"), &viewer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "disabled by now");
+    let res = app
+        .clone()
+        .oneshot(with_cookie(get("/settings/audit.csv?entity=user&action=role"), &boss))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let csv = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "header and the one role change:\n{csv}");
+    assert!(lines[1].contains(",boss@example.com,user.role,user,viewer@example.com,"), "{csv}");
+    assert!(lines[1].ends_with(",role,viewer,finance"), "{csv}");
+    let (status, body) = send(&app, with_cookie(get("/settings/audit.csv?entity=budgetz"), &boss)).await;
+    assert_eq!(
+        (status, body.starts_with("entity: 'budgetz'")),
+        (StatusCode::UNPROCESSABLE_ENTITY, true),
+        "{body}"
+    );
+    let (status, html) = send(&app, with_cookie(get("/settings/audit?action=disable"), &boss)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("1 change<") && html.contains("viewer@example.com disabled"), "{html}");
+}
+on_both!(admins_manage_people_through_server_functions_and_the_trail_exports_as_csv);

@@ -2,6 +2,13 @@
 //! service, return a DTO.
 pub mod auth;
 pub mod overview;
+pub mod settings;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use overview::{get_overview, GetOverview};
+pub use settings::{
+    add_person, change_password, change_role, create_api_key, create_team, list_api_keys, list_audit,
+    list_people, list_teams, revoke_api_key, set_disabled, set_team_member, AddPerson, AuditPage,
+    ChangePassword, ChangeRole, CreateApiKey, CreateTeam, KeyInfo, ListApiKeys, ListAudit, ListPeople,
+    ListTeams, NewKey, Person, RevokeApiKey, SetDisabled, SetTeamMember, TeamInfo,
+};

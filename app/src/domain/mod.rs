@@ -1,6 +1,7 @@
 //! Pure calculations shared by server and browser: no I/O, no leptos. Exhaustively unit-tested.
 pub mod account;
 pub mod api_key;
+pub mod audit;
 pub mod money;
 pub mod overview;
 pub mod period;

@@ -13,8 +13,38 @@ pub fn encode_query_value(s: &str) -> String {
         .collect()
 }
 
+/// One CSV line (RFC 4180, ending in CRLF). Cells that a spreadsheet would run as a formula
+/// (`=`, `+`, `-`, `@`, tab, CR at the start) get a leading `'` (OWASP's CSV-injection advice),
+/// because exports are opened in Excel by people who did not write the data. Plain numbers
+/// (`-12.5`) are left alone: they are data, not formulas.
+pub fn csv_row(cells: &[&str]) -> String {
+    let mut line = cells
+        .iter()
+        .map(|c| {
+            let formula = c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err();
+            let c = if formula { format!("'{c}") } else { c.to_string() };
+            if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(
+            super::csv_row(&["a", "b,c", "say \"hi\"", "=SUM(A1)", "line\nbreak", "-12.5"]),
+            "a,\"b,c\",\"say \"\"hi\"\"\",'=SUM(A1),\"line\nbreak\",-12.5\r\n"
+        );
+    }
+
     #[test]
     fn encodes_what_would_break_a_query() {
         assert_eq!(super::encode_query_value("/?a=1&b=2 ü"), "/%3Fa%3D1%26b%3D2%20%C3%BC");

@@ -1,12 +1,16 @@
 //! One file per route.
+pub mod account;
 pub mod coming_soon;
 pub mod not_found;
 pub mod overview;
+pub mod settings;
 pub mod setup;
 pub mod sign_in;
 
+pub use account::AccountPage;
 pub use coming_soon::ComingSoonPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
+pub use settings::{ApiKeysPage, AuditLogPage, PeoplePage, SettingsPage, TeamsPage};
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;

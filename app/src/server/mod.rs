@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod db;
 pub mod demo;
+pub mod exports;
 pub mod password;
 pub mod services;
 pub mod state;

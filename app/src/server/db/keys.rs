@@ -1,7 +1,8 @@
 //! API keys and the installation secret that keys their hashes.
 use chrono::{DateTime, Utc};
 
-use super::{Db, OrgId, TeamId, UserId};
+use super::audit::insert_audit;
+use super::{Db, NewAudit, OrgId, TeamId, UserId};
 
 /// A stored key (never the secret itself).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -18,6 +19,8 @@ pub struct ApiKeyRow {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// E-mail of the person who created it (`None`: the command line).
+    pub created_by: Option<String>,
 }
 
 pub struct NewApiKey<'a> {
@@ -32,8 +35,8 @@ pub struct NewApiKey<'a> {
 }
 
 const KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.secret_hash, k.scopes, t.slug as team, \
-    k.initiative, k.created_at, k.expires_at, k.last_used_at, k.revoked_at from api_keys k \
-    join teams t on t.id = k.team_id";
+    k.initiative, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, u.email as created_by \
+    from api_keys k join teams t on t.id = k.team_id left join users u on u.id = k.created_by";
 
 impl Db {
     /// The named installation secret, created from `fresh` on first use (first writer wins).
@@ -47,23 +50,28 @@ impl Db {
         })
     }
 
-    pub async fn insert_api_key(&self, org: OrgId, k: NewApiKey<'_>) -> sqlx::Result<i64> {
+    /// Inserts the key with its audit record (one transaction).
+    pub async fn insert_api_key(&self, org: OrgId, k: NewApiKey<'_>, audit: &NewAudit) -> sqlx::Result<i64> {
         const SQL: &str = "insert into api_keys (org_id, name, prefix, secret_hash, scopes, team_id, initiative, \
             created_by, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id";
         let now = Utc::now();
-        on_pool!(self, |p| sqlx::query_scalar(SQL)
-            .bind(org.0)
-            .bind(k.name)
-            .bind(k.prefix)
-            .bind(k.secret_hash)
-            .bind(k.scopes)
-            .bind(k.team.0)
-            .bind(k.initiative)
-            .bind(k.created_by.map(|u| u.0))
-            .bind(now)
-            .bind(k.expires_at)
-            .fetch_one(p)
-            .await)
+        in_tx!(self, |tx| {
+            let id: i64 = sqlx::query_scalar(SQL)
+                .bind(org.0)
+                .bind(k.name)
+                .bind(k.prefix)
+                .bind(k.secret_hash)
+                .bind(k.scopes)
+                .bind(k.team.0)
+                .bind(k.initiative)
+                .bind(k.created_by.map(|u| u.0))
+                .bind(now)
+                .bind(k.expires_at)
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_audit!(tx, org, audit)?;
+            Ok(id)
+        })
     }
 
     pub async fn api_key_by_prefix(&self, prefix: &str) -> sqlx::Result<Option<ApiKeyRow>> {
@@ -81,17 +89,29 @@ impl Db {
         on_pool!(self, |p| sqlx::query(SQL).bind(at).bind(id).execute(p).await.map(|_| ()))
     }
 
-    /// Marks the key revoked; false when no such unrevoked key exists in the organisation.
-    pub async fn revoke_api_key(&self, org: OrgId, prefix: &str, at: DateTime<Utc>) -> sqlx::Result<bool> {
+    /// Marks the key revoked (with its audit record); false, and nothing written, when no
+    /// such unrevoked key exists in the organisation.
+    pub async fn revoke_api_key(
+        &self,
+        org: OrgId,
+        prefix: &str,
+        at: DateTime<Utc>,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
         const SQL: &str =
             "update api_keys set revoked_at = $1 where org_id = $2 and prefix = $3 and revoked_at is null";
-        let n = on_pool!(self, |p| sqlx::query(SQL)
-            .bind(at)
-            .bind(org.0)
-            .bind(prefix)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        Ok(in_tx!(self, |tx| {
+            let n =
+                sqlx::query(SQL).bind(at).bind(org.0).bind(prefix).execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                insert_audit!(tx, org, audit)?;
+            }
+            n == 1
+        }))
+    }
+
+    pub async fn api_key_in_org(&self, org: OrgId, prefix: &str) -> sqlx::Result<Option<ApiKeyRow>> {
+        let sql = format!("select {KEY_COLUMNS} where k.org_id = $1 and k.prefix = $2");
+        on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).bind(prefix).fetch_optional(p).await)
     }
 }

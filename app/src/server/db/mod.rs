@@ -34,11 +34,34 @@ macro_rules! on_pool {
     };
 }
 
+/// Runs `$body` inside one transaction of whichever pool `$db` holds, committing when it
+/// succeeds (an early `?` drops the transaction, which rolls it back).
+macro_rules! in_tx {
+    ($db:expr, |$tx:ident| $body:expr) => {
+        match $db {
+            Db::Sqlite(p) => {
+                let mut $tx = p.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Db::Postgres(p) => {
+                let mut $tx = p.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub mod audit;
 mod keys;
 mod throttle;
 mod users;
+pub use audit::{Actor, NewAudit, AUDIT_LIMIT};
 pub use keys::{ApiKeyRow, NewApiKey};
-pub use users::{Credentials, NewUser, TeamId, UserId, UserRecord};
+pub use users::{Credentials, NewUser, TeamId, TeamRecord, UserId, UserRecord};
 
 /// True when the error is a unique-constraint violation (same meaning on both backends), so
 /// that services can answer "already taken" naming the field instead of a 500.

@@ -1,7 +1,8 @@
 //! People and teams.
 use chrono::Utc;
 
-use super::{Db, OrgId};
+use super::audit::insert_audit;
+use super::{Db, NewAudit, OrgId};
 use crate::domain::account::Email;
 use crate::domain::Role;
 
@@ -66,15 +67,47 @@ fn to_record((id, org, email, name, role, disabled): UserTuple) -> sqlx::Result<
     Ok(UserRecord { id: UserId(id), org_id: OrgId(org), email, name, role, disabled })
 }
 
+/// A team and the e-mails of its members (sorted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRecord {
+    pub id: TeamId,
+    pub slug: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+/// Serializes changes to an organisation's people. An UPDATE row-locks the organisation's row
+/// on PostgreSQL until commit (SQLite serializes all writers anyway), so a check such as "at
+/// least one admin remains" and the change it guards cannot interleave with another's.
+const LOCK_ORG: &str = "update orgs set name = name where id = $1";
+
+/// "Is anyone else still an active admin?" for the guard on demoting or disabling `$2`.
+const OTHER_ADMINS: &str =
+    "select count(*) from users where org_id = $1 and role = 'admin' and not disabled and id <> $2";
+
 impl Db {
-    /// Fails with a unique violation when the e-mail is taken (see [`super::is_unique_violation`]).
-    pub async fn create_user(&self, org: OrgId, u: NewUser<'_>) -> sqlx::Result<UserId> {
+    /// Inserts the person (and their team membership) with its audit record, in one
+    /// transaction. Fails with a unique violation when the e-mail is taken.
+    pub async fn create_user(
+        &self,
+        org: OrgId,
+        u: NewUser<'_>,
+        team: Option<TeamId>,
+        audit: &NewAudit,
+    ) -> sqlx::Result<UserId> {
         const SQL: &str =
             "insert into users (org_id, email, name, role, password_hash, disabled, created_at) \
             values ($1, $2, $3, $4, $5, false, $6) returning id";
+        const MEMBER: &str = "insert into team_members (team_id, user_id) values ($1, $2)";
         let now = Utc::now();
-        let id: i64 =
-            on_pool!(self, |p| bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_one(p).await)?;
+        let id: i64 = in_tx!(self, |tx| {
+            let id: i64 = bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_one(&mut *tx).await?;
+            if let Some(t) = team {
+                sqlx::query(MEMBER).bind(t.0).bind(id).execute(&mut *tx).await?;
+            }
+            insert_audit!(tx, org, audit)?;
+            id
+        });
         Ok(UserId(id))
     }
 
@@ -82,14 +115,28 @@ impl Db {
     /// was first. SQLite runs the statement under its single write lock; PostgreSQL's READ
     /// COMMITTED would let two concurrent setups both see an empty table (a test caught it), so
     /// there the statement runs under a transaction-scoped advisory lock.
-    pub async fn create_first_user(&self, org: OrgId, u: NewUser<'_>) -> sqlx::Result<Option<UserId>> {
+    pub async fn create_first_user(
+        &self,
+        org: OrgId,
+        u: NewUser<'_>,
+        audit: &NewAudit,
+    ) -> sqlx::Result<Option<UserId>> {
         const SQL: &str =
             "insert into users (org_id, email, name, role, password_hash, disabled, created_at) \
             select $1, $2, $3, $4, $5, false, $6 where not exists (select 1 from users) returning id";
         const FIRST_USER_LOCK: i64 = 0x436f_7374_0001; // "Cost" + 1: any constant unique to this use
         let now = Utc::now();
         let id: Option<i64> = match self {
-            Db::Sqlite(p) => bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(p).await?,
+            Db::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let id =
+                    bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(&mut *tx).await?;
+                if id.is_some() {
+                    insert_audit!(tx, org, audit)?;
+                }
+                tx.commit().await?;
+                id
+            }
             Db::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("select pg_advisory_xact_lock($1)")
@@ -98,11 +145,92 @@ impl Db {
                     .await?;
                 let id =
                     bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(&mut *tx).await?;
+                if id.is_some() {
+                    insert_audit!(tx, org, audit)?;
+                }
                 tx.commit().await?;
                 id
             }
         };
         Ok(id.map(UserId))
+    }
+
+    /// Changes a person's role; `Ok(false)` when no such person is in the organisation, or
+    /// when the change would leave it without an active admin (nothing is written then).
+    pub async fn set_user_role(
+        &self,
+        org: OrgId,
+        id: UserId,
+        role: Role,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
+        const SQL: &str = "update users set role = $1 where id = $2 and org_id = $3";
+        Ok(in_tx!(self, |tx| {
+            sqlx::query(LOCK_ORG).bind(org.0).execute(&mut *tx).await?;
+            let others: i64 =
+                sqlx::query_scalar(OTHER_ADMINS).bind(org.0).bind(id.0).fetch_one(&mut *tx).await?;
+            if role != Role::Admin && others == 0 {
+                false
+            } else {
+                let n = sqlx::query(SQL).bind(role.as_str()).bind(id.0).bind(org.0).execute(&mut *tx).await?;
+                if n.rows_affected() == 1 {
+                    insert_audit!(tx, org, audit)?;
+                }
+                n.rows_affected() == 1
+            }
+        }))
+    }
+
+    /// Disables (or enables) a person; same answers and guard as [`Db::set_user_role`].
+    pub async fn set_user_disabled(
+        &self,
+        org: OrgId,
+        id: UserId,
+        disabled: bool,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
+        const SQL: &str = "update users set disabled = $1 where id = $2 and org_id = $3";
+        Ok(in_tx!(self, |tx| {
+            sqlx::query(LOCK_ORG).bind(org.0).execute(&mut *tx).await?;
+            let others: i64 =
+                sqlx::query_scalar(OTHER_ADMINS).bind(org.0).bind(id.0).fetch_one(&mut *tx).await?;
+            let target_is_admin: bool = sqlx::query_scalar("select role = 'admin' from users where id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or(false);
+            if disabled && target_is_admin && others == 0 {
+                false
+            } else {
+                let n = sqlx::query(SQL).bind(disabled).bind(id.0).bind(org.0).execute(&mut *tx).await?;
+                if n.rows_affected() == 1 {
+                    insert_audit!(tx, org, audit)?;
+                }
+                n.rows_affected() == 1
+            }
+        }))
+    }
+
+    pub async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        org: OrgId,
+        audit: &NewAudit,
+    ) -> sqlx::Result<()> {
+        const SQL: &str = "update users set password_hash = $1 where id = $2";
+        in_tx!(self, |tx| {
+            sqlx::query(SQL).bind(hash).bind(id.0).execute(&mut *tx).await?;
+            insert_audit!(tx, org, audit)?;
+        });
+        Ok(())
+    }
+
+    pub async fn password_hash(&self, id: UserId) -> sqlx::Result<String> {
+        on_pool!(self, |p| sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(id.0)
+            .fetch_one(p)
+            .await)
     }
 
     pub async fn credentials_by_email(&self, email: &Email) -> sqlx::Result<Option<Credentials>> {
@@ -153,10 +281,82 @@ impl Db {
         Ok(id.map(TeamId))
     }
 
-    pub async fn add_team_member(&self, team: TeamId, user: UserId) -> sqlx::Result<()> {
+    /// Creates a team with its audit record; a unique violation when the slug is taken.
+    pub async fn create_team(
+        &self,
+        org: OrgId,
+        slug: &str,
+        name: &str,
+        audit: &NewAudit,
+    ) -> sqlx::Result<TeamId> {
         const SQL: &str =
+            "insert into teams (org_id, slug, name, created_at) values ($1, $2, $3, $4) returning id";
+        let now = Utc::now();
+        let id: i64 = in_tx!(self, |tx| {
+            let id: i64 = sqlx::query_scalar(SQL)
+                .bind(org.0)
+                .bind(slug)
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_audit!(tx, org, audit)?;
+            id
+        });
+        Ok(TeamId(id))
+    }
+
+    /// Adds (`member`) or removes a person from a team; `Ok(false)` and no record when that
+    /// changes nothing.
+    pub async fn set_team_member(
+        &self,
+        org: OrgId,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
+        const ADD: &str =
             "insert into team_members (team_id, user_id) values ($1, $2) on conflict (team_id, user_id) do nothing";
-        on_pool!(self, |p| sqlx::query(SQL).bind(team.0).bind(user.0).execute(p).await.map(|_| ()))
+        const REMOVE: &str = "delete from team_members where team_id = $1 and user_id = $2";
+        Ok(in_tx!(self, |tx| {
+            let sql = if member { ADD } else { REMOVE };
+            let n = sqlx::query(sql).bind(team.0).bind(user.0).execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                insert_audit!(tx, org, audit)?;
+            }
+            n == 1
+        }))
+    }
+
+    /// Every team of the organisation with its members' e-mails.
+    pub async fn list_teams(&self, org: OrgId) -> sqlx::Result<Vec<TeamRecord>> {
+        const TEAMS: &str = "select id, slug, name from teams where org_id = $1 order by slug";
+        const MEMBERS: &str =
+            "select m.team_id, u.email from team_members m join users u on u.id = m.user_id \
+            join teams t on t.id = m.team_id where t.org_id = $1 order by u.email";
+        let (teams, members): (Vec<(i64, String, String)>, Vec<(i64, String)>) = on_pool!(self, |p| {
+            let teams = sqlx::query_as(TEAMS).bind(org.0).fetch_all(p).await?;
+            (teams, sqlx::query_as(MEMBERS).bind(org.0).fetch_all(p).await?)
+        });
+        Ok(teams
+            .into_iter()
+            .map(|(id, slug, name)| TeamRecord {
+                id: TeamId(id),
+                slug,
+                name,
+                members: members.iter().filter(|(t, _)| *t == id).map(|(_, e)| e.clone()).collect(),
+            })
+            .collect())
+    }
+
+    /// (user id, team slug) for everyone in the organisation, for listing people with teams.
+    pub async fn team_memberships(&self, org: OrgId) -> sqlx::Result<Vec<(UserId, String)>> {
+        const SQL: &str = "select m.user_id, t.slug from team_members m join teams t on t.id = m.team_id \
+            where t.org_id = $1 order by t.slug";
+        let rows: Vec<(i64, String)> =
+            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        Ok(rows.into_iter().map(|(u, t)| (UserId(u), t)).collect())
     }
 
     /// Slugs of the user's teams, sorted.

@@ -3,6 +3,7 @@ use crate::domain::account::Email;
 use crate::domain::throttle::{PER_ACCOUNT, PER_CLIENT};
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::server::db::Actor;
 use crate::server::db::{Db, OrgId, UserId};
 use crate::server::password;
 use crate::server::services::users::{add_user, AddUser};
@@ -71,32 +72,44 @@ pub async fn sign_in(
 /// One demo sign-in per role. The passwords are public (printed by `costroom demo`): demo
 /// data only, never a real deployment.
 pub fn demo_sign_ins() -> Vec<(String, Role, String)> {
-    Role::ALL
-        .iter()
-        .map(|r| (format!("{r}@demo.costroom.example"), *r, format!("demo-{r}-password")))
-        .collect()
+    Role::ALL.iter().map(|r| (format!("{r}{DEMO_DOMAIN}"), *r, format!("demo-{r}-password"))).collect()
 }
 
-/// Creates the demo people that do not exist yet; returns every demo sign-in.
+pub const DEMO_DOMAIN: &str = "@demo.costroom.example";
+
+/// Creates the demo people that do not exist yet; returns every demo sign-in. Refused in a
+/// database that holds real accounts: the demo passwords are public, so creating them there
+/// would open a real installation to anyone who read the README. (Once they exist, running
+/// the demo again is fine: it creates nothing.)
 pub async fn ensure_demo_users(db: &Db, org: OrgId) -> Result<Vec<(String, Role, String)>, AppError> {
     let all = demo_sign_ins();
+    let mut missing = vec![];
     for (email, role, pw) in &all {
         let parsed = Email::parse(email).map_err(AppError::Invalid)?;
         if db.credentials_by_email(&parsed).await?.is_none() {
-            let name = format!("Demo {role}");
-            let team = match role {
-                Role::Finance => Some("finance".to_string()),
-                Role::Engineering => Some("platform".to_string()),
-                Role::Product => Some("support".to_string()),
-                _ => None,
-            };
-            add_user(
-                db,
-                org,
-                AddUser { email: email.clone(), name, role: *role, password: pw.clone(), team },
-            )
-            .await?;
+            missing.push((email, role, pw));
         }
+    }
+    if missing.is_empty() {
+        return Ok(all);
+    }
+    let real = db.list_users(org).await?.into_iter().filter(|u| !u.email.ends_with(DEMO_DOMAIN)).count();
+    if real > 0 {
+        return Err(AppError::Invalid(format!(
+            "demo: this database has {real} real account(s); demo sign-ins (public passwords) are only \
+            created in a database without any — use a fresh database for the demo"
+        )));
+    }
+    for (email, role, pw) in missing {
+        let name = format!("Demo {role}");
+        let team = match role {
+            Role::Finance => Some("finance".to_string()),
+            Role::Engineering => Some("platform".to_string()),
+            Role::Product => Some("support".to_string()),
+            _ => None,
+        };
+        let input = AddUser { email: email.clone(), name, role: *role, password: pw.clone(), team };
+        add_user(db, org, &Actor::cli(), input).await?;
     }
     Ok(all)
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use blake2::digest::{KeyInit, Mac};
 use blake2::Blake2bMac512;
 use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 
 use crate::domain::account::{check_name, check_slug};
 use crate::domain::api_key::{format_token, split_token, Scope, PREFIX_LEN, SECRET_LEN};
 use crate::error::AppError;
-use crate::server::db::{is_unique_violation, ApiKeyRow, Db, NewApiKey, OrgId, UserId};
+use crate::server::db::{is_unique_violation, Actor, ApiKeyRow, Db, NewApiKey, NewAudit, OrgId};
 use crate::server::password::random_secret;
 
 /// Hashes key secrets with the installation's secret. `Debug` shows nothing of it.
@@ -69,7 +70,8 @@ pub struct KeyRequest {
     pub scopes: String,
     pub initiative: Option<String>,
     pub expires_in_days: Option<u32>,
-    pub created_by: Option<UserId>,
+    /// Who creates it (recorded on the key and in the audit trail).
+    pub actor: Actor,
 }
 
 /// The stored key and the one-time token (`cr_<prefix>_<secret>`), to show once.
@@ -110,6 +112,17 @@ pub async fn create_key(
         let secret = random_secret(SECRET_LEN);
         let hash = hasher.hash(&secret);
         let scopes = Scope::join(&scopes);
+        let after = json!({ "name": name, "prefix": prefix, "team": team_slug, "scopes": scopes,
+            "initiative": initiative, "expires_at": expires_at.map(|t| t.to_rfc3339()) });
+        let record = NewAudit {
+            actor: req.actor.clone(),
+            action: "api_key.create",
+            entity: "api_key",
+            entity_id: prefix.clone(),
+            summary: format!("key {name} ({prefix}) created for team {team_slug}"),
+            before: None,
+            after: Some(after),
+        };
         let new = NewApiKey {
             name: &name,
             prefix: &prefix,
@@ -117,10 +130,10 @@ pub async fn create_key(
             scopes: &scopes,
             team,
             initiative,
-            created_by: req.created_by,
+            created_by: req.actor.user,
             expires_at,
         };
-        match db.insert_api_key(org, new).await {
+        match db.insert_api_key(org, new, &record).await {
             Ok(_) => {
                 let key =
                     db.api_key_by_prefix(&prefix).await?.ok_or_else(|| AppError::NotFound("key".into()))?;
@@ -131,6 +144,29 @@ pub async fn create_key(
         }
     }
     Err(crate::error::internal("three API-key prefix collisions in a row"))
+}
+
+/// Revokes the key with this prefix at once (the next request with it is refused).
+#[tracing::instrument(skip(db), err(Debug, level = "info"))]
+pub async fn revoke_key(db: &Db, org: OrgId, actor: &Actor, prefix: &str) -> Result<ApiKeyRow, AppError> {
+    let prefix = prefix.trim();
+    let key =
+        db.api_key_in_org(org, prefix).await?.ok_or_else(|| AppError::NotFound(format!("key {prefix}")))?;
+    if key.revoked_at.is_some() {
+        return Err(AppError::Invalid(format!("prefix: key {prefix} is already revoked")));
+    }
+    let now = Utc::now();
+    let record = NewAudit {
+        actor: actor.clone(),
+        action: "api_key.revoke",
+        entity: "api_key",
+        entity_id: key.prefix.clone(),
+        summary: format!("key {} ({}) revoked", key.name, key.prefix),
+        before: Some(json!({ "revoked_at": null })),
+        after: Some(json!({ "revoked_at": now.to_rfc3339() })),
+    };
+    db.revoke_api_key(org, prefix, now, &record).await?;
+    db.api_key_in_org(org, prefix).await?.ok_or_else(|| AppError::NotFound(format!("key {prefix}")))
 }
 
 /// The key behind an `Authorization: Bearer cr_…` header, if it is valid now and holds
