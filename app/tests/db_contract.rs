@@ -370,16 +370,20 @@ async fn own_password_change_needs_the_current_one(db: Db) {
     use app::server::services::users::change_own_password;
     let org = db.ensure_org("a", "A").await.unwrap();
     let me = person(&db, org, "me@example.com", Role::Viewer).await;
-    let err = change_own_password(&db, &me, "wrong password!!".into(), "a brand new password".into())
+    let err = change_own_password(&db, &me, "wrong password!!".into(), "a brand new password".into(), 100)
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "current_password: that is not your current password");
-    let err =
-        change_own_password(&db, &me, "a long enough password".into(), "short".into()).await.unwrap_err();
+    let err = change_own_password(&db, &me, "a long enough password".into(), "short".into(), 100)
+        .await
+        .unwrap_err();
     assert!(err.to_string().starts_with("new_password: "), "{err}");
-    change_own_password(&db, &me, "a long enough password".into(), "a brand new password".into())
+    assert_eq!(me.sessions_valid_after, 0);
+    change_own_password(&db, &me, "a long enough password".into(), "a brand new password".into(), 100)
         .await
         .unwrap();
+    let after = db.user_by_id(me.id).await.unwrap().unwrap();
+    assert_eq!(after.sessions_valid_after, 100, "sessions from before the change are void");
     assert!(authenticate(&db, "me@example.com", "a long enough password".into()).await.is_err());
     assert_eq!(authenticate(&db, "me@example.com", "a brand new password".into()).await.unwrap(), me.id);
     let trail = db.list_audit(org, &Default::default(), 10).await.unwrap();

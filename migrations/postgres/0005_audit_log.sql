@@ -15,3 +15,7 @@ create table audit_log (
     after_json text
 );
 create index audit_log_org_at on audit_log (org_id, at);
+
+-- Changing a password voids the person's other sessions: sessions that started before this
+-- instant (Unix seconds) are refused.
+alter table users add column sessions_valid_after bigint not null default 0;

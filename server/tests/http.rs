@@ -692,3 +692,31 @@ async fn admins_manage_people_through_server_functions_and_the_trail_exports_as_
     assert!(html.contains("1 change<") && html.contains("viewer@example.com disabled"), "{html}");
 }
 on_both!(admins_manage_people_through_server_functions_and_the_trail_exports_as_csv);
+
+async fn changing_the_password_signs_out_the_other_sessions_only(db: Db) {
+    let app = app_with_events(&db).await;
+    let laptop = sign_in(&app, VIEWER, PASSWORD, None).await.expect("first session");
+    let phone = sign_in(&app, VIEWER, PASSWORD, None).await.expect("second session");
+    // sessions store their start in whole seconds; a change in the same second as a sign-in
+    // would not void it, so let a second pass
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let body = format!(
+        "current_password={}&new_password=a+new+long+password",
+        PASSWORD.replace(' ', "+").replace('\'', "%27")
+    );
+    let res =
+        app.clone().oneshot(with_cookie(post_form("/api/change_password", &body), &laptop)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // the laptop's session continues under a new id
+    let renewed =
+        res.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+    let laptop = renewed.unwrap_or(laptop);
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &laptop)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &phone)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the other session died with the old password");
+    let fresh = sign_in(&app, VIEWER, "a new long password", None).await.expect("the new password works");
+    let (status, _) = send(&app, with_cookie(post_form(GetOverview::PATH, ""), &fresh)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+on_both!(changing_the_password_signs_out_the_other_sessions_only);

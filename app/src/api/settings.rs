@@ -39,18 +39,9 @@ pub struct KeyInfo {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl KeyInfo {
-    pub fn status(&self, now: DateTime<Utc>) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            "expired"
-        } else {
-            "active"
-        }
-    }
+    /// `active`, `expired` or `revoked`, decided by the server's clock (the page never reads
+    /// the browser's: it may be wrong, and would differ between render and hydration).
+    pub status: String,
 }
 
 /// A key just created, with its token: the only time the token leaves the server.
@@ -85,7 +76,15 @@ mod convert {
     }
 
     pub fn key(k: ApiKeyRow) -> KeyInfo {
+        let status = if k.revoked_at.is_some() {
+            "revoked"
+        } else if k.expires_at.is_some_and(|e| e <= Utc::now()) {
+            "expired"
+        } else {
+            "active"
+        };
         KeyInfo {
+            status: status.to_string(),
             prefix: k.prefix,
             name: k.name,
             team: k.team,
@@ -306,13 +305,17 @@ pub async fn list_audit(
     state::with_status(run.await)
 }
 
-/// Any signed-in person, for their own account only.
+/// Any signed-in person, for their own account only. Signs out their other sessions; this
+/// one continues (under a new id).
 #[server(endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     use crate::server::{auth, services, state};
     let me = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
-    state::with_status(
-        services::users::change_own_password(&st.db, &me, current_password, new_password).await,
-    )
+    let now = chrono::Utc::now().timestamp();
+    let run = async {
+        services::users::change_own_password(&st.db, &me, current_password, new_password, now).await?;
+        auth::renew_current_session(me.id, now).await
+    };
+    state::with_status(run.await)
 }

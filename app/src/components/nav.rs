@@ -54,11 +54,11 @@ fn UserMenu() -> impl IntoView {
                     match me.await {
                         Ok(Some(me)) => {
                             view! {
-                                <span data-testid="whoami" title=me.email.clone()>
+                                <a href="/account" data-testid="whoami" title=me.email.clone()>
                                     {me.name.clone()}
                                     " · "
                                     {me.role.to_string()}
-                                </span>
+                                </a>
                                 <form method="post" action="/auth/signout">
                                     <button type="submit" data-testid="signout">
                                         "Sign out"

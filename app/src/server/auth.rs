@@ -38,7 +38,22 @@ pub async fn user_of(session: &Session, st: &AppState) -> Result<Option<UserReco
         session.flush().await.map_err(internal)?;
         return Ok(None);
     }
-    Ok(st.db.user_by_id(UserId(id)).await?.filter(|u| !u.disabled))
+    let user = st.db.user_by_id(UserId(id)).await?.filter(|u| !u.disabled);
+    if user.as_ref().is_some_and(|u| since < u.sessions_valid_after) {
+        // started before the password changed: void
+        session.flush().await.map_err(internal)?;
+        return Ok(None);
+    }
+    Ok(user)
+}
+
+/// Keeps the current session valid across a password change (new id, new start time), since
+/// the change voids every session that started earlier.
+pub async fn renew_current_session(user: UserId, now: i64) -> Result<(), AppError> {
+    let session: Session = leptos_axum::extract().await.map_err(internal)?;
+    session.cycle_id().await.map_err(internal)?;
+    session.insert(USER_ID, user.0).await.map_err(internal)?;
+    session.insert(SIGNED_IN_AT, now).await.map_err(internal)
 }
 
 /// The signed-in person of the current server function or render.

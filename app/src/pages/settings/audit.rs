@@ -68,6 +68,7 @@ fn AuditFilters(actor: String, entity: String, action: String, from: String, to:
             <button type="submit" data-testid="audit-apply">"Filter"</button>
         </Form>
     }
+    .into_any()
 }
 
 #[component]
@@ -125,4 +126,5 @@ fn AuditTable(p: AuditPage) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }

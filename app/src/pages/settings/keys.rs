@@ -67,7 +67,6 @@ fn KeysTable(list: Vec<KeyInfo>, engineer: bool, revoke: ServerAction<RevokeApiK
     if list.is_empty() {
         return view! { <p class="muted" data-testid="no-keys">"No API keys yet."</p> }.into_any();
     }
-    let now = chrono::Utc::now();
     view! {
         <div class="panel">
             <table class="grid" data-testid="keys">
@@ -87,7 +86,7 @@ fn KeysTable(list: Vec<KeyInfo>, engineer: bool, revoke: ServerAction<RevokeApiK
                     {list
                         .into_iter()
                         .map(|k| {
-                            let status = k.status(now);
+                            let status = k.status.clone();
                             let prefix = k.prefix.clone();
                             let revoke_form = (engineer && status == "active").then(move || view! {
                                 <ActionForm action=revoke attr:class="inline">
@@ -142,4 +141,5 @@ fn CreateKeyForm(create: ServerAction<CreateApiKey>) -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }

@@ -106,6 +106,7 @@ fn PeopleTable(
             </table>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -123,6 +124,7 @@ fn RoleForm(p: Person, role: ServerAction<ChangeRole>) -> impl IntoView {
             <button type="submit" data-testid=format!("save-role-{}", p.email)>"Save"</button>
         </ActionForm>
     }
+    .into_any()
 }
 
 #[component]
@@ -153,4 +155,5 @@ fn AddPersonForm(add: ServerAction<AddPerson>) -> impl IntoView {
             <ActionResult value=move || add.value().get() testid="add-result" done=|p: &Person| format!("Added {} as {}.", p.email, p.role)/>
         </section>
     }
+    .into_any()
 }

@@ -21,6 +21,9 @@ pub struct UserRecord {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    /// Sessions started before this instant (Unix seconds) are void: set when the password
+    /// changes, so a stolen session dies with the old password.
+    pub sessions_valid_after: i64,
 }
 
 /// What sign-in needs. `Debug` leaves the hash out.
@@ -60,11 +63,13 @@ macro_rules! bind_new_user {
     };
 }
 
-type UserTuple = (i64, i64, String, String, String, bool);
+type UserTuple = (i64, i64, String, String, String, bool, i64);
 
-fn to_record((id, org, email, name, role, disabled): UserTuple) -> sqlx::Result<UserRecord> {
+fn to_record(
+    (id, org, email, name, role, disabled, sessions_valid_after): UserTuple,
+) -> sqlx::Result<UserRecord> {
     let role = role.parse::<Role>().map_err(|e| sqlx::Error::Decode(e.into()))?;
-    Ok(UserRecord { id: UserId(id), org_id: OrgId(org), email, name, role, disabled })
+    Ok(UserRecord { id: UserId(id), org_id: OrgId(org), email, name, role, disabled, sessions_valid_after })
 }
 
 /// A team and the e-mails of its members (sorted).
@@ -211,16 +216,18 @@ impl Db {
         }))
     }
 
+    /// Stores the new hash and voids every session started before `now` (Unix seconds).
     pub async fn set_password_hash(
         &self,
         id: UserId,
         hash: &str,
+        now: i64,
         org: OrgId,
         audit: &NewAudit,
     ) -> sqlx::Result<()> {
-        const SQL: &str = "update users set password_hash = $1 where id = $2";
+        const SQL: &str = "update users set password_hash = $1, sessions_valid_after = $2 where id = $3";
         in_tx!(self, |tx| {
-            sqlx::query(SQL).bind(hash).bind(id.0).execute(&mut *tx).await?;
+            sqlx::query(SQL).bind(hash).bind(now).bind(id.0).execute(&mut *tx).await?;
             insert_audit!(tx, org, audit)?;
         });
         Ok(())
@@ -245,7 +252,8 @@ impl Db {
     }
 
     pub async fn user_by_id(&self, id: UserId) -> sqlx::Result<Option<UserRecord>> {
-        const SQL: &str = "select id, org_id, email, name, role, disabled from users where id = $1";
+        const SQL: &str =
+            "select id, org_id, email, name, role, disabled, sessions_valid_after from users where id = $1";
         let row: Option<UserTuple> =
             on_pool!(self, |p| sqlx::query_as(SQL).bind(id.0).fetch_optional(p).await)?;
         row.map(to_record).transpose()
@@ -253,7 +261,7 @@ impl Db {
 
     pub async fn list_users(&self, org: OrgId) -> sqlx::Result<Vec<UserRecord>> {
         const SQL: &str =
-            "select id, org_id, email, name, role, disabled from users where org_id = $1 order by email";
+            "select id, org_id, email, name, role, disabled, sessions_valid_after from users where org_id = $1 order by email";
         let rows: Vec<UserTuple> = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
         rows.into_iter().map(to_record).collect()
     }
@@ -335,7 +343,8 @@ impl Db {
         const MEMBERS: &str =
             "select m.team_id, u.email from team_members m join users u on u.id = m.user_id \
             join teams t on t.id = m.team_id where t.org_id = $1 order by u.email";
-        let (teams, members): (Vec<(i64, String, String)>, Vec<(i64, String)>) = on_pool!(self, |p| {
+        type Rows = (Vec<(i64, String, String)>, Vec<(i64, String)>);
+        let (teams, members): Rows = on_pool!(self, |p| {
             let teams = sqlx::query_as(TEAMS).bind(org.0).fetch_all(p).await?;
             (teams, sqlx::query_as(MEMBERS).bind(org.0).fetch_all(p).await?)
         });

@@ -206,13 +206,16 @@ pub async fn set_disabled(
 }
 
 /// A person changes their own password: the current one must be right (a session left open
-/// on a shared screen is not enough), the new one follows the same rules as at creation.
+/// on a shared screen is not enough), the new one follows the same rules as at creation. Every
+/// session started before `now` (Unix seconds) is void afterwards; the caller renews the one
+/// it keeps.
 #[tracing::instrument(skip(db, current, new), fields(user = %user.email), err(Debug, level = "info"))]
 pub async fn change_own_password(
     db: &Db,
     user: &UserRecord,
     current: String,
     new: String,
+    now: i64,
 ) -> Result<(), AppError> {
     check_password("new_password", &new).map_err(AppError::Invalid)?;
     if new == current {
@@ -230,7 +233,7 @@ pub async fn change_own_password(
         &user.email,
         format!("{} changed their password", user.email),
     );
-    db.set_password_hash(user.id, &hash, user.org_id, &record).await?;
+    db.set_password_hash(user.id, &hash, now, user.org_id, &record).await?;
     Ok(())
 }
 
