@@ -122,7 +122,7 @@ test('an admin adds a person, changes their role; they change their password; th
 test('engineering creates a key, sees its token once, and a revoked key stops working', async ({ page }) => {
   await signInHydrated(page, 'engineering', '/settings/keys');
   await page.getByTestId('key-name').fill('support gateway');
-  await page.getByTestId('key-team').fill('platform');
+  await page.getByTestId('key-team').selectOption('platform');
   await page.getByTestId('scope-read').check();
   await page.getByTestId('key-expires').fill('30');
   await page.getByTestId('key-submit').click();

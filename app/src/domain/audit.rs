@@ -39,7 +39,7 @@ pub struct FieldChange {
 }
 
 /// Fields whose value differs between two snapshots, by field name (a creation lists every
-/// field of `after`; a deletion every field of `before`).
+/// field of `after` that has a value; a deletion every such field of `before`).
 pub fn field_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldChange> {
     let empty = serde_json::Map::new();
     let b = before.and_then(Value::as_object).unwrap_or(&empty);
@@ -49,6 +49,9 @@ pub fn field_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Field
     fields
         .into_iter()
         .filter(|f| b.get(*f) != a.get(*f))
+        // "nothing → empty" says nothing
+        .filter(|f| !(before.is_none() && a.get(*f).is_none_or(is_empty)))
+        .filter(|f| !(after.is_none() && b.get(*f).is_none_or(is_empty)))
         .map(|f| FieldChange {
             field: f.clone(),
             before: before.and(b.get(f)).map(show_value),
@@ -57,9 +60,19 @@ pub fn field_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Field
         .collect()
 }
 
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
 fn show_value(v: &Value) -> String {
     match v {
         Value::Null => "—".to_string(),
+        Value::Array(items) if items.is_empty() => "—".to_string(),
         Value::String(s) => s.clone(),
         Value::Array(items) => items.iter().map(show_value).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
@@ -185,15 +198,19 @@ mod tests {
 
     #[test]
     fn creation_and_deletion_show_every_field_against_nothing() {
-        let rec = json!({"name": "ci", "expires_at": null});
+        let rec = json!({"name": "ci", "expires_at": null, "teams": []});
         let created = field_changes(None, Some(&rec));
-        assert_eq!(created.len(), 2);
-        assert_eq!(created[0].field, "expires_at");
-        assert_eq!((created[0].before.as_deref(), created[0].after.as_deref()), (None, Some("—")));
-        assert_eq!((created[1].before.as_deref(), created[1].after.as_deref()), (None, Some("ci")));
+        assert_eq!(created.len(), 1, "empty fields of a new record are left out: {created:?}");
+        assert_eq!(
+            (created[0].field.as_str(), created[0].before.as_deref(), created[0].after.as_deref()),
+            ("name", None, Some("ci"))
+        );
         let deleted = field_changes(Some(&rec), None);
-        assert_eq!((deleted[1].before.as_deref(), deleted[1].after.as_deref()), (Some("ci"), None));
+        assert_eq!(deleted.len(), 1);
+        assert_eq!((deleted[0].before.as_deref(), deleted[0].after.as_deref()), (Some("ci"), None));
         assert!(field_changes(Some(&rec), Some(&rec)).is_empty());
+        let emptied = field_changes(Some(&json!({"teams": ["ml"]})), Some(&json!({"teams": []})));
+        assert_eq!((emptied[0].before.as_deref(), emptied[0].after.as_deref()), (Some("ml"), Some("—")));
     }
 
     #[test]

@@ -113,11 +113,11 @@ fn AuditTable(p: AuditPage) -> impl IntoView {
                                 .collect_view();
                             view! {
                                 <tr data-testid="audit-row">
-                                    <td>{short_time(r.at)}</td>
-                                    <td>{r.actor.clone()}</td>
+                                    <td class="when">{short_time(r.at)}</td>
+                                    <td class="who">{r.actor.clone()}</td>
                                     <td><code>{r.action.clone()}</code></td>
-                                    <td>{r.summary.clone()}</td>
-                                    <td><ul class="plain">{changes}</ul></td>
+                                    <td class="what">{r.summary.clone()}</td>
+                                    <td class="changes"><ul class="plain">{changes}</ul></td>
                                 </tr>
                             }
                         })

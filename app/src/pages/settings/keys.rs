@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{short_time, SettingsTabs};
-use crate::api::{list_api_keys, whoami, CreateApiKey, KeyInfo, RevokeApiKey};
+use crate::api::{list_api_keys, list_teams, whoami, CreateApiKey, KeyInfo, RevokeApiKey};
 use crate::components::{ActionResult, ErrorNotice};
 use crate::domain::Right;
 
@@ -123,12 +123,28 @@ fn KeysTable(list: Vec<KeyInfo>, engineer: bool, revoke: ServerAction<RevokeApiK
 
 #[component]
 fn CreateKeyForm(create: ServerAction<CreateApiKey>) -> impl IntoView {
+    let teams = Resource::new(|| (), |_| list_teams());
     view! {
         <section class="panel form-panel">
             <h2>"Create a key"</h2>
             <ActionForm action=create attr:class="stack">
                 <label>"Name (what uses it)" <input name="name" required data-testid="key-name"/></label>
-                <label>"Team (slug)" <input name="team" required data-testid="key-team"/></label>
+                <label>
+                    "Team"
+                    <Suspense fallback=|| view! { <select name="team" required></select> }>
+                        {move || Suspend::new(async move {
+                            let teams = teams.await.unwrap_or_default();
+                            view! {
+                                <select name="team" required data-testid="key-team">
+                                    {teams
+                                        .into_iter()
+                                        .map(|t| view! { <option value=t.slug.clone()>{format!("{} ({})", t.name, t.slug)}</option> })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                </label>
                 <fieldset class="scopes">
                     <legend>"Scopes"</legend>
                     <label class="check"><input type="checkbox" name="scope_ingest" checked data-testid="scope-ingest"/>" ingest (send usage)"</label>
