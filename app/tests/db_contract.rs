@@ -26,10 +26,10 @@ fn event(id: &str, at: &str, model: &str, cost: i64) -> UsageEvent {
         initiative: None,
         customer: Some("acme".into()),
         environment: Some("prod".into()),
-        input_tokens: 1_000,
-        output_tokens: 200,
+        tokens: app::domain::pricing::Tokens { input: 1_000, output: 200, ..Default::default() },
         request_count: 1,
         cost: Nanos(cost),
+        ..Default::default()
     }
 }
 
@@ -402,3 +402,98 @@ async fn demo_sign_ins_are_refused_where_real_people_exist(db: Db) {
     assert_eq!(db.count_users().await.unwrap(), 1, "no demo sign-in was created");
 }
 on_both!(demo_sign_ins_are_refused_where_real_people_exist);
+
+/// Random events sent in random batches, with resends of earlier batches and repeated ids
+/// inside a batch: every rollup (each grain, each dimension, each bucket and value) equals the
+/// sums of the raw events stored.
+async fn rollups_equal_the_raw_events_after_random_batches_and_resends(db: Db) {
+    use app::domain::pricing::Tokens;
+    use app::domain::rollup::{Grain, DIMS};
+    use app::domain::usage::CostSource;
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let start = Utc.with_ymd_and_hms(2026, 11, 18, 0, 0, 0).unwrap().timestamp();
+    let pick = |rng: &mut rand_chacha::ChaCha8Rng, xs: &[&str]| -> Option<String> {
+        let i = rng.gen_range(0..=xs.len());
+        xs.get(i).map(|s| s.to_string())
+    };
+    let events: Vec<UsageEvent> = (0..700)
+        .map(|i| {
+            let input = rng.gen_range(0..5_000);
+            let cache_read = rng.gen_range(0..=input);
+            UsageEvent {
+                event_id: format!("r{i}"),
+                occurred_at: chrono::DateTime::from_timestamp(start + rng.gen_range(0..3 * 86_400), 0)
+                    .unwrap(),
+                provider: ["openai", "anthropic"][rng.gen_range(0..2)].into(),
+                model: ["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5"][rng.gen_range(0..3)].into(),
+                team: pick(&mut rng, &["search", "support"]),
+                feature: pick(&mut rng, &["triage", "summaries", "chat"]),
+                initiative: pick(&mut rng, &["smart-search"]),
+                customer: pick(&mut rng, &["acme", "globex"]),
+                environment: pick(&mut rng, &["prod", "staging"]),
+                api_key: pick(&mut rng, &["k1", "k2"]),
+                tokens: Tokens { input, cache_read, output: rng.gen_range(0..800), ..Default::default() },
+                request_count: 1,
+                cost: Nanos(rng.gen_range(0..50_000_000)),
+                cost_source: if rng.gen_bool(0.1) { CostSource::Unpriced } else { CostSource::Computed },
+                ..Default::default()
+            }
+        })
+        .collect();
+    let mut sent = 0;
+    let mut inserted = 0;
+    while sent < events.len() {
+        let n = rng.gen_range(1..120).min(events.len() - sent);
+        let mut batch: Vec<UsageEvent> = events[sent..sent + n].to_vec();
+        // a resend of some earlier events and a repeat inside the batch
+        for _ in 0..rng.gen_range(0..20) {
+            batch.push(events[rng.gen_range(0..sent + n)].clone());
+        }
+        inserted += db.insert_usage_events(org, &batch).await.unwrap();
+        sent += n;
+    }
+    assert_eq!(inserted, 700, "each event counted once");
+    let raw = db.usage_events(org).await.unwrap();
+    assert_eq!(raw.len(), 700);
+    for grain in [Grain::Hour, Grain::Day] {
+        for dim in DIMS {
+            let mut expect: BTreeMap<(i64, String), (i64, i64, i64, i64)> = BTreeMap::new();
+            for e in &raw {
+                let v = match dim {
+                    "total" => None,
+                    "team" => e.team.clone(),
+                    "initiative" => e.initiative.clone(),
+                    "feature" => e.feature.clone(),
+                    "customer" => e.customer.clone(),
+                    "environment" => e.environment.clone(),
+                    "model" => Some(e.model.clone()),
+                    "provider" => Some(e.provider.clone()),
+                    "api_key" => e.api_key.clone(),
+                    other => panic!("{other}"),
+                };
+                let s = expect
+                    .entry((grain.bucket(e.occurred_at.timestamp()), v.unwrap_or_default()))
+                    .or_default();
+                s.0 += e.cost_nanos;
+                s.1 += e.cache_read_tokens;
+                s.2 += 1;
+                s.3 += i64::from(e.cost_source == "unpriced");
+            }
+            let got: BTreeMap<(i64, String), (i64, i64, i64, i64)> = db
+                .rollups(org, grain, dim)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(b, v, s)| ((b, v), (s.cost_nanos, s.cache_read_tokens, s.events, s.unpriced_events)))
+                .collect();
+            assert_eq!(got, expect, "{grain:?} {dim}");
+        }
+    }
+    let (n, total) = db.usage_totals(org).await.unwrap();
+    let range = DateRange { from: d("2026-11-18"), to: d("2026-11-20") };
+    assert_eq!((n, db.cost_between(org, range).await.unwrap()), (700, total));
+}
+on_both!(rollups_equal_the_raw_events_after_random_batches_and_resends);

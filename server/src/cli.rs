@@ -305,7 +305,16 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }
     let keys = KeyHasher::load(&db).await.map_err(|e| format!("API-key secret: {e}"))?;
-    let state = AppState { leptos_options, db: db.clone(), org, clock, cookie_secure, keys };
+    services::prices::ensure_public_list(&db).await.map_err(|e| e.to_string())?;
+    let state = AppState {
+        leptos_options,
+        db: db.clone(),
+        org,
+        clock,
+        cookie_secure,
+        keys,
+        prices: Default::default(),
+    };
     let router = crate::build_router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -1,8 +1,8 @@
 //! `build_router`: machine routes, Leptos pages and server functions, static site files.
 use app::server::auth::{self, SESSION_COOKIE, SESSION_IDLE_HOURS};
 use app::server::db::Db;
-use app::server::exports;
 use app::server::state::AppState;
+use app::server::{exports, ingest_api};
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -67,6 +67,7 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/auth/setup", post(auth::setup_handler)),
         (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
         (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
+        (Method::POST, "/api/v1/events", post(ingest_api::events_handler)),
     ]
 }
 

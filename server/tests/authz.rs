@@ -70,6 +70,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/auth/setup", "", Public),
     ("GET", "/api/v1/key", "", ApiKey),
     ("GET", "/settings/audit.csv", "", PEOPLE),
+    ("POST", "/api/v1/events", "[]", ApiKey),
     // pages
     ("GET", "/", "", SignedIn),
     ("GET", "/signin", "", Public),
@@ -143,6 +144,7 @@ async fn the_table_is_complete_and_every_caller_gets_what_it_says() {
         clock: Clock::Fixed(today),
         cookie_secure: false,
         keys: keys.clone(),
+        prices: Default::default(),
     };
     let app = server::build_router(state);
     let cli = Actor::cli();

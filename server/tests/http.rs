@@ -33,10 +33,10 @@ fn ev(id: &str, day: &str, hour: u32, cost: i64) -> UsageEvent {
         initiative: None,
         customer: None,
         environment: Some("prod".into()),
-        input_tokens: 100,
-        output_tokens: 10,
+        tokens: app::domain::pricing::Tokens { input: 100, output: 10, ..Default::default() },
         request_count: 1,
         cost: Nanos(cost),
+        ..Default::default()
     }
 }
 
@@ -87,6 +87,7 @@ async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
         clock: Clock::Fixed(d(TODAY)),
         cookie_secure,
         keys,
+        prices: Default::default(),
     })
 }
 
@@ -413,6 +414,7 @@ async fn first_run_setup_creates_one_admin_and_then_closes() {
         clock: Clock::Fixed(d(TODAY)),
         cookie_secure: false,
         keys,
+        prices: Default::default(),
     };
     let app = server::build_router(state);
 
@@ -720,3 +722,140 @@ async fn changing_the_password_signs_out_the_other_sessions_only(db: Db) {
     assert_eq!(status, StatusCode::OK);
 }
 on_both!(changing_the_password_signs_out_the_other_sessions_only);
+
+/// A router over `db` with the public price list, and an `ingest`-scoped key for team
+/// `search` and initiative `smart-search`, plus a `read`-only key.
+async fn ingest_app(db: &Db) -> (axum::Router, String, String) {
+    use app::server::services::keys::{create_key, KeyRequest};
+    let app = app_with(db, false).await;
+    app::server::services::prices::ensure_public_list(db).await.unwrap();
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    db.ensure_team(org, "search", "Search").await.unwrap();
+    let hasher = KeyHasher::load(db).await.unwrap();
+    let req = KeyRequest {
+        name: "gateway".into(),
+        team: "search".into(),
+        scopes: "ingest".into(),
+        initiative: Some("smart-search".into()),
+        expires_in_days: None,
+        actor: app::server::db::Actor::cli(),
+    };
+    let ingest = create_key(db, &hasher, org, req.clone()).await.unwrap().token;
+    let read = create_key(db, &hasher, org, KeyRequest { scopes: "read".into(), ..req }).await.unwrap().token;
+    (app, ingest, read)
+}
+
+async fn post_events(
+    app: &axum::Router,
+    token: &str,
+    body: Vec<u8>,
+    gzip: bool,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::post("/api/v1/events").header("authorization", format!("Bearer {token}"));
+    if gzip {
+        req = req.header("content-encoding", "gzip");
+    }
+    let (status, text) = send(app, req.body(Body::from(body)).unwrap()).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+async fn ingest_counts_good_bad_and_duplicate_items_and_a_resend_changes_nothing(db: Db) {
+    use serde_json::json;
+    let (app, token, _) = ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let before = db.usage_totals(org).await.unwrap();
+    let batch = json!([
+        {"event_id": "i-1", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+         "input_tokens": 1000, "cache_read_tokens": 600, "output_tokens": 500, "feature": "answers"},
+        {"event_id": "i-2", "timestamp": "20 Nov 2026", "provider": "openai", "model": "gpt-4o"},
+        {"event_id": "i-1", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+         "input_tokens": 1000, "cache_read_tokens": 600, "output_tokens": 500, "feature": "answers"},
+        {"event_id": "i-3", "timestamp": "2026-11-20T11:00:00Z", "provider": "acme", "model": "our-finetune",
+         "input_tokens": 10, "cost_usd": "0.5", "team": "risk"},
+        {"event_id": "i-4", "timestamp": "2026-11-20T12:00:00Z", "provider": "acme", "model": "our-finetune",
+         "input_tokens": 10},
+        {"event_id": "i-5", "timestamp": "2026-11-20T12:00:00Z", "provider": "openai", "model": "gpt-4o",
+         "prompt": "never stored"}
+    ]);
+    let body = serde_json::to_vec(&batch).unwrap();
+    let (status, report) = post_events(&app, &token, body.clone(), false).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (&report["accepted"], &report["duplicates"], &report["rejected"], &report["unpriced"]),
+        (&json!(3), &json!(1), &json!(2), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(report["errors"][0]["index"], 1);
+    assert_eq!(report["errors"][0]["field"], "timestamp");
+    assert_eq!(report["errors"][1]["index"], 5);
+    assert_eq!(report["errors"][1]["field"], "prompt");
+
+    // gpt-4o: 400 × 2.5e-6 + 600 × 1.25e-6 + 500 × 1e-5 = $0.00675; the provider's $0.50
+    let rows = db.usage_events(org).await.unwrap();
+    let row = |id: &str| rows.iter().find(|r| r.event_id == id).unwrap().clone();
+    let i1 = row("i-1");
+    assert_eq!((i1.cost_nanos, i1.cost_source.as_str()), (6_750_000, "computed"));
+    assert_eq!(
+        (i1.team.as_deref(), i1.initiative.as_deref()),
+        (Some("search"), Some("smart-search")),
+        "from the key"
+    );
+    assert_eq!(i1.api_key.as_deref(), Some(&token[3..13]));
+    let i3 = row("i-3");
+    assert_eq!(
+        (i3.cost_nanos, i3.cost_source.as_str(), i3.team.as_deref()),
+        (500_000_000, "provider", Some("risk"))
+    );
+    assert_eq!((row("i-4").cost_nanos, row("i-4").cost_source.as_str()), (0, "unpriced"));
+    let after = db.usage_totals(org).await.unwrap();
+    assert_eq!((after.0 - before.0, after.1 .0 - before.1 .0), (3, 506_750_000));
+
+    // the same batch again changes nothing
+    let (status, report) = post_events(&app, &token, body, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((&report["accepted"], &report["duplicates"]), (&json!(0), &json!(4)));
+    assert_eq!(db.usage_totals(org).await.unwrap(), after);
+    let day = app::domain::DateRange { from: d("2026-11-20"), to: d("2026-11-20") };
+    let from_rollups = db.cost_between(org, day).await.unwrap();
+
+    // NDJSON, gzip-compressed, with blank lines
+    let ndjson = b"{\"event_id\":\"n-1\",\"timestamp\":\"2026-11-20T13:00:00Z\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"input_tokens\":1000000}\n\n{\"event_id\":\"n-2\",\"timestamp\":\"2026-11-20T13:00:01Z\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"output_tokens\":1000000}\n";
+    let (status, report) = post_events(&app, &token, gzip(ndjson), true).await;
+    assert_eq!((status, &report["accepted"]), (StatusCode::OK, &json!(2)), "{report}");
+    // gpt-4o-mini: 1M input × 1.5e-7 = $0.15; 1M output × 6e-7 = $0.60
+    assert_eq!(db.cost_between(org, day).await.unwrap(), Nanos(from_rollups.0 + 750_000_000));
+}
+on_both!(ingest_counts_good_bad_and_duplicate_items_and_a_resend_changes_nothing);
+
+async fn ingest_refuses_bad_bodies_naming_the_position_or_the_limit(db: Db) {
+    let (app, token, read_only) = ingest_app(&db).await;
+    let (status, body) =
+        post_events(&app, &token, b"[\n {\"event_id\": \"x\",\n  \"model\" \"gpt-4o\"}\n]".to_vec(), false)
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().starts_with("malformed JSON at line 3, column 11"), "{body}");
+    let many = format!("[{}]", vec!["{}"; 10_001].join(","));
+    let (status, body) = post_events(&app, &token, many.into_bytes(), false).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"], "batch: more than 10000 items; split the batch");
+    // a small gzip body that inflates past 16 MiB
+    let bomb = gzip(&vec![b' '; 17 * 1024 * 1024]);
+    assert!(bomb.len() < 100_000);
+    let (status, body) = post_events(&app, &token, bomb, true).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["error"].as_str().unwrap().contains("16777216 bytes"), "{body}");
+    let (status, body) = post_events(&app, &token, b"[{\"event_id\": 1}]".to_vec(), false).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "every item refused: {body}");
+    let (status, _) = post_events(&app, &read_only, b"[]".to_vec(), false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a read key cannot ingest");
+    let (status, _) = post_events(&app, "cr_nope", b"[]".to_vec(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+on_both!(ingest_refuses_bad_bodies_naming_the_position_or_the_limit);

@@ -2,10 +2,14 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod ingest;
 pub mod money;
 pub mod overview;
 pub mod period;
+pub mod price_book;
+pub mod pricing;
 pub mod role;
+pub mod rollup;
 pub mod text;
 pub mod throttle;
 pub mod usage;

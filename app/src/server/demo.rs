@@ -11,6 +11,8 @@ use chrono::{Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::domain::pricing::Tokens;
+use crate::domain::usage::CostSource;
 use crate::domain::{Nanos, UsageEvent};
 
 /// Demo generation settings.
@@ -335,10 +337,13 @@ fn event(
         initiative: if untagged { None } else { f.initiative.map(str::to_string) },
         customer: if untagged { None } else { customer.map(str::to_string) },
         environment: Some(env.to_string()),
-        input_tokens: ctx,
-        output_tokens: gen,
+        operation: "chat".into(),
+        tokens: Tokens { input: ctx, output: gen, ..Default::default() },
         request_count: 1,
+        status: "ok".into(),
         cost,
+        cost_source: CostSource::Computed,
+        ..Default::default()
     }
 }
 
@@ -385,7 +390,7 @@ mod tests {
             let m = MODELS.iter().find(|m| m.name == e.model).unwrap();
             assert_eq!(
                 e.cost.0,
-                e.input_tokens * m.input_nanos_per_token + e.output_tokens * m.output_nanos_per_token
+                e.tokens.input * m.input_nanos_per_token + e.tokens.output * m.output_nanos_per_token
             );
         }
         let untagged = events.iter().filter(|e| e.team.is_none()).count() as f64 / events.len() as f64;

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod db;
 pub mod demo;
 pub mod exports;
+pub mod ingest_api;
 pub mod password;
 pub mod services;
 pub mod state;

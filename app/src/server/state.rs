@@ -17,6 +17,8 @@ pub struct AppState {
     pub cookie_secure: bool,
     /// Hashes API-key secrets with this installation's secret.
     pub keys: super::services::keys::KeyHasher,
+    /// Each organisation's price book, cached for ingest.
+    pub prices: super::services::prices::PriceCache,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -8,11 +8,43 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use std::collections::HashSet;
+
+use crate::domain::rollup;
 use crate::domain::{DailyCost, DateRange, Nanos, UsageEvent};
 
-/// Rows per multi-row insert: 14 binds each stays far below SQLite's 32,766 and
-/// PostgreSQL's 65,535 parameter limits.
-const INSERT_CHUNK: usize = 1_000;
+/// Rows per multi-row insert: 35 binds each stays below SQLite's 32,766 and PostgreSQL's
+/// 65,535 parameter limits.
+const INSERT_CHUNK: usize = 500;
+/// Rollup rows per upsert (15 binds each).
+const ROLLUP_CHUNK: usize = 1_000;
+
+const EVENT_INSERT_HEAD: &str = "insert into usage_events (org_id, event_id, occurred_at, day, provider, \
+    model, requested_model, operation, team, feature, initiative, customer, environment, api_key, tags, \
+    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, request_count, service_tier, latency_ms, status, trace_id, span_id, parent_span_id, \
+    depth, retry, tool_name, cost_nanos, cost_source, price_entry_id, created_at) ";
+
+const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, cost_nanos, \
+    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, requests, events, unpriced_events) ";
+
+const ROLLUP_UPSERT_TAIL: &str = " on conflict (org_id, grain, dim, bucket, value) do update set \
+    cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, \
+    input_tokens = usage_rollups.input_tokens + excluded.input_tokens, \
+    cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens, \
+    cache_write_5m_tokens = usage_rollups.cache_write_5m_tokens + excluded.cache_write_5m_tokens, \
+    cache_write_1h_tokens = usage_rollups.cache_write_1h_tokens + excluded.cache_write_1h_tokens, \
+    output_tokens = usage_rollups.output_tokens + excluded.output_tokens, \
+    reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens, \
+    requests = usage_rollups.requests + excluded.requests, \
+    events = usage_rollups.events + excluded.events, \
+    unpriced_events = usage_rollups.unpriced_events + excluded.unpriced_events";
+
+/// Unix seconds of a day's start (UTC), the `bucket` of daily rollups.
+fn day_bucket(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct OrgId(pub i64);
@@ -57,10 +89,12 @@ macro_rules! in_tx {
 
 pub mod audit;
 mod keys;
+pub mod prices;
 mod throttle;
 mod users;
 pub use audit::{Actor, NewAudit, AUDIT_LIMIT};
 pub use keys::{ApiKeyRow, NewApiKey};
+pub use prices::{NewPriceEntry, PUBLIC_LIST};
 pub use users::{Credentials, NewUser, TeamId, TeamRecord, UserId, UserRecord};
 
 /// True when the error is a unique-constraint violation (same meaning on both backends), so
@@ -102,10 +136,13 @@ pub struct UsageEventRow {
     pub initiative: Option<String>,
     pub customer: Option<String>,
     pub environment: Option<String>,
+    pub api_key: Option<String>,
     pub input_tokens: i64,
+    pub cache_read_tokens: i64,
     pub output_tokens: i64,
     pub request_count: i64,
     pub cost_nanos: i64,
+    pub cost_source: String,
 }
 
 impl From<&UsageEvent> for UsageEventRow {
@@ -121,10 +158,13 @@ impl From<&UsageEvent> for UsageEventRow {
             initiative: e.initiative.clone(),
             customer: e.customer.clone(),
             environment: e.environment.clone(),
-            input_tokens: e.input_tokens,
-            output_tokens: e.output_tokens,
+            api_key: e.api_key.clone(),
+            input_tokens: e.tokens.input,
+            cache_read_tokens: e.tokens.cache_read,
+            output_tokens: e.tokens.output,
             request_count: e.request_count,
             cost_nanos: e.cost.0,
+            cost_source: e.cost_source.as_str().to_string(),
         }
     }
 }
@@ -212,19 +252,28 @@ impl Db {
         })
     }
 
-    /// Inserts events in chunks inside one transaction; events whose `event_id` the
-    /// organisation already has are skipped. Returns how many were new.
+    /// Inserts events and adds them to the rollups, in one transaction. Events whose
+    /// `event_id` the organisation already has (or that repeat an id earlier in `events`) are
+    /// skipped and not counted again. Returns how many were new.
     pub async fn insert_usage_events(&self, org: OrgId, events: &[UsageEvent]) -> sqlx::Result<u64> {
-        const HEAD: &str = "insert into usage_events (org_id, event_id, occurred_at, day, provider, model, \
-            team, feature, initiative, customer, environment, input_tokens, output_tokens, \
-            request_count, cost_nanos, created_at) ";
-        const TAIL: &str = " on conflict (org_id, event_id) do nothing";
+        Ok(self.insert_usage_events_returning(org, events).await?.len() as u64)
+    }
+
+    /// [`Db::insert_usage_events`], answering the ids of the events that were new.
+    pub async fn insert_usage_events_returning(
+        &self,
+        org: OrgId,
+        events: &[UsageEvent],
+    ) -> sqlx::Result<HashSet<String>> {
+        // first occurrence of each id wins, as the unique index would decide
+        let mut seen = HashSet::with_capacity(events.len());
+        let events: Vec<&UsageEvent> = events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
         let now = Utc::now();
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            let mut inserted = 0;
+            let mut inserted: Vec<&UsageEvent> = Vec::with_capacity(events.len());
             for chunk in events.chunks(INSERT_CHUNK) {
-                let mut qb = sqlx::QueryBuilder::new(HEAD);
+                let mut qb = sqlx::QueryBuilder::new(EVENT_INSERT_HEAD);
                 qb.push_values(chunk, |mut b, e| {
                     b.push_bind(org.0)
                         .push_bind(&e.event_id)
@@ -232,58 +281,111 @@ impl Db {
                         .push_bind(e.day())
                         .push_bind(&e.provider)
                         .push_bind(&e.model)
+                        .push_bind(&e.requested_model)
+                        .push_bind(&e.operation)
                         .push_bind(&e.team)
                         .push_bind(&e.feature)
                         .push_bind(&e.initiative)
                         .push_bind(&e.customer)
                         .push_bind(&e.environment)
-                        .push_bind(e.input_tokens)
-                        .push_bind(e.output_tokens)
+                        .push_bind(&e.api_key)
+                        .push_bind(e.tags_json())
+                        .push_bind(e.tokens.input)
+                        .push_bind(e.tokens.cache_read)
+                        .push_bind(e.tokens.cache_write_5m)
+                        .push_bind(e.tokens.cache_write_1h)
+                        .push_bind(e.tokens.output)
+                        .push_bind(e.tokens.reasoning)
                         .push_bind(e.request_count)
+                        .push_bind(e.service_tier.as_str())
+                        .push_bind(e.latency_ms)
+                        .push_bind(&e.status)
+                        .push_bind(&e.trace_id)
+                        .push_bind(&e.span_id)
+                        .push_bind(&e.parent_span_id)
+                        .push_bind(e.depth)
+                        .push_bind(e.retry)
+                        .push_bind(&e.tool_name)
                         .push_bind(e.cost.0)
+                        .push_bind(e.cost_source.as_str())
+                        .push_bind(e.price_entry_id)
                         .push_bind(now);
                 });
-                qb.push(TAIL);
-                inserted += qb.build().execute(&mut *tx).await?.rows_affected();
+                qb.push(" on conflict (org_id, event_id) do nothing returning event_id");
+                let new: HashSet<String> =
+                    qb.build_query_scalar::<String>().fetch_all(&mut *tx).await?.into_iter().collect();
+                inserted.extend(chunk.iter().filter(|e| new.contains(&e.event_id)));
+            }
+            let increments: Vec<_> = rollup::increments(inserted.iter().copied()).into_iter().collect();
+            for chunk in increments.chunks(ROLLUP_CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(ROLLUP_UPSERT_HEAD);
+                qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
+                    b.push_bind(org.0)
+                        .push_bind(grain.as_str())
+                        .push_bind(*dim)
+                        .push_bind(*bucket)
+                        .push_bind(value)
+                        .push_bind(s.cost_nanos)
+                        .push_bind(s.input_tokens)
+                        .push_bind(s.cache_read_tokens)
+                        .push_bind(s.cache_write_5m_tokens)
+                        .push_bind(s.cache_write_1h_tokens)
+                        .push_bind(s.output_tokens)
+                        .push_bind(s.reasoning_tokens)
+                        .push_bind(s.requests)
+                        .push_bind(s.events)
+                        .push_bind(s.unpriced_events);
+                });
+                qb.push(ROLLUP_UPSERT_TAIL);
+                qb.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(inserted)
+            Ok(inserted.iter().map(|e| e.event_id.clone()).collect())
         })
     }
 
     /// Removes every usage event of the organisation (demo `--reset`).
     pub async fn delete_usage_events(&self, org: OrgId) -> sqlx::Result<u64> {
-        const SQL: &str = "delete from usage_events where org_id = $1";
-        on_pool!(self, |p| Ok(sqlx::query(SQL).bind(org.0).execute(p).await?.rows_affected()))
+        const EVENTS: &str = "delete from usage_events where org_id = $1";
+        const ROLLUPS: &str = "delete from usage_rollups where org_id = $1";
+        let n = in_tx!(self, |tx| {
+            sqlx::query(ROLLUPS).bind(org.0).execute(&mut *tx).await?;
+            sqlx::query(EVENTS).bind(org.0).execute(&mut *tx).await?.rows_affected()
+        });
+        Ok(n)
     }
 
-    /// Spend and requests per day within the range; days without spend are absent.
+    /// Spend and requests per day within the range (from the daily rollups); days without
+    /// spend are absent.
     pub async fn daily_costs(&self, org: OrgId, range: DateRange) -> sqlx::Result<Vec<DailyCost>> {
-        // cast: PostgreSQL's sum(bigint) is numeric, which does not decode into i64
-        const SQL: &str = "select day, cast(sum(cost_nanos) as bigint) as cost, \
-            cast(sum(request_count) as bigint) as requests \
-            from usage_events where org_id = $1 and day between $2 and $3 \
-            group by day order by day";
-        let rows: Vec<(NaiveDate, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
+        const SQL: &str = "select bucket, cost_nanos, requests from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 order by bucket";
+        let rows: Vec<(i64, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
             .bind(org.0)
-            .bind(range.from)
-            .bind(range.to)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
             .fetch_all(p)
             .await)?;
         Ok(rows
             .into_iter()
-            .map(|(day, cost, requests)| DailyCost { day, cost: Nanos(cost), requests })
+            .filter_map(|(bucket, cost, requests)| {
+                let day = DateTime::from_timestamp(bucket, 0)?.date_naive();
+                Some(DailyCost { day, cost: Nanos(cost), requests })
+            })
             .collect())
     }
 
-    /// Total spend over the range (zero when there is none).
+    /// Total spend over the range (zero when there is none), from the daily rollups.
     pub async fn cost_between(&self, org: OrgId, range: DateRange) -> sqlx::Result<Nanos> {
-        const SQL: &str = "select cast(coalesce(sum(cost_nanos), 0) as bigint) from usage_events \
-            where org_id = $1 and day between $2 and $3";
+        // cast: PostgreSQL's sum(bigint) is numeric, which does not decode into i64
+        const SQL: &str = "select cast(coalesce(sum(cost_nanos), 0) as bigint) from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3";
         let total: i64 = on_pool!(self, |p| sqlx::query_scalar(SQL)
             .bind(org.0)
-            .bind(range.from)
-            .bind(range.to)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
             .fetch_one(p)
             .await)?;
         Ok(Nanos(total))
@@ -292,9 +394,47 @@ impl Db {
     /// Every event of the organisation in `event_id` order (tests, reconciliation).
     pub async fn usage_events(&self, org: OrgId) -> sqlx::Result<Vec<UsageEventRow>> {
         const SQL: &str = "select event_id, occurred_at, day, provider, model, team, feature, \
-            initiative, customer, environment, input_tokens, output_tokens, request_count, \
-            cost_nanos from usage_events where org_id = $1 order by event_id";
+            initiative, customer, environment, api_key, input_tokens, cache_read_tokens, output_tokens, \
+            request_count, cost_nanos, cost_source from usage_events where org_id = $1 order by event_id";
         on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)
+    }
+
+    /// Every rollup row of one grain and dimension: (bucket, value, sums), for reconciliation.
+    pub async fn rollups(
+        &self,
+        org: OrgId,
+        grain: rollup::Grain,
+        dim: &str,
+    ) -> sqlx::Result<Vec<(i64, String, rollup::Sums)>> {
+        const SQL: &str =
+            "select bucket, value, cost_nanos, input_tokens, cache_read_tokens, cache_write_5m_tokens, \
+            cache_write_1h_tokens, output_tokens, reasoning_tokens, requests, events, unpriced_events \
+            from usage_rollups where org_id = $1 and grain = $2 and dim = $3 order by bucket, value";
+        type Row = (i64, String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(org.0)
+            .bind(grain.as_str())
+            .bind(dim)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(b, v, cost, i, cr, cw5, cw1, o, r, req, ev, un)| {
+                let s = rollup::Sums {
+                    cost_nanos: cost,
+                    input_tokens: i,
+                    cache_read_tokens: cr,
+                    cache_write_5m_tokens: cw5,
+                    cache_write_1h_tokens: cw1,
+                    output_tokens: o,
+                    reasoning_tokens: r,
+                    requests: req,
+                    events: ev,
+                    unpriced_events: un,
+                };
+                (b, v, s)
+            })
+            .collect())
     }
 
     /// Number of events and their total cost, for the CLI's summary and for tests.

@@ -1,6 +1,8 @@
 //! Use cases: validate input, read or write through `db`, compute with `domain`.
 pub mod auth;
 pub mod demo;
+pub mod ingest;
 pub mod keys;
 pub mod overview;
+pub mod prices;
 pub mod users;

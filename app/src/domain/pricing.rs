@@ -1,0 +1,512 @@
+//! Pricing one usage event from a price-book entry, exactly.
+//!
+//! Rates are integer femto-USD (1e-15) per token, so every price in LiteLLM's map (e.g.
+//! 7.5e-08, 1.65e-05) is held without rounding; an event's cost is the exact sum over token
+//! classes, rounded once (half up) to the nano-dollar it is stored in.
+//!
+//! Token counts follow the OpenTelemetry GenAI convention: `input` includes cached tokens
+//! (cache reads and cache writes) and `output` includes reasoning tokens. Each token is billed
+//! once, in its own class: uncached input = input − cache read − cache writes; plain output =
+//! output − reasoning. (Billing `input` at the input rate *and* the cache reads at the cache
+//! rate is the double count other tools make.)
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Nanos;
+
+pub const FEMTO_PER_NANO: i128 = 1_000_000;
+/// Decimal places of a femto-USD rate.
+const RATE_SCALE: u32 = 15;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TokenClass {
+    Input,
+    CacheRead,
+    CacheWrite5m,
+    CacheWrite1h,
+    Output,
+    Reasoning,
+}
+
+impl TokenClass {
+    pub const ALL: [TokenClass; 6] = [
+        TokenClass::Input,
+        TokenClass::CacheRead,
+        TokenClass::CacheWrite5m,
+        TokenClass::CacheWrite1h,
+        TokenClass::Output,
+        TokenClass::Reasoning,
+    ];
+
+    /// The LiteLLM field that prices this class at standard tier and context.
+    pub fn litellm_field(self) -> &'static str {
+        match self {
+            TokenClass::Input => "input_cost_per_token",
+            TokenClass::CacheRead => "cache_read_input_token_cost",
+            TokenClass::CacheWrite5m => "cache_creation_input_token_cost",
+            TokenClass::CacheWrite1h => "cache_creation_input_token_cost_above_1hr",
+            TokenClass::Output => "output_cost_per_token",
+            TokenClass::Reasoning => "output_cost_per_reasoning_token",
+        }
+    }
+
+    /// Where the price comes from when a model lists none for this class: cache reads and
+    /// writes the provider does not discount cost the input rate, a one-hour write without its
+    /// own rate the five-minute one, reasoning the output rate (as OpenAI bills it).
+    fn fallback(self) -> Option<TokenClass> {
+        match self {
+            TokenClass::CacheRead | TokenClass::CacheWrite5m => Some(TokenClass::Input),
+            TokenClass::CacheWrite1h => Some(TokenClass::CacheWrite5m),
+            TokenClass::Reasoning => Some(TokenClass::Output),
+            TokenClass::Input | TokenClass::Output => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenClass::Input => "input",
+            TokenClass::CacheRead => "cache_read",
+            TokenClass::CacheWrite5m => "cache_write_5m",
+            TokenClass::CacheWrite1h => "cache_write_1h",
+            TokenClass::Output => "output",
+            TokenClass::Reasoning => "reasoning",
+        }
+    }
+}
+
+/// OpenAI's and Google's processing tiers (Anthropic's batch API is `batch`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ServiceTier {
+    #[default]
+    Standard,
+    Batch,
+    Flex,
+    Priority,
+}
+
+impl ServiceTier {
+    pub const ALL: [ServiceTier; 4] =
+        [ServiceTier::Standard, ServiceTier::Batch, ServiceTier::Flex, ServiceTier::Priority];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Standard => "standard",
+            ServiceTier::Batch => "batch",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+        }
+    }
+
+    /// The suffix of LiteLLM's field names for this tier.
+    fn litellm_suffix(self) -> Option<&'static str> {
+        match self {
+            ServiceTier::Standard => None,
+            ServiceTier::Batch => Some("_batches"),
+            ServiceTier::Flex => Some("_flex"),
+            ServiceTier::Priority => Some("_priority"),
+        }
+    }
+
+    /// Accepts the names providers report (`default` and `auto` are OpenAI's standard tier,
+    /// `scale` its reserved one, billed at standard rates).
+    pub fn parse(field: &str, s: &str) -> Result<ServiceTier, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "standard" | "default" | "auto" | "scale" | "on_demand" => Ok(ServiceTier::Standard),
+            "batch" | "batches" => Ok(ServiceTier::Batch),
+            "flex" => Ok(ServiceTier::Flex),
+            "priority" => Ok(ServiceTier::Priority),
+            other => Err(format!("{field}: '{other}' is not one of standard, batch, flex, priority")),
+        }
+    }
+}
+
+/// Token counts of one event (OTel convention: `input` includes cache reads and writes,
+/// `output` includes reasoning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub input: i64,
+    pub cache_read: i64,
+    pub cache_write_5m: i64,
+    pub cache_write_1h: i64,
+    pub output: i64,
+    pub reasoning: i64,
+}
+
+impl Tokens {
+    /// Rejects counts no provider can report; the error names the field.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, v) in [
+            ("input_tokens", self.input),
+            ("cache_read_tokens", self.cache_read),
+            ("cache_write_5m_tokens", self.cache_write_5m),
+            ("cache_write_1h_tokens", self.cache_write_1h),
+            ("output_tokens", self.output),
+            ("reasoning_tokens", self.reasoning),
+        ] {
+            if v < 0 {
+                return Err(format!("{field}: must not be negative (got {v})"));
+            }
+        }
+        let cached = self.cache_read.saturating_add(self.cache_write_5m).saturating_add(self.cache_write_1h);
+        if cached > self.input {
+            return Err(format!(
+                "cache_read_tokens: cache reads and writes ({cached}) exceed input_tokens ({}), which include them",
+                self.input
+            ));
+        }
+        if self.reasoning > self.output {
+            return Err(format!(
+                "reasoning_tokens: {} exceed output_tokens ({}), which include them",
+                self.reasoning, self.output
+            ));
+        }
+        Ok(())
+    }
+
+    /// Tokens billed in `class` (each token in exactly one class).
+    pub fn billable(&self, class: TokenClass) -> i64 {
+        match class {
+            TokenClass::Input => self.input - self.cache_read - self.cache_write_5m - self.cache_write_1h,
+            TokenClass::CacheRead => self.cache_read,
+            TokenClass::CacheWrite5m => self.cache_write_5m,
+            TokenClass::CacheWrite1h => self.cache_write_1h,
+            TokenClass::Output => self.output - self.reasoning,
+            TokenClass::Reasoning => self.reasoning,
+        }
+    }
+}
+
+/// One model's rates: LiteLLM field name → femto-USD per token. Keeping LiteLLM's names means
+/// its tier and long-context variants (`_batches`, `_above_200k_tokens_priority`, …) need no
+/// translation, and an imported negotiated price list uses the same format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelPrice {
+    pub rates: BTreeMap<String, i64>,
+}
+
+/// Why an event could not be priced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpriced {
+    /// The model lists no rate for a class the event has tokens in.
+    NoRate(TokenClass),
+}
+
+impl ModelPrice {
+    /// The token-rate fields of a LiteLLM map entry (other fields, such as per-image or
+    /// per-second prices, are not token prices and are left out). Errors name the field.
+    pub fn from_litellm(entry: &serde_json::Map<String, serde_json::Value>) -> Result<ModelPrice, String> {
+        let mut rates = BTreeMap::new();
+        for (field, v) in entry {
+            if !is_token_rate_field(field) {
+                continue;
+            }
+            let Some(n) = v.as_f64() else {
+                return Err(format!("{field}: expected a number, got {v}"));
+            };
+            rates.insert(field.clone(), rate_from_f64(field, n)?);
+        }
+        Ok(ModelPrice { rates })
+    }
+
+    /// The rate for `class` at `tier` for a request with `input_total` input tokens, and the
+    /// field it came from. Order: tier and long context together, the tier alone, long
+    /// context alone, the standard rate, then the class's fallback. A missing combination
+    /// keeps the tier the client chose (a contractual discount) over the context surcharge.
+    pub fn rate(&self, class: TokenClass, tier: ServiceTier, input_total: i64) -> Option<(i64, String)> {
+        let base = class.litellm_field();
+        let long = self.long_context_threshold(base, input_total);
+        let mut names = vec![];
+        if let (Some(k), Some(t)) = (long, tier.litellm_suffix()) {
+            names.push(format!("{base}_above_{k}k_tokens{t}"));
+        }
+        if let Some(t) = tier.litellm_suffix() {
+            names.push(format!("{base}{t}"));
+        }
+        if let Some(k) = long {
+            names.push(format!("{base}_above_{k}k_tokens"));
+        }
+        names.push(base.to_string());
+        for n in names {
+            if let Some(r) = self.rates.get(&n) {
+                return Some((*r, n));
+            }
+        }
+        class.fallback().and_then(|f| self.rate(f, tier, input_total))
+    }
+
+    /// The largest `N` such that a `{base}_above_{N}k_tokens…` rate exists and the request's
+    /// input exceeds N thousand tokens (the whole request is then billed at that rate, as
+    /// Google and OpenAI do).
+    fn long_context_threshold(&self, base: &str, input_total: i64) -> Option<u32> {
+        let prefix = format!("{base}_above_");
+        self.rates
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split_once("k_tokens").and_then(|(n, _)| n.parse::<u32>().ok()))
+            .filter(|n| input_total > i64::from(*n) * 1000)
+            .max()
+    }
+
+    /// The exact cost of `tokens` at `tier`, in femto-USD, or the class that has no rate.
+    pub fn cost_femto(&self, tokens: &Tokens, tier: ServiceTier) -> Result<i128, Unpriced> {
+        let mut total: i128 = 0;
+        for class in TokenClass::ALL {
+            let n = tokens.billable(class);
+            if n == 0 {
+                continue;
+            }
+            let (rate, _) = self.rate(class, tier, tokens.input).ok_or(Unpriced::NoRate(class))?;
+            total += i128::from(n) * i128::from(rate);
+        }
+        Ok(total)
+    }
+
+    /// [`ModelPrice::cost_femto`] rounded half up to the stored nano-dollar.
+    pub fn cost(&self, tokens: &Tokens, tier: ServiceTier) -> Result<Nanos, Unpriced> {
+        self.cost_femto(tokens, tier).map(femto_to_nanos)
+    }
+}
+
+/// Half up (costs are not negative; a negative input rounds half away from zero).
+pub fn femto_to_nanos(femto: i128) -> Nanos {
+    let half = FEMTO_PER_NANO / 2;
+    let n = if femto >= 0 { (femto + half) / FEMTO_PER_NANO } else { (femto - half) / FEMTO_PER_NANO };
+    Nanos(i64::try_from(n).unwrap_or(if n > 0 { i64::MAX } else { i64::MIN }))
+}
+
+fn is_token_rate_field(field: &str) -> bool {
+    let bases = TokenClass::ALL.map(TokenClass::litellm_field);
+    bases.iter().any(|b| {
+        let Some(rest) = field.strip_prefix(b) else { return false };
+        // the one-hour write is its own base; don't read it as a variant of the 5-minute one
+        if *b == "cache_creation_input_token_cost" && rest.starts_with("_above_1hr") {
+            return false;
+        }
+        let rest =
+            ["_batches", "_flex", "_priority"].iter().find_map(|t| rest.strip_suffix(t)).unwrap_or(rest);
+        rest.is_empty()
+            || rest
+                .strip_prefix("_above_")
+                .and_then(|r| r.strip_suffix("k_tokens"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// A USD-per-token number as femto-USD. Goes through the shortest decimal text that reads
+/// back as the same `f64` (what the JSON file says, e.g. `1.65e-5`), so `1.65e-05` is
+/// 16_500_000_000 exactly rather than `1.65e-05 * 1e15` = 16_500_000_000.000002. A rate with
+/// more decimals (list prices converted from other currencies, e.g. 2.857142857142857e-07)
+/// is rounded half up to the femto-dollar: over a billion tokens that is under a micro-dollar.
+pub fn rate_from_f64(field: &str, usd_per_token: f64) -> Result<i64, String> {
+    if !usd_per_token.is_finite() || usd_per_token < 0.0 {
+        return Err(format!("{field}: {usd_per_token} is not a price"));
+    }
+    scaled(&format!("{usd_per_token:e}"), RATE_SCALE, true)
+        .ok_or_else(|| format!("{field}: {usd_per_token} is out of range"))
+}
+
+/// `d.ddd e±x` or `ddd.ddd` → the integer `value × 10^scale`, if exact and in range.
+pub fn parse_scaled(s: &str, scale: u32) -> Option<i64> {
+    scaled(s, scale, false)
+}
+
+/// As [`parse_scaled`]; with `round`, digits past the scale are rounded half away from zero
+/// instead of refused.
+fn scaled(s: &str, scale: u32, round: bool) -> Option<i64> {
+    let s = s.trim();
+    let (mantissa, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() || !(int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let digits: String = format!("{int}{frac}");
+    let frac_len = frac.len() as i32;
+    // value = digits × 10^(exp − frac_len); scaled = digits × 10^(exp − frac_len + scale)
+    let shift = exp - frac_len + scale as i32;
+    let mut v: i128 = digits.parse().ok()?;
+    if shift >= 0 {
+        v = v.checked_mul(10i128.checked_pow(shift as u32)?)?;
+    } else {
+        let d = 10i128.checked_pow((-shift) as u32)?;
+        if v % d != 0 && !round {
+            return None;
+        }
+        v = if round { (v + d / 2) / d } else { v / d };
+    }
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn price(v: serde_json::Value) -> ModelPrice {
+        ModelPrice::from_litellm(v.as_object().unwrap()).unwrap()
+    }
+
+    /// gpt-4o as LiteLLM 1.110.2 lists it.
+    fn gpt_4o() -> ModelPrice {
+        price(json!({
+            "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05,
+            "cache_read_input_token_cost": 1.25e-06,
+            "input_cost_per_token_batches": 1.25e-06, "output_cost_per_token_batches": 5e-06,
+            "input_cost_per_token_priority": 4.25e-06, "output_cost_per_token_priority": 1.7e-05,
+            "cache_read_input_token_cost_priority": 2.125e-06,
+            "litellm_provider": "openai", "mode": "chat", "max_tokens": 16384
+        }))
+    }
+
+    #[test]
+    fn rates_are_exact_femto_dollars() {
+        assert_eq!(rate_from_f64("f", 2.5e-06), Ok(2_500_000_000));
+        assert_eq!(rate_from_f64("f", 1.65e-05), Ok(16_500_000_000));
+        assert_eq!(rate_from_f64("f", 7.5e-08), Ok(75_000_000));
+        assert_eq!(rate_from_f64("f", 2e-08), Ok(20_000_000));
+        assert_eq!(rate_from_f64("f", 0.0), Ok(0));
+        // more decimals than a femto-dollar: rounded half up
+        assert_eq!(rate_from_f64("f", 2.857142857142857e-07), Ok(285_714_286));
+        assert_eq!(rate_from_f64("f", 4e-16), Ok(0));
+        assert_eq!(rate_from_f64("f", 5e-16), Ok(1));
+        assert!(rate_from_f64("input_cost_per_token", f64::NAN)
+            .unwrap_err()
+            .starts_with("input_cost_per_token: "));
+        assert!(rate_from_f64("f", -1.0).is_err());
+        assert_eq!(parse_scaled("0.000001", 15), Some(1_000_000_000));
+        assert_eq!(parse_scaled("12.5", 2), Some(1250));
+        assert_eq!(parse_scaled("-3e-2", 2), Some(-3));
+        assert_eq!(parse_scaled("1.2.3", 2), None);
+        assert_eq!(parse_scaled("abc", 2), None);
+    }
+
+    #[test]
+    fn only_token_rates_are_read_from_a_litellm_entry() {
+        let p = gpt_4o();
+        assert_eq!(p.rates.len(), 8);
+        assert!(!p.rates.contains_key("max_tokens"));
+        let p = price(json!({"cache_creation_input_token_cost_above_1hr": 6e-06,
+            "cache_creation_input_token_cost_above_1hr_above_200k_tokens": 1.2e-05,
+            "input_cost_per_token_above_200k_tokens_priority": 1e-06, "output_cost_per_image": 0.04,
+            "input_cost_per_token_cache_hit": 1e-07}));
+        let keys: Vec<_> = p.rates.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "cache_creation_input_token_cost_above_1hr",
+                "cache_creation_input_token_cost_above_1hr_above_200k_tokens",
+                "input_cost_per_token_above_200k_tokens_priority"
+            ]
+        );
+        let bad = ModelPrice::from_litellm(json!({"input_cost_per_token": "cheap"}).as_object().unwrap());
+        assert_eq!(bad.unwrap_err(), "input_cost_per_token: expected a number, got \"cheap\"");
+    }
+
+    #[test]
+    fn gpt_4o_standard_call_is_priced_to_the_nano() {
+        // 1,000 input at 2.5e-6 + 500 output at 1e-5 = 0.0025 + 0.005 = $0.0075
+        let t = Tokens { input: 1000, output: 500, ..Default::default() };
+        assert_eq!(gpt_4o().cost(&t, ServiceTier::Standard), Ok(Nanos(7_500_000)));
+    }
+
+    #[test]
+    fn cached_tokens_are_billed_once_at_the_cache_rate() {
+        // 1,000 input of which 600 cache reads: 400 × 2.5e-6 + 600 × 1.25e-6 = 0.001 + 0.00075
+        let t = Tokens { input: 1000, cache_read: 600, ..Default::default() };
+        assert_eq!(gpt_4o().cost(&t, ServiceTier::Standard), Ok(Nanos(1_750_000)));
+    }
+
+    #[test]
+    fn tiers_use_their_own_rates() {
+        let t = Tokens { input: 1000, cache_read: 600, output: 500, ..Default::default() };
+        // batch: 400 × 1.25e-6 + 600 × 1.25e-6 (no batch cache rate: the standard cache rate)
+        // + 500 × 5e-6 = 0.0005 + 0.00075 + 0.0025
+        assert_eq!(gpt_4o().cost(&t, ServiceTier::Batch), Ok(Nanos(3_750_000)));
+        // priority: 400 × 4.25e-6 + 600 × 2.125e-6 + 500 × 1.7e-5 = 0.0017 + 0.001275 + 0.0085
+        assert_eq!(gpt_4o().cost(&t, ServiceTier::Priority), Ok(Nanos(11_475_000)));
+        // flex is not offered for gpt-4o: standard rates
+        assert_eq!(gpt_4o().cost(&t, ServiceTier::Flex), gpt_4o().cost(&t, ServiceTier::Standard));
+    }
+
+    #[test]
+    fn long_context_rates_apply_to_the_whole_request_above_the_threshold() {
+        // gemini/gemini-2.5-pro: 1.25e-6 / 1e-5, above 200k input 2.5e-6 / 1.5e-5
+        let p = price(json!({"input_cost_per_token": 1.25e-06, "output_cost_per_token": 1e-05,
+            "input_cost_per_token_above_200k_tokens": 2.5e-06, "output_cost_per_token_above_200k_tokens": 1.5e-05,
+            "input_cost_per_token_above_200k_tokens_batches": 1.25e-06, "input_cost_per_token_batches": 6.25e-07,
+            "output_cost_per_token_batches": 5e-06}));
+        let at = |input| Tokens { input, output: 1000, ..Default::default() };
+        // exactly 200,000 is not above: 200000 × 1.25e-6 + 1000 × 1e-5 = 0.25 + 0.01
+        assert_eq!(p.cost(&at(200_000), ServiceTier::Standard), Ok(Nanos(260_000_000)));
+        // 200,001: 200001 × 2.5e-6 + 1000 × 1.5e-5 = 0.5000025 + 0.015
+        assert_eq!(p.cost(&at(200_001), ServiceTier::Standard), Ok(Nanos(515_002_500)));
+        // batch above 200k: the combined input rate 1.25e-6; output has no combined rate, the
+        // batch rate 5e-6 wins over the long-context one: 250.00125 ... = 0.25000125 + 0.005
+        assert_eq!(p.cost(&at(200_001), ServiceTier::Batch), Ok(Nanos(255_001_250)));
+    }
+
+    #[test]
+    fn cache_writes_and_reasoning_have_their_own_rates_or_documented_fallbacks() {
+        // Anthropic claude-sonnet-4-5: input 3e-6, output 1.5e-5, read 3e-7, write 3.75e-6, 1h 6e-6
+        let claude = price(json!({"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+            "cache_read_input_token_cost": 3e-07, "cache_creation_input_token_cost": 3.75e-06,
+            "cache_creation_input_token_cost_above_1hr": 6e-06}));
+        let t = Tokens {
+            input: 10_000,
+            cache_read: 4_000,
+            cache_write_5m: 2_000,
+            cache_write_1h: 1_000,
+            output: 800,
+            reasoning: 300,
+        };
+        // 3000 × 3e-6 + 4000 × 3e-7 + 2000 × 3.75e-6 + 1000 × 6e-6 + 500 × 1.5e-5 + 300 × 1.5e-5
+        // = 0.009 + 0.0012 + 0.0075 + 0.006 + 0.0075 + 0.0045 = 0.0357
+        assert_eq!(claude.cost(&t, ServiceTier::Standard), Ok(Nanos(35_700_000)));
+        let (rate, field) = claude.rate(TokenClass::Reasoning, ServiceTier::Standard, 0).unwrap();
+        assert_eq!((rate, field.as_str()), (15_000_000_000, "output_cost_per_token"));
+        let no_1h =
+            price(json!({"input_cost_per_token": 3e-06, "cache_creation_input_token_cost": 3.75e-06}));
+        assert_eq!(no_1h.rate(TokenClass::CacheWrite1h, ServiceTier::Standard, 0).unwrap().0, 3_750_000_000);
+    }
+
+    #[test]
+    fn sub_nano_costs_round_half_up_once_per_event() {
+        // text-embedding-3-small at 2e-8 is 20 nano-dollars a token; a negotiated 2e-11 is
+        // 0.02 nano-dollars: 24 tokens = 0.48 → 0, 25 tokens = 0.5 → 1
+        let small = price(json!({"input_cost_per_token": 2e-08}));
+        let emb = |input| Tokens { input, ..Default::default() };
+        assert_eq!(small.cost(&emb(1), ServiceTier::Standard), Ok(Nanos(20)));
+        let tiny = price(json!({"input_cost_per_token": 2e-11}));
+        assert_eq!(tiny.cost(&emb(24), ServiceTier::Standard), Ok(Nanos(0)));
+        assert_eq!(tiny.cost(&emb(25), ServiceTier::Standard), Ok(Nanos(1)));
+        assert_eq!(tiny.cost_femto(&emb(1_000_000), ServiceTier::Standard), Ok(20_000_000_000));
+    }
+
+    #[test]
+    fn a_class_without_any_rate_leaves_the_event_unpriced() {
+        let embedding_only = price(json!({"input_cost_per_token": 2e-08}));
+        let t = Tokens { input: 10, output: 5, ..Default::default() };
+        assert_eq!(embedding_only.cost(&t, ServiceTier::Standard), Err(Unpriced::NoRate(TokenClass::Output)));
+        assert_eq!(ModelPrice::default().cost(&Tokens::default(), ServiceTier::Standard), Ok(Nanos(0)));
+    }
+
+    #[test]
+    fn impossible_token_counts_are_refused_naming_the_field() {
+        let t = Tokens { input: 10, cache_read: 8, cache_write_5m: 3, ..Default::default() };
+        assert!(t.check().unwrap_err().starts_with("cache_read_tokens: cache reads and writes (11) exceed"));
+        let t = Tokens { output: 1, reasoning: 2, ..Default::default() };
+        assert!(t.check().unwrap_err().starts_with("reasoning_tokens: "));
+        let t = Tokens { input: -1, ..Default::default() };
+        assert_eq!(t.check().unwrap_err(), "input_tokens: must not be negative (got -1)");
+        assert_eq!(ServiceTier::parse("service_tier", "default"), Ok(ServiceTier::Standard));
+        assert!(ServiceTier::parse("service_tier", "gold").unwrap_err().starts_with("service_tier: 'gold'"));
+    }
+}

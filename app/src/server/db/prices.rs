@@ -1,0 +1,97 @@
+//! The price book's entries.
+use chrono::{NaiveDate, Utc};
+
+use super::audit::insert_audit;
+use super::{Db, NewAudit, OrgId, UserId};
+use crate::domain::price_book::PriceEntry;
+use crate::domain::pricing::ModelPrice;
+
+/// `org_id` of the public list shared by every organisation.
+pub const PUBLIC_LIST: i64 = 0;
+
+pub struct NewPriceEntry<'a> {
+    pub model: &'a str,
+    pub provider: &'a str,
+    pub effective_from: NaiveDate,
+    pub price: &'a ModelPrice,
+}
+
+/// Rows per insert (8 binds each).
+const CHUNK: usize = 1_000;
+
+impl Db {
+    /// Inserts entries for `org_id` (or [`PUBLIC_LIST`]); an entry for the same model and
+    /// date replaces the earlier one (a re-import of the same list changes nothing). With
+    /// `audit`, the change is recorded in the same transaction.
+    pub async fn upsert_price_entries(
+        &self,
+        org_id: i64,
+        entries: &[NewPriceEntry<'_>],
+        source: &str,
+        created_by: Option<UserId>,
+        audit: Option<&NewAudit>,
+    ) -> sqlx::Result<()> {
+        const HEAD: &str =
+            "insert into price_entries (org_id, model, provider, effective_from, rates, source, \
+            created_at, created_by) ";
+        const TAIL: &str =
+            " on conflict (org_id, model, effective_from) do update set provider = excluded.provider, \
+            rates = excluded.rates, source = excluded.source, created_at = excluded.created_at, \
+            created_by = excluded.created_by";
+        let now = Utc::now();
+        let rates: Vec<String> = entries
+            .iter()
+            .map(|e| serde_json::to_string(&e.price.rates).expect("a map of integers"))
+            .collect();
+        let rows: Vec<(&NewPriceEntry<'_>, &String)> = entries.iter().zip(&rates).collect();
+        in_tx!(self, |tx| {
+            for chunk in rows.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(HEAD);
+                qb.push_values(chunk, |mut b, (e, r)| {
+                    b.push_bind(org_id)
+                        .push_bind(e.model)
+                        .push_bind(e.provider)
+                        .push_bind(e.effective_from)
+                        .push_bind(*r)
+                        .push_bind(source)
+                        .push_bind(now)
+                        .push_bind(created_by.map(|u| u.0));
+                });
+                qb.push(TAIL);
+                qb.build().execute(&mut *tx).await?;
+            }
+            if let Some(a) = audit {
+                insert_audit!(tx, OrgId(org_id), a)?;
+            }
+        });
+        Ok(())
+    }
+
+    /// The public list and the organisation's own entries.
+    pub async fn price_entries(&self, org: OrgId) -> sqlx::Result<Vec<PriceEntry>> {
+        const SQL: &str =
+            "select id, org_id, model, provider, effective_from, rates, source from price_entries \
+            where org_id = $1 or org_id = 0";
+        type Row = (i64, i64, String, String, NaiveDate, String, String);
+        let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        rows.into_iter()
+            .map(|(id, org_id, model, provider, effective_from, rates, source)| {
+                let rates = serde_json::from_str(&rates).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                Ok(PriceEntry {
+                    id,
+                    model,
+                    provider,
+                    effective_from,
+                    own: org_id != PUBLIC_LIST,
+                    source,
+                    price: ModelPrice { rates },
+                })
+            })
+            .collect()
+    }
+
+    pub async fn count_price_entries(&self, org_id: i64) -> sqlx::Result<i64> {
+        const SQL: &str = "select count(*) from price_entries where org_id = $1";
+        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org_id).fetch_one(p).await)
+    }
+}

@@ -1,0 +1,70 @@
+//! Ingest: a batch of usage events from a machine, checked item by item, attributed from the
+//! API key where the item says nothing, priced, and stored with its rollups. Valid items are
+//! accepted even when others in the same batch are not (each refusal names its item, field
+//! and reason), so one bad event never holds up the rest.
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::ingest::{parse_item, ItemError};
+use crate::domain::price_book::PriceBook;
+use crate::domain::UsageEvent;
+use crate::error::AppError;
+use crate::server::db::{ApiKeyRow, Db, OrgId};
+use crate::server::services::prices::price_events;
+
+/// The answer to a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// New events stored.
+    pub accepted: u64,
+    /// Valid events already stored (an earlier send, or earlier in this batch): not counted again.
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub errors: Vec<ItemError>,
+    /// Accepted events whose model has no price yet (stored at $0 and flagged, priced later).
+    pub unpriced: u64,
+}
+
+/// Fills what the item left out from the key that sent it: team, initiative, and the key
+/// itself (for spend per key).
+fn attribute(e: &mut UsageEvent, key: &ApiKeyRow) {
+    if e.team.is_none() {
+        e.team = Some(key.team.clone());
+    }
+    if e.initiative.is_none() {
+        e.initiative = key.initiative.clone();
+    }
+    e.api_key = Some(key.prefix.clone());
+}
+
+pub async fn ingest(
+    db: &Db,
+    book: &PriceBook,
+    key: &ApiKeyRow,
+    items: &[Value],
+) -> Result<IngestReport, AppError> {
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = vec![];
+    for (i, item) in items.iter().enumerate() {
+        match parse_item(i, item) {
+            Ok(mut e) => {
+                attribute(&mut e, key);
+                events.push(e);
+            }
+            Err(err) => errors.push(err),
+        }
+    }
+    price_events(book, &mut events);
+    let new = db.insert_usage_events_returning(OrgId(key.org_id), &events).await?;
+    let unpriced = events
+        .iter()
+        .filter(|e| e.cost_source == crate::domain::usage::CostSource::Unpriced && new.contains(&e.event_id))
+        .count();
+    Ok(IngestReport {
+        accepted: new.len() as u64,
+        duplicates: (events.len() - new.len()) as u64,
+        rejected: errors.len() as u64,
+        errors,
+        unpriced: unpriced as u64,
+    })
+}

@@ -1,0 +1,151 @@
+//! The price book: seeding from LiteLLM's map, imports in the same format, and pricing events.
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+
+use crate::domain::price_book::{PriceBook, SOURCE_LITELLM};
+use crate::domain::pricing::ModelPrice;
+use crate::domain::usage::CostSource;
+use crate::domain::UsageEvent;
+use crate::error::AppError;
+use crate::server::db::{Db, NewPriceEntry, OrgId, PUBLIC_LIST};
+
+/// The public list shipped with Costroom: derived from LiteLLM's price map 1.110.2 (MIT,
+/// BerriAI/litellm; see `LICENSE.litellm.txt` and `derive_litellm.py` beside it).
+const LITELLM_PRICES: &str = include_str!("../prices/litellm_prices.json");
+
+/// A price map entry: (key, LiteLLM provider, prices).
+pub type MapEntry = (String, String, ModelPrice);
+
+/// Reads a price map in LiteLLM's format (`{ "model": { "input_cost_per_token": …, … } }`).
+/// Entries without any token price (image, audio, rerank models) are skipped; a malformed
+/// one is an error naming the model and the field.
+pub fn parse_litellm_map(json: &str) -> Result<Vec<MapEntry>, String> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
+    let mut out = vec![];
+    for (model, entry) in &map {
+        if model == "sample_spec" {
+            continue;
+        }
+        let Some(obj) = entry.as_object() else {
+            return Err(format!("{model}: expected an object"));
+        };
+        let price = ModelPrice::from_litellm(obj).map_err(|e| format!("{model}: {e}"))?;
+        if price.rates.is_empty() {
+            continue;
+        }
+        let provider = obj.get("litellm_provider").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        out.push((model.clone(), provider, price));
+    }
+    Ok(out)
+}
+
+/// Loads the shipped public list into an empty price book (a no-op once it is there).
+/// Its entries are in force from 1970-01-01: the list has no dates of its own.
+pub async fn ensure_public_list(db: &Db) -> Result<usize, AppError> {
+    if db.count_price_entries(PUBLIC_LIST).await? > 0 {
+        return Ok(0);
+    }
+    let entries = parse_litellm_map(LITELLM_PRICES).map_err(crate::error::internal)?;
+    let since = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let rows: Vec<NewPriceEntry<'_>> = entries
+        .iter()
+        .map(|(model, provider, price)| NewPriceEntry { model, provider, effective_from: since, price })
+        .collect();
+    db.upsert_price_entries(PUBLIC_LIST, &rows, SOURCE_LITELLM, None, None).await?;
+    Ok(rows.len())
+}
+
+/// Prices events that carry no provider-reported cost from the book; an event whose model
+/// has no price stays `Unpriced` (cost 0, flagged). Provider-reported costs are kept: they
+/// win over the list.
+pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) {
+    for e in events.iter_mut().filter(|e| e.cost_source != CostSource::Provider) {
+        let entry = book.find(&e.provider, &e.model, e.day());
+        match entry.map(|en| (en.id, en.price.cost(&e.tokens, e.service_tier))) {
+            Some((id, Ok(cost))) => {
+                e.cost = cost;
+                e.cost_source = CostSource::Computed;
+                e.price_entry_id = Some(id);
+            }
+            _ => {
+                e.cost = crate::domain::Nanos::ZERO;
+                e.cost_source = CostSource::Unpriced;
+                e.price_entry_id = None;
+            }
+        }
+    }
+}
+
+/// Each organisation's price book, reloaded from the database at most once a minute (and at
+/// once after a change on this server), so that ingest does not read 3,700 entries per batch.
+#[derive(Clone, Default)]
+pub struct PriceCache {
+    books: Arc<RwLock<HashMap<OrgId, Cached>>>,
+}
+
+/// When the book was loaded, and the book.
+type Cached = (Instant, Arc<PriceBook>);
+
+const MAX_AGE: Duration = Duration::from_secs(60);
+
+impl PriceCache {
+    pub async fn book(&self, db: &Db, org: OrgId) -> Result<Arc<PriceBook>, AppError> {
+        if let Some((at, book)) = self.books.read().expect("not poisoned").get(&org) {
+            if at.elapsed() < MAX_AGE {
+                return Ok(book.clone());
+            }
+        }
+        let book = Arc::new(PriceBook::new(db.price_entries(org).await?));
+        self.books.write().expect("not poisoned").insert(org, (Instant::now(), book.clone()));
+        Ok(book)
+    }
+
+    /// Forget the cached book (after a price change).
+    pub fn invalidate(&self, org: OrgId) {
+        self.books.write().expect("not poisoned").remove(&org);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::pricing::{ServiceTier, Tokens};
+    use crate::domain::Nanos;
+
+    #[test]
+    fn the_shipped_list_holds_litellm_prices_exactly() {
+        let entries = parse_litellm_map(LITELLM_PRICES).unwrap();
+        assert_eq!(entries.len(), 3_698);
+        let find = |k: &str| {
+            entries.iter().find(|(m, _, _)| m == k).map(|(_, p, price)| (p.clone(), price.clone())).unwrap()
+        };
+        let (provider, gpt4o) = find("gpt-4o");
+        assert_eq!(provider, "openai");
+        assert_eq!(gpt4o.rates["input_cost_per_token"], 2_500_000_000);
+        assert_eq!(gpt4o.rates["output_cost_per_token"], 10_000_000_000);
+        assert_eq!(gpt4o.rates["cache_read_input_token_cost"], 1_250_000_000);
+        assert_eq!(find("gpt-4o-mini").1.rates["cache_read_input_token_cost"], 75_000_000);
+        assert_eq!(find("text-embedding-3-small").1.rates["input_cost_per_token"], 20_000_000);
+        let (_, sonnet) = find("anthropic.claude-3-5-sonnet-20241022-v2:0");
+        assert_eq!(sonnet.rates["cache_creation_input_token_cost"], 3_750_000_000);
+        let (_, gemini) = find("gemini/gemini-2.5-pro");
+        let t = Tokens { input: 250_000, output: 1_000, ..Default::default() };
+        // above 200k: 250000 × 2.5e-6 + 1000 × 1.5e-5 = 0.625 + 0.015
+        assert_eq!(gemini.cost(&t, ServiceTier::Standard), Ok(Nanos(640_000_000)));
+    }
+
+    #[test]
+    fn malformed_maps_name_the_model_and_field() {
+        assert_eq!(
+            parse_litellm_map(r#"{"m": {"input_cost_per_token": "x"}}"#).unwrap_err(),
+            "m: input_cost_per_token: expected a number, got \"x\""
+        );
+        assert!(parse_litellm_map("{").unwrap_err().starts_with("line 1, column 1"));
+        let skipped = parse_litellm_map(r#"{"dall-e": {"output_cost_per_image": 0.04}}"#).unwrap();
+        assert!(skipped.is_empty(), "no token prices: not a token-priced model");
+    }
+}
