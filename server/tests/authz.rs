@@ -71,6 +71,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/api/v1/key", "", ApiKey),
     ("GET", "/settings/audit.csv", "", PEOPLE),
     ("POST", "/api/v1/events", "[]", ApiKey),
+    ("POST", "/v1/traces", "", ApiKey),
     // pages
     ("GET", "/", "", SignedIn),
     ("GET", "/signin", "", Public),

@@ -859,3 +859,136 @@ async fn ingest_refuses_bad_bodies_naming_the_position_or_the_limit(db: Db) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 on_both!(ingest_refuses_bad_bodies_naming_the_position_or_the_limit);
+
+/// The "Tool calls (functions)" example of the OpenTelemetry GenAI conventions (content
+/// capturing disabled): chat (47 in / 17 out), execute_tool get_weather, chat (97 / 52).
+fn otel_tool_call_example() -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("fixtures/otel_genai_example_spans.json")).unwrap();
+    all.into_iter()
+        .filter(|s| {
+            s["section"] == "Tool calls (functions)"
+                && s["subsection"].as_str().unwrap().contains("capturing is disabled")
+        })
+        .map(|s| s["attributes"].as_object().unwrap().clone())
+        .collect()
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+async fn otlp_json_and_protobuf_spans_become_events_with_the_examples_token_counts(db: Db) {
+    use app::server::otlp_api::proto;
+    use prost::Message;
+    use serde_json::{json, Value};
+    let (app, token, _) = ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let spans = otel_tool_call_example();
+    assert_eq!(spans.len(), 3);
+    let start: u64 = 1_763_632_800_000_000_000; // 2025-11-20T10:00:00Z
+    let otlp_attr = |k: &str, v: &Value| match v {
+        Value::Number(n) if n.is_i64() => json!({"key": k, "value": {"intValue": n.to_string()}}),
+        Value::Number(n) => json!({"key": k, "value": {"doubleValue": n.as_f64()}}),
+        Value::String(s) => json!({"key": k, "value": {"stringValue": s}}),
+        other => json!({"key": k, "value": {"stringValue": other.to_string()}}),
+    };
+    let json_spans: Vec<Value> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            json!({"traceId": TRACE, "spanId": format!("00f067aa0ba902b{i}"), "parentSpanId": "00f067aa0ba90200",
+                "name": a["Span name"], "startTimeUnixNano": (start + i as u64 * 1_000_000_000).to_string(),
+                "endTimeUnixNano": (start + i as u64 * 1_000_000_000 + 800_000_000).to_string(), "kind": 3,
+                "attributes": a.iter().filter(|(k, _)| k.starts_with("gen_ai.")).map(|(k, v)| otlp_attr(k, v)).collect::<Vec<_>>()})
+        })
+        .collect();
+    let root = json!({"traceId": TRACE, "spanId": "00f067aa0ba90200", "name": "invoke_agent weather",
+        "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 3_000_000_000).to_string()});
+    let all_spans: Vec<Value> = [root].into_iter().chain(json_spans).collect();
+    let body = json!({"resourceSpans": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "weather-bot"}},
+            {"key": "deployment.environment.name", "value": {"stringValue": "prod"}}]},
+        "scopeSpans": [{"scope": {"name": "openai-instrumentation"}, "spans": all_spans}]}]});
+    let req = Request::post("/v1/traces")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let (status, text) = send(&app, req).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "{}"), "full success");
+    let rows = db.usage_events(org).await.unwrap();
+    let otel: Vec<_> = rows.iter().filter(|r| r.event_id.starts_with("otel:")).collect();
+    let tokens: Vec<(i64, i64)> = otel.iter().map(|r| (r.input_tokens, r.output_tokens)).collect();
+    assert_eq!(tokens, vec![(47, 17), (0, 0), (97, 52)], "exactly the example's counts");
+    assert_eq!(otel[0].model, "gpt-4-0613");
+    assert_eq!(
+        (otel[0].feature.as_deref(), otel[0].environment.as_deref()),
+        (Some("weather-bot"), Some("prod"))
+    );
+    assert_eq!(otel[0].team.as_deref(), Some("search"), "from the key");
+    // gpt-4-0613 per LiteLLM: 3e-5 in, 6e-5 out → 47 × 3e-5 + 17 × 6e-5 = $0.00243
+    assert_eq!((otel[0].cost_nanos, otel[0].cost_source.as_str()), (2_430_000, "computed"));
+
+    // the same spans as protobuf (gzip, as collectors send them): duplicates, nothing new
+    let to_kv = |k: &str, v: &Value| proto::KeyValue {
+        key: k.to_string(),
+        value: Some(proto::AnyValue {
+            value: Some(match v {
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => proto::any_value::Value::IntValue(i),
+                    None => proto::any_value::Value::DoubleValue(n.as_f64().unwrap()),
+                },
+                other => proto::any_value::Value::StringValue(other.as_str().unwrap_or_default().to_string()),
+            }),
+        }),
+    };
+    let unhex = |s: &str| {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+    };
+    let pb_spans: Vec<proto::Span> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, a)| proto::Span {
+            trace_id: unhex(TRACE),
+            span_id: unhex(&format!("00f067aa0ba902b{i}")),
+            parent_span_id: unhex("00f067aa0ba90200"),
+            name: a["Span name"].as_str().unwrap().to_string(),
+            start_time_unix_nano: start + i as u64 * 1_000_000_000,
+            end_time_unix_nano: start + i as u64 * 1_000_000_000 + 800_000_000,
+            attributes: a
+                .iter()
+                .filter(|(k, _)| k.starts_with("gen_ai."))
+                .map(|(k, v)| to_kv(k, v))
+                .collect(),
+            status: None,
+        })
+        .collect();
+    let mut extra = pb_spans[0].clone();
+    extra.span_id = unhex("00f067aa0ba902c0");
+    extra.attributes.push(to_kv("gen_ai.usage.cache_read.input_tokens", &json!(500)));
+    let request = proto::ExportTraceServiceRequest {
+        resource_spans: vec![proto::ResourceSpans {
+            resource: Some(proto::Resource {
+                attributes: vec![to_kv("service.name", &json!("weather-bot"))],
+            }),
+            scope_spans: vec![proto::ScopeSpans { spans: pb_spans.into_iter().chain([extra]).collect() }],
+        }],
+    };
+    let req = Request::post("/v1/traces")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(Body::from(gzip(&request.encode_to_vec())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/x-protobuf");
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let answer = proto::ExportTraceServiceResponse::decode(bytes).unwrap();
+    let partial = answer.partial_success.expect("one span refused");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("cache_read_tokens"), "{}", partial.error_message);
+    let again =
+        db.usage_events(org).await.unwrap().into_iter().filter(|r| r.event_id.starts_with("otel:")).count();
+    assert_eq!(again, 3, "the protobuf copies of the same spans were duplicates");
+}
+on_both!(otlp_json_and_protobuf_spans_become_events_with_the_examples_token_counts);

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audit;
 pub mod ingest;
 pub mod money;
+pub mod otlp;
 pub mod overview;
 pub mod period;
 pub mod price_book;

@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::json;
 
-use super::db::OrgId;
+use super::db::{ApiKeyRow, OrgId};
 use super::services;
 use super::state::AppState;
 use crate::domain::api_key::Scope;
-use crate::domain::ingest::{parse_body, BodyError, MAX_BATCH_ITEMS, MAX_BODY_BYTES};
+use crate::domain::ingest::{parse_body, BodyError, MAX_BODY_BYTES};
 use crate::error::AppError;
 
-fn problem(status: StatusCode, message: String) -> Response {
+pub(crate) fn problem(status: StatusCode, message: String) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
@@ -40,31 +40,45 @@ fn key_error(e: AppError) -> Response {
     res
 }
 
-pub async fn events_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+/// The `ingest`-scoped key of the request, or the answer refusing it.
+pub(crate) async fn ingest_key(st: &AppState, headers: &HeaderMap) -> Result<ApiKeyRow, Response> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let key =
-        match services::keys::authenticate(&st.db, &st.keys, auth, Some(Scope::Ingest), Utc::now()).await {
-            Ok(k) => k,
-            Err(e) => return key_error(e),
-        };
-    let Ok(raw) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else { return too_large() };
+    services::keys::authenticate(&st.db, &st.keys, auth, Some(Scope::Ingest), Utc::now())
+        .await
+        .map_err(key_error)
+}
+
+/// The body, gunzipped when `Content-Encoding: gzip`, at most [`MAX_BODY_BYTES`] either way
+/// (a small gzip body may inflate to gigabytes).
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Response> {
+    let Ok(raw) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else { return Err(too_large()) };
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    let bytes = if gzip {
-        let mut out = Vec::new();
-        let decoder = flate2::read::GzDecoder::new(&raw[..]);
-        // read one byte past the limit to tell "exactly at" from "over"
-        if let Err(e) = decoder.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut out) {
-            return problem(StatusCode::BAD_REQUEST, format!("body: not valid gzip ({e})"));
-        }
-        if out.len() > MAX_BODY_BYTES {
-            return too_large();
-        }
-        out
-    } else {
-        raw.to_vec()
+    if !gzip {
+        return Ok(raw.to_vec());
+    }
+    let mut out = Vec::new();
+    // one byte past the limit tells "exactly at" from "over"
+    let decoder = flate2::read::GzDecoder::new(&raw[..]);
+    if let Err(e) = decoder.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut out) {
+        return Err(problem(StatusCode::BAD_REQUEST, format!("body: not valid gzip ({e})")));
+    }
+    if out.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(out)
+}
+
+pub async fn events_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let key = match ingest_key(&st, &headers).await {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(res) => return res,
     };
     let items = match parse_body(&bytes) {
         Ok(items) => items,
@@ -73,7 +87,6 @@ pub async fn events_handler(State(st): State<AppState>, headers: HeaderMap, body
         }
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    debug_assert!(items.len() <= MAX_BATCH_ITEMS);
     let book = match st.prices.book(&st.db, OrgId(key.org_id)).await {
         Ok(b) => b,
         Err(e) => return problem(e.status(), e.to_string()),

@@ -37,6 +37,7 @@ fn attribute(e: &mut UsageEvent, key: &ApiKeyRow) {
     e.api_key = Some(key.prefix.clone());
 }
 
+/// A batch from `POST /api/v1/events`.
 pub async fn ingest(
     db: &Db,
     book: &PriceBook,
@@ -47,12 +48,23 @@ pub async fn ingest(
     let mut errors = vec![];
     for (i, item) in items.iter().enumerate() {
         match parse_item(i, item) {
-            Ok(mut e) => {
-                attribute(&mut e, key);
-                events.push(e);
-            }
+            Ok(e) => events.push(e),
             Err(err) => errors.push(err),
         }
+    }
+    store(db, book, key, events, errors).await
+}
+
+/// Attributes, prices and stores events read from any source (ingest API, OTLP).
+pub async fn store(
+    db: &Db,
+    book: &PriceBook,
+    key: &ApiKeyRow,
+    mut events: Vec<UsageEvent>,
+    errors: Vec<ItemError>,
+) -> Result<IngestReport, AppError> {
+    for e in &mut events {
+        attribute(e, key);
     }
     price_events(book, &mut events);
     let new = db.insert_usage_events_returning(OrgId(key.org_id), &events).await?;
