@@ -408,10 +408,8 @@ on_both!(demo_sign_ins_are_refused_where_real_people_exist);
 /// sums of the raw events stored.
 async fn rollups_equal_the_raw_events_after_random_batches_and_resends(db: Db) {
     use app::domain::pricing::Tokens;
-    use app::domain::rollup::{Grain, DIMS};
     use app::domain::usage::CostSource;
     use rand::{Rng, SeedableRng};
-    use std::collections::BTreeMap;
     let org = db.ensure_org("a", "A").await.unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let start = Utc.with_ymd_and_hms(2026, 11, 18, 0, 0, 0).unwrap().timestamp();
@@ -456,8 +454,20 @@ async fn rollups_equal_the_raw_events_after_random_batches_and_resends(db: Db) {
         sent += n;
     }
     assert_eq!(inserted, 700, "each event counted once");
+    assert_eq!(db.usage_events(org).await.unwrap().len(), 700);
+    assert_rollups_match_raw(&db, org).await;
+    let (n, total) = db.usage_totals(org).await.unwrap();
+    let range = DateRange { from: d("2026-11-18"), to: d("2026-11-20") };
+    assert_eq!((n, db.cost_between(org, range).await.unwrap()), (700, total));
+}
+on_both!(rollups_equal_the_raw_events_after_random_batches_and_resends);
+
+/// Every rollup (each grain, each dimension, each bucket and value) equals the sums of the raw
+/// events stored.
+async fn assert_rollups_match_raw(db: &Db, org: app::server::db::OrgId) {
+    use app::domain::rollup::{Grain, DIMS};
+    use std::collections::BTreeMap;
     let raw = db.usage_events(org).await.unwrap();
-    assert_eq!(raw.len(), 700);
     for grain in [Grain::Hour, Grain::Day] {
         for dim in DIMS {
             let mut expect: BTreeMap<(i64, String), (i64, i64, i64, i64)> = BTreeMap::new();
@@ -492,8 +502,69 @@ async fn rollups_equal_the_raw_events_after_random_batches_and_resends(db: Db) {
             assert_eq!(got, expect, "{grain:?} {dim}");
         }
     }
-    let (n, total) = db.usage_totals(org).await.unwrap();
-    let range = DateRange { from: d("2026-11-18"), to: d("2026-11-20") };
-    assert_eq!((n, db.cost_between(org, range).await.unwrap()), (700, total));
 }
-on_both!(rollups_equal_the_raw_events_after_random_batches_and_resends);
+
+async fn a_new_price_reprices_history_exactly_and_rollups_follow(db: Db) {
+    use app::domain::pricing::{ModelPrice, Tokens};
+    use app::domain::usage::CostSource;
+    use app::server::db::Actor;
+    use app::server::services::prices::{ensure_public_list, price_events, recompute, set_price, PriceCache};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    ensure_public_list(&db).await.unwrap();
+    let cache = PriceCache::default();
+    let ev = |id: &str, day: &str, model: &str, input: i64, output: i64| UsageEvent {
+        event_id: id.into(),
+        occurred_at: Utc.from_utc_datetime(&d(day).and_hms_opt(12, 0, 0).unwrap()),
+        provider: "openai".into(),
+        model: model.into(),
+        team: Some("search".into()),
+        tokens: Tokens { input, output, ..Default::default() },
+        request_count: 1,
+        cost_source: CostSource::Unpriced,
+        ..Default::default()
+    };
+    let mut events = vec![
+        ev("p1", "2026-11-01", "our-finetune", 1_000_000, 0),
+        ev("p2", "2026-11-10", "our-finetune", 0, 1_000_000),
+        ev("p3", "2026-11-10", "gpt-4o-2024-08-06", 1000, 500),
+        ev("p4", "2026-10-31", "our-finetune", 10, 0),
+    ];
+    let book = cache.book(&db, org).await.unwrap();
+    price_events(&book, &mut events);
+    assert_eq!(events.iter().filter(|e| e.cost_source == CostSource::Unpriced).count(), 3);
+    assert_eq!(events[2].cost, Nanos(7_500_000), "the dated name is priced like gpt-4o");
+    db.insert_usage_events(org, &events).await.unwrap();
+
+    // our own price from November: $2 / M input, $8 / M output
+    let rates = serde_json::json!({"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06});
+    let price = ModelPrice::from_litellm(rates.as_object().unwrap()).unwrap();
+    let admin = Actor::cli();
+    let report =
+        set_price(&db, &cache, org, &admin, "our-finetune", "openai", d("2026-11-01"), price).await.unwrap();
+    assert_eq!((report.examined, report.changed, report.unpriced), (3, 2, 0));
+    assert_eq!(
+        (report.before, report.after),
+        (Nanos(7_500_000), Nanos(7_500_000 + 2_000_000_000 + 8_000_000_000))
+    );
+    let rows = db.usage_events(org).await.unwrap();
+    let cost = |id: &str| {
+        rows.iter().find(|r| r.event_id == id).map(|r| (r.cost_nanos, r.cost_source.clone())).unwrap()
+    };
+    assert_eq!(cost("p1"), (2_000_000_000, "computed".into()));
+    assert_eq!(cost("p2"), (8_000_000_000, "computed".into()));
+    assert_eq!(cost("p4"), (0, "unpriced".into()), "before the price's first day: still flagged");
+    assert_rollups_match_raw(&db, org).await;
+
+    let again = recompute(&db, org, &admin, d("2026-10-01"), &cache.book(&db, org).await.unwrap(), |_| ())
+        .await
+        .unwrap();
+    assert_eq!((again.examined, again.changed, again.unpriced), (4, 0, 1), "idempotent");
+    let trail = db.list_audit(org, &Default::default(), 10).await.unwrap();
+    let actions: Vec<&str> = trail.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, vec!["price.recompute", "price.recompute", "price.set"]);
+    assert!(trail[2]
+        .changes
+        .iter()
+        .any(|c| c.field == "output_cost_per_token" && c.after.as_deref() == Some("0.000008")));
+}
+on_both!(a_new_price_reprices_history_exactly_and_rollups_follow);

@@ -49,6 +49,36 @@ pub enum Command {
     /// Manage API keys for machines.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The price book: import an organisation's price list, re-price history.
+    #[command(subcommand)]
+    Prices(PricesCommand),
+    /// Load data from files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PricesCommand {
+    /// Import a price list in LiteLLM's JSON format (USD per token) as the organisation's own
+    /// prices, in force from a date, and re-price the events since.
+    Import {
+        file: std::path::PathBuf,
+        /// First day (UTC) the prices apply to.
+        #[arg(long)]
+        effective_from: NaiveDate,
+    },
+    /// Re-price every event since a day with the current price book (rollups follow).
+    Recompute {
+        #[arg(long)]
+        since: NaiveDate,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Usage events in the ingest format: NDJSON (one event per line) or a JSON array.
+    /// Idempotent on event_id; bad lines are reported and skipped.
+    Events { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +199,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => serve(&cli.database_url, args).await,
         Command::User(UserCommand::Add(args)) => user_add(&cli.database_url, args).await,
         Command::Key(cmd) => key(&cli.database_url, cmd).await,
+        Command::Prices(cmd) => prices(&cli.database_url, cmd).await,
+        Command::Import(ImportCommand::Events { file }) => import_events(&cli.database_url, &file).await,
     }
 }
 
@@ -352,4 +384,111 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+async fn prices(url: &str, cmd: PricesCommand) -> Result<(), String> {
+    use services::prices::{ensure_public_list, import_price_list, recompute, PriceCache};
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    ensure_public_list(&db).await.map_err(|e| e.to_string())?;
+    let cache = PriceCache::default();
+    let t = Instant::now();
+    let report = match cmd {
+        PricesCommand::Import { file, effective_from } => {
+            let json = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let (n, report) = import_price_list(&db, &cache, org, &Actor::cli(), &json, effective_from)
+                .await
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("imported {n} prices in force from {effective_from}");
+            report
+        }
+        PricesCommand::Recompute { since } => {
+            let book = cache.book(&db, org).await.map_err(|e| e.to_string())?;
+            recompute(&db, org, &Actor::cli(), since, &book, |done| eprint!("\rre-pricing: {done} events"))
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
+    eprintln!();
+    println!(
+        "re-priced {} of {} events: {} → {} ({} still without a price) · {:.1}s",
+        report.changed,
+        report.examined,
+        report.before.usd(),
+        report.after.usd(),
+        report.unpriced,
+        t.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    Ok(())
+}
+
+/// Lines per batch of `import events` (one transaction each).
+const IMPORT_BATCH: usize = 5_000;
+
+async fn import_events(url: &str, file: &std::path::Path) -> Result<(), String> {
+    use app::domain::ingest::{parse_body, parse_item};
+    use services::prices::{ensure_public_list, PriceCache};
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    ensure_public_list(&db).await.map_err(|e| e.to_string())?;
+    let book = PriceCache::default().book(&db, org).await.map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&bytes);
+    // (line number, item): NDJSON is read line by line so that errors name the line
+    let items: Vec<(usize, serde_json::Value)> = if text.trim_start().starts_with('[') {
+        let all = parse_body(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+        all.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect()
+    } else {
+        let mut out = vec![];
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v = serde_json::from_str(line)
+                .map_err(|e| format!("{}: line {}, column {}: {e}", file.display(), n + 1, e.column()))?;
+            out.push((n + 1, v));
+        }
+        out
+    };
+    let unit = if text.trim_start().starts_with('[') { "item" } else { "line" };
+    let (mut accepted, mut duplicates, mut rejected, mut unpriced) = (0, 0, 0, 0);
+    let t = Instant::now();
+    for chunk in items.chunks(IMPORT_BATCH) {
+        let mut events = vec![];
+        let mut errors = vec![];
+        for (line, item) in chunk {
+            match parse_item(*line, item) {
+                Ok(e) => events.push(e),
+                Err(e) => errors.push(e),
+            }
+        }
+        for e in &errors {
+            eprintln!("\r{}: {unit} {}: {}: {}", file.display(), e.index, e.field, e.reason);
+        }
+        let r = services::ingest::store(&db, &book, org, None, events, errors)
+            .await
+            .map_err(|e| e.to_string())?;
+        accepted += r.accepted;
+        duplicates += r.duplicates;
+        rejected += r.rejected;
+        unpriced += r.unpriced;
+        let done = accepted + duplicates + rejected;
+        eprint!(
+            "\rimporting: {done}/{} ({:.0}%)",
+            items.len(),
+            done as f64 * 100.0 / items.len().max(1) as f64
+        );
+    }
+    eprintln!();
+    println!(
+        "{}: {accepted} accepted, {duplicates} already there, {rejected} rejected, {unpriced} without a price · {:.1}s",
+        file.display(),
+        t.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    if rejected > 0 {
+        return Err(format!("{rejected} {unit}s rejected (see above)"));
+    }
+    Ok(())
 }

@@ -166,3 +166,45 @@ fn key_create_prints_the_secret_once_then_list_and_revoke() {
     let (ok, _, err) = costroom(&db, &["key", "create", "--name", "x", "--team", "nope", "--scopes", "read"]);
     assert!(!ok && err.contains("team: no team 'nope'"), "{err}");
 }
+
+#[test]
+fn import_events_then_a_price_list_reprices_them() {
+    let db = temp_db("import");
+    let dir = std::env::temp_dir().join("costroom-tests");
+    let events = dir.join(format!("events-{}.ndjson", std::process::id()));
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"event_id":"f-1","timestamp":"2026-11-10T09:00:00Z","provider":"openai","model":"gpt-4o","input_tokens":1000,"output_tokens":500}"#,
+            "\n\n",
+            r#"{"event_id":"f-2","timestamp":"2026-11-10T09:01:00Z","provider":"acme","model":"house-model","input_tokens":1000000}"#,
+            "\n",
+            r#"{"event_id":"f-3","timestamp":"yesterday","provider":"acme","model":"house-model"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let file = events.to_str().unwrap();
+    let (ok, out, err) = costroom(&db, &["import", "events", file]);
+    assert!(!ok, "a rejected line fails the command");
+    assert!(err.contains("line 4: timestamp: 'yesterday' is not an RFC 3339 time"), "{err}");
+    assert!(out.contains("2 accepted, 0 already there, 1 rejected, 1 without a price"), "{out}");
+    let (_, out, _) = costroom(&db, &["import", "events", file]);
+    assert!(out.contains("0 accepted, 2 already there"), "idempotent: {out}");
+
+    let prices = dir.join(format!("prices-{}.json", std::process::id()));
+    std::fs::write(
+        &prices,
+        r#"{"house-model": {"litellm_provider": "acme", "input_cost_per_token": 1.5e-07}}"#,
+    )
+    .unwrap();
+    let (ok, out, err) =
+        costroom(&db, &["prices", "import", prices.to_str().unwrap(), "--effective-from", "2026-11-01"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("imported 1 prices in force from 2026-11-01"), "{out}");
+    // gpt-4o 1000 × 2.5e-6 + 500 × 1e-5 = $0.0075; house-model 1M × 1.5e-7 = $0.15
+    assert!(out.contains("re-priced 1 of 2 events: $0.01 → $0.16 (0 still without a price)"), "{out}");
+    let (ok, out, err) = costroom(&db, &["prices", "recompute", "--since", "2026-01-01"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("re-priced 0 of 2 events"), "{out}");
+}

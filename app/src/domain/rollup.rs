@@ -82,6 +82,23 @@ impl Sums {
     }
 }
 
+impl Sums {
+    fn negate(&self) -> Sums {
+        Sums {
+            cost_nanos: -self.cost_nanos,
+            input_tokens: -self.input_tokens,
+            cache_read_tokens: -self.cache_read_tokens,
+            cache_write_5m_tokens: -self.cache_write_5m_tokens,
+            cache_write_1h_tokens: -self.cache_write_1h_tokens,
+            output_tokens: -self.output_tokens,
+            reasoning_tokens: -self.reasoning_tokens,
+            requests: -self.requests,
+            events: -self.events,
+            unpriced_events: -self.unpriced_events,
+        }
+    }
+}
+
 /// (grain, dim, bucket, value)
 pub type RollupKey = (Grain, &'static str, i64, String);
 
@@ -116,6 +133,20 @@ pub fn increments<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTree
     out
 }
 
+/// What the rollups must change by when `before` events are replaced by `after` (a re-price):
+/// the increments of `after` minus those of `before`, without the keys that net to zero.
+pub fn deltas<'a>(
+    before: impl IntoIterator<Item = &'a UsageEvent>,
+    after: impl IntoIterator<Item = &'a UsageEvent>,
+) -> BTreeMap<RollupKey, Sums> {
+    let mut out = increments(after);
+    for (k, s) in increments(before) {
+        out.entry(k).or_default().add(&s.negate());
+    }
+    out.retain(|_, s| *s != Sums::default());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +166,19 @@ mod tests {
             cost: Nanos(cost),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_reprice_moves_only_the_cost_and_the_unpriced_count() {
+        let before = [ev("a", 9, 0, Some("search"), 0)];
+        let mut after = before.clone();
+        after[0].cost = Nanos(40);
+        let mut flagged = before.clone();
+        flagged[0].cost_source = CostSource::Unpriced;
+        let d = deltas(&flagged, &after);
+        assert_eq!(d.len(), 2 * DIMS.len(), "one row per grain and dimension");
+        assert!(d.values().all(|s| *s == Sums { cost_nanos: 40, unpriced_events: -1, ..Default::default() }));
+        assert!(deltas(&before, &before).is_empty());
     }
 
     #[test]

@@ -174,7 +174,16 @@ pub async fn traces_handler(State(st): State<AppState>, headers: HeaderMap, body
         Ok(b) => b,
         Err(e) => return problem(e.status(), e.to_string()),
     };
-    let report = match services::ingest::store(&st.db, &book, &key, mapped.events, mapped.errors).await {
+    let report = match services::ingest::store(
+        &st.db,
+        &book,
+        OrgId(key.org_id),
+        Some(&key),
+        mapped.events,
+        mapped.errors,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => return problem(e.status(), e.to_string()),
     };

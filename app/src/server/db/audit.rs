@@ -107,6 +107,14 @@ fn like_pattern(s: &str) -> String {
 }
 
 impl Db {
+    /// Records a change that is not a single row's (a re-price, an import).
+    pub async fn record_audit(&self, org: OrgId, entry: &NewAudit) -> sqlx::Result<()> {
+        in_tx!(self, |tx| {
+            insert_audit!(tx, org, entry)?;
+        });
+        Ok(())
+    }
+
     /// Newest first, at most `limit` records.
     pub async fn list_audit(
         &self,

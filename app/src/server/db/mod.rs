@@ -41,6 +41,35 @@ const ROLLUP_UPSERT_TAIL: &str = " on conflict (org_id, grain, dim, bucket, valu
     events = usage_rollups.events + excluded.events, \
     unpriced_events = usage_rollups.unpriced_events + excluded.unpriced_events";
 
+/// Adds `$increments` (a map of rollup key → sums) to the stored rollups on `$tx`.
+macro_rules! upsert_rollups {
+    ($tx:ident, $org:expr, $increments:expr) => {{
+        let rows: Vec<_> = $increments.into_iter().collect();
+        for chunk in rows.chunks(ROLLUP_CHUNK) {
+            let mut qb = sqlx::QueryBuilder::new(ROLLUP_UPSERT_HEAD);
+            qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
+                b.push_bind($org.0)
+                    .push_bind(grain.as_str())
+                    .push_bind(*dim)
+                    .push_bind(*bucket)
+                    .push_bind(value)
+                    .push_bind(s.cost_nanos)
+                    .push_bind(s.input_tokens)
+                    .push_bind(s.cache_read_tokens)
+                    .push_bind(s.cache_write_5m_tokens)
+                    .push_bind(s.cache_write_1h_tokens)
+                    .push_bind(s.output_tokens)
+                    .push_bind(s.reasoning_tokens)
+                    .push_bind(s.requests)
+                    .push_bind(s.events)
+                    .push_bind(s.unpriced_events);
+            });
+            qb.push(ROLLUP_UPSERT_TAIL);
+            qb.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+
 /// Unix seconds of a day's start (UTC), the `bucket` of daily rollups.
 fn day_bucket(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()
@@ -120,6 +149,67 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// The columns a re-price needs.
+#[derive(sqlx::FromRow)]
+struct RepriceRow {
+    id: i64,
+    event_id: String,
+    occurred_at: DateTime<Utc>,
+    provider: String,
+    model: String,
+    team: Option<String>,
+    feature: Option<String>,
+    initiative: Option<String>,
+    customer: Option<String>,
+    environment: Option<String>,
+    api_key: Option<String>,
+    input_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_5m_tokens: i64,
+    cache_write_1h_tokens: i64,
+    output_tokens: i64,
+    reasoning_tokens: i64,
+    request_count: i64,
+    service_tier: String,
+    cost_nanos: i64,
+    cost_source: String,
+    price_entry_id: Option<i64>,
+}
+
+impl RepriceRow {
+    fn into_event(self) -> (i64, UsageEvent) {
+        use crate::domain::pricing::{ServiceTier, Tokens};
+        use crate::domain::usage::CostSource;
+        let e = UsageEvent {
+            event_id: self.event_id,
+            occurred_at: self.occurred_at,
+            provider: self.provider,
+            model: self.model,
+            team: self.team,
+            feature: self.feature,
+            initiative: self.initiative,
+            customer: self.customer,
+            environment: self.environment,
+            api_key: self.api_key,
+            tokens: Tokens {
+                input: self.input_tokens,
+                cache_read: self.cache_read_tokens,
+                cache_write_5m: self.cache_write_5m_tokens,
+                cache_write_1h: self.cache_write_1h_tokens,
+                output: self.output_tokens,
+                reasoning: self.reasoning_tokens,
+            },
+            request_count: self.request_count,
+            service_tier: ServiceTier::parse("service_tier", &self.service_tier).unwrap_or_default(),
+            cost: Nanos(self.cost_nanos),
+            cost_source: CostSource::parse(&self.cost_source).unwrap_or(CostSource::Unpriced),
+            price_entry_id: self.price_entry_id,
+            ..Default::default()
+        };
+        (self.id, e)
     }
 }
 
@@ -316,32 +406,61 @@ impl Db {
                     qb.build_query_scalar::<String>().fetch_all(&mut *tx).await?.into_iter().collect();
                 inserted.extend(chunk.iter().filter(|e| new.contains(&e.event_id)));
             }
-            let increments: Vec<_> = rollup::increments(inserted.iter().copied()).into_iter().collect();
-            for chunk in increments.chunks(ROLLUP_CHUNK) {
-                let mut qb = sqlx::QueryBuilder::new(ROLLUP_UPSERT_HEAD);
-                qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
-                    b.push_bind(org.0)
-                        .push_bind(grain.as_str())
-                        .push_bind(*dim)
-                        .push_bind(*bucket)
-                        .push_bind(value)
-                        .push_bind(s.cost_nanos)
-                        .push_bind(s.input_tokens)
-                        .push_bind(s.cache_read_tokens)
-                        .push_bind(s.cache_write_5m_tokens)
-                        .push_bind(s.cache_write_1h_tokens)
-                        .push_bind(s.output_tokens)
-                        .push_bind(s.reasoning_tokens)
-                        .push_bind(s.requests)
-                        .push_bind(s.events)
-                        .push_bind(s.unpriced_events);
-                });
-                qb.push(ROLLUP_UPSERT_TAIL);
-                qb.build().execute(&mut *tx).await?;
-            }
+            let increments = rollup::increments(inserted.iter().copied());
+            upsert_rollups!(tx, org, increments);
             tx.commit().await?;
             Ok(inserted.iter().map(|e| e.event_id.clone()).collect())
         })
+    }
+
+    /// Up to `limit` events at or after `since` that the price book prices (not those with a
+    /// provider-reported cost), with `id > after`, in id order: one page of a re-price.
+    pub async fn events_for_repricing(
+        &self,
+        org: OrgId,
+        since: DateTime<Utc>,
+        after: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(i64, UsageEvent)>> {
+        const SQL: &str = "select id, event_id, occurred_at, provider, model, team, feature, initiative, customer, \
+            environment, api_key, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
+            output_tokens, reasoning_tokens, request_count, service_tier, cost_nanos, cost_source, price_entry_id \
+            from usage_events where org_id = $1 and occurred_at >= $2 and id > $3 and cost_source <> 'provider' \
+            order by id limit $4";
+        let rows: Vec<RepriceRow> = on_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(org.0)
+            .bind(since)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows.into_iter().map(RepriceRow::into_event).collect())
+    }
+
+    /// Stores new costs for events (id, before, after) and moves the rollups by exactly the
+    /// difference, in one transaction.
+    pub async fn apply_repricing(
+        &self,
+        org: OrgId,
+        changes: &[(i64, UsageEvent, UsageEvent)],
+    ) -> sqlx::Result<()> {
+        const SQL: &str = "update usage_events set cost_nanos = $1, cost_source = $2, price_entry_id = $3 \
+            where id = $4 and org_id = $5";
+        let deltas = rollup::deltas(changes.iter().map(|c| &c.1), changes.iter().map(|c| &c.2));
+        in_tx!(self, |tx| {
+            for (id, _, new) in changes {
+                sqlx::query(SQL)
+                    .bind(new.cost.0)
+                    .bind(new.cost_source.as_str())
+                    .bind(new.price_entry_id)
+                    .bind(id)
+                    .bind(org.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            upsert_rollups!(tx, org, deltas);
+        });
+        Ok(())
     }
 
     /// Removes every usage event of the organisation (demo `--reset`).

@@ -52,22 +52,25 @@ pub async fn ingest(
             Err(err) => errors.push(err),
         }
     }
-    store(db, book, key, events, errors).await
+    store(db, book, OrgId(key.org_id), Some(key), events, errors).await
 }
 
 /// Attributes, prices and stores events read from any source (ingest API, OTLP).
 pub async fn store(
     db: &Db,
     book: &PriceBook,
-    key: &ApiKeyRow,
+    org: OrgId,
+    key: Option<&ApiKeyRow>,
     mut events: Vec<UsageEvent>,
     errors: Vec<ItemError>,
 ) -> Result<IngestReport, AppError> {
-    for e in &mut events {
-        attribute(e, key);
+    if let Some(key) = key {
+        for e in &mut events {
+            attribute(e, key);
+        }
     }
     price_events(book, &mut events);
-    let new = db.insert_usage_events_returning(OrgId(key.org_id), &events).await?;
+    let new = db.insert_usage_events_returning(org, &events).await?;
     let unpriced = events
         .iter()
         .filter(|e| e.cost_source == crate::domain::usage::CostSource::Unpriced && new.contains(&e.event_id))

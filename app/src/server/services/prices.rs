@@ -8,9 +8,10 @@ use chrono::NaiveDate;
 use crate::domain::price_book::{PriceBook, SOURCE_LITELLM};
 use crate::domain::pricing::ModelPrice;
 use crate::domain::usage::CostSource;
+use crate::domain::Nanos;
 use crate::domain::UsageEvent;
 use crate::error::AppError;
-use crate::server::db::{Db, NewPriceEntry, OrgId, PUBLIC_LIST};
+use crate::server::db::{Actor, Db, NewAudit, NewPriceEntry, OrgId, PUBLIC_LIST};
 
 /// The public list shipped with Costroom: derived from LiteLLM's price map 1.110.2 (MIT,
 /// BerriAI/litellm; see `LICENSE.litellm.txt` and `derive_litellm.py` beside it).
@@ -80,6 +81,173 @@ pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) {
     }
 }
 
+/// What a re-price did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecomputeReport {
+    /// Events priced by the book (provider-reported costs are never touched).
+    pub examined: u64,
+    pub changed: u64,
+    /// Their total before and after.
+    pub before: Nanos,
+    pub after: Nanos,
+    /// Events still without a price.
+    pub unpriced: u64,
+}
+
+/// Events per transaction of a re-price.
+const RECOMPUTE_PAGE: i64 = 5_000;
+
+/// Re-prices every book-priced event from `since` (UTC day) with the current price book:
+/// each page of events and its rollup corrections in one transaction, `progress(done)` after
+/// each page, and one audit record at the end. Idempotent: a second run changes nothing.
+pub async fn recompute(
+    db: &Db,
+    org: OrgId,
+    actor: &Actor,
+    since: NaiveDate,
+    book: &PriceBook,
+    progress: impl Fn(u64),
+) -> Result<RecomputeReport, AppError> {
+    let from = since.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let mut report = RecomputeReport::default();
+    let mut after_id = 0;
+    loop {
+        let page = db.events_for_repricing(org, from, after_id, RECOMPUTE_PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after_id = *last;
+        let mut repriced: Vec<UsageEvent> = page.iter().map(|(_, e)| e.clone()).collect();
+        price_events(book, &mut repriced);
+        let mut changes = vec![];
+        for ((id, old), new) in page.into_iter().zip(repriced) {
+            report.examined += 1;
+            report.before += old.cost;
+            report.after += new.cost;
+            report.unpriced += u64::from(new.cost_source == CostSource::Unpriced);
+            if (old.cost, old.cost_source, old.price_entry_id)
+                != (new.cost, new.cost_source, new.price_entry_id)
+            {
+                changes.push((id, old, new));
+            }
+        }
+        report.changed += changes.len() as u64;
+        if !changes.is_empty() {
+            db.apply_repricing(org, &changes).await?;
+        }
+        progress(report.examined);
+    }
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "price.recompute",
+        entity: "price",
+        entity_id: format!("since {since}"),
+        summary: format!(
+            "re-priced {} of {} events since {since}: {} → {}",
+            report.changed,
+            report.examined,
+            report.before.usd(),
+            report.after.usd()
+        ),
+        before: Some(serde_json::json!({ "total_usd": report.before.usd() })),
+        after: Some(
+            serde_json::json!({ "total_usd": report.after.usd(), "unpriced_events": report.unpriced }),
+        ),
+    };
+    db.record_audit(org, &entry).await?;
+    Ok(report)
+}
+
+/// The organisation's own price for `model` from `effective_from` (a negotiated rate, a
+/// model the public list lacks), then a re-price of everything since. Rates are USD per token
+/// in LiteLLM's field names.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_price(
+    db: &Db,
+    cache: &PriceCache,
+    org: OrgId,
+    actor: &Actor,
+    model: &str,
+    provider: &str,
+    effective_from: NaiveDate,
+    price: ModelPrice,
+) -> Result<RecomputeReport, AppError> {
+    let model = model.trim();
+    if model.is_empty() || model.len() > 200 {
+        return Err(AppError::invalid("model: 1 to 200 characters"));
+    }
+    if price.rates.is_empty() {
+        return Err(AppError::invalid("input_cost_per_token: at least one rate is needed"));
+    }
+    let before = db.price_entries(org).await?;
+    let in_force = PriceBook::new(before).find(provider, model, effective_from).map(|e| rates_usd(&e.price));
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "price.set",
+        entity: "price",
+        entity_id: model.to_string(),
+        summary: format!("price of {model} from {effective_from}"),
+        before: in_force,
+        after: Some(rates_usd(&price)),
+    };
+    let row = NewPriceEntry { model, provider: provider.trim(), effective_from, price: &price };
+    db.upsert_price_entries(org.0, &[row], "override", actor.user, Some(&entry)).await?;
+    cache.invalidate(org);
+    let book = cache.book(db, org).await?;
+    recompute(db, org, actor, effective_from, &book, |_| ()).await
+}
+
+/// An organisation's price list in LiteLLM's format, in force from `effective_from`, then a
+/// re-price of everything since.
+pub async fn import_price_list(
+    db: &Db,
+    cache: &PriceCache,
+    org: OrgId,
+    actor: &Actor,
+    json: &str,
+    effective_from: NaiveDate,
+) -> Result<(usize, RecomputeReport), AppError> {
+    let entries = parse_litellm_map(json).map_err(AppError::Invalid)?;
+    if entries.is_empty() {
+        return Err(AppError::invalid("file: no model with a per-token price"));
+    }
+    let rows: Vec<NewPriceEntry<'_>> = entries
+        .iter()
+        .map(|(model, provider, price)| NewPriceEntry { model, provider, effective_from, price })
+        .collect();
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "price.import",
+        entity: "price",
+        entity_id: format!("{} models", rows.len()),
+        summary: format!("imported {} prices in force from {effective_from}", rows.len()),
+        before: None,
+        after: Some(serde_json::json!({ "models": entries.iter().map(|e| e.0.clone()).collect::<Vec<_>>() })),
+    };
+    db.upsert_price_entries(org.0, &rows, "import", actor.user, Some(&entry)).await?;
+    cache.invalidate(org);
+    let book = cache.book(db, org).await?;
+    Ok((rows.len(), recompute(db, org, actor, effective_from, &book, |_| ()).await?))
+}
+
+/// Rates as USD per token (what people read and type), for the audit trail.
+fn rates_usd(p: &ModelPrice) -> serde_json::Value {
+    serde_json::Value::Object(
+        p.rates.iter().map(|(k, femto)| (k.clone(), serde_json::Value::String(femto_usd(*femto)))).collect(),
+    )
+}
+
+/// Femto-USD as a plain decimal (`2500000000` → `0.0000025`).
+pub fn femto_usd(femto: i64) -> String {
+    let s = format!("{:016}", femto.unsigned_abs());
+    let (int, frac) = s.split_at(s.len() - 15);
+    let frac = frac.trim_end_matches('0');
+    let sign = if femto < 0 { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{}", int.trim_start_matches('0').max("0"))
+    } else {
+        format!("{sign}{}.{frac}", int.trim_start_matches('0').max("0"))
+    }
+}
+
 /// Each organisation's price book, reloaded from the database at most once a minute (and at
 /// once after a change on this server), so that ingest does not read 3,700 entries per batch.
 #[derive(Clone, Default)]
@@ -136,6 +304,14 @@ mod tests {
         let t = Tokens { input: 250_000, output: 1_000, ..Default::default() };
         // above 200k: 250000 × 2.5e-6 + 1000 × 1.5e-5 = 0.625 + 0.015
         assert_eq!(gemini.cost(&t, ServiceTier::Standard), Ok(Nanos(640_000_000)));
+    }
+
+    #[test]
+    fn femto_rates_read_as_plain_decimals() {
+        assert_eq!(femto_usd(2_500_000_000), "0.0000025");
+        assert_eq!(femto_usd(1), "0.000000000000001");
+        assert_eq!(femto_usd(3_000_000_000_000_000), "3");
+        assert_eq!(femto_usd(0), "0");
     }
 
     #[test]
