@@ -568,3 +568,41 @@ async fn a_new_price_reprices_history_exactly_and_rollups_follow(db: Db) {
         .any(|c| c.field == "output_cost_per_token" && c.after.as_deref() == Some("0.000008")));
 }
 on_both!(a_new_price_reprices_history_exactly_and_rollups_follow);
+
+async fn two_overlapping_reprices_never_count_a_change_twice(db: Db) {
+    use app::domain::pricing::{ModelPrice, Tokens};
+    use app::domain::usage::CostSource;
+    use app::server::db::{Actor, NewPriceEntry};
+    use app::server::services::prices::{recompute, PriceCache};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events: Vec<UsageEvent> = (0..300)
+        .map(|i| UsageEvent {
+            event_id: format!("o{i}"),
+            occurred_at: Utc.from_utc_datetime(&d("2026-11-10").and_hms_opt(i % 24, 0, 0).unwrap()),
+            provider: "acme".into(),
+            model: "house".into(),
+            tokens: Tokens { input: 1000 + i as i64, ..Default::default() },
+            request_count: 1,
+            cost_source: CostSource::Unpriced,
+            ..Default::default()
+        })
+        .collect();
+    db.insert_usage_events(org, &events).await.unwrap();
+    let rates = serde_json::json!({"input_cost_per_token": 1e-06});
+    let price = ModelPrice::from_litellm(rates.as_object().unwrap()).unwrap();
+    let row =
+        NewPriceEntry { model: "house", provider: "acme", effective_from: d("2026-01-01"), price: &price };
+    db.upsert_price_entries(org.0, &[row], "test", None, None).await.unwrap();
+    let book = PriceCache::default().book(&db, org).await.unwrap();
+    let cli = Actor::cli();
+    let since = d("2026-11-01");
+    let (a, b) = tokio::join!(
+        recompute(&db, org, &cli, since, &book, |_| ()),
+        recompute(&db, org, &cli, since, &book, |_| ())
+    );
+    assert_eq!(a.unwrap().changed + b.unwrap().changed, 300, "each event changed once");
+    let expected: i64 = (0..300).map(|i| (1000 + i) * 1000).sum(); // 1e-6 $/token = 1000 nanos
+    assert_eq!(db.usage_totals(org).await.unwrap().1, Nanos(expected));
+    assert_rollups_match_raw(&db, org).await;
+}
+on_both!(two_overlapping_reprices_never_count_a_change_twice);

@@ -346,6 +346,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
         cookie_secure,
         keys,
         prices: Default::default(),
+        jobs: Default::default(),
     };
     let router = crate::build_router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)

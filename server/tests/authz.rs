@@ -57,6 +57,15 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/create_api_key", "name=k&team=authz&scope_read=on", ENGINEERING),
     ("POST", "/api/revoke_api_key", "prefix={prefix}", ENGINEERING),
     ("POST", "/api/list_audit", "", PEOPLE),
+    ("POST", "/api/list_prices", "", SignedIn),
+    (
+        "POST",
+        "/api/set_model_price",
+        "model=m&provider=p&effective_from=2026-01-01&input_per_m=1&output_per_m=2",
+        ENGINEERING,
+    ),
+    ("POST", "/api/start_recompute", "since=2026-11-01", ENGINEERING),
+    ("POST", "/api/recompute_status", "job=999", ENGINEERING),
     (
         "POST",
         "/api/change_password",
@@ -88,6 +97,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/settings/teams", "", SignedIn),
     ("GET", "/settings/keys", "", SignedIn),
     ("GET", "/settings/audit", "", PEOPLE),
+    ("GET", "/settings/prices", "", SignedIn),
     ("GET", "/account", "", SignedIn),
 ];
 
@@ -146,6 +156,7 @@ async fn the_table_is_complete_and_every_caller_gets_what_it_says() {
         cookie_secure: false,
         keys: keys.clone(),
         prices: Default::default(),
+        jobs: Default::default(),
     };
     let app = server::build_router(state);
     let cli = Actor::cli();

@@ -88,6 +88,7 @@ async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
         cookie_secure,
         keys,
         prices: Default::default(),
+        jobs: Default::default(),
     })
 }
 
@@ -415,6 +416,7 @@ async fn first_run_setup_creates_one_admin_and_then_closes() {
         cookie_secure: false,
         keys,
         prices: Default::default(),
+        jobs: Default::default(),
     };
     let app = server::build_router(state);
 

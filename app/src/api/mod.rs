@@ -2,10 +2,15 @@
 //! service, return a DTO.
 pub mod auth;
 pub mod overview;
+pub mod prices;
 pub mod settings;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use overview::{get_overview, GetOverview};
+pub use prices::{
+    list_prices, recompute_status, set_model_price, start_recompute, JobView, ListPrices, PriceRow,
+    PricesPage, RecomputeStatus, SetModelPrice, StartRecompute, UnpricedModel,
+};
 pub use settings::{
     add_person, change_password, change_role, create_api_key, create_team, list_api_keys, list_audit,
     list_people, list_teams, revoke_api_key, set_disabled, set_team_member, AddPerson, AuditPage,

@@ -4,6 +4,7 @@ pub mod db;
 pub mod demo;
 pub mod exports;
 pub mod ingest_api;
+pub mod jobs;
 pub mod otlp_api;
 pub mod password;
 pub mod services;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub keys: super::services::keys::KeyHasher,
     /// Each organisation's price book, cached for ingest.
     pub prices: super::services::prices::PriceCache,
+    /// Background jobs started from pages (re-pricing).
+    pub jobs: super::jobs::Jobs,
 }
 
 impl FromRef<AppState> for LeptosOptions {

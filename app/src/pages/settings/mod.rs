@@ -11,18 +11,21 @@ use crate::domain::{Right, Role};
 pub mod audit;
 pub mod keys;
 pub mod people;
+pub mod prices;
 pub mod teams;
 
 pub use audit::AuditLogPage;
 pub use keys::ApiKeysPage;
 pub use people::PeoplePage;
+pub use prices::PriceBookPage;
 pub use teams::TeamsPage;
 
 /// (path, label, right needed to see the tab at all)
-const TABS: [(&str, &str, Option<Right>); 5] = [
+const TABS: [(&str, &str, Option<Right>); 6] = [
     ("/settings/people", "People", None),
     ("/settings/teams", "Teams", None),
     ("/settings/keys", "API keys", None),
+    ("/settings/prices", "Price book", None),
     ("/settings/audit", "Audit log", Some(Right::ManagePeople)),
     ("/account", "My account", None),
 ];
@@ -57,6 +60,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <li><a href="/settings/people">"People"</a>" — who has an account and their role; admins add people, change roles and disable accounts."</li>
                 <li><a href="/settings/teams">"Teams"</a>" — teams and their members; spend and budgets are attributed to teams."</li>
                 <li><a href="/settings/keys">"API keys"</a>" — keys for apps, gateways and collectors; engineering and admins create and revoke them."</li>
+                <li><a href="/settings/prices">"Price book"</a>" — prices per model and their history, models without a price, the organisation's own prices."</li>
                 <li><a href="/settings/audit">"Audit log"</a>" — every change, who made it and when (admins)."</li>
                 <li><a href="/account">"My account"</a>" — change your password."</li>
             </ul>

@@ -438,29 +438,38 @@ impl Db {
     }
 
     /// Stores new costs for events (id, before, after) and moves the rollups by exactly the
-    /// difference, in one transaction.
+    /// difference, in one transaction. An event whose stored cost is no longer `before` (a
+    /// concurrent re-price got there first) is left alone and adds nothing to the rollups, so
+    /// two overlapping re-prices never count a change twice. Returns how many were changed.
     pub async fn apply_repricing(
         &self,
         org: OrgId,
         changes: &[(i64, UsageEvent, UsageEvent)],
-    ) -> sqlx::Result<()> {
+    ) -> sqlx::Result<u64> {
         const SQL: &str = "update usage_events set cost_nanos = $1, cost_source = $2, price_entry_id = $3 \
-            where id = $4 and org_id = $5";
-        let deltas = rollup::deltas(changes.iter().map(|c| &c.1), changes.iter().map(|c| &c.2));
+            where id = $4 and org_id = $5 and cost_nanos = $6 and cost_source = $7";
         in_tx!(self, |tx| {
-            for (id, _, new) in changes {
-                sqlx::query(SQL)
+            let mut applied = Vec::with_capacity(changes.len());
+            for c @ (id, old, new) in changes {
+                let n = sqlx::query(SQL)
                     .bind(new.cost.0)
                     .bind(new.cost_source.as_str())
                     .bind(new.price_entry_id)
                     .bind(id)
                     .bind(org.0)
+                    .bind(old.cost.0)
+                    .bind(old.cost_source.as_str())
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    applied.push(c);
+                }
             }
+            let deltas = rollup::deltas(applied.iter().map(|c| &c.1), applied.iter().map(|c| &c.2));
             upsert_rollups!(tx, org, deltas);
-        });
-        Ok(())
+            Ok(applied.len() as u64)
+        })
     }
 
     /// Removes every usage event of the organisation (demo `--reset`).

@@ -90,6 +90,15 @@ impl Db {
             .collect()
     }
 
+    /// Models whose events have no price yet: (model, provider, events, input tokens, output
+    /// tokens), most events first.
+    pub async fn unpriced_models(&self, org: OrgId) -> sqlx::Result<Vec<(String, String, i64, i64, i64)>> {
+        const SQL: &str = "select model, provider, count(*), cast(sum(input_tokens) as bigint), \
+            cast(sum(output_tokens) as bigint) from usage_events where org_id = $1 and cost_source = 'unpriced' \
+            group by model, provider order by count(*) desc, model";
+        on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)
+    }
+
     pub async fn count_price_entries(&self, org_id: i64) -> sqlx::Result<i64> {
         const SQL: &str = "select count(*) from price_entries where org_id = $1";
         on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org_id).fetch_one(p).await)

@@ -129,9 +129,8 @@ pub async fn recompute(
                 changes.push((id, old, new));
             }
         }
-        report.changed += changes.len() as u64;
         if !changes.is_empty() {
-            db.apply_repricing(org, &changes).await?;
+            report.changed += db.apply_repricing(org, &changes).await?;
         }
         progress(report.examined);
     }
