@@ -231,6 +231,63 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
     })
 }
 
+/// An event in the ingest format (what [`parse_item`] reads back); used by exports, the
+/// benchmark and tests. A provider-reported cost is sent as `cost_usd`; others are left to
+/// the price book.
+pub fn to_item(e: &UsageEvent) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put("event_id", e.event_id.clone().into());
+    put("timestamp", e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).into());
+    put("provider", e.provider.clone().into());
+    put("model", e.model.clone().into());
+    put("requested_model", e.requested_model.clone().into());
+    put("operation", e.operation.clone().into());
+    for (k, v) in [
+        ("input_tokens", e.tokens.input),
+        ("cache_read_tokens", e.tokens.cache_read),
+        ("cache_write_5m_tokens", e.tokens.cache_write_5m),
+        ("cache_write_1h_tokens", e.tokens.cache_write_1h),
+        ("output_tokens", e.tokens.output),
+        ("reasoning_tokens", e.tokens.reasoning),
+    ] {
+        if v != 0 {
+            put(k, v.into());
+        }
+    }
+    put("request_count", e.request_count.into());
+    if e.service_tier != ServiceTier::Standard {
+        put("service_tier", e.service_tier.as_str().into());
+    }
+    put("latency_ms", e.latency_ms.into());
+    put("status", e.status.clone().into());
+    put("team", e.team.clone().into());
+    put("feature", e.feature.clone().into());
+    put("initiative", e.initiative.clone().into());
+    put("customer", e.customer.clone().into());
+    put("environment", e.environment.clone().into());
+    if !e.tags.is_empty() {
+        put(
+            "tags",
+            Value::Object(e.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
+        );
+    }
+    put("trace_id", e.trace_id.clone().into());
+    put("span_id", e.span_id.clone().into());
+    put("parent_span_id", e.parent_span_id.clone().into());
+    put("depth", e.depth.into());
+    put("retry", e.retry.into());
+    put("tool_name", e.tool_name.clone().into());
+    if e.cost_source == super::usage::CostSource::Provider {
+        put("cost_usd", format!("{}.{:09}", e.cost.0 / 1_000_000_000, e.cost.0 % 1_000_000_000).into());
+    }
+    Value::Object(m)
+}
+
 /// `"field: reason"` (the form domain checks return) as an item error.
 fn split_field(index: usize, msg: &str) -> ItemError {
     let (field, reason) = msg.split_once(": ").unwrap_or(("item", msg));
@@ -343,6 +400,16 @@ mod tests {
         assert_eq!(bad(json!({"cost_usd": "12,5"})).0, "cost_usd");
         assert_eq!(bad(json!({"tags": {"a": [1]}})).0, "tags.a");
         assert_eq!(parse_item(0, &json!(3)).unwrap_err().field, "item");
+    }
+
+    #[test]
+    fn an_event_survives_the_round_trip_through_the_wire_format() {
+        let mut e = parse_item(0, &good()).unwrap();
+        e.cost = Nanos(1_234_567_891);
+        e.cost_source = super::super::usage::CostSource::Provider;
+        e.depth = Some(2);
+        let back = parse_item(0, &to_item(&e)).unwrap();
+        assert_eq!(back, e);
     }
 
     #[test]

@@ -40,6 +40,14 @@ impl TestDb {
         TestDb { db, cleanup: Cleanup::File(path) }
     }
 
+    /// The URL another process can open this database with.
+    pub fn url(&self) -> String {
+        match &self.cleanup {
+            Cleanup::File(path) => format!("sqlite:{}", path.display()),
+            Cleanup::Database { admin_url, name } => database_url(admin_url, name),
+        }
+    }
+
     /// `None` when no PostgreSQL URL is configured; panics when `COSTROOM_REQUIRE_PG` is set
     /// then, so that CI can never skip the PostgreSQL half silently.
     pub async fn postgres() -> Option<TestDb> {

@@ -355,6 +355,21 @@ impl Db {
         org: OrgId,
         events: &[UsageEvent],
     ) -> sqlx::Result<HashSet<String>> {
+        self.insert_events(org, events, true).await
+    }
+
+    /// The same rows without rollups: only the baseline the ingest benchmark compares the real
+    /// path against (dashboards would not see these events).
+    pub async fn bulk_insert_events_only(&self, org: OrgId, events: &[UsageEvent]) -> sqlx::Result<u64> {
+        Ok(self.insert_events(org, events, false).await?.len() as u64)
+    }
+
+    async fn insert_events(
+        &self,
+        org: OrgId,
+        events: &[UsageEvent],
+        with_rollups: bool,
+    ) -> sqlx::Result<HashSet<String>> {
         // first occurrence of each id wins, as the unique index would decide
         let mut seen = HashSet::with_capacity(events.len());
         let events: Vec<&UsageEvent> = events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
@@ -406,8 +421,10 @@ impl Db {
                     qb.build_query_scalar::<String>().fetch_all(&mut *tx).await?.into_iter().collect();
                 inserted.extend(chunk.iter().filter(|e| new.contains(&e.event_id)));
             }
-            let increments = rollup::increments(inserted.iter().copied());
-            upsert_rollups!(tx, org, increments);
+            if with_rollups {
+                let increments = rollup::increments(inserted.iter().copied());
+                upsert_rollups!(tx, org, increments);
+            }
             tx.commit().await?;
             Ok(inserted.iter().map(|e| e.event_id.clone()).collect())
         })
