@@ -145,3 +145,17 @@ test('engineering creates a key, sees its token once, and a revoked key stops wo
   await expect(row.getByTestId('key-status')).toContainText('revoked');
   expect((await check()).status()).toBe(401);
 });
+
+test('engineering maps OpenTelemetry attributes to teams; a viewer only reads the mapping', async ({ page }) => {
+  await signInHydrated(page, 'engineering', '/settings/keys');
+  await expect(page.getByTestId('map-feature')).toHaveValue('costroom.feature, service.name');
+  await page.getByTestId('map-team').fill('app.team, costroom.team');
+  await page.getByTestId('map-submit').click();
+  await expect(page.getByTestId('map-result')).toHaveText('Mapping saved.');
+  await page.reload();
+  await expect(page.getByTestId('map-team')).toHaveValue('app.team, costroom.team');
+  await signOut(page);
+  await signInHydrated(page, 'viewer', '/settings/keys');
+  await expect(page.getByTestId('otel-mapping')).toContainText('app.team, costroom.team');
+  await expect(page.getByTestId('map-submit')).toHaveCount(0);
+});

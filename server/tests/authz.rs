@@ -58,6 +58,13 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/revoke_api_key", "prefix={prefix}", ENGINEERING),
     ("POST", "/api/list_audit", "", PEOPLE),
     ("POST", "/api/list_prices", "", SignedIn),
+    ("POST", "/api/get_attribute_mapping", "", SignedIn),
+    (
+        "POST",
+        "/api/set_attribute_mapping",
+        "team=costroom.team&feature=service.name&initiative=&customer=&environment=",
+        ENGINEERING,
+    ),
     (
         "POST",
         "/api/set_model_price",

@@ -994,3 +994,57 @@ async fn otlp_json_and_protobuf_spans_become_events_with_the_examples_token_coun
     assert_eq!(again, 3, "the protobuf copies of the same spans were duplicates");
 }
 on_both!(otlp_json_and_protobuf_spans_become_events_with_the_examples_token_counts);
+
+#[test]
+fn the_openapi_document_lists_exactly_the_fields_ingest_reads() {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../public/openapi.json")).expect("valid JSON");
+    let props = doc["components"]["schemas"]["UsageEvent"]["properties"].as_object().expect("properties");
+    let mut documented: Vec<&str> = props.keys().map(String::as_str).collect();
+    let mut read: Vec<&str> = app::domain::ingest::FIELDS.to_vec();
+    documented.sort();
+    read.sort();
+    assert_eq!(documented, read);
+    for path in ["/api/v1/events", "/v1/traces", "/api/v1/key"] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}
+
+async fn an_organisations_attribute_mapping_attributes_otlp_spans(db: Db) {
+    use app::domain::otlp::AttributeMapping;
+    use app::server::db::Actor;
+    use app::server::services::settings::{attribute_mapping, set_attribute_mapping};
+    let (app, token, _) = ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    assert_eq!(attribute_mapping(&db, org).await.unwrap(), AttributeMapping::default());
+    let mapping = AttributeMapping::parse("app.team", "app.feature", "", "tenant.id", "env").unwrap();
+    set_attribute_mapping(&db, org, &Actor::cli(), mapping.clone()).await.unwrap();
+    assert_eq!(attribute_mapping(&db, org).await.unwrap(), mapping);
+    let body = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [
+            {"key": "env", "value": {"stringValue": "staging"}}]},
+        "scopeSpans": [{"spans": [{"traceId": TRACE, "spanId": "0000000000000abc", "name": "chat gpt-4o",
+            "endTimeUnixNano": "1763632800000000000", "attributes": [
+            {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "10"}},
+            {"key": "app.team", "value": {"stringValue": "risk"}},
+            {"key": "app.feature", "value": {"stringValue": "fraud-review"}},
+            {"key": "tenant.id", "value": {"stringValue": "globex"}}]}]}]}]});
+    let req = Request::post("/v1/traces")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let (status, _) = send(&app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = db.usage_events(org).await.unwrap();
+    let e = rows.iter().find(|r| r.event_id.ends_with(":0000000000000abc")).unwrap();
+    assert_eq!(
+        (e.team.as_deref(), e.feature.as_deref(), e.customer.as_deref(), e.environment.as_deref()),
+        (Some("risk"), Some("fraud-review"), Some("globex"), Some("staging"))
+    );
+    let trail = db.list_audit(org, &Default::default(), 5).await.unwrap();
+    assert_eq!(trail[0].action, "setting.otel_mapping");
+    assert!(trail[0].changes.iter().any(|c| c.field == "team" && c.after.as_deref() == Some("app.team")));
+}
+on_both!(an_organisations_attribute_mapping_attributes_otlp_spans);

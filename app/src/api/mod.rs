@@ -12,8 +12,9 @@ pub use prices::{
     PricesPage, RecomputeStatus, SetModelPrice, StartRecompute, UnpricedModel,
 };
 pub use settings::{
-    add_person, change_password, change_role, create_api_key, create_team, list_api_keys, list_audit,
-    list_people, list_teams, revoke_api_key, set_disabled, set_team_member, AddPerson, AuditPage,
-    ChangePassword, ChangeRole, CreateApiKey, CreateTeam, KeyInfo, ListApiKeys, ListAudit, ListPeople,
-    ListTeams, NewKey, Person, RevokeApiKey, SetDisabled, SetTeamMember, TeamInfo,
+    add_person, change_password, change_role, create_api_key, create_team, get_attribute_mapping,
+    list_api_keys, list_audit, list_people, list_teams, revoke_api_key, set_attribute_mapping, set_disabled,
+    set_team_member, AddPerson, AuditPage, ChangePassword, ChangeRole, CreateApiKey, CreateTeam,
+    GetAttributeMapping, KeyInfo, ListApiKeys, ListAudit, ListPeople, ListTeams, NewKey, Person,
+    RevokeApiKey, SetAttributeMapping, SetDisabled, SetTeamMember, TeamInfo,
 };

@@ -319,3 +319,35 @@ pub async fn change_password(current_password: String, new_password: String) -> 
     };
     state::with_status(run.await)
 }
+
+/// Which span attributes give attribution to OpenTelemetry spans.
+#[server(endpoint = "get_attribute_mapping")]
+pub async fn get_attribute_mapping() -> Result<crate::domain::otlp::AttributeMapping, AppError> {
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    state::with_status(services::settings::attribute_mapping(&st.db, st.org).await)
+}
+
+/// Each field: comma-separated attribute names, first present wins.
+#[server(endpoint = "set_attribute_mapping")]
+pub async fn set_attribute_mapping(
+    team: String,
+    feature: String,
+    initiative: String,
+    customer: String,
+    environment: String,
+) -> Result<crate::domain::otlp::AttributeMapping, AppError> {
+    use crate::domain::otlp::AttributeMapping;
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let me = state::with_status(auth::require_right(Right::ManageEngineering).await)?;
+    let st = state::app_state()?;
+    let run = async {
+        let m = AttributeMapping::parse(&team, &feature, &initiative, &customer, &environment)
+            .map_err(AppError::Invalid)?;
+        services::settings::set_attribute_mapping(&st.db, st.org, &Actor::person(me.id, &me.email), m).await
+    };
+    state::with_status(run.await)
+}

@@ -12,7 +12,7 @@ use crate::error::AppError;
 
 /// Kinds of record the trail covers. Budgets, outcomes, initiatives and policies join as they
 /// are built; the page's filter lists exactly these.
-pub const ENTITIES: [&str; 4] = ["user", "team", "api_key", "price"];
+pub const ENTITIES: [&str; 5] = ["user", "team", "api_key", "price", "setting"];
 
 /// One change, as shown on the audit page and exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

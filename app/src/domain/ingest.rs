@@ -93,7 +93,8 @@ fn position(body: &[u8], offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-const FIELDS: &[&str] = &[
+/// Every field an item may carry (the OpenAPI document in `public/openapi.json` lists the same).
+pub const FIELDS: &[&str] = &[
     "event_id",
     "timestamp",
     "provider",

@@ -9,8 +9,10 @@
 //!   says); provider from `gen_ai.provider.name`, else the older `gen_ai.system`;
 //! - a cost attribute (`gen_ai.usage.cost`, `gen_ai.usage.cost.total`, `gen_ai.usage.cost_usd`)
 //!   is the provider-reported cost;
-//! - attribution: `costroom.team|feature|initiative|customer|environment` on the span or its
-//!   resource, else `deployment.environment(.name)` → environment and `service.name` → feature.
+//! - attribution from the organisation's [`AttributeMapping`]: for each dimension, the first
+//!   listed attribute present on the span or its resource (by default `costroom.<dimension>`,
+//!   then `service.name` for the feature and `deployment.environment(.name)` for the
+//!   environment).
 use std::collections::HashMap;
 
 use chrono::DateTime;
@@ -78,6 +80,72 @@ impl Span {
     }
 }
 
+/// Which span or resource attributes give each attribution dimension, in order of preference.
+/// An organisation edits it (e.g. its instrumentation already sets `app.team`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttributeMapping {
+    pub team: Vec<String>,
+    pub feature: Vec<String>,
+    pub initiative: Vec<String>,
+    pub customer: Vec<String>,
+    pub environment: Vec<String>,
+}
+
+impl Default for AttributeMapping {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+        AttributeMapping {
+            team: v(&["costroom.team"]),
+            feature: v(&["costroom.feature", "service.name"]),
+            initiative: v(&["costroom.initiative"]),
+            customer: v(&["costroom.customer"]),
+            environment: v(&[
+                "costroom.environment",
+                "deployment.environment.name",
+                "deployment.environment",
+            ]),
+        }
+    }
+}
+
+impl AttributeMapping {
+    /// From the settings form: one comma-separated list of attribute names per dimension;
+    /// errors name the field.
+    pub fn parse(
+        team: &str,
+        feature: &str,
+        initiative: &str,
+        customer: &str,
+        environment: &str,
+    ) -> Result<Self, String> {
+        let list = |field: &str, s: &str| -> Result<Vec<String>, String> {
+            let names: Vec<String> =
+                s.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
+            if names.len() > 10 {
+                return Err(format!("{field}: at most 10 attribute names"));
+            }
+            if let Some(bad) = names.iter().find(|n| {
+                n.len() > 128
+                    || !n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+            }) {
+                return Err(format!("{field}: '{bad}' is not an attribute name (letters, digits, . _ - /)"));
+            }
+            Ok(names)
+        };
+        Ok(AttributeMapping {
+            team: list("team", team)?,
+            feature: list("feature", feature)?,
+            initiative: list("initiative", initiative)?,
+            customer: list("customer", customer)?,
+            environment: list("environment", environment)?,
+        })
+    }
+
+    fn pick(&self, s: &Span, names: &[String]) -> Option<String> {
+        names.iter().find_map(|n| s.either(n))
+    }
+}
+
 /// What the spans of one request came to.
 #[derive(Debug, Default)]
 pub struct Mapped {
@@ -88,7 +156,7 @@ pub struct Mapped {
     pub skipped: usize,
 }
 
-pub fn spans_to_events(spans: &[Span]) -> Mapped {
+pub fn spans_to_events(spans: &[Span], mapping: &AttributeMapping) -> Mapped {
     let parents: HashMap<(&str, &str), &str> = spans
         .iter()
         .map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s.parent_span_id.as_str()))
@@ -114,7 +182,7 @@ pub fn spans_to_events(spans: &[Span]) -> Mapped {
             out.skipped += 1;
             continue;
         }
-        match span_event(i, s, depth(s)) {
+        match span_event(i, s, depth(s), mapping) {
             Ok(e) => out.events.push(e),
             Err(e) => out.errors.push(e),
         }
@@ -122,7 +190,12 @@ pub fn spans_to_events(spans: &[Span]) -> Mapped {
     out
 }
 
-fn span_event(index: usize, s: &Span, depth: i64) -> Result<UsageEvent, ItemError> {
+fn span_event(
+    index: usize,
+    s: &Span,
+    depth: i64,
+    mapping: &AttributeMapping,
+) -> Result<UsageEvent, ItemError> {
     let err = |field: &str, reason: String| ItemError { index, field: field.into(), reason };
     if s.trace_id.is_empty() || s.span_id.is_empty() {
         return Err(err("spanId", "a span needs its trace id and span id".into()));
@@ -181,6 +254,7 @@ fn span_event(index: usize, s: &Span, depth: i64) -> Result<UsageEvent, ItemErro
     for (tag, key) in [
         ("conversation", "gen_ai.conversation.id"),
         ("agent", "gen_ai.agent.name"),
+        ("agent_id", "gen_ai.agent.id"),
         ("service", "service.name"),
     ] {
         if let Some(v) = s.either(key) {
@@ -205,16 +279,11 @@ fn span_event(index: usize, s: &Span, depth: i64) -> Result<UsageEvent, ItemErro
         service_tier,
         latency_ms: latency,
         status: if s.error { s.text("error.type").unwrap_or_else(|| "error".into()) } else { "ok".into() },
-        team: s.either("costroom.team"),
-        feature: s
-            .either("costroom.feature")
-            .or_else(|| s.resource_attr("service.name").map(AttrValue::text)),
-        initiative: s.either("costroom.initiative"),
-        customer: s.either("costroom.customer"),
-        environment: s
-            .either("costroom.environment")
-            .or_else(|| s.either("deployment.environment.name"))
-            .or_else(|| s.either("deployment.environment")),
+        team: mapping.pick(s, &mapping.team),
+        feature: mapping.pick(s, &mapping.feature),
+        initiative: mapping.pick(s, &mapping.initiative),
+        customer: mapping.pick(s, &mapping.customer),
+        environment: mapping.pick(s, &mapping.environment),
         api_key: None,
         tags,
         trace_id: Some(s.trace_id.clone()),
@@ -338,7 +407,7 @@ mod tests {
             ),
             span("c2", "a0", chat(97, 52)),
         ];
-        let m = spans_to_events(&spans);
+        let m = spans_to_events(&spans, &AttributeMapping::default());
         assert_eq!((m.events.len(), m.skipped, m.errors.len()), (3, 1, 0));
         let c1 = &m.events[0];
         assert_eq!(c1.event_id, "otel:4bf92f3577b34da6a3ce929d0e0e4736:c1");
@@ -374,9 +443,11 @@ mod tests {
                 ("gen_ai.usage.reasoning.output_tokens", Int(40)),
                 ("gen_ai.usage.cost", Double(0.0123)),
                 ("costroom.team", Str("support".into())),
+                ("gen_ai.conversation.id", Str("conv-7".into())),
+                ("gen_ai.agent.id", Str("asst_1".into())),
             ],
         );
-        let e = &spans_to_events(&[s]).events[0];
+        let e = &spans_to_events(&[s], &AttributeMapping::default()).events[0];
         assert_eq!(e.provider, "anthropic", "the older gen_ai.system attribute");
         assert_eq!(
             e.tokens,
@@ -391,13 +462,42 @@ mod tests {
         );
         assert_eq!((e.cost.0, e.cost_source), (12_300_000, CostSource::Provider));
         assert_eq!(e.team.as_deref(), Some("support"));
+        let tag = |k: &str| e.tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.as_str());
+        assert_eq!((tag("conversation"), tag("agent_id")), (Some("conv-7"), Some("asst_1")));
         let bad = span(
             "y",
             "",
             vec![("gen_ai.usage.input_tokens", Int(10)), ("gen_ai.usage.cache_read.input_tokens", Int(20))],
         );
-        let m = spans_to_events(&[bad]);
+        let m = spans_to_events(&[bad], &AttributeMapping::default());
         assert_eq!((m.errors[0].index, m.errors[0].field.as_str()), (0, "cache_read_tokens"));
+    }
+
+    #[test]
+    fn an_organisations_mapping_decides_attribution() {
+        use AttrValue::*;
+        let s = span(
+            "m",
+            "",
+            vec![
+                ("gen_ai.provider.name", Str("openai".into())),
+                ("app.team", Str("risk".into())),
+                ("costroom.team", Str("ignored".into())),
+                ("tenant", Str("acme".into())),
+            ],
+        );
+        let mapping = AttributeMapping::parse("app.team, costroom.team", "", "", "tenant", "").unwrap();
+        let e = &spans_to_events(std::slice::from_ref(&s), &mapping).events[0];
+        assert_eq!(
+            (e.team.as_deref(), e.customer.as_deref(), e.feature.as_deref()),
+            (Some("risk"), Some("acme"), None)
+        );
+        let e = &spans_to_events(&[s], &AttributeMapping::default()).events[0];
+        assert_eq!((e.team.as_deref(), e.customer.as_deref()), (Some("ignored"), None));
+        assert_eq!(
+            AttributeMapping::parse("a b", "", "", "", "").unwrap_err(),
+            "team: 'a b' is not an attribute name (letters, digits, . _ - /)"
+        );
     }
 
     #[test]
@@ -409,7 +509,7 @@ mod tests {
           {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":47}}]}]}]}]}"#;
         let spans = parse_json(body).unwrap();
         assert_eq!(spans[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        let e = &spans_to_events(&spans).events[0];
+        let e = &spans_to_events(&spans, &AttributeMapping::default()).events[0];
         assert_eq!((e.tokens.input, e.tokens.output, e.status.as_str()), (52, 47, "error"));
         assert_eq!(e.environment.as_deref(), Some("prod"));
         assert_eq!(e.occurred_at.to_rfc3339(), "2025-11-20T10:00:01+00:00");

@@ -169,7 +169,11 @@ pub async fn traces_handler(State(st): State<AppState>, headers: HeaderMap, body
         Ok(s) => s,
         Err(e) => return problem(StatusCode::BAD_REQUEST, e),
     };
-    let mapped = otlp::spans_to_events(&spans);
+    let mapping = match services::settings::attribute_mapping(&st.db, OrgId(key.org_id)).await {
+        Ok(m) => m,
+        Err(e) => return problem(e.status(), e.to_string()),
+    };
+    let mapped = otlp::spans_to_events(&spans, &mapping);
     let book = match st.prices.book(&st.db, OrgId(key.org_id)).await {
         Ok(b) => b,
         Err(e) => return problem(e.status(), e.to_string()),

@@ -4,7 +4,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{short_time, SettingsTabs};
-use crate::api::{list_api_keys, list_teams, whoami, CreateApiKey, KeyInfo, RevokeApiKey};
+use crate::api::{
+    get_attribute_mapping, list_api_keys, list_teams, whoami, CreateApiKey, KeyInfo, RevokeApiKey,
+    SetAttributeMapping,
+};
 use crate::components::{ActionResult, ErrorNotice};
 use crate::domain::Right;
 
@@ -39,7 +42,62 @@ pub fn ApiKeysPage() -> impl IntoView {
                 engineer.then(|| view! { <CreateKeyForm create/> })
             })}
         </Suspense>
+        <OtelMapping me/>
     }
+}
+
+/// Which OpenTelemetry span attributes fill attribution (`POST /v1/traces`).
+#[component]
+fn OtelMapping(me: Resource<Result<Option<crate::api::Me>, crate::error::AppError>>) -> impl IntoView {
+    let save = ServerAction::<SetAttributeMapping>::new();
+    let mapping = Resource::new(move || save.version().get(), |_| get_attribute_mapping());
+    view! {
+        <section class="panel form-panel" data-testid="otel-mapping">
+            <h2>"OpenTelemetry attribution"</h2>
+            <p class="muted">
+                "Spans sent to " <code>"/v1/traces"</code> " are attributed from these span or resource attributes; "
+                "the first one present wins. The key's team and initiative fill what is still missing."
+            </p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let engineer = me.await.ok().flatten().is_some_and(|m| m.role.can(Right::ManageEngineering));
+                    let Ok(m) = mapping.await else { return ().into_any() };
+                    let rows = [
+                        ("team", m.team.join(", ")),
+                        ("feature", m.feature.join(", ")),
+                        ("initiative", m.initiative.join(", ")),
+                        ("customer", m.customer.join(", ")),
+                        ("environment", m.environment.join(", ")),
+                    ];
+                    if engineer {
+                        view! {
+                            <ActionForm action=save attr:class="stack">
+                                {rows
+                                    .into_iter()
+                                    .map(|(dim, v)| view! {
+                                        <label>{dim} <input name=dim value=v data-testid=format!("map-{dim}")/></label>
+                                    })
+                                    .collect_view()}
+                                <button type="submit" data-testid="map-submit">"Save mapping"</button>
+                            </ActionForm>
+                        }
+                            .into_any()
+                    } else {
+                        view! {
+                            <table class="grid">
+                                <tbody>
+                                    {rows.into_iter().map(|(dim, v)| view! { <tr><th>{dim}</th><td>{v}</td></tr> }).collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any()
+                    }
+                })}
+            </Transition>
+            <ActionResult value=move || save.value().get() testid="map-result" done=|_: &crate::domain::otlp::AttributeMapping| "Mapping saved.".to_string()/>
+        </section>
+    }
+    .into_any()
 }
 
 /// The token of the key just created, or the error of the attempt.

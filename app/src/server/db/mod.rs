@@ -65,7 +65,8 @@ macro_rules! upsert_rollups {
                     .push_bind(s.unpriced_events);
             });
             qb.push(ROLLUP_UPSERT_TAIL);
-            qb.build().execute(&mut *$tx).await?;
+            // one-off text (its length varies with the batch): not worth a cached statement
+            qb.build().persistent(false).execute(&mut *$tx).await?;
         }
     }};
 }
@@ -119,6 +120,7 @@ macro_rules! in_tx {
 pub mod audit;
 mod keys;
 pub mod prices;
+mod settings;
 mod throttle;
 mod users;
 pub use audit::{Actor, NewAudit, AUDIT_LIMIT};
@@ -417,8 +419,16 @@ impl Db {
                         .push_bind(now);
                 });
                 qb.push(" on conflict (org_id, event_id) do nothing returning event_id");
-                let new: HashSet<String> =
-                    qb.build_query_scalar::<String>().fetch_all(&mut *tx).await?.into_iter().collect();
+                let new: HashSet<String> = qb
+                    .build_query_scalar::<String>()
+                    // full chunks repeat the same text and reuse one prepared statement; a
+                    // batch's shorter tail is a one-off, and caching every length seen
+                    // (each a statement of thousands of parameters) grew memory without bound
+                    .persistent(chunk.len() == INSERT_CHUNK)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
                 inserted.extend(chunk.iter().filter(|e| new.contains(&e.event_id)));
             }
             if with_rollups {

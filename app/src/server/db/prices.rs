@@ -58,7 +58,7 @@ impl Db {
                         .push_bind(created_by.map(|u| u.0));
                 });
                 qb.push(TAIL);
-                qb.build().execute(&mut *tx).await?;
+                qb.build().persistent(false).execute(&mut *tx).await?;
             }
             if let Some(a) = audit {
                 insert_audit!(tx, OrgId(org_id), a)?;

@@ -5,4 +5,5 @@ pub mod ingest;
 pub mod keys;
 pub mod overview;
 pub mod prices;
+pub mod settings;
 pub mod users;

@@ -1,0 +1,31 @@
+//! Per-organisation settings (a JSON value per key).
+use chrono::Utc;
+
+use super::audit::insert_audit;
+use super::{Db, NewAudit, OrgId};
+
+impl Db {
+    pub async fn setting(&self, org: OrgId, key: &str) -> sqlx::Result<Option<String>> {
+        const SQL: &str = "select value from org_settings where org_id = $1 and key = $2";
+        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).bind(key).fetch_optional(p).await)
+    }
+
+    /// Stores the value with its audit record, in one transaction.
+    pub async fn set_setting(
+        &self,
+        org: OrgId,
+        key: &str,
+        value: &str,
+        audit: &NewAudit,
+    ) -> sqlx::Result<()> {
+        const SQL: &str =
+            "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
+            on conflict (org_id, key) do update set value = excluded.value, updated_at = excluded.updated_at";
+        let now = Utc::now();
+        in_tx!(self, |tx| {
+            sqlx::query(SQL).bind(org.0).bind(key).bind(value).bind(now).execute(&mut *tx).await?;
+            insert_audit!(tx, org, audit)?;
+        });
+        Ok(())
+    }
+}
