@@ -311,6 +311,12 @@ pub fn parse_scaled(s: &str, scale: u32) -> Option<i64> {
     scaled(s, scale, false)
 }
 
+/// As [`parse_scaled`], rounding digits past the scale half away from zero (for amounts files
+/// state with more decimals than they are stored with).
+pub fn parse_scaled_rounded(s: &str, scale: u32) -> Option<i64> {
+    scaled(s, scale, true)
+}
+
 /// As [`parse_scaled`]; with `round`, digits past the scale are rounded half away from zero
 /// instead of refused.
 fn scaled(s: &str, scale: u32, round: bool) -> Option<i64> {

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod db;
 pub mod demo;
 pub mod exports;
+pub mod focus;
 pub mod ingest_api;
 pub mod jobs;
 pub mod otlp_api;
