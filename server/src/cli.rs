@@ -79,6 +79,15 @@ pub enum ImportCommand {
     /// Usage events in the ingest format: NDJSON (one event per line) or a JSON array.
     /// Idempotent on event_id; bad lines are reported and skipped.
     Events { file: std::path::PathBuf },
+    /// A FOCUS billing export (CSV, FOCUS 1.0-1.2) into the ledger. Replaces, per billing
+    /// account and billing period, what earlier imports brought: re-importing never double
+    /// counts. Bad rows are reported with line and column and skipped.
+    Focus {
+        file: std::path::PathBuf,
+        /// Import nothing if any row is bad.
+        #[arg(long)]
+        all_or_nothing: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +210,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Key(cmd) => key(&cli.database_url, cmd).await,
         Command::Prices(cmd) => prices(&cli.database_url, cmd).await,
         Command::Import(ImportCommand::Events { file }) => import_events(&cli.database_url, &file).await,
+        Command::Import(ImportCommand::Focus { file, all_or_nothing }) => {
+            import_focus(&cli.database_url, &file, all_or_nothing).await
+        }
     }
 }
 
@@ -492,4 +504,40 @@ async fn import_events(url: &str, file: &std::path::Path) -> Result<(), String> 
         return Err(format!("{rejected} {unit}s rejected (see above)"));
     }
     Ok(())
+}
+
+async fn import_focus(url: &str, file: &std::path::Path, all_or_nothing: bool) -> Result<(), String> {
+    use services::ledger::{focus_tag_default, import_focus, ImportMode};
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let mode = if all_or_nothing { ImportMode::AllOrNothing } else { ImportMode::ValidRows };
+    let t = Instant::now();
+    let r = import_focus(&db, org, &Actor::cli(), file, mode, &focus_tag_default())
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    for e in &r.errors {
+        eprintln!("{}: {e}", file.display());
+    }
+    if r.bad_rows > r.errors.len() as u64 {
+        eprintln!("{}: … and {} more bad rows", file.display(), r.bad_rows - r.errors.len() as u64);
+    }
+    println!(
+        "{}: {} rows read, {} imported ({} billing periods; {} earlier lines replaced), {} rejected; \
+         billed {}, effective {} · {:.1}s",
+        file.display(),
+        r.rows,
+        r.imported,
+        r.periods,
+        r.replaced,
+        r.bad_rows,
+        r.billed.usd(),
+        r.effective.usd(),
+        t.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    match (r.bad_rows, all_or_nothing) {
+        (0, _) => Ok(()),
+        (n, true) => Err(format!("{n} bad rows: nothing imported (--all-or-nothing)")),
+        (n, false) => Err(format!("{n} bad rows skipped (see above)")),
+    }
 }

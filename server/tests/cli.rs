@@ -208,3 +208,16 @@ fn import_events_then_a_price_list_reprices_them() {
     assert!(ok, "{err}");
     assert!(out.contains("re-priced 0 of 2 events"), "{out}");
 }
+
+#[test]
+fn import_focus_reports_totals_and_replaces_on_reimport() {
+    let db = temp_db("focus");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/fixtures/focus/commitment_discount_flexibility/zero_percent_utilization_without_commitment_discount_flexibility.csv");
+    let (ok, out, err) = costroom(&db, &["import", "focus", file]);
+    assert!(ok, "{err}");
+    // the scenario: $1.50 unused commitment + $2.00 on demand
+    assert!(out.contains("imported (1 billing periods; 0 earlier lines replaced), 0 rejected; billed $3.50, effective $3.50"), "{out}");
+    let (ok, out, _) = costroom(&db, &["import", "focus", file]);
+    assert!(ok && out.contains("earlier lines replaced), 0 rejected; billed $3.50"), "{out}");
+    assert!(!out.contains("0 earlier lines replaced"), "the second import replaces the first: {out}");
+}

@@ -12,7 +12,7 @@ use crate::error::AppError;
 
 /// Kinds of record the trail covers. Budgets, outcomes, initiatives and policies join as they
 /// are built; the page's filter lists exactly these.
-pub const ENTITIES: [&str; 5] = ["user", "team", "api_key", "price", "setting"];
+pub const ENTITIES: [&str; 6] = ["user", "team", "api_key", "price", "setting", "ledger"];
 
 /// One change, as shown on the audit page and exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

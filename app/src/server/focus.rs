@@ -99,7 +99,8 @@ pub struct FocusRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     pub line: u64,
-    /// The column's name and its 1-based position.
+    /// The column's name and its 1-based position (0 when the check is not about one cell's
+    /// text, e.g. a currency the ledger does not take).
     pub column: String,
     pub column_number: usize,
     pub reason: String,
@@ -107,7 +108,11 @@ pub struct RowError {
 
 impl std::fmt::Display for RowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {} ({}): {}", self.line, self.column_number, self.column, self.reason)
+        if self.column_number == 0 {
+            write!(f, "line {}, column {}: {}", self.line, self.column, self.reason)
+        } else {
+            write!(f, "line {}, column {} ({}): {}", self.line, self.column_number, self.column, self.reason)
+        }
     }
 }
 

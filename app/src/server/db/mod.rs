@@ -119,6 +119,7 @@ macro_rules! in_tx {
 
 pub mod audit;
 mod keys;
+pub mod ledger;
 pub mod prices;
 mod settings;
 mod throttle;

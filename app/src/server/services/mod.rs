@@ -3,6 +3,7 @@ pub mod auth;
 pub mod demo;
 pub mod ingest;
 pub mod keys;
+pub mod ledger;
 pub mod overview;
 pub mod prices;
 pub mod settings;

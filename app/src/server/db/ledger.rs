@@ -1,0 +1,217 @@
+//! The ledger: imported spend lines (FOCUS first), replaced per billing account and period.
+use chrono::{DateTime, Utc};
+
+use super::{Db, OrgId, UserId};
+use crate::domain::Nanos;
+use crate::server::focus::FocusRow;
+
+/// A FOCUS row with the attribution its tags gave and the keys replacement works on.
+pub struct LedgerLine<'a> {
+    pub row: &'a FocusRow,
+    pub billing_account: &'a str,
+    pub billing_period_start: DateTime<Utc>,
+    pub team: Option<String>,
+    pub initiative: Option<String>,
+    pub feature: Option<String>,
+    pub customer: Option<String>,
+    pub environment: Option<String>,
+}
+
+/// A transaction on which an import deletes and inserts; finished with [`LedgerTx::commit`].
+pub enum LedgerTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+macro_rules! on_tx {
+    ($tx:expr, |$t:ident| $body:expr) => {
+        match $tx {
+            LedgerTx::Sqlite($t) => $body,
+            LedgerTx::Postgres($t) => $body,
+        }
+    };
+}
+
+const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, line, billing_account, \
+    billing_period_start, billing_period_end, charge_period_start, charge_period_end, day, charge_category, \
+    billed_nanos, effective_nanos, list_nanos, contracted_nanos, charge_class, charge_description, charge_frequency, \
+    currency, provider, publisher, service_name, service_category, service_subcategory, region_id, resource_id, \
+    resource_name, sku_id, sku_price_id, pricing_category, consumed_quantity, consumed_unit, pricing_quantity, \
+    pricing_unit, commitment_discount_id, commitment_discount_category, commitment_discount_status, \
+    commitment_discount_type, commitment_discount_quantity, commitment_discount_unit, team, initiative, feature, \
+    customer, environment, tags) ";
+
+/// Rows per insert: 46 binds each stays under SQLite's 32,766 parameters.
+pub const LEDGER_CHUNK: usize = 500;
+
+impl Db {
+    pub async fn begin_ledger(&self) -> sqlx::Result<LedgerTx> {
+        Ok(match self {
+            Db::Sqlite(p) => LedgerTx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => LedgerTx::Postgres(p.begin().await?),
+        })
+    }
+}
+
+impl LedgerTx {
+    /// Starts an import record (its totals are filled in by [`LedgerTx::finish_import`]).
+    pub async fn start_import(
+        &mut self,
+        org: OrgId,
+        source: &str,
+        file: &str,
+        by: Option<UserId>,
+    ) -> sqlx::Result<i64> {
+        const SQL: &str = "insert into ledger_imports (org_id, source, file_name, rows_imported, rows_replaced, \
+            billed_nanos, effective_nanos, created_at, created_by) values ($1, $2, $3, 0, 0, 0, 0, $4, $5) returning id";
+        let now = Utc::now();
+        on_tx!(self, |t| sqlx::query_scalar(SQL)
+            .bind(org.0)
+            .bind(source)
+            .bind(file)
+            .bind(now)
+            .bind(by.map(|u| u.0))
+            .fetch_one(&mut **t)
+            .await)
+    }
+
+    /// Deletes the lines an earlier import brought for this account and billing period.
+    pub async fn replace_period(
+        &mut self,
+        org: OrgId,
+        source: &str,
+        account: &str,
+        period_start: DateTime<Utc>,
+    ) -> sqlx::Result<u64> {
+        const SQL: &str =
+            "delete from ledger_lines where org_id = $1 and source = $2 and billing_account = $3 \
+            and billing_period_start = $4";
+        on_tx!(self, |t| Ok(sqlx::query(SQL)
+            .bind(org.0)
+            .bind(source)
+            .bind(account)
+            .bind(period_start)
+            .execute(&mut **t)
+            .await?
+            .rows_affected()))
+    }
+
+    pub async fn insert_lines(
+        &mut self,
+        org: OrgId,
+        import: i64,
+        source: &str,
+        lines: &[LedgerLine<'_>],
+    ) -> sqlx::Result<()> {
+        for chunk in lines.chunks(LEDGER_CHUNK) {
+            on_tx!(self, |t| {
+                let mut qb = sqlx::QueryBuilder::new(INSERT_HEAD);
+                qb.push_values(chunk, |mut b, l| {
+                    let r = l.row;
+                    let tags = serde_json::Value::Object(
+                        r.tags
+                            .iter()
+                            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                            .collect(),
+                    )
+                    .to_string();
+                    b.push_bind(org.0)
+                        .push_bind(import)
+                        .push_bind(source.to_string())
+                        .push_bind(r.line as i64)
+                        .push_bind(l.billing_account.to_string())
+                        .push_bind(l.billing_period_start)
+                        .push_bind(r.billing_period_end)
+                        .push_bind(r.charge_period_start)
+                        .push_bind(r.charge_period_end)
+                        .push_bind(r.charge_period_start.date_naive())
+                        .push_bind(r.charge_category.as_str())
+                        .push_bind(r.billed_cost.0)
+                        .push_bind(r.effective_cost.0)
+                        .push_bind(r.list_cost.map(|c| c.0))
+                        .push_bind(r.contracted_cost.map(|c| c.0))
+                        .push_bind(r.charge_class.clone())
+                        .push_bind(r.charge_description.clone())
+                        .push_bind(r.charge_frequency.clone())
+                        .push_bind(r.billing_currency.clone())
+                        .push_bind(r.provider.clone())
+                        .push_bind(r.publisher.clone())
+                        .push_bind(r.service_name.clone())
+                        .push_bind(r.service_category.clone())
+                        .push_bind(r.service_subcategory.clone())
+                        .push_bind(r.region_id.clone())
+                        .push_bind(r.resource_id.clone())
+                        .push_bind(r.resource_name.clone())
+                        .push_bind(r.sku_id.clone())
+                        .push_bind(r.sku_price_id.clone())
+                        .push_bind(r.pricing_category.clone())
+                        .push_bind(r.consumed_quantity.clone())
+                        .push_bind(r.consumed_unit.clone())
+                        .push_bind(r.pricing_quantity.clone())
+                        .push_bind(r.pricing_unit.clone())
+                        .push_bind(r.commitment_discount_id.clone())
+                        .push_bind(r.commitment_discount_category.clone())
+                        .push_bind(r.commitment_discount_status.clone())
+                        .push_bind(r.commitment_discount_type.clone())
+                        .push_bind(r.commitment_discount_quantity.clone())
+                        .push_bind(r.commitment_discount_unit.clone())
+                        .push_bind(l.team.clone())
+                        .push_bind(l.initiative.clone())
+                        .push_bind(l.feature.clone())
+                        .push_bind(l.customer.clone())
+                        .push_bind(l.environment.clone())
+                        .push_bind(tags);
+                });
+                qb.build().persistent(chunk.len() == LEDGER_CHUNK).execute(&mut **t).await?;
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn finish_import(
+        &mut self,
+        import: i64,
+        rows: u64,
+        replaced: u64,
+        billed: Nanos,
+        effective: Nanos,
+    ) -> sqlx::Result<()> {
+        const SQL: &str =
+            "update ledger_imports set rows_imported = $1, rows_replaced = $2, billed_nanos = $3, \
+            effective_nanos = $4 where id = $5";
+        on_tx!(self, |t| sqlx::query(SQL)
+            .bind(rows as i64)
+            .bind(replaced as i64)
+            .bind(billed.0)
+            .bind(effective.0)
+            .bind(import)
+            .execute(&mut **t)
+            .await
+            .map(|_| ()))
+    }
+
+    pub async fn commit(self) -> sqlx::Result<()> {
+        on_tx!(self, |t| t.commit().await)
+    }
+}
+
+impl Db {
+    /// Lines, Σ BilledCost and Σ EffectiveCost of the organisation's ledger for one source.
+    pub async fn ledger_totals(&self, org: OrgId, source: &str) -> sqlx::Result<(i64, Nanos, Nanos)> {
+        const SQL: &str = "select count(*), cast(coalesce(sum(billed_nanos), 0) as bigint), \
+            cast(coalesce(sum(effective_nanos), 0) as bigint) from ledger_lines where org_id = $1 and source = $2";
+        let (n, b, e): (i64, i64, i64) =
+            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(source).fetch_one(p).await)?;
+        Ok((n, Nanos(b), Nanos(e)))
+    }
+
+    /// Σ EffectiveCost per team over the ledger (attribution from tags), for tests and views.
+    pub async fn ledger_by_team(&self, org: OrgId) -> sqlx::Result<Vec<(Option<String>, Nanos)>> {
+        const SQL: &str =
+            "select team, cast(sum(effective_nanos) as bigint) from ledger_lines where org_id = $1 \
+            group by team order by team";
+        let rows: Vec<(Option<String>, i64)> =
+            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        Ok(rows.into_iter().map(|(t, c)| (t, Nanos(c))).collect())
+    }
+}

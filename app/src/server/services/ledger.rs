@@ -1,0 +1,184 @@
+//! Importing FOCUS billing exports into the ledger.
+//!
+//! Two passes over the file keep memory flat however long it is: the first checks every row and
+//! collects the (billing account, billing period) pairs it covers; the second, in one
+//! transaction, deletes what earlier imports brought for those pairs and inserts the file's
+//! rows in chunks. Re-importing a file, or importing an export that overlaps an earlier one,
+//! therefore replaces instead of adding: nothing is counted twice.
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::domain::otlp::AttributeMapping;
+use crate::domain::Nanos;
+use crate::error::{internal, AppError};
+use crate::server::db::ledger::{LedgerLine, LEDGER_CHUNK};
+use crate::server::db::{Actor, Db, NewAudit, OrgId};
+use crate::server::focus::{self, FocusRow, RowError};
+
+pub const SOURCE_FOCUS: &str = "focus";
+/// Row errors kept for the report (all are counted).
+const MAX_ERRORS: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Import the valid rows, report the others.
+    ValidRows,
+    /// Import nothing if any row is bad.
+    AllOrNothing,
+}
+
+#[derive(Debug, Default)]
+pub struct FocusImportReport {
+    pub rows: u64,
+    pub imported: u64,
+    /// Lines of earlier imports replaced (same billing account and period).
+    pub replaced: u64,
+    pub billed: Nanos,
+    pub effective: Nanos,
+    pub bad_rows: u64,
+    /// The first [`MAX_ERRORS`] bad rows.
+    pub errors: Vec<RowError>,
+    pub periods: usize,
+}
+
+/// Which tags attribute a FOCUS line, by default.
+pub fn focus_tag_default() -> AttributeMapping {
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+    AttributeMapping {
+        team: v(&["team", "Team", "costroom.team", "cost-center", "CostCenter"]),
+        feature: v(&["feature", "Feature"]),
+        initiative: v(&["initiative", "project", "Project"]),
+        customer: v(&["customer", "Customer"]),
+        environment: v(&["environment", "env", "Environment"]),
+    }
+}
+
+fn tag(row: &FocusRow, names: &[String]) -> Option<String> {
+    names.iter().find_map(|n| row.tags.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+}
+
+/// The billing period a row belongs to; a row without one counts in its charge's month.
+fn period_start(row: &FocusRow) -> DateTime<Utc> {
+    row.billing_period_start.unwrap_or_else(|| {
+        let d = row.charge_period_start.date_naive().with_day(1).expect("day 1");
+        d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+    })
+}
+
+/// Checks beyond the format: the ledger holds one currency for now.
+fn check(row: FocusRow) -> Result<FocusRow, RowError> {
+    match &row.billing_currency {
+        Some(c) if !c.eq_ignore_ascii_case("USD") => Err(RowError {
+            line: row.line,
+            column: "BillingCurrency".into(),
+            column_number: 0,
+            reason: format!("'{c}': only USD billing is supported so far"),
+        }),
+        _ => Ok(row),
+    }
+}
+
+fn read_file(path: &Path, each: impl FnMut(Result<FocusRow, RowError>)) -> Result<u64, AppError> {
+    let file =
+        std::fs::File::open(path).map_err(|e| AppError::Invalid(format!("file: {}: {e}", path.display())))?;
+    let mut each = each;
+    focus::read(std::io::BufReader::new(file), |r| each(r.and_then(check))).map_err(AppError::Invalid)
+}
+
+#[tracing::instrument(skip(db, mapping), err(Debug, level = "info"))]
+pub async fn import_focus(
+    db: &Db,
+    org: OrgId,
+    actor: &Actor,
+    path: &Path,
+    mode: ImportMode,
+    mapping: &AttributeMapping,
+) -> Result<FocusImportReport, AppError> {
+    let mut report = FocusImportReport::default();
+    let mut periods: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
+    report.rows = read_file(path, |r| match r {
+        Ok(row) => {
+            periods.insert((row.billing_account_id.clone().unwrap_or_default(), period_start(&row)));
+        }
+        Err(e) => {
+            report.bad_rows += 1;
+            if report.errors.len() < MAX_ERRORS {
+                report.errors.push(e);
+            }
+        }
+    })?;
+    report.periods = periods.len();
+    if mode == ImportMode::AllOrNothing && report.bad_rows > 0 {
+        return Ok(report);
+    }
+    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tx = db.begin_ledger().await?;
+    let import = tx.start_import(org, SOURCE_FOCUS, &file_name, actor.user).await?;
+    for (account, start) in &periods {
+        report.replaced += tx.replace_period(org, SOURCE_FOCUS, account, *start).await?;
+    }
+    // Second pass: rows in chunks. The reader calls back synchronously, so rows are collected
+    // per chunk and written between reads of the next chunk.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<FocusRow>>(2);
+    let path = path.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(LEDGER_CHUNK);
+        let result = read_file(&path, |r| {
+            if let Ok(row) = r {
+                chunk.push(row);
+                if chunk.len() == LEDGER_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(LEDGER_CHUNK));
+                    // the receiver only stops early on a database error; then the rows don't matter
+                    let _ = sender.blocking_send(full);
+                }
+            }
+        });
+        if !chunk.is_empty() {
+            let _ = sender.blocking_send(chunk);
+        }
+        result
+    });
+    while let Some(rows) = receiver.recv().await {
+        let lines: Vec<LedgerLine<'_>> = rows
+            .iter()
+            .map(|r| LedgerLine {
+                row: r,
+                billing_account: r.billing_account_id.as_deref().unwrap_or(""),
+                billing_period_start: period_start(r),
+                team: tag(r, &mapping.team),
+                initiative: tag(r, &mapping.initiative),
+                feature: tag(r, &mapping.feature),
+                customer: tag(r, &mapping.customer),
+                environment: tag(r, &mapping.environment),
+            })
+            .collect();
+        tx.insert_lines(org, import, SOURCE_FOCUS, &lines).await?;
+        for r in &rows {
+            report.imported += 1;
+            report.billed += r.billed_cost;
+            report.effective += r.effective_cost;
+        }
+    }
+    reader.await.map_err(internal)??;
+    tx.finish_import(import, report.imported, report.replaced, report.billed, report.effective).await?;
+    tx.commit().await?;
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "ledger.import",
+        entity: "ledger",
+        entity_id: file_name.clone(),
+        summary: format!(
+            "FOCUS {file_name}: {} rows imported, {} replaced, billed {}",
+            report.imported,
+            report.replaced,
+            report.billed.usd()
+        ),
+        before: None,
+        after: Some(serde_json::json!({ "rows": report.imported, "replaced": report.replaced,
+            "billed": report.billed.usd(), "effective": report.effective.usd(), "bad_rows": report.bad_rows })),
+    };
+    db.record_audit(org, &entry).await?;
+    Ok(report)
+}
