@@ -10,6 +10,9 @@
 //!   the server's resident memory as it goes and at its peak, and the rate of a plain bulk
 //!   insert of the same rows into the same database (no HTTP, pricing or rollups) with the
 //!   ratio.
+//! - `costroom-bench focus [rows]`: writes a FOCUS CSV of that many rows (10 accounts × 12
+//!   billing periods, tags, many decimals), imports it into the ledger, and prints rows/s and
+//!   this process's resident memory sampled during the import.
 use std::time::{Duration, Instant};
 
 use app::server::demo::DemoConfig;
@@ -26,6 +29,10 @@ async fn main() {
         let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let conns: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(2);
         return ingest::main(n, conns).await;
+    }
+    if args.get(1).map(String::as_str) == Some("focus") {
+        let n: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+        return focus::main(n).await;
     }
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
     let volume: f64 = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1.0);
@@ -285,5 +292,110 @@ mod ingest {
         let mut body = vec![0; len];
         conn.read_exact(&mut body).await.expect("body");
         (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+mod focus {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use app::server::db::Actor;
+    use app::server::services::ledger::{focus_tag_default, import_focus, ImportMode, SOURCE_FOCUS};
+    use app::server::testing::TestDb;
+
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    pub async fn main(rows: u64) {
+        let path = std::env::temp_dir().join(format!("costroom-bench-focus-{}.csv", std::process::id()));
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
+        writeln!(w, "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,\
+            BilledCost,EffectiveCost,ListCost,BillingCurrency,ServiceName,ServiceCategory,ProviderName,SkuId,\
+            ConsumedQuantity,ConsumedUnit,Tags").expect("write");
+        for i in 0..rows {
+            let account = i % 10;
+            let month = (i / 10) % 12 + 1;
+            let day = i % 28 + 1;
+            writeln!(
+                w,
+                "acct-{account},2026-{month:02}-01T00:00:00Z,{},Usage,2026-{month:02}-{day:02}T00:00:00Z,\
+                 2026-{month:02}-{day:02}T01:00:00Z,{}.{:012},{}.{:012},{}.{:012},USD,GPU VMs,AI and Machine Learning,\
+                 Cloud,sku-{},{}.5,Hours,\"{{\"\"team\"\":\"\"team-{}\"\"}}\"",
+                if month == 12 { "2027-01-01T00:00:00Z".to_string() } else { format!("2026-{:02}-01T00:00:00Z", month + 1) },
+                i % 100,
+                i % 999_999_999_999,
+                i % 100,
+                i % 999_999_999_999,
+                (i * 2) % 100,
+                (i * 2) % 999_999_999_999,
+                i % 50,
+                i % 7,
+                i % 5
+            )
+            .expect("write");
+        }
+        w.flush().expect("flush");
+        drop(w);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!("costroom-bench focus: {rows} rows, {} MiB file", size / (1024 * 1024));
+        let sqlite = TestDb::sqlite().await;
+        run("sqlite", &sqlite, &path, rows).await;
+        sqlite.finish().await;
+        match TestDb::postgres().await {
+            Some(pg) => {
+                run("postgres", &pg, &path, rows).await;
+                pg.finish().await;
+            }
+            None => println!("postgres: skipped (set COSTROOM_TEST_PG_URL)"),
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    async fn run(backend: &str, t: &TestDb, path: &std::path::Path, rows: u64) {
+        let org = t.db.ensure_org("bench", "Bench").await.expect("org");
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut samples = vec![];
+                while !done.load(Ordering::Relaxed) {
+                    samples.push(rss_kib());
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                samples
+            })
+        };
+        let before = rss_kib();
+        let started = Instant::now();
+        let r = import_focus(&t.db, org, &Actor::cli(), path, ImportMode::ValidRows, &focus_tag_default())
+            .await
+            .expect("import");
+        let secs = started.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        let samples = sampler.await.expect("sampler");
+        assert_eq!((r.imported, r.bad_rows), (rows, 0));
+        let (n, billed, _) = t.db.ledger_totals(org, SOURCE_FOCUS).await.expect("totals");
+        assert_eq!(n as u64, rows);
+        let step = (samples.len() / 10).max(1);
+        let series: Vec<String> = samples.iter().step_by(step).map(|k| format!("{}", k / 1024)).collect();
+        println!(
+            "{backend}: imported {rows} FOCUS rows in {secs:.1}s = {:.0} rows/s (billed {}); RSS before {} MiB, \
+             during [{}] MiB, max {} MiB",
+            rows as f64 / secs,
+            billed.usd(),
+            before / 1024,
+            series.join(" "),
+            samples.iter().max().copied().unwrap_or(0) / 1024
+        );
     }
 }
