@@ -135,6 +135,13 @@ e2e-run:
 	  E2E_PORT=$$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})") \
 	  npx playwright test
 
-# Figures, not pass/fail: seeding throughput, Overview latency, peak memory (release build).
+# Figures, not pass/fail (release build): seeding throughput, Overview latency and memory;
+# HTTP ingest through a real server vs a plain bulk insert; a FOCUS import. Sizes:
+# BENCH_EVENTS (default 5,000,000) and BENCH_FOCUS_ROWS (default 1,000,000).
+BENCH_EVENTS ?= 5000000
+BENCH_FOCUS_ROWS ?= 1000000
 bench:
-	COSTROOM_TEST_PG_URL="$(PG_URL)" cargo run -q -p server --bin costroom-bench --profile server-release
+	cargo build -q -p server --bins --profile server-release
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench ingest $(BENCH_EVENTS) 2
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench focus $(BENCH_FOCUS_ROWS)

@@ -20,6 +20,7 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 pub fn build_router(state: AppState) -> Router {
     let routes = page_routes();
     let context_state = state.clone();
+    let fallback_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let secure = state.cookie_secure;
     let router =
@@ -33,8 +34,12 @@ pub fn build_router(state: AppState) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(shell_options.clone()),
         )
-        // Static files from the site root (WASM, CSS, ECharts), else the app's 404 page.
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        // Static files from the site root (WASM, CSS, ECharts), else the app's 404 page, which
+        // renders the navigation (who is signed in) and so needs the same context.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            move || provide_context(fallback_state.clone()),
+            shell,
+        ));
     // Sessions live in the application's own database: they survive restarts and are shared
     // by several servers on PostgreSQL.
     let router = match &state.db {

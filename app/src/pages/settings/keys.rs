@@ -17,6 +17,9 @@ pub fn ApiKeysPage() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
+    // Created here, not inside the form's Suspend: resources must be created in the same order
+    // during hydration as on the server, and an async block resolves in no fixed order.
+    let teams = Resource::new(|| (), |_| list_teams());
     view! {
         <Title text="API keys · Costroom"/>
         <h1>"API keys"</h1>
@@ -39,7 +42,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let engineer = me.await.ok().flatten().is_some_and(|m| m.role.can(Right::ManageEngineering));
-                engineer.then(|| view! { <CreateKeyForm create/> })
+                engineer.then(|| view! { <CreateKeyForm create teams/> })
             })}
         </Suspense>
         <OtelMapping me/>
@@ -180,8 +183,10 @@ fn KeysTable(list: Vec<KeyInfo>, engineer: bool, revoke: ServerAction<RevokeApiK
 }
 
 #[component]
-fn CreateKeyForm(create: ServerAction<CreateApiKey>) -> impl IntoView {
-    let teams = Resource::new(|| (), |_| list_teams());
+fn CreateKeyForm(
+    create: ServerAction<CreateApiKey>,
+    teams: Resource<Result<Vec<crate::api::TeamInfo>, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <section class="panel form-panel">
             <h2>"Create a key"</h2>

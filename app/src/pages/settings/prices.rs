@@ -25,6 +25,31 @@ pub fn PriceBookPage() -> impl IntoView {
     let set = ServerAction::<SetModelPrice>::new();
     let page =
         Resource::new(move || (q("q"), q("model"), set.version().get()), |(q, m, _)| list_prices(q, m));
+    // The re-price job's resources live here, not in the form inside a Suspend: hydration
+    // must create resources in the same order as the server did.
+    let start = ServerAction::<StartRecompute>::new();
+    let tick = RwSignal::new(0u32);
+    let job = move || start.value().get().and_then(|r| r.ok());
+    let status = Resource::new(
+        move || (job(), tick.get()),
+        |(job, _)| async move {
+            match job {
+                Some(j) => recompute_status(j).await.ok(),
+                None => None,
+            }
+        },
+    );
+    // Browser only (effects do not run on the server): poll while the job runs.
+    Effect::new(move |_| {
+        let running = job().is_some() && !status.get().flatten().is_some_and(|s| s.finished);
+        if running {
+            if let Ok(h) =
+                set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_millis(300))
+            {
+                on_cleanup(move || h.clear());
+            }
+        }
+    });
     view! {
         <Title text="Price book · Costroom"/>
         <h1>"Price book"</h1>
@@ -47,7 +72,7 @@ pub fn PriceBookPage() -> impl IntoView {
                 let engineer = me.await.ok().flatten().is_some_and(|m| m.role.can(Right::ManageEngineering));
                 engineer.then(|| view! {
                     <SetPriceForm set model=q("set_model").unwrap_or_default() provider=q("set_provider").unwrap_or_default()/>
-                    <RecomputeForm/>
+                    <RecomputeForm start status/>
                 })
             })}
         </Suspense>
@@ -166,30 +191,10 @@ fn SetPriceForm(set: ServerAction<SetModelPrice>, model: String, provider: Strin
 
 /// Starts a re-price and shows its progress until it ends (polling while it runs).
 #[component]
-fn RecomputeForm() -> impl IntoView {
-    let start = ServerAction::<StartRecompute>::new();
-    let tick = RwSignal::new(0u32);
-    let job = move || start.value().get().and_then(|r| r.ok());
-    let status = Resource::new(
-        move || (job(), tick.get()),
-        |(job, _)| async move {
-            match job {
-                Some(j) => recompute_status(j).await.ok(),
-                None => None,
-            }
-        },
-    );
-    // Browser only (effects do not run on the server): poll while the job runs.
-    Effect::new(move |_| {
-        let running = job().is_some() && !status.get().flatten().is_some_and(|s| s.finished);
-        if running {
-            if let Ok(h) =
-                set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_millis(300))
-            {
-                on_cleanup(move || h.clear());
-            }
-        }
-    });
+fn RecomputeForm(
+    start: ServerAction<StartRecompute>,
+    status: Resource<Option<crate::api::JobView>>,
+) -> impl IntoView {
     view! {
         <section class="panel form-panel">
             <h2>"Re-price history"</h2>
