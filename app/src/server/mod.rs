@@ -8,6 +8,7 @@ pub mod ingest_api;
 pub mod jobs;
 pub mod otlp_api;
 pub mod password;
+pub mod provider_reports;
 pub mod services;
 pub mod state;
 pub mod testing;
