@@ -6,8 +6,8 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::Nav;
 use crate::pages::{
-    AccountPage, ApiKeysPage, AuditLogPage, ComingSoonPage, NotFoundPage, OverviewPage, PeoplePage,
-    PriceBookPage, SettingsPage, SetupPage, SignInPage, TeamsPage,
+    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, ComingSoonPage, NotFoundPage, OverviewPage,
+    PeoplePage, PriceBookPage, SettingsPage, SetupPage, SignInPage, TeamsPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/keys") view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/prices") view=PriceBookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/imports") view=BillingImportsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -615,13 +615,13 @@ async fn focus_imports_replace_per_account_and_period_and_never_double_count(db:
         .join("tests/fixtures/focus/saas_examples/spend_agreements/saas_spend_agreements_a1.csv");
     let map = focus_tag_default();
     let cli = Actor::cli();
-    let first = import_focus(&db, org, &cli, &fixture, ImportMode::ValidRows, &map).await.unwrap();
+    let first = import_focus(&db, org, &cli, &fixture, ImportMode::ValidRows, &map, |_| ()).await.unwrap();
     assert_eq!((first.bad_rows, first.replaced), (0, 0));
     assert_eq!(first.billed, Nanos(1200 * 1_000_000_000), "the scenario's $1,200");
     let totals = db.ledger_totals(org, SOURCE_FOCUS).await.unwrap();
     assert_eq!((totals.0 as u64, totals.1), (first.imported, first.billed));
     // the same file again: replaced, not added
-    let again = import_focus(&db, org, &cli, &fixture, ImportMode::ValidRows, &map).await.unwrap();
+    let again = import_focus(&db, org, &cli, &fixture, ImportMode::ValidRows, &map, |_| ()).await.unwrap();
     assert_eq!(again.replaced, first.imported);
     assert_eq!(db.ledger_totals(org, SOURCE_FOCUS).await.unwrap(), totals);
 
@@ -637,9 +637,9 @@ async fn focus_imports_replace_per_account_and_period_and_never_double_count(db:
     let nov = write("nov", "acct-9,2026-11-01,2026-12-01,Usage,2026-11-03,2026-11-04,10.50,10.50,USD,\"{\"\"team\"\":\"\"search\"\"}\"\n\
         acct-9,2026-11-01,2026-12-01,Credit,2026-11-05,2026-11-06,-2.25,-2.25,USD,null\n\
         acct-9,2026-10-01,2026-11-01,Usage,2026-10-30,2026-10-31,4.00,4.00,USD,\"{\"\"Team\"\":\"\"risk\"\"}\"\n");
-    import_focus(&db, org, &cli, &nov, ImportMode::ValidRows, &map).await.unwrap();
+    import_focus(&db, org, &cli, &nov, ImportMode::ValidRows, &map, |_| ()).await.unwrap();
     let corrected = write("nov-corrected", "acct-9,2026-11-01,2026-12-01,Usage,2026-11-03,2026-11-04,11.00,11.00,USD,\"{\"\"team\"\":\"\"search\"\"}\"\n");
-    let r = import_focus(&db, org, &cli, &corrected, ImportMode::ValidRows, &map).await.unwrap();
+    let r = import_focus(&db, org, &cli, &corrected, ImportMode::ValidRows, &map, |_| ()).await.unwrap();
     assert_eq!(r.replaced, 2, "November's two lines replaced; October's kept");
     let by_team = db.ledger_by_team(org).await.unwrap();
     let team = |t: Option<&str>| by_team.iter().find(|(k, _)| k.as_deref() == t).map(|(_, c)| c.0);
@@ -654,12 +654,12 @@ async fn focus_imports_replace_per_account_and_period_and_never_double_count(db:
         acct-7,2026-11-01,2026-12-01,Usage,2026-11-03,2026-11-04,1.00,1.00,EUR,\n",
     );
     let before = db.ledger_totals(org, SOURCE_FOCUS).await.unwrap();
-    let r = import_focus(&db, org, &cli, &bad, ImportMode::AllOrNothing, &map).await.unwrap();
+    let r = import_focus(&db, org, &cli, &bad, ImportMode::AllOrNothing, &map, |_| ()).await.unwrap();
     assert_eq!((r.bad_rows, r.imported), (2, 0));
     assert_eq!(r.errors[0].to_string(), "line 3, column 7 (BilledCost): 'one' is not a decimal amount");
     assert!(r.errors[1].to_string().starts_with("line 4, column BillingCurrency: 'EUR'"), "{}", r.errors[1]);
     assert_eq!(db.ledger_totals(org, SOURCE_FOCUS).await.unwrap(), before);
-    let r = import_focus(&db, org, &cli, &bad, ImportMode::ValidRows, &map).await.unwrap();
+    let r = import_focus(&db, org, &cli, &bad, ImportMode::ValidRows, &map, |_| ()).await.unwrap();
     assert_eq!((r.bad_rows, r.imported), (2, 1));
     let after = db.ledger_totals(org, SOURCE_FOCUS).await.unwrap();
     assert_eq!((after.0 - before.0, after.1 .0 - before.1 .0), (1, 1_000_000_000));

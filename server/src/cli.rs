@@ -512,7 +512,7 @@ async fn import_focus(url: &str, file: &std::path::Path, all_or_nothing: bool) -
     let org = default_org(&db).await?;
     let mode = if all_or_nothing { ImportMode::AllOrNothing } else { ImportMode::ValidRows };
     let t = Instant::now();
-    let r = import_focus(&db, org, &Actor::cli(), file, mode, &focus_tag_default())
+    let r = import_focus(&db, org, &Actor::cli(), file, mode, &focus_tag_default(), |_| ())
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?;
     for e in &r.errors {

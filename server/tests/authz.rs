@@ -58,6 +58,8 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/revoke_api_key", "prefix={prefix}", ENGINEERING),
     ("POST", "/api/list_audit", "", PEOPLE),
     ("POST", "/api/list_prices", "", SignedIn),
+    ("POST", "/api/list_ledger_imports", "", SignedIn),
+    ("POST", "/api/import_status", "job=999", Needs(Right::ImportBilling)),
     ("POST", "/api/get_attribute_mapping", "", SignedIn),
     (
         "POST",
@@ -88,6 +90,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/settings/audit.csv", "", PEOPLE),
     ("POST", "/api/v1/events", "[]", ApiKey),
     ("POST", "/v1/traces", "", ApiKey),
+    ("POST", "/ledger/focus", "", Needs(Right::ImportBilling)),
     // pages
     ("GET", "/", "", SignedIn),
     ("GET", "/signin", "", Public),
@@ -105,6 +108,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/settings/keys", "", SignedIn),
     ("GET", "/settings/audit", "", PEOPLE),
     ("GET", "/settings/prices", "", SignedIn),
+    ("GET", "/settings/imports", "", SignedIn),
     ("GET", "/account", "", SignedIn),
 ];
 

@@ -1,11 +1,13 @@
 //! Server functions only, one file per resource. Bodies stay thin: authorize, delegate to a
 //! service, return a DTO.
 pub mod auth;
+pub mod ledger;
 pub mod overview;
 pub mod prices;
 pub mod settings;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
+pub use ledger::{import_status, list_ledger_imports, ImportInfo, ImportStatus, ListLedgerImports};
 pub use overview::{get_overview, GetOverview};
 pub use prices::{
     list_prices, recompute_status, set_model_price, start_recompute, JobView, ListPrices, PriceRow,

@@ -24,6 +24,8 @@ pub enum Right {
     ManageEngineering,
     /// People, teams, roles; the audit log.
     ManagePeople,
+    /// Billing imports into the ledger (FOCUS files): finance and engineering both bring them.
+    ImportBilling,
 }
 
 impl Role {
@@ -45,8 +47,8 @@ impl Role {
         use Right::*;
         match self {
             Role::Admin => true,
-            Role::Finance => matches!(right, ManageBudgets),
-            Role::Engineering => matches!(right, ManageEngineering),
+            Role::Finance => matches!(right, ManageBudgets | ImportBilling),
+            Role::Engineering => matches!(right, ManageEngineering | ImportBilling),
             Role::Product => matches!(right, ManageInitiatives),
             Role::Viewer => false,
         }
@@ -78,15 +80,15 @@ mod tests {
     #[test]
     fn rights_per_role() {
         let table = [
-            (Role::Admin, [true, true, true, true]),
-            (Role::Finance, [true, false, false, false]),
-            (Role::Engineering, [false, false, true, false]),
-            (Role::Product, [false, true, false, false]),
-            (Role::Viewer, [false, false, false, false]),
+            (Role::Admin, [true, true, true, true, true]),
+            (Role::Finance, [true, false, false, false, true]),
+            (Role::Engineering, [false, false, true, false, true]),
+            (Role::Product, [false, true, false, false, false]),
+            (Role::Viewer, [false, false, false, false, false]),
         ];
         for (role, expected) in table {
-            let got =
-                [ManageBudgets, ManageInitiatives, ManageEngineering, ManagePeople].map(|r| role.can(r));
+            let got = [ManageBudgets, ManageInitiatives, ManageEngineering, ManagePeople, ImportBilling]
+                .map(|r| role.can(r));
             assert_eq!(got, expected, "{role}");
         }
     }

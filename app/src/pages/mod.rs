@@ -11,6 +11,8 @@ pub use account::AccountPage;
 pub use coming_soon::ComingSoonPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
-pub use settings::{ApiKeysPage, AuditLogPage, PeoplePage, PriceBookPage, SettingsPage, TeamsPage};
+pub use settings::{
+    ApiKeysPage, AuditLogPage, BillingImportsPage, PeoplePage, PriceBookPage, SettingsPage, TeamsPage,
+};
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;

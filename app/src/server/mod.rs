@@ -12,3 +12,4 @@ pub mod provider_reports;
 pub mod services;
 pub mod state;
 pub mod testing;
+pub mod uploads;

@@ -377,9 +377,17 @@ mod focus {
         };
         let before = rss_kib();
         let started = Instant::now();
-        let r = import_focus(&t.db, org, &Actor::cli(), path, ImportMode::ValidRows, &focus_tag_default())
-            .await
-            .expect("import");
+        let r = import_focus(
+            &t.db,
+            org,
+            &Actor::cli(),
+            path,
+            ImportMode::ValidRows,
+            &focus_tag_default(),
+            |_| (),
+        )
+        .await
+        .expect("import");
         let secs = started.elapsed().as_secs_f64();
         done.store(true, Ordering::Relaxed);
         let samples = sampler.await.expect("sampler");

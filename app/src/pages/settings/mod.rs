@@ -9,23 +9,26 @@ use crate::components::SignedInOnly;
 use crate::domain::{Right, Role};
 
 pub mod audit;
+pub mod imports;
 pub mod keys;
 pub mod people;
 pub mod prices;
 pub mod teams;
 
 pub use audit::AuditLogPage;
+pub use imports::BillingImportsPage;
 pub use keys::ApiKeysPage;
 pub use people::PeoplePage;
 pub use prices::PriceBookPage;
 pub use teams::TeamsPage;
 
 /// (path, label, right needed to see the tab at all)
-const TABS: [(&str, &str, Option<Right>); 6] = [
+const TABS: [(&str, &str, Option<Right>); 7] = [
     ("/settings/people", "People", None),
     ("/settings/teams", "Teams", None),
     ("/settings/keys", "API keys", None),
     ("/settings/prices", "Price book", None),
+    ("/settings/imports", "Billing imports", None),
     ("/settings/audit", "Audit log", Some(Right::ManagePeople)),
     ("/account", "My account", None),
 ];

@@ -195,7 +195,29 @@ impl LedgerTx {
     }
 }
 
+/// One import as the billing-imports page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerImportRow {
+    pub id: i64,
+    pub source: String,
+    pub file_name: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub rows_imported: i64,
+    pub rows_replaced: i64,
+    pub billed_nanos: i64,
+    pub effective_nanos: i64,
+}
+
 impl Db {
+    /// The newest imports first (at most `limit`).
+    pub async fn ledger_imports(&self, org: OrgId, limit: i64) -> sqlx::Result<Vec<LedgerImportRow>> {
+        const SQL: &str = "select i.id, i.source, i.file_name, i.created_at, u.email as created_by, i.rows_imported, \
+            i.rows_replaced, i.billed_nanos, i.effective_nanos from ledger_imports i \
+            left join users u on u.id = i.created_by where i.org_id = $1 order by i.created_at desc, i.id desc limit $2";
+        on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(limit).fetch_all(p).await)
+    }
+
     /// Lines, Σ BilledCost and Σ EffectiveCost of the organisation's ledger for one source.
     pub async fn ledger_totals(&self, org: OrgId, source: &str) -> sqlx::Result<(i64, Nanos, Nanos)> {
         const SQL: &str = "select count(*), cast(coalesce(sum(billed_nanos), 0) as bigint), \

@@ -87,7 +87,7 @@ fn read_file(path: &Path, each: impl FnMut(Result<FocusRow, RowError>)) -> Resul
     focus::read(std::io::BufReader::new(file), |r| each(r.and_then(check))).map_err(AppError::Invalid)
 }
 
-#[tracing::instrument(skip(db, mapping), err(Debug, level = "info"))]
+#[tracing::instrument(skip(db, mapping, progress), err(Debug, level = "info"))]
 pub async fn import_focus(
     db: &Db,
     org: OrgId,
@@ -95,6 +95,7 @@ pub async fn import_focus(
     path: &Path,
     mode: ImportMode,
     mapping: &AttributeMapping,
+    progress: impl Fn(u64),
 ) -> Result<FocusImportReport, AppError> {
     let mut report = FocusImportReport::default();
     let mut periods: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
@@ -160,6 +161,7 @@ pub async fn import_focus(
             report.billed += r.billed_cost;
             report.effective += r.effective_cost;
         }
+        progress(report.imported);
     }
     reader.await.map_err(internal)??;
     tx.finish_import(import, report.imported, report.replaced, report.billed, report.effective).await?;

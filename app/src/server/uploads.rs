@@ -1,0 +1,119 @@
+//! `POST /ledger/focus`: a FOCUS file uploaded from the billing-imports page (a plain
+//! multipart form, so it works without JavaScript). The file is streamed to a temporary file,
+//! imported in the background as a job, and the browser is sent to the page that shows the
+//! job's progress and outcome.
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use tokio::io::AsyncWriteExt;
+use tower_sessions::Session;
+
+use super::auth::user_of;
+use super::db::Actor;
+use super::services::ledger::{focus_tag_default, import_focus, ImportMode};
+use super::state::AppState;
+use crate::domain::money::group_thousands;
+use crate::domain::Right;
+use crate::error::AppError;
+
+/// Largest upload accepted (a FOCUS month of a large cloud account is a few hundred MiB).
+pub const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024 * 1024;
+
+pub async fn focus_upload_handler(
+    State(st): State<AppState>,
+    session: Session,
+    request: Request,
+) -> Response {
+    // rights before reading a byte of the body
+    let user = match user_of(&session, &st).await {
+        Ok(Some(u)) if u.role.can(Right::ImportBilling) => u,
+        Ok(Some(_)) => return AppError::Forbidden.status().into_response(),
+        Ok(None) => return AppError::Unauthorized.status().into_response(),
+        Err(e) => return e.status().into_response(),
+    };
+    let back = |error: &str| Redirect::to(&format!("/settings/imports?error={error}")).into_response();
+    let Ok(mut form) = Multipart::from_request(request, &st).await else { return back("form") };
+    let path = std::env::temp_dir()
+        .join(format!("costroom-upload-{}.csv", crate::server::password::random_secret(16)));
+    let (mut name, mut all_or_nothing, mut bytes) = (String::new(), false, 0usize);
+    loop {
+        match form.next_field().await {
+            Ok(Some(mut field)) => match field.name() {
+                Some("file") => {
+                    name = field.file_name().unwrap_or("upload.csv").to_string();
+                    let Ok(mut out) = tokio::fs::File::create(&path).await else { return back("storage") };
+                    loop {
+                        match field.chunk().await {
+                            Ok(Some(chunk)) => {
+                                bytes += chunk.len();
+                                if bytes > MAX_UPLOAD_BYTES || out.write_all(&chunk).await.is_err() {
+                                    let _ = tokio::fs::remove_file(&path).await;
+                                    return back("too_large");
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(_) => {
+                                let _ = tokio::fs::remove_file(&path).await;
+                                return back("form");
+                            }
+                        }
+                    }
+                    if out.flush().await.is_err() {
+                        return back("storage");
+                    }
+                }
+                Some("all_or_nothing") => all_or_nothing = true,
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(_) => return back("form"),
+        }
+    }
+    if bytes == 0 {
+        let _ = tokio::fs::remove_file(&path).await;
+        return back("empty");
+    }
+    let job = st.jobs.start(st.org.0, "focus_import");
+    let actor = Actor::person(user.id, &user.email);
+    let mode = if all_or_nothing { ImportMode::AllOrNothing } else { ImportMode::ValidRows };
+    tokio::spawn(async move {
+        // the upload's own name in the ledger and the audit trail, not the temporary one
+        let named = path.with_file_name(format!("costroom-upload-{job}-{}", sanitize(&name)));
+        let outcome = match tokio::fs::rename(&path, &named).await {
+            Err(e) => Err(format!("could not store the upload: {e}")),
+            Ok(()) => import_focus(&st.db, st.org, &actor, &named, mode, &focus_tag_default(), |n| st.jobs.progress(job, n))
+                .await
+                .map_err(|e| e.to_string())
+                .map(|r| {
+                    let mut text = format!(
+                        "{name}: {} rows read, {} imported ({} billing periods; {} earlier lines replaced), {} rejected; billed {}, effective {}.",
+                        group_thousands(r.rows),
+                        group_thousands(r.imported),
+                        r.periods,
+                        group_thousands(r.replaced),
+                        group_thousands(r.bad_rows),
+                        r.billed.usd(),
+                        r.effective.usd()
+                    );
+                    if r.bad_rows > 0 && r.imported == 0 {
+                        text.push_str(" Nothing was imported (all or nothing).");
+                    }
+                    for e in r.errors.iter().take(20) {
+                        text.push('\n');
+                        text.push_str(&e.to_string());
+                    }
+                    text
+                }),
+        };
+        let _ = tokio::fs::remove_file(&named).await;
+        st.jobs.finish(job, outcome);
+    });
+    Redirect::to(&format!("/settings/imports?job={job}")).into_response()
+}
+
+/// A file name safe to put in a path.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .take(100)
+        .collect()
+}
