@@ -38,7 +38,7 @@ pub fn BillingImportsPage() -> impl IntoView {
         },
     );
     let finished = move || status.get().flatten().is_some_and(|s| s.finished);
-    let imports = Resource::new(move || finished(), |_| list_ledger_imports());
+    let imports = Resource::new(finished, |_| list_ledger_imports());
     // Browser only: poll while the job runs.
     Effect::new(move |_| {
         if job().is_some() && !finished() {
