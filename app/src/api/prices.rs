@@ -153,9 +153,7 @@ pub async fn set_model_price(
     let me = state::with_status(auth::require_right(Right::ManageEngineering).await)?;
     let st = state::app_state()?;
     let run = async {
-        let from = NaiveDate::parse_from_str(effective_from.trim(), "%Y-%m-%d").map_err(|_| {
-            AppError::Invalid(format!("effective_from: '{effective_from}' is not a date (YYYY-MM-DD)"))
-        })?;
+        let from = crate::domain::period::required_day("effective_from", &effective_from)?;
         let mut price = ModelPrice::default();
         for (field, class, value) in [
             ("input_per_m", TokenClass::Input, Some(input_per_m)),
@@ -199,10 +197,7 @@ pub async fn start_recompute(since: String) -> Result<u64, AppError> {
     use crate::server::{auth, services, state};
     let me = state::with_status(auth::require_right(Right::ManageEngineering).await)?;
     let st = state::app_state()?;
-    let since = state::with_status(
-        NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
-            .map_err(|_| AppError::Invalid(format!("since: '{since}' is not a date (YYYY-MM-DD)"))),
-    )?;
+    let since = state::with_status(crate::domain::period::required_day("since", &since))?;
     let id = st.jobs.start(st.org.0, "recompute");
     let actor = Actor::person(me.id, &me.email);
     tokio::spawn(async move {

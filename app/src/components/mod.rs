@@ -1,12 +1,14 @@
 //! Reusable views.
 pub mod echart;
 pub mod error_notice;
+pub mod job;
 pub mod kpi_tile;
 pub mod nav;
 pub mod sign_in_first;
 
 pub use echart::EChart;
 pub use error_notice::{ActionResult, ErrorNotice};
+pub use job::{poll_job, JobStatus};
 pub use kpi_tile::KpiTile;
 pub use nav::Nav;
 pub use sign_in_first::{SignInFirst, SignedInOnly};

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::period::parse_day;
 use super::text::csv_row;
 use super::DateRange;
 use crate::error::AppError;
@@ -111,15 +112,7 @@ impl AuditFilter {
         }
         // Reuse the page-wide date rules (format, order, maximum span) only when both ends are
         // given; one open end means "since" / "until".
-        let day = |field: &str, v: Option<&str>| -> Result<Option<NaiveDate>, AppError> {
-            match v.map(str::trim).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| {
-                    AppError::invalid(format!("{field}: '{s}' is not a date (expected YYYY-MM-DD)"))
-                }),
-            }
-        };
-        let (from, to) = (day("from", from)?, day("to", to)?);
+        let (from, to) = (parse_day("from", from)?, parse_day("to", to)?);
         if let (Some(f), Some(t)) = (from, to) {
             DateRange::parse(Some(&f.to_string()), Some(&t.to_string()), t)?;
         }

@@ -10,6 +10,21 @@ pub const MAX_RANGE_DAYS: i64 = 3 * 366;
 /// The default view: the last 90 days including today.
 pub const DEFAULT_RANGE_DAYS: u64 = 90;
 
+/// A `YYYY-MM-DD` form value; `None` when empty. The error names the field.
+pub fn parse_day(field: &str, v: Option<&str>) -> Result<Option<NaiveDate>, AppError> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::invalid(format!("{field}: '{s}' is not a date (expected YYYY-MM-DD)"))),
+    }
+}
+
+/// [`parse_day`] for a field that must be given.
+pub fn required_day(field: &str, v: &str) -> Result<NaiveDate, AppError> {
+    parse_day(field, Some(v))?.ok_or_else(|| AppError::invalid(format!("{field}: required")))
+}
+
 /// Inclusive on both ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRange {
@@ -28,16 +43,8 @@ impl DateRange {
     /// default range ending today; a lone `from` runs to today, a lone `to` reaches back the
     /// default length.
     pub fn parse(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> Result<Self, AppError> {
-        let parse_one = |field: &str, v: Option<&str>| -> Result<Option<NaiveDate>, AppError> {
-            match v.map(str::trim).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| {
-                    AppError::invalid(format!("{field}: '{s}' is not a date (expected YYYY-MM-DD)"))
-                }),
-            }
-        };
-        let from = parse_one("from", from)?;
-        let to = parse_one("to", to)?;
+        let from = parse_day("from", from)?;
+        let to = parse_day("to", to)?;
         let range = match (from, to) {
             (None, None) => Self::last_days(today, DEFAULT_RANGE_DAYS),
             (Some(f), None) => DateRange { from: f, to: today.max(f) },

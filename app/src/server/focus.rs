@@ -219,7 +219,7 @@ impl Cells<'_> {
 
     fn quantity(&self, column: &str) -> Result<Option<String>, RowError> {
         let Some(v) = self.text(column) else { return Ok(None) };
-        match parse_scaled_rounded(&v, 0).or_else(|| parse_scaled_rounded(&v, 9)) {
+        match parse_scaled_rounded(&v, 0) {
             Some(_) => Ok(Some(v)),
             None => Err(self.err(column, format!("'{v}' is not a number"))),
         }

@@ -1,14 +1,12 @@
 //! Settings → Billing imports: upload a FOCUS file (finance, engineering, admins) — a plain
 //! multipart form, so it works without JavaScript — watch its progress, and see past imports.
-use std::time::Duration;
-
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::{short_time, SettingsTabs};
-use crate::api::{import_status, list_ledger_imports, whoami, ImportInfo, JobView};
-use crate::components::ErrorNotice;
+use crate::api::{import_status, list_ledger_imports, whoami, ImportInfo};
+use crate::components::{poll_job, ErrorNotice, JobStatus};
 use crate::domain::money::group_thousands;
 use crate::domain::Right;
 
@@ -27,28 +25,9 @@ pub fn BillingImportsPage() -> impl IntoView {
     let job = move || query.read().get("job").and_then(|j| j.parse::<u64>().ok());
     let error = query.read_untracked().get("error").map(|c| error_text(&c));
     let me = Resource::new(|| (), |_| whoami());
-    let tick = RwSignal::new(0u32);
-    let status: Resource<Option<JobView>> = Resource::new(
-        move || (job(), tick.get()),
-        |(job, _)| async move {
-            match job {
-                Some(j) => import_status(j).await.ok(),
-                None => None,
-            }
-        },
-    );
+    let status = poll_job(job, import_status);
     let finished = move || status.get().flatten().is_some_and(|s| s.finished);
     let imports = Resource::new(finished, |_| list_ledger_imports());
-    // Browser only: poll while the job runs.
-    Effect::new(move |_| {
-        if job().is_some() && !finished() {
-            if let Ok(h) =
-                set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_millis(300))
-            {
-                on_cleanup(move || h.clear());
-            }
-        }
-    });
     view! {
         <Title text="Billing imports · Costroom"/>
         <h1>"Billing imports"</h1>
@@ -73,24 +52,7 @@ pub fn BillingImportsPage() -> impl IntoView {
                 })
             })}
         </Suspense>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                status.await.map(|s| {
-                    if s.finished {
-                        let class = if s.failed { "error pre" } else { "ok pre" };
-                        view! { <p class=class role="status" data-testid="import-result">{s.outcome.unwrap_or_default()}</p> }.into_any()
-                    } else {
-                        view! {
-                            <p role="status" data-testid="import-progress">
-                                <progress></progress>
-                                {format!(" {} rows imported…", group_thousands(s.done))}
-                            </p>
-                        }
-                        .into_any()
-                    }
-                })
-            })}
-        </Transition>
+        <JobStatus status testid="import" unit="rows imported"/>
         <Transition fallback=|| view! { <p class="muted">"Loading imports…"</p> }>
             {move || Suspend::new(async move {
                 match imports.await {

@@ -1,8 +1,6 @@
 //! Settings → Price book: every model's price (USD per million tokens) and its history, the
 //! models whose events have no price yet, and — for engineering and admins — an organisation's
 //! own price and a re-price of history with its progress.
-use std::time::Duration;
-
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -12,7 +10,7 @@ use super::SettingsTabs;
 use crate::api::{
     list_prices, recompute_status, whoami, PriceRow, PricesPage, SetModelPrice, StartRecompute,
 };
-use crate::components::{ActionResult, ErrorNotice};
+use crate::components::{poll_job, ActionResult, ErrorNotice, JobStatus};
 use crate::domain::money::group_thousands;
 use crate::domain::text::encode_query_value;
 use crate::domain::Right;
@@ -28,28 +26,8 @@ pub fn PriceBookPage() -> impl IntoView {
     // The re-price job's resources live here, not in the form inside a Suspend: hydration
     // must create resources in the same order as the server did.
     let start = ServerAction::<StartRecompute>::new();
-    let tick = RwSignal::new(0u32);
     let job = move || start.value().get().and_then(|r| r.ok());
-    let status = Resource::new(
-        move || (job(), tick.get()),
-        |(job, _)| async move {
-            match job {
-                Some(j) => recompute_status(j).await.ok(),
-                None => None,
-            }
-        },
-    );
-    // Browser only (effects do not run on the server): poll while the job runs.
-    Effect::new(move |_| {
-        let running = job().is_some() && !status.get().flatten().is_some_and(|s| s.finished);
-        if running {
-            if let Ok(h) =
-                set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_millis(300))
-            {
-                on_cleanup(move || h.clear());
-            }
-        }
-    });
+    let status = poll_job(job, recompute_status);
     view! {
         <Title text="Price book · Costroom"/>
         <h1>"Price book"</h1>
@@ -204,24 +182,7 @@ fn RecomputeForm(
                 <button type="submit" data-testid="recompute-submit">"Re-price"</button>
             </ActionForm>
             {move || start.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    status.await.map(|s| {
-                        if s.finished {
-                            let class = if s.failed { "error" } else { "ok" };
-                            view! { <p class=class role="status" data-testid="recompute-result">{s.outcome.unwrap_or_default()}</p> }.into_any()
-                        } else {
-                            view! {
-                                <p role="status" data-testid="recompute-progress">
-                                    <progress></progress>
-                                    {format!(" {} events examined…", group_thousands(s.done))}
-                                </p>
-                            }
-                            .into_any()
-                        }
-                    })
-                })}
-            </Transition>
+            <JobStatus status testid="recompute" unit="events examined"/>
         </section>
     }
     .into_any()

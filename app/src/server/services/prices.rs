@@ -64,8 +64,25 @@ pub async fn ensure_public_list(db: &Db) -> Result<usize, AppError> {
 /// has no price stays `Unpriced` (cost 0, flagged). Provider-reported costs are kept: they
 /// win over the list.
 pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) {
-    for e in events.iter_mut().filter(|e| e.cost_source != CostSource::Provider) {
-        let entry = book.find(&e.provider, &e.model, e.day());
+    // A batch holds few distinct models and days; look each up once (a lookup tries several
+    // alias keys, which is the costly part of pricing on the ingest path).
+    let entries: Vec<Option<&crate::domain::price_book::PriceEntry>> = {
+        let mut memo = HashMap::new();
+        events
+            .iter()
+            .map(|e| {
+                (e.cost_source != CostSource::Provider).then(|| {
+                    *memo
+                        .entry((e.provider.as_str(), e.model.as_str(), e.day()))
+                        .or_insert_with(|| book.find(&e.provider, &e.model, e.day()))
+                })?
+            })
+            .collect()
+    };
+    for (e, entry) in events.iter_mut().zip(entries) {
+        if e.cost_source == CostSource::Provider {
+            continue;
+        }
         match entry.map(|en| (en.id, en.price.cost(&e.tokens, e.service_tier))) {
             Some((id, Ok(cost))) => {
                 e.cost = cost;

@@ -280,10 +280,12 @@ pub async fn set_team_member(
         .await?
         .ok_or_else(|| AppError::Invalid(format!("team: no team '{slug}'")))?;
     let email = Email::parse(email).map_err(AppError::Invalid)?;
-    let user =
-        db.list_users(org).await?.into_iter().find(|u| u.email == email.as_str()).ok_or_else(|| {
-            AppError::Invalid(format!("email: nobody here has the e-mail {}", email.as_str()))
-        })?;
+    let nobody = || AppError::Invalid(format!("email: nobody here has the e-mail {}", email.as_str()));
+    let id = db.credentials_by_email(&email).await?.ok_or_else(nobody)?.user_id;
+    let user = match person(db, org, id).await {
+        Err(AppError::NotFound(_)) => Err(nobody()),
+        other => other,
+    }?;
     let (action, summary) = if member {
         ("team.member_add", format!("{} joined team {slug}", user.email))
     } else {
