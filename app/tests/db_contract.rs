@@ -2,6 +2,7 @@
 //! behaviour is one async fn taking a fresh `Db`; `on_both!` runs it once per backend.
 #![cfg(feature = "ssr")]
 
+use app::domain::ledger::SpendSource;
 use app::domain::{DateRange, Nanos, UsageEvent};
 use app::on_both;
 use app::server::db::{Db, UsageEventRow};
@@ -62,15 +63,15 @@ async fn daily_costs_sum_exactly_per_day_and_skip_other_orgs(db: Db) {
     db.insert_usage_events(other, &[event("e1", "2026-11-01 10:00:00", "gpt-4o", 999)]).await.unwrap();
 
     let range = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
-    let rows = db.daily_costs(org, range).await.unwrap();
+    let rows = db.daily_costs(org, range, None).await.unwrap();
     let got: Vec<(NaiveDate, i64, i64)> = rows.iter().map(|r| (r.day, r.cost.0, r.requests)).collect();
     assert_eq!(got, vec![(d("2026-11-01"), 4_000_000_002, 2), (d("2026-11-03"), 123_456_789_012, 1)]);
-    assert_eq!(db.cost_between(org, range).await.unwrap(), Nanos(127_456_789_014));
+    assert_eq!(db.cost_between(org, range, None).await.unwrap(), Nanos(127_456_789_014));
     let oct = DateRange { from: d("2026-10-31"), to: d("2026-10-31") };
-    assert_eq!(db.cost_between(org, oct).await.unwrap(), Nanos(7));
+    assert_eq!(db.cost_between(org, oct, None).await.unwrap(), Nanos(7));
     let empty = DateRange { from: d("2020-01-01"), to: d("2020-01-31") };
-    assert_eq!(db.cost_between(org, empty).await.unwrap(), Nanos(0));
-    assert!(db.daily_costs(org, empty).await.unwrap().is_empty());
+    assert_eq!(db.cost_between(org, empty, None).await.unwrap(), Nanos(0));
+    assert!(db.daily_costs(org, empty, None).await.unwrap().is_empty());
 }
 on_both!(daily_costs_sum_exactly_per_day_and_skip_other_orgs);
 
@@ -126,7 +127,7 @@ async fn demo_seed_is_deterministic_and_reconciles(db: Db) {
     let total: i64 = expected.iter().map(|r| r.cost_nanos).sum();
     assert_eq!(first.total_cost, Nanos(total));
     let range = DateRange { from: d("2026-10-22"), to: d("2026-11-20") };
-    let by_day: i64 = db.daily_costs(org, range).await.unwrap().iter().map(|r| r.cost.0).sum();
+    let by_day: i64 = db.daily_costs(org, range, None).await.unwrap().iter().map(|r| r.cost.0).sum();
     assert_eq!(by_day, total, "daily totals reconcile with the rows");
 
     let reset = services::demo::seed(&db, org, cfg, true).await.unwrap();
@@ -147,14 +148,17 @@ async fn overview_service_reads_month_to_date(db: Db) {
     )
     .await
     .unwrap();
-    let o = services::overview::overview(&db, org, d("2026-11-10"), Some("2026-10-01"), None).await.unwrap();
+    let o = services::overview::overview(&db, org, d("2026-11-10"), Some("2026-10-01"), None, None)
+        .await
+        .unwrap();
     assert_eq!(o.mtd, Nanos(200));
     assert_eq!(o.prev_mtd, Nanos(100));
     assert_eq!(o.mtd_change_pct(), Some(100.0));
     assert_eq!(o.range_total, Nanos(1_300));
     assert_eq!(o.daily.len(), 41);
     assert_eq!(o.projected_month_end, Nanos(600));
-    let err = services::overview::overview(&db, org, d("2026-11-10"), Some("soon"), None).await.unwrap_err();
+    let err =
+        services::overview::overview(&db, org, d("2026-11-10"), Some("soon"), None, None).await.unwrap_err();
     assert_eq!(err.to_string(), "from: 'soon' is not a date (expected YYYY-MM-DD)");
 }
 on_both!(overview_service_reads_month_to_date);
@@ -458,7 +462,7 @@ async fn rollups_equal_the_raw_events_after_random_batches_and_resends(db: Db) {
     assert_rollups_match_raw(&db, org).await;
     let (n, total) = db.usage_totals(org).await.unwrap();
     let range = DateRange { from: d("2026-11-18"), to: d("2026-11-20") };
-    assert_eq!((n, db.cost_between(org, range).await.unwrap()), (700, total));
+    assert_eq!((n, db.cost_between(org, range, None).await.unwrap()), (700, total));
 }
 on_both!(rollups_equal_the_raw_events_after_random_batches_and_resends);
 
@@ -609,11 +613,11 @@ on_both!(two_overlapping_reprices_never_count_a_change_twice);
 
 async fn focus_imports_replace_per_account_and_period_and_never_double_count(db: Db) {
     use app::server::db::Actor;
-    use app::server::services::ledger::{focus_tag_default, import_focus, ImportMode, SOURCE_FOCUS};
+    use app::server::services::ledger::{import_focus, ImportMode, SOURCE_FOCUS};
     let org = db.ensure_org("a", "A").await.unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/focus/saas_examples/spend_agreements/saas_spend_agreements_a1.csv");
-    let map = focus_tag_default();
+    let map = app::domain::ledger::LedgerRules::default();
     let cli = Actor::cli();
     let first = import_focus(&db, org, &cli, &fixture, ImportMode::ValidRows, &map, |_| ()).await.unwrap();
     assert_eq!((first.bad_rows, first.replaced), (0, 0));
@@ -663,5 +667,60 @@ async fn focus_imports_replace_per_account_and_period_and_never_double_count(db:
     assert_eq!((r.bad_rows, r.imported), (2, 1));
     let after = db.ledger_totals(org, SOURCE_FOCUS).await.unwrap();
     assert_eq!((after.0 - before.0, after.1 .0 - before.1 .0), (1, 1_000_000_000));
+
+    // the invoice rollups follow every replacement: they equal the ledger's effective cost
+    let all_time = DateRange { from: d("2000-01-01"), to: d("2099-12-31") };
+    let invoice = db.cost_between(org, all_time, Some(SpendSource::Invoice)).await.unwrap();
+    assert_eq!(invoice, after.2);
+    let by_source = db.cost_by_source(org, all_time).await.unwrap();
+    assert_eq!(by_source.iter().map(|s| s.1).sum::<Nanos>(), after.2, "no tokens here: all of it is invoice");
+    let nov = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+    assert_eq!(db.cost_between(org, nov, None).await.unwrap(), Nanos(11_000_000_000 + 1_000_000_000));
 }
 on_both!(focus_imports_replace_per_account_and_period_and_never_double_count);
+
+async fn invoice_lines_of_services_metered_by_events_are_kept_but_not_counted(db: Db) {
+    use app::domain::ledger::LedgerRules;
+    use app::server::db::Actor;
+    use app::server::services::ledger::{import_focus, ImportMode};
+    use app::server::services::settings::{ledger_rules, set_ledger_rules};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let cli = Actor::cli();
+    // token events: $3 of Azure OpenAI on 3 November, metered by the gateway
+    let ev = event("e1", "2026-11-03 10:00:00", "gpt-4o", 3_000_000_000);
+    db.insert_usage_events(org, &[ev]).await.unwrap();
+    let dir = std::env::temp_dir().join("costroom-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("covered-{}.csv", std::process::id()));
+    std::fs::write(
+        &p,
+        "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,\
+        BilledCost,EffectiveCost,BillingCurrency,ProviderName,ServiceName,Tags\n\
+        az-1,2026-11-01,2026-12-01,Usage,2026-11-03,2026-11-04,3.10,3.10,USD,Microsoft,Azure OpenAI,\n\
+        az-1,2026-11-01,2026-12-01,Usage,2026-11-03,2026-11-04,40.00,40.00,USD,Microsoft,Virtual Machines,\
+        \"{\"\"cost-center\"\":\"\"research\"\"}\"\n",
+    )
+    .unwrap();
+    let rules = ledger_rules(&db, org).await.unwrap();
+    assert_eq!(rules, LedgerRules::default());
+    let r = import_focus(&db, org, &cli, &p, ImportMode::ValidRows, &rules, |_| ()).await.unwrap();
+    assert_eq!(r.not_counted, 0);
+    let day = DateRange { from: d("2026-11-03"), to: d("2026-11-03") };
+    assert_eq!(db.cost_between(org, day, None).await.unwrap(), Nanos(46_100_000_000), "counted twice so far");
+    // the organisation says Azure OpenAI is metered by events: its invoice line stops counting
+    let covered = LedgerRules { covered_by_events: vec!["azure openai".into()], ..rules };
+    set_ledger_rules(&db, org, &cli, covered.clone()).await.unwrap();
+    assert_eq!(db.cost_between(org, day, None).await.unwrap(), Nanos(43_000_000_000));
+    assert_eq!(db.cost_between(org, day, Some(SpendSource::Invoice)).await.unwrap(), Nanos(40_000_000_000));
+    assert_eq!(db.cost_between(org, day, Some(SpendSource::Tokens)).await.unwrap(), Nanos(3_000_000_000));
+    // a re-import under the new rules keeps it that way, and says so
+    let r = import_focus(&db, org, &cli, &p, ImportMode::ValidRows, &covered, |_| ()).await.unwrap();
+    assert_eq!((r.not_counted, r.replaced), (1, 2));
+    assert_eq!(db.cost_between(org, day, None).await.unwrap(), Nanos(43_000_000_000));
+    // the cost-center tag attributed the VM line
+    let teams = db.ledger_by_team(org).await.unwrap();
+    assert!(teams.contains(&(Some("research".into()), Nanos(40_000_000_000))), "{teams:?}");
+    let audit = db.list_audit(org, &Default::default(), 10).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "setting.ledger_rules"));
+}
+on_both!(invoice_lines_of_services_metered_by_events_are_kept_but_not_counted);

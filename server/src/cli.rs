@@ -507,12 +507,13 @@ async fn import_events(url: &str, file: &std::path::Path) -> Result<(), String> 
 }
 
 async fn import_focus(url: &str, file: &std::path::Path, all_or_nothing: bool) -> Result<(), String> {
-    use services::ledger::{focus_tag_default, import_focus, ImportMode};
+    use services::ledger::{import_focus, ImportMode};
     let db = connect(url).await?;
     let org = default_org(&db).await?;
     let mode = if all_or_nothing { ImportMode::AllOrNothing } else { ImportMode::ValidRows };
     let t = Instant::now();
-    let r = import_focus(&db, org, &Actor::cli(), file, mode, &focus_tag_default(), |_| ())
+    let rules = services::settings::ledger_rules(&db, org).await.map_err(|e| e.to_string())?;
+    let r = import_focus(&db, org, &Actor::cli(), file, mode, &rules, |_| ())
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?;
     for e in &r.errors {

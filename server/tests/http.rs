@@ -825,14 +825,14 @@ async fn ingest_counts_good_bad_and_duplicate_items_and_a_resend_changes_nothing
     assert_eq!((&report["accepted"], &report["duplicates"]), (&json!(0), &json!(4)));
     assert_eq!(db.usage_totals(org).await.unwrap(), after);
     let day = app::domain::DateRange { from: d("2026-11-20"), to: d("2026-11-20") };
-    let from_rollups = db.cost_between(org, day).await.unwrap();
+    let from_rollups = db.cost_between(org, day, None).await.unwrap();
 
     // NDJSON, gzip-compressed, with blank lines
     let ndjson = b"{\"event_id\":\"n-1\",\"timestamp\":\"2026-11-20T13:00:00Z\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"input_tokens\":1000000}\n\n{\"event_id\":\"n-2\",\"timestamp\":\"2026-11-20T13:00:01Z\",\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"output_tokens\":1000000}\n";
     let (status, report) = post_events(&app, &token, gzip(ndjson), true).await;
     assert_eq!((status, &report["accepted"]), (StatusCode::OK, &json!(2)), "{report}");
     // gpt-4o-mini: 1M input × 1.5e-7 = $0.15; 1M output × 6e-7 = $0.60
-    assert_eq!(db.cost_between(org, day).await.unwrap(), Nanos(from_rollups.0 + 750_000_000));
+    assert_eq!(db.cost_between(org, day, None).await.unwrap(), Nanos(from_rollups.0 + 750_000_000));
 }
 on_both!(ingest_counts_good_bad_and_duplicate_items_and_a_resend_changes_nothing);
 

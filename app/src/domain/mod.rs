@@ -3,6 +3,7 @@ pub mod account;
 pub mod api_key;
 pub mod audit;
 pub mod ingest;
+pub mod ledger;
 pub mod money;
 pub mod otlp;
 pub mod overview;

@@ -2,6 +2,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::ledger::SpendSource;
 use super::{DateRange, Nanos};
 
 /// Spend of one day (UTC).
@@ -27,6 +28,10 @@ pub struct Overview {
     pub range_requests: i64,
     /// One entry per day of `range`, zero-filled, oldest first.
     pub daily: Vec<DailyCost>,
+    /// The one source the figures are limited to, if any.
+    pub source: Option<SpendSource>,
+    /// Spend in range per source (all sources, whatever `source` is).
+    pub by_source: Vec<(SpendSource, Nanos)>,
 }
 
 impl Overview {
@@ -51,6 +56,8 @@ impl Overview {
             range_total,
             range_requests,
             daily,
+            source: None,
+            by_source: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::get_overview;
 use crate::charts;
 use crate::components::{EChart, KpiTile, SignInFirst};
+use crate::domain::ledger::SpendSource;
 use crate::domain::money::group_thousands;
 use crate::domain::{DateRange, Overview};
 use crate::error::AppError;
@@ -19,7 +20,8 @@ pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
     let from = move || query.read().get("from");
     let to = move || query.read().get("to");
-    let overview = Resource::new(move || (from(), to()), |(f, t)| get_overview(f, t));
+    let source = move || query.read().get("source");
+    let overview = Resource::new(move || (from(), to(), source()), |(f, t, s)| get_overview(f, t, s));
     view! {
         <Title text="Overview · Costroom"/>
         <h1>"Overview"</h1>
@@ -28,7 +30,7 @@ pub fn OverviewPage() -> impl IntoView {
                 match overview.await {
                     Ok(o) => view! { <OverviewBody o/> }.into_any(),
                     Err(AppError::Unauthorized) => view! { <SignInFirst/> }.into_any(),
-                    Err(e) => view! { <RangeError e from=from() to=to()/> }.into_any(),
+                    Err(e) => view! { <RangeError e from=from() to=to() source=source()/> }.into_any(),
                 }
             })}
         </Transition>
@@ -36,9 +38,14 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn RangeError(e: AppError, from: Option<String>, to: Option<String>) -> impl IntoView {
+fn RangeError(
+    e: AppError,
+    from: Option<String>,
+    to: Option<String>,
+    source: Option<String>,
+) -> impl IntoView {
     view! {
-        <RangeForm from=from.unwrap_or_default() to=to.unwrap_or_default()/>
+        <RangeForm from=from.unwrap_or_default() to=to.unwrap_or_default() source=source.unwrap_or_default()/>
         <p class="error" role="alert" data-testid="range-error">
             {e.to_string()}
         </p>
@@ -46,7 +53,7 @@ fn RangeError(e: AppError, from: Option<String>, to: Option<String>) -> impl Int
 }
 
 #[component]
-fn RangeForm(from: String, to: String) -> impl IntoView {
+fn RangeForm(from: String, to: String, source: String) -> impl IntoView {
     view! {
         <Form method="GET" action="/" attr:class="range-form" attr:aria-label="Date range">
             <label>
@@ -55,6 +62,24 @@ fn RangeForm(from: String, to: String) -> impl IntoView {
             <label>
                 "To " <input type="date" name="to" value=to data-testid="range-to"/>
             </label>
+            <label>
+                "Source "
+                <select name="source" data-testid="range-source">
+                    <option value="" selected=source.is_empty()>
+                        "All sources"
+                    </option>
+                    {SpendSource::ALL
+                        .into_iter()
+                        .map(|s| {
+                            view! {
+                                <option value=s.as_str() selected=source == s.as_str()>
+                                    {s.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
             <button type="submit" data-testid="range-apply">
                 "Apply"
             </button>
@@ -62,8 +87,11 @@ fn RangeForm(from: String, to: String) -> impl IntoView {
     }
 }
 
-fn range_href(r: DateRange) -> String {
-    format!("/?from={}&to={}", r.from, r.to)
+fn range_href(r: DateRange, source: Option<SpendSource>) -> String {
+    match source {
+        Some(s) => format!("/?from={}&to={}&source={}", r.from, r.to, s.as_str()),
+        None => format!("/?from={}&to={}", r.from, r.to),
+    }
 }
 
 #[component]
@@ -82,6 +110,13 @@ fn OverviewBody(o: Overview) -> impl IntoView {
     let chart = charts::daily_spend(&o.daily);
     let days = o.range.days();
     let yesterday = today - Days::new(1);
+    let source = o.source;
+    let scope = match source {
+        Some(s) => format!("{} only", s.label().to_lowercase()),
+        None => "every source".to_string(),
+    };
+    let range = o.range;
+    let by_source_total: crate::domain::Nanos = o.by_source.iter().map(|(_, c)| *c).sum();
     view! {
         <section class="kpis" aria-label="Key figures">
             <KpiTile
@@ -90,7 +125,7 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                 note=change
                 testid="kpi-mtd"
                 formula=format!(
-                    "Σ cost of usage events dated {} … {} (UTC)",
+                    "Σ spend ({scope}) dated {} … {} (UTC)",
                     DateRange::month_to_date(today).from,
                     today,
                 )
@@ -123,20 +158,24 @@ fn OverviewBody(o: Overview) -> impl IntoView {
         <section class="panel" aria-label="Daily spend">
             <div class="panel-head">
                 <h2>"Daily spend"</h2>
-                <RangeForm from=o.range.from.to_string() to=o.range.to.to_string()/>
+                <RangeForm
+                    from=o.range.from.to_string()
+                    to=o.range.to.to_string()
+                    source=source.map(|s| s.as_str().to_string()).unwrap_or_default()
+                />
                 <ul class="presets">
                     {presets
                         .into_iter()
                         .map(|(label, r)| {
                             view! {
                                 <li>
-                                    <A href=range_href(r)>{label}</A>
+                                    <A href=range_href(r, source)>{label}</A>
                                 </li>
                             }
                         })
                         .collect_view()}
                     <li>
-                        <A href=range_href(DateRange::last_days(yesterday, 1))>"Yesterday"</A>
+                        <A href=range_href(DateRange::last_days(yesterday, 1), source)>"Yesterday"</A>
                     </li>
                 </ul>
             </div>
@@ -169,6 +208,42 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                     </tbody>
                 </table>
             </details>
+        </section>
+        <section class="panel" aria-label="Spend by source">
+            <h2>"Spend by source"</h2>
+            <table data-testid="by-source">
+                <thead>
+                    <tr>
+                        <th scope="col">"Source"</th>
+                        <th scope="col" class="num">"Spend in range"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {o
+                        .by_source
+                        .clone()
+                        .into_iter()
+                        .map(|(s, cost)| {
+                            view! {
+                                <tr data-source=s.as_str()>
+                                    <td>
+                                        <A href=range_href(range, Some(s))>{s.label()}</A>
+                                    </td>
+                                    <td class="num">{cost.usd()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+                <tfoot>
+                    <tr>
+                        <th scope="row">"All sources"</th>
+                        <td class="num" data-testid="by-source-total">
+                            {by_source_total.usd()}
+                        </td>
+                    </tr>
+                </tfoot>
+            </table>
         </section>
     }
 }

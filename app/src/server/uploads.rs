@@ -9,7 +9,8 @@ use tower_sessions::Session;
 
 use super::auth::user_of;
 use super::db::Actor;
-use super::services::ledger::{focus_tag_default, import_focus, ImportMode};
+use super::services::ledger::{import_focus, ImportMode};
+use super::services::settings::ledger_rules;
 use super::state::AppState;
 use crate::domain::money::group_thousands;
 use crate::domain::Right;
@@ -80,8 +81,10 @@ pub async fn focus_upload_handler(
         let named = path.with_file_name(format!("costroom-upload-{job}-{}", sanitize(&name)));
         let outcome = match tokio::fs::rename(&path, &named).await {
             Err(e) => Err(format!("could not store the upload: {e}")),
-            Ok(()) => import_focus(&st.db, st.org, &actor, &named, mode, &focus_tag_default(), |n| st.jobs.progress(job, n))
-                .await
+            Ok(()) => match ledger_rules(&st.db, st.org).await {
+                Err(e) => Err(e),
+                Ok(rules) => import_focus(&st.db, st.org, &actor, &named, mode, &rules, |n| st.jobs.progress(job, n)).await,
+            }
                 .map_err(|e| e.to_string())
                 .map(|r| {
                     let mut text = format!(

@@ -65,7 +65,7 @@ async fn run(backend: &str, t: &TestDb, end: NaiveDate, volume: f64) {
     let mut times: Vec<Duration> = Vec::with_capacity(OVERVIEW_CALLS);
     for _ in 0..OVERVIEW_CALLS {
         let s = Instant::now();
-        let o = services::overview::overview(&t.db, org, end, None, None).await.expect("overview");
+        let o = services::overview::overview(&t.db, org, end, None, None, None).await.expect("overview");
         times.push(s.elapsed());
         assert_eq!(o.daily.len(), 90);
     }
@@ -302,7 +302,7 @@ mod focus {
     use std::time::{Duration, Instant};
 
     use app::server::db::Actor;
-    use app::server::services::ledger::{focus_tag_default, import_focus, ImportMode, SOURCE_FOCUS};
+    use app::server::services::ledger::{import_focus, ImportMode, SOURCE_FOCUS};
     use app::server::testing::TestDb;
 
     fn rss_kib() -> u64 {
@@ -383,7 +383,7 @@ mod focus {
             &Actor::cli(),
             path,
             ImportMode::ValidRows,
-            &focus_tag_default(),
+            &app::domain::ledger::LedgerRules::default(),
             |_| (),
         )
         .await

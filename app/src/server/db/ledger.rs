@@ -2,14 +2,23 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, OrgId, UserId};
+use crate::domain::ledger::SpendSource;
 use crate::domain::Nanos;
 use crate::server::focus::FocusRow;
 
-/// A FOCUS row with the attribution its tags gave and the keys replacement works on.
+/// A FOCUS row with the attribution its tags gave and the keys replacement works on. GPU
+/// usage, training runs and commitments are projected into the ledger as such rows too, so
+/// rollups, filters and the FOCUS export treat every source alike.
 pub struct LedgerLine<'a> {
     pub row: &'a FocusRow,
     pub billing_account: &'a str,
     pub billing_period_start: DateTime<Utc>,
+    pub spend_source: SpendSource,
+    /// False for invoice lines of services metered by token events (kept, not counted).
+    pub counted: bool,
+    pub model: Option<String>,
+    /// The GPU-usage row, training run or commitment the line was derived from.
+    pub ref_id: Option<i64>,
     pub team: Option<String>,
     pub initiative: Option<String>,
     pub feature: Option<String>,
@@ -39,9 +48,33 @@ const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, 
     resource_name, sku_id, sku_price_id, pricing_category, consumed_quantity, consumed_unit, pricing_quantity, \
     pricing_unit, commitment_discount_id, commitment_discount_category, commitment_discount_status, \
     commitment_discount_type, commitment_discount_quantity, commitment_discount_unit, team, initiative, feature, \
-    customer, environment, tags) ";
+    customer, environment, tags, spend_source, bucket, model, ref_id, counted) ";
 
-/// Rows per insert: 46 binds each stays under SQLite's 32,766 parameters.
+/// Rebuilds the daily rollups of the ledger's sources over a bucket range from the counted
+/// lines: one statement per backend-neutral SQL, whatever the import replaced or added.
+const ROLLUP_DELETE: &str = "delete from usage_rollups where org_id = $1 and grain = 'day' \
+    and source <> 'tokens' and bucket between $2 and $3";
+const ROLLUP_REBUILD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
+    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, requests, events, unpriced_events) \
+    select org_id, 'day', d.dim, bucket, \
+      case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
+        when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
+        when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
+        when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
+      spend_source, sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, count(*), 0 \
+    from ledger_lines cross join (select 'total' as dim union all select 'team' union all select 'initiative' \
+      union all select 'feature' union all select 'customer' union all select 'environment' \
+      union all select 'model' union all select 'provider' union all select 'api_key') d \
+    where org_id = $1 and counted and bucket between $2 and $3 \
+    group by org_id, d.dim, bucket, v, spend_source";
+
+/// Unix seconds of a day's start, the bucket of daily rollups.
+pub fn bucket_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(86_400) * 86_400
+}
+
+/// Rows per insert: 51 binds each stays under SQLite's 32,766 parameters.
 pub const LEDGER_CHUNK: usize = 500;
 
 impl Db {
@@ -160,12 +193,96 @@ impl LedgerTx {
                         .push_bind(l.feature.clone())
                         .push_bind(l.customer.clone())
                         .push_bind(l.environment.clone())
-                        .push_bind(tags);
+                        .push_bind(tags)
+                        .push_bind(l.spend_source.as_str())
+                        .push_bind(bucket_of(r.charge_period_start))
+                        .push_bind(l.model.clone())
+                        .push_bind(l.ref_id)
+                        .push_bind(l.counted);
                 });
                 qb.build().persistent(chunk.len() == LEDGER_CHUNK).execute(&mut **t).await?;
             });
         }
         Ok(())
+    }
+
+    /// The bucket range (first, last) of the lines an account and billing period holds.
+    pub async fn period_span(
+        &mut self,
+        org: OrgId,
+        source: &str,
+        account: &str,
+        period_start: DateTime<Utc>,
+    ) -> sqlx::Result<Option<(i64, i64)>> {
+        const SQL: &str =
+            "select min(bucket), max(bucket) from ledger_lines where org_id = $1 and source = $2 \
+            and billing_account = $3 and billing_period_start = $4";
+        let (lo, hi): (Option<i64>, Option<i64>) = on_tx!(self, |t| sqlx::query_as(SQL)
+            .bind(org.0)
+            .bind(source)
+            .bind(account)
+            .bind(period_start)
+            .fetch_one(&mut **t)
+            .await)?;
+        Ok(lo.zip(hi))
+    }
+
+    /// Deletes the lines derived from one record (before re-deriving them); returns their
+    /// bucket range.
+    pub async fn delete_derived(
+        &mut self,
+        org: OrgId,
+        source: &str,
+        ref_id: i64,
+    ) -> sqlx::Result<Option<(i64, i64)>> {
+        const SPAN: &str =
+            "select min(bucket), max(bucket) from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
+        const DELETE: &str = "delete from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
+        on_tx!(self, |t| {
+            let (lo, hi): (Option<i64>, Option<i64>) =
+                sqlx::query_as(SPAN).bind(org.0).bind(source).bind(ref_id).fetch_one(&mut **t).await?;
+            sqlx::query(DELETE).bind(org.0).bind(source).bind(ref_id).execute(&mut **t).await?;
+            Ok(lo.zip(hi))
+        })
+    }
+
+    /// Recomputes the ledger's daily rollups for buckets `lo..=hi`.
+    pub async fn rebuild_rollups(&mut self, org: OrgId, lo: i64, hi: i64) -> sqlx::Result<()> {
+        on_tx!(self, |t| {
+            sqlx::query(ROLLUP_DELETE).bind(org.0).bind(lo).bind(hi).execute(&mut **t).await?;
+            sqlx::query(ROLLUP_REBUILD).bind(org.0).bind(lo).bind(hi).execute(&mut **t).await?;
+            Ok(())
+        })
+    }
+
+    /// Marks the organisation's invoice lines counted or not by the services the organisation
+    /// meters by token events (matched on provider, publisher or service name, any case).
+    pub async fn set_covered(&mut self, org: OrgId, covered: &[String]) -> sqlx::Result<()> {
+        let lower: Vec<String> = covered.iter().map(|c| c.trim().to_lowercase()).collect();
+        on_tx!(self, |t| {
+            sqlx::query("update ledger_lines set counted = true where org_id = $1 and source = 'focus'")
+                .bind(org.0)
+                .execute(&mut **t)
+                .await?;
+            if !lower.is_empty() {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "update ledger_lines set counted = false where source = 'focus' and org_id = ",
+                );
+                qb.push_bind(org.0);
+                for col in ["provider", "publisher", "service_name"] {
+                    qb.push(if col == "provider" { " and (lower(" } else { " or lower(" });
+                    qb.push(col).push(") in (");
+                    let mut sep = qb.separated(", ");
+                    for c in &lower {
+                        sep.push_bind(c.clone());
+                    }
+                    qb.push(")");
+                }
+                qb.push(")");
+                qb.build().persistent(false).execute(&mut **t).await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        })
     }
 
     pub async fn finish_import(

@@ -10,13 +10,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use std::collections::HashSet;
 
+use crate::domain::ledger::SpendSource;
 use crate::domain::rollup;
 use crate::domain::{DailyCost, DateRange, Nanos, UsageEvent};
 
 /// Rows per multi-row insert: 35 binds each stays below SQLite's 32,766 and PostgreSQL's
 /// 65,535 parameter limits.
 const INSERT_CHUNK: usize = 500;
-/// Rollup rows per upsert (15 binds each).
+/// Rollup rows per upsert (16 binds each).
 const ROLLUP_CHUNK: usize = 1_000;
 
 const EVENT_INSERT_HEAD: &str = "insert into usage_events (org_id, event_id, occurred_at, day, provider, \
@@ -25,11 +26,11 @@ const EVENT_INSERT_HEAD: &str = "insert into usage_events (org_id, event_id, occ
     reasoning_tokens, request_count, service_tier, latency_ms, status, trace_id, span_id, parent_span_id, \
     depth, retry, tool_name, cost_nanos, cost_source, price_entry_id, created_at) ";
 
-const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, cost_nanos, \
-    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, \
+    cost_nanos, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
     reasoning_tokens, requests, events, unpriced_events) ";
 
-const ROLLUP_UPSERT_TAIL: &str = " on conflict (org_id, grain, dim, bucket, value) do update set \
+const ROLLUP_UPSERT_TAIL: &str = " on conflict (org_id, grain, dim, bucket, value, source) do update set \
     cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, \
     input_tokens = usage_rollups.input_tokens + excluded.input_tokens, \
     cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens, \
@@ -53,6 +54,7 @@ macro_rules! upsert_rollups {
                     .push_bind(*dim)
                     .push_bind(*bucket)
                     .push_bind(value)
+                    .push_bind("tokens")
                     .push_bind(s.cost_nanos)
                     .push_bind(s.input_tokens)
                     .push_bind(s.cache_read_tokens)
@@ -503,7 +505,7 @@ impl Db {
     /// Removes every usage event of the organisation (demo `--reset`).
     pub async fn delete_usage_events(&self, org: OrgId) -> sqlx::Result<u64> {
         const EVENTS: &str = "delete from usage_events where org_id = $1";
-        const ROLLUPS: &str = "delete from usage_rollups where org_id = $1";
+        const ROLLUPS: &str = "delete from usage_rollups where org_id = $1 and source = 'tokens'";
         let n = in_tx!(self, |tx| {
             sqlx::query(ROLLUPS).bind(org.0).execute(&mut *tx).await?;
             sqlx::query(EVENTS).bind(org.0).execute(&mut *tx).await?.rows_affected()
@@ -511,16 +513,23 @@ impl Db {
         Ok(n)
     }
 
-    /// Spend and requests per day within the range (from the daily rollups); days without
-    /// spend are absent.
-    pub async fn daily_costs(&self, org: OrgId, range: DateRange) -> sqlx::Result<Vec<DailyCost>> {
-        const SQL: &str = "select bucket, cost_nanos, requests from usage_rollups \
-            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
-            and bucket between $2 and $3 order by bucket";
+    /// Spend and requests per day within the range (from the daily rollups), of every source
+    /// or of one; days without spend are absent.
+    pub async fn daily_costs(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        source: Option<SpendSource>,
+    ) -> sqlx::Result<Vec<DailyCost>> {
+        // cast: PostgreSQL's sum(bigint) is numeric, which does not decode into i64
+        const SQL: &str = "select bucket, cast(sum(cost_nanos) as bigint), cast(sum(requests) as bigint) \
+            from usage_rollups where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 and ($4 is null or source = $4) group by bucket order by bucket";
         let rows: Vec<(i64, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
             .bind(org.0)
             .bind(day_bucket(range.from))
             .bind(day_bucket(range.to))
+            .bind(source.map(SpendSource::as_str))
             .fetch_all(p)
             .await)?;
         Ok(rows
@@ -532,16 +541,46 @@ impl Db {
             .collect())
     }
 
-    /// Total spend over the range (zero when there is none), from the daily rollups.
-    pub async fn cost_between(&self, org: OrgId, range: DateRange) -> sqlx::Result<Nanos> {
-        // cast: PostgreSQL's sum(bigint) is numeric, which does not decode into i64
+    /// Spend per source over the range, every source present (zero when it has none).
+    pub async fn cost_by_source(
+        &self,
+        org: OrgId,
+        range: DateRange,
+    ) -> sqlx::Result<Vec<(SpendSource, Nanos)>> {
+        const SQL: &str = "select source, cast(sum(cost_nanos) as bigint) from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 group by source";
+        let rows: Vec<(String, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(org.0)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
+            .fetch_all(p)
+            .await)?;
+        Ok(SpendSource::ALL
+            .into_iter()
+            .map(|s| {
+                let v = rows.iter().find(|(n, _)| n == s.as_str()).map(|r| r.1).unwrap_or(0);
+                (s, Nanos(v))
+            })
+            .collect())
+    }
+
+    /// Total spend over the range (zero when there is none), from the daily rollups, of every
+    /// source or of one.
+    pub async fn cost_between(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        source: Option<SpendSource>,
+    ) -> sqlx::Result<Nanos> {
         const SQL: &str = "select cast(coalesce(sum(cost_nanos), 0) as bigint) from usage_rollups \
             where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
-            and bucket between $2 and $3";
+            and bucket between $2 and $3 and ($4 is null or source = $4)";
         let total: i64 = on_pool!(self, |p| sqlx::query_scalar(SQL)
             .bind(org.0)
             .bind(day_bucket(range.from))
             .bind(day_bucket(range.to))
+            .bind(source.map(SpendSource::as_str))
             .fetch_one(p)
             .await)?;
         Ok(Nanos(total))
@@ -555,7 +594,8 @@ impl Db {
         on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)
     }
 
-    /// Every rollup row of one grain and dimension: (bucket, value, sums), for reconciliation.
+    /// Every token-event rollup row of one grain and dimension: (bucket, value, sums), for
+    /// reconciliation with the events.
     pub async fn rollups(
         &self,
         org: OrgId,
@@ -565,7 +605,8 @@ impl Db {
         const SQL: &str =
             "select bucket, value, cost_nanos, input_tokens, cache_read_tokens, cache_write_5m_tokens, \
             cache_write_1h_tokens, output_tokens, reasoning_tokens, requests, events, unpriced_events \
-            from usage_rollups where org_id = $1 and grain = $2 and dim = $3 order by bucket, value";
+            from usage_rollups where org_id = $1 and grain = $2 and dim = $3 and source = 'tokens' \
+            order by bucket, value";
         type Row = (i64, String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
         let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(SQL)
             .bind(org.0)

@@ -2,6 +2,7 @@
 use chrono::Utc;
 
 use super::audit::insert_audit;
+use super::ledger::LedgerTx;
 use super::{Db, NewAudit, OrgId};
 
 impl Db {
@@ -18,14 +19,39 @@ impl Db {
         value: &str,
         audit: &NewAudit,
     ) -> sqlx::Result<()> {
-        const SQL: &str =
-            "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
-            on conflict (org_id, key) do update set value = excluded.value, updated_at = excluded.updated_at";
         let now = Utc::now();
         in_tx!(self, |tx| {
-            sqlx::query(SQL).bind(org.0).bind(key).bind(value).bind(now).execute(&mut *tx).await?;
+            sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut *tx).await?;
             insert_audit!(tx, org, audit)?;
         });
+        Ok(())
+    }
+}
+
+const UPSERT: &str = "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
+    on conflict (org_id, key) do update set value = excluded.value, updated_at = excluded.updated_at";
+
+impl LedgerTx {
+    /// [`Db::set_setting`] inside a ledger transaction, for settings that re-derive ledger
+    /// lines in the same commit.
+    pub async fn set_setting(
+        &mut self,
+        org: OrgId,
+        key: &str,
+        value: &str,
+        audit: &NewAudit,
+    ) -> sqlx::Result<()> {
+        let now = Utc::now();
+        match self {
+            LedgerTx::Sqlite(tx) => {
+                sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut **tx).await?;
+                insert_audit!((*tx), org, audit)?;
+            }
+            LedgerTx::Postgres(tx) => {
+                sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut **tx).await?;
+                insert_audit!((*tx), org, audit)?;
+            }
+        }
         Ok(())
     }
 }

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::domain::otlp::AttributeMapping;
+use crate::domain::ledger::{LedgerRules, SpendSource};
 use crate::domain::Nanos;
 use crate::error::{internal, AppError};
-use crate::server::db::ledger::{LedgerLine, LEDGER_CHUNK};
+use crate::server::db::ledger::{bucket_of, LedgerLine, LEDGER_CHUNK};
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 use crate::server::focus::{self, FocusRow, RowError};
 
@@ -41,22 +41,8 @@ pub struct FocusImportReport {
     /// The first [`MAX_ERRORS`] bad rows.
     pub errors: Vec<RowError>,
     pub periods: usize,
-}
-
-/// Which tags attribute a FOCUS line, by default.
-pub fn focus_tag_default() -> AttributeMapping {
-    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
-    AttributeMapping {
-        team: v(&["team", "Team", "costroom.team", "cost-center", "CostCenter"]),
-        feature: v(&["feature", "Feature"]),
-        initiative: v(&["initiative", "project", "Project"]),
-        customer: v(&["customer", "Customer"]),
-        environment: v(&["environment", "env", "Environment"]),
-    }
-}
-
-fn tag(row: &FocusRow, names: &[String]) -> Option<String> {
-    names.iter().find_map(|n| row.tags.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+    /// Lines of services metered by token events: kept for reconciliation, not added to spend.
+    pub not_counted: u64,
 }
 
 /// The billing period a row belongs to; a row without one counts in its charge's month.
@@ -87,14 +73,14 @@ fn read_file(path: &Path, each: impl FnMut(Result<FocusRow, RowError>)) -> Resul
     focus::read(std::io::BufReader::new(file), |r| each(r.and_then(check))).map_err(AppError::Invalid)
 }
 
-#[tracing::instrument(skip(db, mapping, progress), err(Debug, level = "info"))]
+#[tracing::instrument(skip(db, rules, progress), err(Debug, level = "info"))]
 pub async fn import_focus(
     db: &Db,
     org: OrgId,
     actor: &Actor,
     path: &Path,
     mode: ImportMode,
-    mapping: &AttributeMapping,
+    rules: &LedgerRules,
     progress: impl Fn(u64),
 ) -> Result<FocusImportReport, AppError> {
     let mut report = FocusImportReport::default();
@@ -117,7 +103,15 @@ pub async fn import_focus(
     let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     let mut tx = db.begin_ledger().await?;
     let import = tx.start_import(org, SOURCE_FOCUS, &file_name, actor.user).await?;
+    // the days whose rollups change: those the replaced lines and the new lines fall on
+    let mut span: Option<(i64, i64)> = None;
+    let widen = |s: &mut Option<(i64, i64)>, lo: i64, hi: i64| {
+        *s = Some(s.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+    };
     for (account, start) in &periods {
+        if let Some((lo, hi)) = tx.period_span(org, SOURCE_FOCUS, account, *start).await? {
+            widen(&mut span, lo, hi);
+        }
         report.replaced += tx.replace_period(org, SOURCE_FOCUS, account, *start).await?;
     }
     // Second pass: rows in chunks. The reader calls back synchronously, so rows are collected
@@ -144,19 +138,32 @@ pub async fn import_focus(
     while let Some(rows) = receiver.recv().await {
         let lines: Vec<LedgerLine<'_>> = rows
             .iter()
-            .map(|r| LedgerLine {
-                row: r,
-                billing_account: r.billing_account_id.as_deref().unwrap_or(""),
-                billing_period_start: period_start(r),
-                team: tag(r, &mapping.team),
-                initiative: tag(r, &mapping.initiative),
-                feature: tag(r, &mapping.feature),
-                customer: tag(r, &mapping.customer),
-                environment: tag(r, &mapping.environment),
+            .map(|r| {
+                let m = &rules.mapping;
+                let counted =
+                    rules.counts(&[r.provider.as_deref(), r.publisher.as_deref(), r.service_name.as_deref()]);
+                LedgerLine {
+                    row: r,
+                    billing_account: r.billing_account_id.as_deref().unwrap_or(""),
+                    billing_period_start: period_start(r),
+                    spend_source: SpendSource::Invoice,
+                    counted,
+                    model: None,
+                    ref_id: None,
+                    team: LedgerRules::tag(&r.tags, &m.team),
+                    initiative: LedgerRules::tag(&r.tags, &m.initiative),
+                    feature: LedgerRules::tag(&r.tags, &m.feature),
+                    customer: LedgerRules::tag(&r.tags, &m.customer),
+                    environment: LedgerRules::tag(&r.tags, &m.environment),
+                }
             })
             .collect();
         tx.insert_lines(org, import, SOURCE_FOCUS, &lines).await?;
-        for r in &rows {
+        for l in &lines {
+            let r = l.row;
+            let b = bucket_of(r.charge_period_start);
+            widen(&mut span, b, b);
+            report.not_counted += u64::from(!l.counted);
             report.imported += 1;
             report.billed += r.billed_cost;
             report.effective += r.effective_cost;
@@ -164,6 +171,9 @@ pub async fn import_focus(
         progress(report.imported);
     }
     reader.await.map_err(internal)??;
+    if let Some((lo, hi)) = span {
+        tx.rebuild_rollups(org, lo, hi).await?;
+    }
     tx.finish_import(import, report.imported, report.replaced, report.billed, report.effective).await?;
     tx.commit().await?;
     let entry = NewAudit {
