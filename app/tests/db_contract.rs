@@ -724,3 +724,93 @@ async fn invoice_lines_of_services_metered_by_events_are_kept_but_not_counted(db
     assert!(audit.iter().any(|a| a.action == "setting.ledger_rules"));
 }
 on_both!(invoice_lines_of_services_metered_by_events_are_kept_but_not_counted);
+
+async fn gpu_training_and_commitments_feed_the_same_rollups_exactly(db: Db) {
+    use app::server::db::Actor;
+    use app::server::services::records::{parse_records, record, set_gpu_rate, RecordKind};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let cli = Actor::cli();
+    let gpu_csv = "day,cluster,pool,gpu_type,team,initiative,allocated_gpu_hours,used_gpu_hours,cost_usd\n\
+        2026-11-02,train-east,a,H100,research,support-bot,192,153.6,\n\
+        2026-11-02,train-east,b,A100,research,,24,6,30.00\n\
+        2026-11-03,train-east,a,H100,research,support-bot,10,11,\n";
+    let rows = parse_records(gpu_csv.as_bytes(), true).unwrap();
+    // no H100 rate yet: the rate-priced line is refused, naming its line and field
+    let r = record(&db, org, &cli, RecordKind::GpuUsage, "gpu.csv", &rows).await.unwrap();
+    assert_eq!((r.accepted, r.rejected), (1, 2));
+    assert_eq!((r.errors[0].at, r.errors[0].field.as_str()), (2, "cost_usd"));
+    assert!(
+        r.errors[0].reason.contains("no hourly rate for GPU type 'H100' on 2026-11-02"),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!((r.errors[1].at, r.errors[1].field.as_str()), (4, "used_gpu_hours"));
+    set_gpu_rate(&db, org, &cli, "H100", d("2026-11-01"), "2.49").await.unwrap();
+    let r = record(&db, org, &cli, RecordKind::GpuUsage, "gpu.csv", &rows).await.unwrap();
+    assert_eq!((r.accepted, r.rejected), (2, 1));
+    // 192 h × $2.49 = $478.08, plus the stated $30; sending the file again replaced, not added
+    let nov2 = DateRange { from: d("2026-11-02"), to: d("2026-11-02") };
+    assert_eq!(db.cost_between(org, nov2, Some(SpendSource::Gpu)).await.unwrap(), Nanos(508_080_000_000));
+    let summary = db.gpu_usage_summary(org, d("2026-11-01"), d("2026-11-30")).await.unwrap();
+    assert_eq!(
+        summary
+            .iter()
+            .map(|s| (s.gpu_type.as_str(), s.allocated_mhours, s.used_mhours, s.cost_nanos))
+            .collect::<Vec<_>>(),
+        vec![("H100", 192_000, 153_600, 478_080_000_000), ("A100", 24_000, 6_000, 30_000_000_000)]
+    );
+
+    // a training run priced by GPU-hours × rate, spread over the days it ran
+    let run = serde_json::json!([{ "run_id": "ft-7", "model": "llama-3-8b-ft", "initiative": "support-bot",
+        "team": "research", "started_at": "2026-11-02T18:00:00Z", "ended_at": "2026-11-04T06:00:00Z",
+        "gpu_type": "H100", "gpu_hours": 288, "metric_name": "eval accuracy", "metric_score": 0.82 }]);
+    let rows = parse_records(run.to_string().as_bytes(), false).unwrap();
+    let r = record(&db, org, &cli, RecordKind::TrainingRuns, "api", &rows).await.unwrap();
+    assert_eq!((r.accepted, r.cost), (1, Nanos(717_120_000_000)));
+    let training = |from: &str, to: &str| {
+        let db = db.clone();
+        let range = DateRange { from: d(from), to: d(to) };
+        async move { db.cost_between(org, range, Some(SpendSource::Training)).await.unwrap() }
+    };
+    assert_eq!(training("2026-11-02", "2026-11-02").await, Nanos(119_520_000_000), "6 of 36 hours");
+    assert_eq!(training("2026-11-01", "2026-11-30").await, Nanos(717_120_000_000));
+    // a new rate from 2 November re-prices the GPU day and the run, exactly
+    set_gpu_rate(&db, org, &cli, "H100", d("2026-11-02"), "2.00").await.unwrap();
+    assert_eq!(training("2026-11-01", "2026-11-30").await, Nanos(576_000_000_000));
+    assert_eq!(db.cost_between(org, nov2, Some(SpendSource::Gpu)).await.unwrap(), Nanos(414_000_000_000));
+    let runs = db.training_runs(org).await.unwrap();
+    assert_eq!(
+        (runs.len(), runs[0].cost_nanos, runs[0].cost_basis.as_str()),
+        (1, 576_000_000_000, "gpu_rate")
+    );
+
+    // a commitment: $26,000 over 30 days of November, $866.666666667 a day at most
+    let c = "provider,model,deployment,units,tokens_per_minute,term_start,term_end,price_usd,team\n\
+        azure,gpt-4o,prod-ptu,50,125000,2026-11-01,2026-11-30,26000,search\n";
+    let r = record(
+        &db,
+        org,
+        &cli,
+        RecordKind::Commitments,
+        "ptu.csv",
+        &parse_records(c.as_bytes(), true).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.accepted, 1);
+    let nov = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+    assert_eq!(
+        db.cost_between(org, nov, Some(SpendSource::Commitment)).await.unwrap(),
+        Nanos(26_000_000_000_000)
+    );
+    let days = db.daily_costs(org, nov, Some(SpendSource::Commitment)).await.unwrap();
+    assert_eq!(days.len(), 30);
+    assert!(days.iter().all(|x| (866_666_666_666..=866_666_666_667).contains(&x.cost.0)), "{days:?}");
+    // every source adds up in the total
+    let by_source = db.cost_by_source(org, nov).await.unwrap();
+    let total: Nanos = by_source.iter().map(|s| s.1).sum();
+    assert_eq!(db.cost_between(org, nov, None).await.unwrap(), total);
+    // GPU: 192 h × $2.00 + the stated $30; training 288 h × $2.00; the commitment
+    assert_eq!(total, Nanos(384_000_000_000 + 30_000_000_000 + 576_000_000_000 + 26_000_000_000_000));
+}
+on_both!(gpu_training_and_commitments_feed_the_same_rollups_exactly);

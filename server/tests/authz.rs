@@ -90,6 +90,9 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/settings/audit.csv", "", PEOPLE),
     ("POST", "/api/v1/events", "[]", ApiKey),
     ("POST", "/v1/traces", "", ApiKey),
+    ("POST", "/api/v1/ledger/gpu-usage", "[]", ApiKey),
+    ("POST", "/api/v1/ledger/training-runs", "[]", ApiKey),
+    ("POST", "/api/v1/ledger/commitments", "[]", ApiKey),
     ("POST", "/ledger/focus", "", Needs(Right::ImportBilling)),
     // pages
     ("GET", "/", "", SignedIn),

@@ -1048,3 +1048,58 @@ async fn an_organisations_attribute_mapping_attributes_otlp_spans(db: Db) {
     assert!(trail[0].changes.iter().any(|c| c.field == "team" && c.after.as_deref() == Some("app.team")));
 }
 on_both!(an_organisations_attribute_mapping_attributes_otlp_spans);
+
+async fn post_records(
+    app: &axum::Router,
+    path: &str,
+    token: &str,
+    csv: bool,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::post(path).header("authorization", format!("Bearer {token}"));
+    if csv {
+        req = req.header("content-type", "text/csv; charset=utf-8");
+    }
+    let (status, text) = send(app, req.body(Body::from(body.to_string())).unwrap()).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+async fn ledger_records_api_takes_csv_and_json_and_names_bad_fields(db: Db) {
+    use app::domain::ledger::SpendSource;
+    use app::domain::DateRange;
+    let (app, token, read) = ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let csv = "day,cluster,gpu_type,team,allocated_gpu_hours,used_gpu_hours,cost_usd\n\
+        2026-11-02,train-east,H100,research,192,153.6,478.08\n\
+        2026-11-02,train-east,H100,risk,8,,ten\n";
+    let (status, report) = post_records(&app, "/api/v1/ledger/gpu-usage", &token, true, csv).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(report["errors"][0]["at"], 3);
+    assert_eq!(report["errors"][0]["field"], "cost_usd");
+    let run = r#"{"run_id": "ft-1", "model": "m", "started_at": "2026-11-02T00:00:00Z",
+        "ended_at": "2026-11-02T12:00:00Z", "cost_usd": 1200.5, "metric_name": "accuracy", "metric_score": 0.9}"#;
+    let (status, report) = post_records(&app, "/api/v1/ledger/training-runs", &token, false, run).await;
+    assert_eq!((status, report["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{report}");
+    let bad = r#"[{"provider": "azure", "model": "gpt-4o", "units": 0, "term_start": "2026-11-01",
+        "term_end": "2026-11-30", "price_usd": "100"}]"#;
+    let (status, report) = post_records(&app, "/api/v1/ledger/commitments", &token, false, bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(
+        (report["errors"][0]["at"].as_u64(), report["errors"][0]["field"].as_str()),
+        (Some(1), Some("units"))
+    );
+    let (status, report) = post_records(&app, "/api/v1/ledger/commitments", &token, false, "{oops").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{report}");
+    // a read-only key writes nothing
+    let (status, _) = post_records(&app, "/api/v1/ledger/gpu-usage", &read, true, csv).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let day = DateRange { from: "2026-11-02".parse().unwrap(), to: "2026-11-02".parse().unwrap() };
+    assert_eq!(db.cost_between(org, day, Some(SpendSource::Gpu)).await.unwrap(), Nanos(478_080_000_000));
+    assert_eq!(
+        db.cost_between(org, day, Some(SpendSource::Training)).await.unwrap(),
+        Nanos(1_200_500_000_000)
+    );
+    assert_eq!(db.cost_between(org, day, None).await.unwrap(), Nanos(1_678_580_000_000));
+}
+on_both!(ledger_records_api_takes_csv_and_json_and_names_bad_fields);

@@ -95,6 +95,59 @@ pub struct FocusRow {
     pub tags: Vec<(String, String)>,
 }
 
+impl FocusRow {
+    /// A row with only the required columns set; Costroom derives its own ledger lines (GPU
+    /// usage, training runs, commitments) from it.
+    pub fn new(
+        line: u64,
+        category: ChargeCategory,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        cost: Nanos,
+    ) -> FocusRow {
+        FocusRow {
+            line,
+            billed_cost: cost,
+            effective_cost: cost,
+            list_cost: None,
+            contracted_cost: None,
+            billing_currency: Some("USD".into()),
+            charge_category: category,
+            charge_class: None,
+            charge_description: None,
+            charge_frequency: None,
+            charge_period_start: start,
+            charge_period_end: end,
+            billing_period_start: None,
+            billing_period_end: None,
+            billing_account_id: None,
+            sub_account_id: None,
+            provider: None,
+            publisher: None,
+            service_name: None,
+            service_category: None,
+            service_subcategory: None,
+            region_id: None,
+            resource_id: None,
+            resource_name: None,
+            sku_id: None,
+            sku_price_id: None,
+            pricing_category: None,
+            consumed_quantity: None,
+            consumed_unit: None,
+            pricing_quantity: None,
+            pricing_unit: None,
+            commitment_discount_id: None,
+            commitment_discount_category: None,
+            commitment_discount_status: None,
+            commitment_discount_type: None,
+            commitment_discount_quantity: None,
+            commitment_discount_unit: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 /// A row that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod otlp_api;
 pub mod password;
 pub mod provider_reports;
+pub mod records_api;
 pub mod services;
 pub mod state;
 pub mod testing;

@@ -40,6 +40,7 @@ macro_rules! on_tx {
         }
     };
 }
+pub(super) use on_tx;
 
 const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, line, billing_account, \
     billing_period_start, billing_period_end, charge_period_start, charge_period_end, day, charge_category, \

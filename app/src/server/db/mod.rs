@@ -123,6 +123,7 @@ pub mod audit;
 mod keys;
 pub mod ledger;
 pub mod prices;
+pub mod records;
 mod settings;
 mod throttle;
 mod users;

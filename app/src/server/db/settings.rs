@@ -54,4 +54,13 @@ impl LedgerTx {
         }
         Ok(())
     }
+
+    /// An audit record written in the ledger transaction (committed with it).
+    pub async fn audit(&mut self, org: OrgId, audit: &NewAudit) -> sqlx::Result<()> {
+        match self {
+            LedgerTx::Sqlite(tx) => insert_audit!((*tx), org, audit).map(|_| ())?,
+            LedgerTx::Postgres(tx) => insert_audit!((*tx), org, audit).map(|_| ())?,
+        };
+        Ok(())
+    }
 }

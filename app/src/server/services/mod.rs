@@ -6,5 +6,6 @@ pub mod keys;
 pub mod ledger;
 pub mod overview;
 pub mod prices;
+pub mod records;
 pub mod settings;
 pub mod users;

@@ -1,0 +1,61 @@
+//! `POST /api/v1/ledger/{gpu-usage,training-runs,commitments}`: spend records from machines
+//! (API key with scope `ingest`). The body is CSV with a header row (`Content-Type: text/csv`)
+//! or a JSON array / object / NDJSON, optionally gzip-compressed; the field names are the same
+//! either way (see the OpenAPI document).
+//!
+//! Answers: 200 with `accepted`, `rejected`, `cost` and one error per refused record (`at`: its
+//! 1-based number, or its CSV line; `field`; `reason`); 422 when every record was refused;
+//! 400 for a body that cannot be read; 401/403 for keys.
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::db::{Actor, OrgId};
+use super::ingest_api::{ingest_key, problem, read_body};
+use super::services::records::{parse_records, record, RecordKind};
+use super::state::AppState;
+
+async fn handle(st: AppState, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
+    let key = match ingest_key(&st, &headers).await {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
+    let records = match parse_records(&bytes, csv) {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e),
+    };
+    let actor = Actor { user: None, label: format!("api key {}", key.prefix) };
+    let label = format!("api key {}", key.name);
+    match record(&st.db, OrgId(key.org_id), &actor, kind, &label, &records).await {
+        Ok(report) => {
+            let status = if !records.is_empty() && report.accepted == 0 {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, axum::Json(report)).into_response()
+        }
+        Err(e) => problem(e.status(), e.to_string()),
+    }
+}
+
+pub async fn gpu_usage_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(st, headers, body, RecordKind::GpuUsage).await
+}
+
+pub async fn training_runs_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(st, headers, body, RecordKind::TrainingRuns).await
+}
+
+pub async fn commitments_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(st, headers, body, RecordKind::Commitments).await
+}
