@@ -634,7 +634,7 @@ async fn focus_imports_replace_per_account_and_period_and_never_double_count(db:
     std::fs::create_dir_all(&dir).unwrap();
     let head = "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,BillingCurrency,Tags\n";
     let write = |name: &str, body: &str| {
-        let p = dir.join(format!("{name}-{}.csv", std::process::id()));
+        let p = dir.join(format!("{name}-{}-{}.csv", db.backend(), std::process::id()));
         std::fs::write(&p, format!("{head}{body}")).unwrap();
         p
     };
@@ -691,7 +691,7 @@ async fn invoice_lines_of_services_metered_by_events_are_kept_but_not_counted(db
     db.insert_usage_events(org, &[ev]).await.unwrap();
     let dir = std::env::temp_dir().join("costroom-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("covered-{}.csv", std::process::id()));
+    let p = dir.join(format!("covered-{}-{}.csv", db.backend(), std::process::id()));
     std::fs::write(
         &p,
         "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,\
@@ -814,3 +814,87 @@ async fn gpu_training_and_commitments_feed_the_same_rollups_exactly(db: Db) {
     assert_eq!(total, Nanos(384_000_000_000 + 30_000_000_000 + 576_000_000_000 + 26_000_000_000_000));
 }
 on_both!(gpu_training_and_commitments_feed_the_same_rollups_exactly);
+
+async fn focus_export_is_valid_and_reimports_to_the_same_totals(db: Db) {
+    use app::server::db::Actor;
+    use app::server::demo::DemoConfig;
+    use app::server::focus_export::{export, Selection};
+    use app::server::focus_model::Model;
+    use app::server::services::ledger::{import_focus, ImportMode};
+    use app::server::services::records::{parse_records, record, RecordKind};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let cli = Actor::cli();
+    app::server::services::prices::ensure_public_list(&db).await.unwrap();
+    let cfg = DemoConfig { days: 5, volume: 0.1, ..DemoConfig::new(7, d("2026-11-05")) };
+    services::demo::seed(&db, org, cfg, false).await.unwrap();
+    let gpu = "day,cluster,gpu_type,team,allocated_gpu_hours,used_gpu_hours,cost_usd\n\
+        2026-11-02,train-east,H100,research,192,153.6,478.08\n";
+    record(&db, org, &cli, RecordKind::GpuUsage, "gpu.csv", &parse_records(gpu.as_bytes(), true).unwrap())
+        .await
+        .unwrap();
+    let ptu =
+        "provider,model,units,term_start,term_end,price_usd\nazure,gpt-4o,50,2026-11-01,2026-11-30,26000\n";
+    record(&db, org, &cli, RecordKind::Commitments, "ptu", &parse_records(ptu.as_bytes(), true).unwrap())
+        .await
+        .unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/focus-model");
+    let credit =
+        std::env::temp_dir().join(format!("costroom-credit-{}-{}.csv", db.backend(), std::process::id()));
+    std::fs::write(
+        &credit,
+        "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,\
+        BilledCost,EffectiveCost,BillingCurrency,ServiceCategory,ServiceName,Tags\n\
+        c-1,2026-11-01,2026-12-01,Credit,2026-11-03,2026-11-04,-12.345678901,-12.345678901,USD,AI and Machine Learning,Bedrock,\n",
+    )
+    .unwrap();
+    let rules = app::domain::ledger::LedgerRules::default();
+    import_focus(&db, org, &cli, &credit, ImportMode::ValidRows, &rules, |_| ()).await.unwrap();
+
+    let range = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+    let mut text = String::new();
+    export(&db, org, "A", Selection { range, source: None }, &mut text).await.unwrap();
+    let rows = text.lines().count() - 1;
+    assert!(rows > 100, "{rows} rows");
+    assert!(text.contains(",Generative AI,") && text.contains("/output,") && text.contains(",tokens\r"));
+
+    // valid against the FOCUS 1.2 rules for the columns written
+    let model = Model::load(
+        &std::fs::read_to_string(fixtures.join("model-1.2.json")).unwrap(),
+        &std::fs::read_to_string(fixtures.join("currency_codes.csv")).unwrap(),
+    )
+    .unwrap();
+    let checked = model.rules_for(&app::server::focus_export::COLUMNS);
+    assert!(checked >= 20, "{checked} column rules (each a composite of the column's requirements) apply");
+    let violations = model.check_csv(&text).unwrap();
+    let mut broken: Vec<&str> = violations.iter().map(|(_, v)| v.rule.as_str()).collect();
+    broken.sort();
+    broken.dedup();
+    assert!(
+        violations.is_empty(),
+        "{} violations of {broken:?}, first: {:?}",
+        violations.len(),
+        violations.first()
+    );
+
+    // re-imported (into another organisation) it gives the same totals to the nano-dollar
+    let expected = db.cost_between(org, range, None).await.unwrap();
+    let file =
+        std::env::temp_dir().join(format!("costroom-export-{}-{}.csv", db.backend(), std::process::id()));
+    std::fs::write(&file, &text).unwrap();
+    let other = db.ensure_org("b", "B").await.unwrap();
+    let r = import_focus(&db, other, &cli, &file, ImportMode::AllOrNothing, &rules, |_| ()).await.unwrap();
+    assert_eq!((r.bad_rows, r.imported as usize), (0, rows), "{:?}", r.errors.first());
+    assert_eq!(r.effective, expected);
+    assert_eq!(r.billed, expected);
+    assert_eq!(db.cost_between(other, range, None).await.unwrap(), expected);
+    // one source at a time: the tokens part is the token rollups' total
+    let mut tokens_only = String::new();
+    export(&db, org, "A", Selection { range, source: Some(SpendSource::Tokens) }, &mut tokens_only)
+        .await
+        .unwrap();
+    std::fs::write(&file, &tokens_only).unwrap();
+    let third = db.ensure_org("c", "C").await.unwrap();
+    let r = import_focus(&db, third, &cli, &file, ImportMode::AllOrNothing, &rules, |_| ()).await.unwrap();
+    assert_eq!(r.effective, db.cost_between(org, range, Some(SpendSource::Tokens)).await.unwrap());
+}
+on_both!(focus_export_is_valid_and_reimports_to_the_same_totals);

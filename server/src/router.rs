@@ -72,6 +72,7 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/auth/setup", post(auth::setup_handler)),
         (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
         (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
+        (Method::GET, "/ledger/focus.csv", get(exports::focus_csv_handler)),
         (Method::POST, "/api/v1/events", post(ingest_api::events_handler)),
         (Method::POST, "/v1/traces", post(otlp_api::traces_handler)),
         (Method::POST, "/api/v1/ledger/gpu-usage", post(records_api::gpu_usage_handler)),

@@ -88,6 +88,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/auth/setup", "", Public),
     ("GET", "/api/v1/key", "", ApiKey),
     ("GET", "/settings/audit.csv", "", PEOPLE),
+    ("GET", "/ledger/focus.csv", "", SignedIn),
     ("POST", "/api/v1/events", "[]", ApiKey),
     ("POST", "/v1/traces", "", ApiKey),
     ("POST", "/api/v1/ledger/gpu-usage", "[]", ApiKey),

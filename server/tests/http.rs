@@ -1103,3 +1103,30 @@ async fn ledger_records_api_takes_csv_and_json_and_names_bad_fields(db: Db) {
     assert_eq!(db.cost_between(org, day, None).await.unwrap(), Nanos(1_678_580_000_000));
 }
 on_both!(ledger_records_api_takes_csv_and_json_and_names_bad_fields);
+
+async fn anyone_signed_in_downloads_the_ledger_as_focus(db: Db) {
+    use app::domain::DateRange;
+    use app::server::focus_export::{export, Selection};
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.expect("viewer signs in");
+    let (status, _) = send(&app, get("/ledger/focus.csv?from=2026-11-01&to=2026-11-30")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) =
+        send(&app, with_cookie(get("/ledger/focus.csv?from=2026-11-01&to=2026-11-30"), &viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.starts_with("BillingAccountId,BillingAccountName,BillingCurrency,"),
+        "{}",
+        &body[..200.min(body.len())]
+    );
+    let mut direct = String::new();
+    let range = DateRange { from: "2026-11-01".parse().unwrap(), to: "2026-11-30".parse().unwrap() };
+    export(&db, org, "Default", Selection { range, source: None }, &mut direct).await.unwrap();
+    assert_eq!(body, direct, "the download is the export, byte for byte");
+    assert!(body.lines().count() > 1, "the demo events are in it");
+    let (status, body) = send(&app, with_cookie(get("/ledger/focus.csv?source=cloud"), &viewer)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("source: 'cloud'"), "{body}");
+}
+on_both!(anyone_signed_in_downloads_the_ledger_as_focus);

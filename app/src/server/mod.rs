@@ -4,6 +4,8 @@ pub mod db;
 pub mod demo;
 pub mod exports;
 pub mod focus;
+pub mod focus_export;
+pub mod focus_model;
 pub mod ingest_api;
 pub mod jobs;
 pub mod otlp_api;

@@ -120,6 +120,7 @@ macro_rules! in_tx {
 }
 
 pub mod audit;
+mod export;
 mod keys;
 pub mod ledger;
 pub mod prices;
@@ -501,6 +502,11 @@ impl Db {
             upsert_rollups!(tx, org, deltas);
             Ok(applied.len() as u64)
         })
+    }
+
+    pub async fn org_name(&self, org: OrgId) -> sqlx::Result<String> {
+        const SQL: &str = "select name from orgs where id = $1";
+        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)
     }
 
     /// Removes every usage event of the organisation (demo `--reset`).

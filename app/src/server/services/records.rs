@@ -281,10 +281,13 @@ fn commitment_rows(c: &Commitment) -> Vec<FocusRow> {
         .into_iter()
         .enumerate()
         .map(|(i, (day, part))| {
+            // the day's amortized share of the capacity: a Usage row at committed pricing, as
+            // FOCUS carries amortized commitments (a Purchase row's EffectiveCost must be 0)
             let mut f =
-                FocusRow::new(i as u64 + 1, ChargeCategory::Purchase, day_start(day), next_day(day), part);
+                FocusRow::new(i as u64 + 1, ChargeCategory::Usage, day_start(day), next_day(day), part);
             f.billing_account_id = Some("costroom-commitment".into());
-            f.charge_frequency = Some("Recurring".into());
+            f.pricing_category = Some("Committed".into());
+            f.sku_id = Some(format!("{}/provisioned-throughput", c.model));
             f.provider = Some(c.provider.clone());
             f.service_name = Some("Provisioned throughput".into());
             f.service_category = Some("AI and Machine Learning".into());
