@@ -898,3 +898,66 @@ async fn focus_export_is_valid_and_reimports_to_the_same_totals(db: Db) {
     assert_eq!(r.effective, db.cost_between(org, range, Some(SpendSource::Tokens)).await.unwrap());
 }
 on_both!(focus_export_is_valid_and_reimports_to_the_same_totals);
+
+async fn provider_reports_import_once_and_reconcile_with_events(db: Db) {
+    use app::server::db::Actor;
+    use app::server::services::reconcile::{import_report, reconciliation, ReportKind};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let cli = Actor::cli();
+    let fixture = |f: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/provider-reports").join(f),
+        )
+        .unwrap()
+    };
+    // Anthropic's cost report states cents: "123.78912" is $1.2378912
+    let r = import_report(&db, org, &cli, ReportKind::AnthropicCosts, &fixture("example_cost_report.json"))
+        .await
+        .unwrap();
+    assert_eq!((r.lines, r.cost), (1, Nanos(1_237_891_200)));
+    assert!(r.next_page.is_some(), "the cursor for the next page is kept");
+    let r = import_report(&db, org, &cli, ReportKind::OpenAiCosts, &fixture("example_response_costs.json"))
+        .await
+        .unwrap();
+    assert_eq!(r.cost, Nanos(60_000_000), "OpenAI states dollars: 0.06");
+    let u = import_report(
+        &db,
+        org,
+        &cli,
+        ReportKind::AnthropicUsage,
+        &fixture("example_usage_report_messages.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(u.tokens, 3_700, "1,500 uncached + 1,500 cache writes + 200 cache reads in, 500 out");
+    let u = import_report(
+        &db,
+        org,
+        &cli,
+        ReportKind::OpenAiUsage,
+        &fixture("example_response_usage_completions.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(u.tokens, 1_500);
+    // the events Costroom priced for the same day and model: $1.20 of Claude Opus 5
+    let mut ev = event("e1", "2025-08-01 10:00:00", "claude-opus-5", 1_200_000_000);
+    ev.provider = "anthropic".into();
+    db.insert_usage_events(org, &[ev]).await.unwrap();
+    let range = DateRange { from: d("2024-11-01"), to: d("2025-08-31") };
+    let rec = reconciliation(&db, org, range).await.unwrap();
+    let row = rec.rows.iter().find(|r| r.provider == "anthropic" && r.model == "claude-opus-5").unwrap();
+    assert_eq!(
+        (row.reported, row.computed, row.variance),
+        (Some(Nanos(1_237_891_200)), Nanos(1_200_000_000), Nanos(37_891_200))
+    );
+    assert!((row.variance_pct.unwrap() - 3.1576).abs() < 1e-4, "{:?}", row.variance_pct);
+    // importing the same reports again replaces: the figures do not move
+    import_report(&db, org, &cli, ReportKind::AnthropicCosts, &fixture("example_cost_report.json"))
+        .await
+        .unwrap();
+    assert_eq!(reconciliation(&db, org, range).await.unwrap(), rec);
+    let anthropic = rec.totals.iter().find(|t| t.provider == "anthropic").unwrap();
+    assert_eq!(anthropic.reported, Nanos(1_237_891_200));
+}
+on_both!(provider_reports_import_once_and_reconcile_with_events);

@@ -10,6 +10,7 @@ pub mod overview;
 pub mod period;
 pub mod price_book;
 pub mod pricing;
+pub mod reconcile;
 pub mod role;
 pub mod rollup;
 pub mod text;

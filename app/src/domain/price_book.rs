@@ -53,7 +53,7 @@ fn litellm_prefix(provider: &str) -> Option<&'static str> {
 
 /// `claude-3-5-sonnet-20241022` → `claude-3-5-sonnet`, `gpt-4o-2024-08-06` → `gpt-4o`: a
 /// dated snapshot is priced like its family when the map lists only the family.
-fn strip_date_suffix(model: &str) -> Option<&str> {
+pub fn strip_date_suffix(model: &str) -> Option<&str> {
     let b = model.as_bytes();
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     if b.len() > 11 && b[b.len() - 11] == b'-' {

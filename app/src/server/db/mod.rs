@@ -125,6 +125,7 @@ mod keys;
 pub mod ledger;
 pub mod prices;
 pub mod records;
+pub mod reports;
 mod settings;
 mod throttle;
 mod users;

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod ledger;
 pub mod overview;
 pub mod prices;
+pub mod reconcile;
 pub mod records;
 pub mod settings;
 pub mod users;

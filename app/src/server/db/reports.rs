@@ -1,0 +1,110 @@
+//! Provider usage and cost reports, and the event figures they are reconciled with.
+use chrono::{NaiveDate, Utc};
+
+use super::{Db, OrgId};
+use crate::domain::reconcile::Figure;
+use crate::domain::{DateRange, Nanos};
+
+/// One (provider, day, model, kind, description) line of a report, summed over the report's
+/// projects, keys and tiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub provider: String,
+    pub day: NaiveDate,
+    pub model: String,
+    pub kind: &'static str,
+    pub description: String,
+    pub cost: Nanos,
+    pub input_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub output_tokens: i64,
+    pub requests: i64,
+}
+
+impl Db {
+    /// Stores report lines; a line already stored for the same key is replaced (re-importing
+    /// a report, or a later report of the same days, never adds twice).
+    pub async fn upsert_report_rows(&self, org: OrgId, rows: &[ReportRow]) -> sqlx::Result<()> {
+        const SQL: &str =
+            "insert into provider_report_lines (org_id, provider, day, model, kind, description, \
+            cost_nanos, input_tokens, cache_read_tokens, output_tokens, requests, imported_at) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            on conflict (org_id, provider, day, model, kind, description) do update set \
+            cost_nanos = excluded.cost_nanos, input_tokens = excluded.input_tokens, \
+            cache_read_tokens = excluded.cache_read_tokens, output_tokens = excluded.output_tokens, \
+            requests = excluded.requests, imported_at = excluded.imported_at";
+        let now = Utc::now();
+        in_tx!(self, |tx| {
+            for r in rows {
+                sqlx::query(SQL)
+                    .bind(org.0)
+                    .bind(&r.provider)
+                    .bind(r.day)
+                    .bind(&r.model)
+                    .bind(r.kind)
+                    .bind(&r.description)
+                    .bind(r.cost.0)
+                    .bind(r.input_tokens)
+                    .bind(r.cache_read_tokens)
+                    .bind(r.output_tokens)
+                    .bind(r.requests)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Report figures of one kind (`cost` or `usage`) over the range; tokens are input + output.
+    pub async fn report_figures(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        kind: &str,
+    ) -> sqlx::Result<Vec<Figure>> {
+        const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
+            cast(sum(input_tokens + output_tokens) as bigint) from provider_report_lines \
+            where org_id = $1 and kind = $2 and day between $3 and $4 group by provider, day, model";
+        let rows: Vec<(String, NaiveDate, String, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(org.0)
+            .bind(kind)
+            .bind(range.from)
+            .bind(range.to)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(provider, day, model, cost, tokens)| Figure {
+                provider,
+                day,
+                model,
+                cost: Nanos(cost),
+                tokens,
+            })
+            .collect())
+    }
+
+    /// What Costroom computed from token events per provider, day and model.
+    pub async fn event_figures(&self, org: OrgId, range: DateRange) -> sqlx::Result<Vec<Figure>> {
+        const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
+            cast(sum(input_tokens + output_tokens) as bigint) from usage_events \
+            where org_id = $1 and day between $2 and $3 group by provider, day, model";
+        let rows: Vec<(String, NaiveDate, String, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
+            .bind(org.0)
+            .bind(range.from)
+            .bind(range.to)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(provider, day, model, cost, tokens)| Figure {
+                provider,
+                day,
+                model,
+                cost: Nanos(cost),
+                tokens,
+            })
+            .collect())
+    }
+}
