@@ -55,6 +55,9 @@ pub enum Command {
     /// Load data from files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Take data out.
+    #[command(subcommand)]
+    Export(ExportCommand),
 }
 
 #[derive(Subcommand)]
@@ -87,6 +90,27 @@ pub enum ImportCommand {
         /// Import nothing if any row is bad.
         #[arg(long)]
         all_or_nothing: bool,
+    },
+    /// One page of a provider report (JSON as the API returned it), for reconciliation:
+    /// KIND is openai-costs, openai-usage, anthropic-costs or anthropic-usage. Re-importing
+    /// replaces the same days and lines.
+    ProviderReport { kind: String, file: std::path::PathBuf },
+    /// GPU usage, training runs or commitments (KIND gpu-usage, training-runs, commitments)
+    /// from CSV with a header row; bad records are reported with line and field and skipped.
+    Records { kind: String, file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// The ledger of a date range as FOCUS 1.2 CSV on standard output.
+    Focus {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Only one source: tokens, invoice, gpu, training or commitment.
+        #[arg(long)]
+        source: Option<String>,
     },
 }
 
@@ -212,6 +236,15 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Import(ImportCommand::Events { file }) => import_events(&cli.database_url, &file).await,
         Command::Import(ImportCommand::Focus { file, all_or_nothing }) => {
             import_focus(&cli.database_url, &file, all_or_nothing).await
+        }
+        Command::Import(ImportCommand::ProviderReport { kind, file }) => {
+            import_provider_report(&cli.database_url, &kind, &file).await
+        }
+        Command::Import(ImportCommand::Records { kind, file }) => {
+            import_records(&cli.database_url, &kind, &file).await
+        }
+        Command::Export(ExportCommand::Focus { from, to, source }) => {
+            export_focus(&cli.database_url, &from, &to, source.as_deref()).await
         }
     }
 }
@@ -541,4 +574,75 @@ async fn import_focus(url: &str, file: &std::path::Path, all_or_nothing: bool) -
         (n, true) => Err(format!("{n} bad rows: nothing imported (--all-or-nothing)")),
         (n, false) => Err(format!("{n} bad rows skipped (see above)")),
     }
+}
+
+async fn import_provider_report(url: &str, kind: &str, file: &std::path::Path) -> Result<(), String> {
+    use services::reconcile::{import_report, ReportKind};
+    let kind = ReportKind::parse(kind).map_err(|e| e.to_string())?;
+    let body = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let r = import_report(&db, org, &Actor::cli(), kind, &body)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    println!(
+        "{}: {} lines ({} stored), cost {}, {} tokens{}",
+        file.display(),
+        r.lines,
+        r.rows,
+        r.cost.usd(),
+        r.tokens,
+        r.next_page.map(|p| format!("; more pages follow (next_page {p})")).unwrap_or_default()
+    );
+    db.close().await;
+    Ok(())
+}
+
+async fn import_records(url: &str, kind: &str, file: &std::path::Path) -> Result<(), String> {
+    use services::records::{parse_records, record, RecordKind};
+    let kind = match kind {
+        "gpu-usage" => RecordKind::GpuUsage,
+        "training-runs" => RecordKind::TrainingRuns,
+        "commitments" => RecordKind::Commitments,
+        other => return Err(format!("kind: '{other}' is not gpu-usage, training-runs or commitments")),
+    };
+    let body = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let rows = parse_records(&body, true).map_err(|e| format!("{}: {e}", file.display()))?;
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let name = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let r = record(&db, org, &Actor::cli(), kind, &name, &rows).await.map_err(|e| e.to_string())?;
+    for e in &r.errors {
+        eprintln!("{}: line {}, {}: {}", file.display(), e.at, e.field, e.reason);
+    }
+    println!("{}: {} recorded, {} rejected, cost {}", file.display(), r.accepted, r.rejected, r.cost.usd());
+    db.close().await;
+    if r.rejected > 0 {
+        return Err(format!("{} bad records skipped (see above)", r.rejected));
+    }
+    Ok(())
+}
+
+async fn export_focus(url: &str, from: &str, to: &str, source: Option<&str>) -> Result<(), String> {
+    use app::domain::ledger::SpendSource;
+    use app::domain::DateRange;
+    use app::server::focus_export::{export, ChunkSink, Selection};
+    use std::io::Write;
+    struct Stdout(std::io::Stdout);
+    impl ChunkSink for Stdout {
+        async fn put(&mut self, chunk: String) -> bool {
+            self.0.lock().write_all(chunk.as_bytes()).is_ok()
+        }
+    }
+    let db = connect(url).await?;
+    let org = default_org(&db).await?;
+    let range =
+        DateRange::parse(Some(from), Some(to), chrono::Utc::now().date_naive()).map_err(|e| e.to_string())?;
+    let source = source.map(SpendSource::parse).transpose()?;
+    let name = db.org_name(org).await.map_err(|e| e.to_string())?;
+    export(&db, org, &name, Selection { range, source }, &mut Stdout(std::io::stdout()))
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await;
+    Ok(())
 }

@@ -39,6 +39,25 @@ const ENGINEERING: Access = Needs(Right::ManageEngineering);
 const TABLE: &[(&str, &str, &str, Access)] = &[
     // server functions
     ("POST", "/api/get_overview", "", SignedIn),
+    ("POST", "/api/get_ledger", "", SignedIn),
+    (
+        "POST",
+        "/api/set_gpu_rate",
+        "gpu_type=H100&effective_from=2026-11-01&usd_per_hour=2",
+        Needs(Right::ImportBilling),
+    ),
+    (
+        "POST",
+        "/api/add_training_run",
+        "run_id=r&model=m&started_at=2026-11-01&ended_at=2026-11-02&cost_usd=1",
+        Needs(Right::ImportBilling),
+    ),
+    (
+        "POST",
+        "/api/add_commitment",
+        "provider=p&model=m&units=1&term_start=2026-11-01&term_end=2026-11-02&price_usd=2",
+        Needs(Right::ImportBilling),
+    ),
     ("POST", "/api/whoami", "", Public),
     ("POST", "/api/setup_needed", "", Public),
     ("POST", "/api/list_people", "", SignedIn),
@@ -114,6 +133,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/settings/prices", "", SignedIn),
     ("GET", "/settings/imports", "", SignedIn),
     ("GET", "/account", "", SignedIn),
+    ("GET", "/ledger", "", SignedIn),
 ];
 
 /// Listing the pages renders the app in route-generation mode; run it before, not beside, the

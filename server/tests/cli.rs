@@ -221,3 +221,36 @@ fn import_focus_reports_totals_and_replaces_on_reimport() {
     assert!(ok && out.contains("earlier lines replaced), 0 rejected; billed $3.50"), "{out}");
     assert!(!out.contains("0 earlier lines replaced"), "the second import replaces the first: {out}");
 }
+
+#[test]
+fn provider_reports_and_records_import_then_export_focus_round_trips() {
+    let db = temp_db("records");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/fixtures/provider-reports/");
+    let (ok, out, err) = costroom(
+        &db,
+        &["import", "provider-report", "anthropic-costs", &format!("{fixtures}example_cost_report.json")],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("1 lines (1 stored), cost $1.24") && out.contains("more pages follow"), "{out}");
+    let (ok, _, err) = costroom(&db, &["import", "provider-report", "azure-costs", "x.json"]);
+    assert!(!ok && err.contains("kind: 'azure-costs' is not one of"), "{err}");
+
+    let csv = std::env::temp_dir().join(format!("costroom-cli-runs-{}.csv", std::process::id()));
+    std::fs::write(
+        &csv,
+        "run_id,model,started_at,ended_at,cost_usd\nr1,m,2026-11-02T00:00:00Z,2026-11-02T12:00:00Z,100.25\n\
+         r2,m,2026-11-02T00:00:00Z,2026-11-01T12:00:00Z,1\n",
+    )
+    .unwrap();
+    let (ok, out, err) = costroom(&db, &["import", "records", "training-runs", csv.to_str().unwrap()]);
+    assert!(!ok, "one bad record is an error exit");
+    assert!(err.contains("line 3, ended_at: is before started_at"), "{err}");
+    assert!(out.contains("1 recorded, 1 rejected, cost $100.25"), "{out}");
+
+    let (ok, out, err) = costroom(&db, &["export", "focus", "--from", "2026-11-01", "--to", "2026-11-30"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("BillingAccountId,"));
+    assert!(lines[1].contains(",100.25,100.25,") && lines[1].ends_with(",training"), "{}", lines[1]);
+}

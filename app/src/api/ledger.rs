@@ -1,4 +1,6 @@
-//! Billing imports (the ledger): the list of imports and the progress of one.
+//! The ledger: billing imports and their progress, the Ledger page's figures, and its forms.
+// the forms' server functions take one argument per form field (plain HTML forms post them)
+#![allow(clippy::too_many_arguments)]
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -51,4 +53,238 @@ pub async fn import_status(job: u64) -> Result<JobView, AppError> {
     state::with_status(auth::require_right(Right::ImportBilling).await)?;
     let st = state::app_state()?;
     state::with_status(st.jobs.get(job, st.org.0).ok_or_else(|| AppError::NotFound(format!("job {job}"))))
+}
+
+/// GPU usage of a cluster / pool / type / team over the range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuRow {
+    pub cluster: String,
+    pub pool: String,
+    pub gpu_type: String,
+    pub team: String,
+    pub allocated_hours: String,
+    pub used_hours: String,
+    pub utilization_pct: Option<f64>,
+    pub cost: Nanos,
+    pub idle_cost: Nanos,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRow {
+    pub run_id: String,
+    pub model: String,
+    pub initiative: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub cost: Nanos,
+    pub basis: String,
+    pub metric: Option<String>,
+    pub score: Option<f64>,
+    /// Cost per point of the score (training cost efficiency).
+    pub cost_per_point: Option<Nanos>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitmentInfo {
+    pub provider: String,
+    pub model: String,
+    pub deployment: String,
+    pub units: i64,
+    pub tokens_per_minute: Option<i64>,
+    pub term: String,
+    pub price: Nanos,
+    pub per_day: Nanos,
+}
+
+/// Everything the Ledger page shows for a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerView {
+    pub range: crate::domain::DateRange,
+    pub by_source: Vec<(crate::domain::ledger::SpendSource, Nanos)>,
+    pub reconciliation: Vec<crate::domain::reconcile::ReconRow>,
+    pub reconciliation_totals: Vec<crate::domain::reconcile::ReconTotal>,
+    pub gpu: Vec<GpuRow>,
+    pub training: Vec<TrainingRow>,
+    pub commitments: Vec<CommitmentInfo>,
+    pub can_write: bool,
+}
+
+/// The ledger of `from`..=`to` (default: the last 90 days), for anyone signed in.
+#[server(endpoint = "get_ledger")]
+pub async fn get_ledger(from: Option<String>, to: Option<String>) -> Result<LedgerView, AppError> {
+    use crate::domain::ledger::{cost_per_score_point, idle_cost, milli_text, utilization_pct};
+    use crate::domain::{DateRange, Right};
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    let range = state::with_status(DateRange::parse(from.as_deref(), to.as_deref(), st.clock.today()))?;
+    let rec = state::with_status(services::reconcile::reconciliation(&st.db, st.org, range).await)?;
+    let gpu = st
+        .db
+        .gpu_usage_summary(st.org, range.from, range.to)
+        .await?
+        .into_iter()
+        .map(|g| GpuRow {
+            utilization_pct: utilization_pct(g.allocated_mhours, g.used_mhours),
+            idle_cost: idle_cost(Nanos(g.cost_nanos), g.allocated_mhours, g.used_mhours),
+            allocated_hours: milli_text(g.allocated_mhours),
+            used_hours: milli_text(g.used_mhours),
+            cost: Nanos(g.cost_nanos),
+            cluster: g.cluster,
+            pool: g.pool,
+            gpu_type: g.gpu_type,
+            team: g.team,
+        })
+        .collect();
+    let training = st
+        .db
+        .training_runs(st.org)
+        .await?
+        .into_iter()
+        .map(|r| TrainingRow {
+            cost_per_point: cost_per_score_point(Nanos(r.cost_nanos), r.metric_score),
+            run_id: r.run_id,
+            model: r.model,
+            initiative: r.initiative,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            cost: Nanos(r.cost_nanos),
+            basis: r.cost_basis,
+            metric: r.metric_name,
+            score: r.metric_score,
+        })
+        .collect();
+    let commitments = st
+        .db
+        .commitments(st.org)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let days = (c.term_end - c.term_start).num_days() + 1;
+            CommitmentInfo {
+                provider: c.provider,
+                model: c.model,
+                deployment: c.deployment,
+                units: c.units,
+                tokens_per_minute: c.tokens_per_minute,
+                term: format!("{} – {} ({days} days)", c.term_start, c.term_end),
+                price: Nanos(c.price_nanos),
+                per_day: Nanos(c.price_nanos / days.max(1)),
+            }
+        })
+        .collect();
+    Ok(LedgerView {
+        range,
+        by_source: st.db.cost_by_source(st.org, range).await?,
+        reconciliation: rec.rows,
+        reconciliation_totals: rec.totals,
+        gpu,
+        training,
+        commitments,
+        can_write: user.role.can(Right::ImportBilling),
+    })
+}
+
+/// Sets a GPU type's hourly rate from a day on (re-pricing what it prices); answers how many
+/// records were re-priced.
+#[server(endpoint = "set_gpu_rate")]
+pub async fn set_gpu_rate(
+    gpu_type: String,
+    effective_from: String,
+    usd_per_hour: String,
+) -> Result<u64, AppError> {
+    use crate::domain::period::required_day;
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ImportBilling).await)?;
+    let st = state::app_state()?;
+    let from = state::with_status(required_day("effective_from", &effective_from))?;
+    let actor = Actor::person(user.id, &user.email);
+    state::with_status(
+        services::records::set_gpu_rate(&st.db, st.org, &actor, &gpu_type, from, &usd_per_hour).await,
+    )
+}
+
+/// One record from a page form: the same fields, validation and errors as the API and CSV.
+#[cfg(feature = "ssr")]
+async fn add_record(kind: &str, fields: Vec<(&str, Option<String>)>) -> Result<String, AppError> {
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::services::records::{record, RecordKind};
+    use crate::server::{auth, state};
+    let user = state::with_status(auth::require_right(Right::ImportBilling).await)?;
+    let st = state::app_state()?;
+    let kind = if kind == "training" { RecordKind::TrainingRuns } else { RecordKind::Commitments };
+    let actor = Actor::person(user.id, &user.email);
+    let map = fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
+    let report = state::with_status(record(&st.db, st.org, &actor, kind, "form", &[(1, map)]).await)?;
+    match report.errors.first() {
+        Some(e) => state::with_status(Err(AppError::Invalid(format!("{}: {}", e.field, e.reason)))),
+        None => Ok(format!("Recorded, {}.", report.cost.usd())),
+    }
+}
+
+#[server(endpoint = "add_training_run")]
+pub async fn add_training_run(
+    run_id: Option<String>,
+    model: Option<String>,
+    initiative: Option<String>,
+    team: Option<String>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    gpu_type: Option<String>,
+    gpu_hours: Option<String>,
+    cost_usd: Option<String>,
+    metric_name: Option<String>,
+    metric_score: Option<String>,
+) -> Result<String, AppError> {
+    add_record(
+        "training",
+        vec![
+            ("run_id", run_id),
+            ("model", model),
+            ("initiative", initiative),
+            ("team", team),
+            ("started_at", started_at),
+            ("ended_at", ended_at),
+            ("gpu_type", gpu_type),
+            ("gpu_hours", gpu_hours),
+            ("cost_usd", cost_usd),
+            ("metric_name", metric_name),
+            ("metric_score", metric_score),
+        ],
+    )
+    .await
+}
+
+#[server(endpoint = "add_commitment")]
+pub async fn add_commitment(
+    provider: Option<String>,
+    model: Option<String>,
+    deployment: Option<String>,
+    units: Option<String>,
+    tokens_per_minute: Option<String>,
+    term_start: Option<String>,
+    term_end: Option<String>,
+    price_usd: Option<String>,
+    team: Option<String>,
+    initiative: Option<String>,
+) -> Result<String, AppError> {
+    add_record(
+        "commitment",
+        vec![
+            ("provider", provider),
+            ("model", model),
+            ("deployment", deployment),
+            ("units", units),
+            ("tokens_per_minute", tokens_per_minute),
+            ("term_start", term_start),
+            ("term_end", term_end),
+            ("price_usd", price_usd),
+            ("team", team),
+            ("initiative", initiative),
+        ],
+    )
+    .await
 }

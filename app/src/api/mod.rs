@@ -7,7 +7,11 @@ pub mod prices;
 pub mod settings;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
-pub use ledger::{import_status, list_ledger_imports, ImportInfo, ImportStatus, ListLedgerImports};
+pub use ledger::{
+    add_commitment, add_training_run, get_ledger, import_status, list_ledger_imports, set_gpu_rate,
+    AddCommitment, AddTrainingRun, GetLedger, ImportInfo, ImportStatus, LedgerView, ListLedgerImports,
+    SetGpuRate,
+};
 pub use overview::{get_overview, GetOverview};
 pub use prices::{
     list_prices, recompute_status, set_model_price, start_recompute, JobView, ListPrices, PriceRow,

@@ -5,9 +5,10 @@ use leptos_router::components::A;
 use crate::api::whoami;
 
 /// (path, label) of every section, in menu order.
-pub const SECTIONS: [(&str, &str); 9] = [
+pub const SECTIONS: [(&str, &str); 10] = [
     ("/", "Overview"),
     ("/spend", "Spend"),
+    ("/ledger", "Ledger"),
     ("/budgets", "Budgets"),
     ("/initiatives", "Initiatives"),
     ("/anomalies", "Anomalies"),

@@ -372,9 +372,10 @@ impl TrainingRun {
 }
 
 /// Training cost efficiency: cost per point of the quality score (None without a positive
-/// score). Lower is better when a higher score is better.
-pub fn cost_per_score_point(cost: Nanos, score: Option<f64>) -> Option<f64> {
-    score.filter(|s| *s > 0.0).map(|s| cost.0 as f64 / 1e9 / s)
+/// score), rounded half away from zero to the nano-dollar. Lower is better when a higher
+/// score is better.
+pub fn cost_per_score_point(cost: Nanos, score: Option<f64>) -> Option<Nanos> {
+    score.filter(|s| *s > 0.0).map(|s| Nanos((cost.0 as f64 / s).round() as i64))
 }
 
 /// A provisioned-throughput (or other capacity) purchase.
@@ -625,7 +626,8 @@ mod tests {
         f.insert("cost_usd".into(), "1000".into());
         f.insert("metric_score".into(), "0.8".into());
         assert_eq!(TrainingRun::parse(&f).unwrap_err().field, "metric_name");
-        assert_eq!(cost_per_score_point(Nanos(1_000_000_000_000), Some(0.8)), Some(1250.0));
+        assert_eq!(cost_per_score_point(Nanos(1_000_000_000_000), Some(0.8)), Some(Nanos(1_250_000_000_000)));
+        assert_eq!(cost_per_score_point(Nanos(1_200_500_000_000), Some(0.8)).unwrap().usd(), "$1,500.63");
         assert_eq!(cost_per_score_point(Nanos(1), Some(0.0)), None);
     }
 

@@ -1,6 +1,7 @@
 //! One file per route.
 pub mod account;
 pub mod coming_soon;
+pub mod ledger;
 pub mod not_found;
 pub mod overview;
 pub mod settings;
@@ -9,6 +10,7 @@ pub mod sign_in;
 
 pub use account::AccountPage;
 pub use coming_soon::ComingSoonPage;
+pub use ledger::LedgerPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
 pub use settings::{

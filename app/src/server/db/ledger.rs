@@ -328,11 +328,11 @@ pub struct LedgerImportRow {
 }
 
 impl Db {
-    /// The newest imports first (at most `limit`).
+    /// The newest billing (FOCUS) imports first (at most `limit`).
     pub async fn ledger_imports(&self, org: OrgId, limit: i64) -> sqlx::Result<Vec<LedgerImportRow>> {
         const SQL: &str = "select i.id, i.source, i.file_name, i.created_at, u.email as created_by, i.rows_imported, \
             i.rows_replaced, i.billed_nanos, i.effective_nanos from ledger_imports i \
-            left join users u on u.id = i.created_by where i.org_id = $1 order by i.created_at desc, i.id desc limit $2";
+            left join users u on u.id = i.created_by where i.org_id = $1 and i.source = 'focus' order by i.created_at desc, i.id desc limit $2";
         on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(limit).fetch_all(p).await)
     }
 
