@@ -2,6 +2,7 @@
 // hydration, no reload), sees them costed and counted in spend by source; a viewer reads the
 // ledger but gets no forms, and a direct call is refused.
 import { test, expect } from '@playwright/test';
+import { fileURLToPath } from 'url';
 import { signIn } from './pages/overview';
 
 function usd(text: string): number {
@@ -60,4 +61,27 @@ test('a viewer reads the ledger but cannot record', async ({ page }) => {
   const csv = await page.request.get('/ledger/focus.csv');
   expect(csv.status()).toBe(200);
   expect((await csv.text()).split('\n')[0]).toContain('BillingAccountId,BillingAccountName');
+});
+
+test('finance imports an Anthropic cost report and sees it reconciled, cents converted', async ({ page }) => {
+  const file = fileURLToPath(new URL('../../app/tests/fixtures/provider-reports/example_cost_report.json', import.meta.url));
+  await signIn(page, 'finance', '/ledger');
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByTestId('report-kind').selectOption('anthropic-costs');
+  await page.getByTestId('report-file').setInputFiles(file);
+  await page.getByTestId('report-submit').click();
+  await expect(page).toHaveURL(/\/ledger\?job=\d+/);
+  await expect(page.getByTestId('report-result')).toContainText('anthropic-costs: 1 lines, 1 rows stored, cost $1.24');
+  await page.goto('/ledger?from=2025-07-01&to=2025-08-31');
+  const totals = page.locator('[data-testid="recon-totals"] tr[data-provider="anthropic"]');
+  await expect(totals).toContainText('$1.24');
+  await expect(page.getByTestId('recon-rows')).toContainText('claude-opus-5');
+
+  // the organisation's billing-import rules are saved (audited) and shown back
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByTestId('rules-covered').fill('Azure OpenAI');
+  await page.getByTestId('rules-submit').click();
+  await expect(page.getByTestId('rules-result')).toContainText('Rules saved');
+  await page.reload();
+  await expect(page.getByTestId('rules-covered')).toHaveValue('Azure OpenAI');
 });

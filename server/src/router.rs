@@ -80,6 +80,12 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/ledger/commitments", post(records_api::commitments_handler)),
         (
             Method::POST,
+            "/ledger/report",
+            post(uploads::report_upload_handler)
+                .layer(axum::extract::DefaultBodyLimit::max(uploads::MAX_REPORT_BYTES + 64 * 1024)),
+        ),
+        (
+            Method::POST,
             "/ledger/focus",
             post(uploads::focus_upload_handler)
                 .layer(axum::extract::DefaultBodyLimit::max(uploads::MAX_UPLOAD_BYTES)),

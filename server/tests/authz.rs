@@ -40,6 +40,13 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     // server functions
     ("POST", "/api/get_overview", "", SignedIn),
     ("POST", "/api/get_ledger", "", SignedIn),
+    ("POST", "/api/get_ledger_rules", "", SignedIn),
+    (
+        "POST",
+        "/api/set_ledger_rules",
+        "team=team&feature=&initiative=&customer=&environment=&covered_by_events=",
+        Needs(Right::ImportBilling),
+    ),
     (
         "POST",
         "/api/set_gpu_rate",
@@ -114,6 +121,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/v1/ledger/training-runs", "[]", ApiKey),
     ("POST", "/api/v1/ledger/commitments", "[]", ApiKey),
     ("POST", "/ledger/focus", "", Needs(Right::ImportBilling)),
+    ("POST", "/ledger/report", "", Needs(Right::ImportBilling)),
     // pages
     ("GET", "/", "", SignedIn),
     ("GET", "/signin", "", Public),

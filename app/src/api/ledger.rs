@@ -288,3 +288,44 @@ pub async fn add_commitment(
     )
     .await
 }
+
+#[server(endpoint = "get_ledger_rules")]
+pub async fn get_ledger_rules() -> Result<crate::domain::ledger::LedgerRules, AppError> {
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    state::with_status(services::settings::ledger_rules(&st.db, st.org).await)
+}
+
+/// Tag keys per dimension (comma-separated, first present wins) and the providers / services
+/// already metered by token events (comma-separated), for finance, engineering and admins.
+#[server(endpoint = "set_ledger_rules")]
+pub async fn set_ledger_rules(
+    team: String,
+    feature: String,
+    initiative: String,
+    customer: String,
+    environment: String,
+    covered_by_events: String,
+) -> Result<crate::domain::ledger::LedgerRules, AppError> {
+    use crate::domain::ledger::LedgerRules;
+    use crate::domain::otlp::AttributeMapping;
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let me = state::with_status(auth::require_right(Right::ImportBilling).await)?;
+    let st = state::app_state()?;
+    let run = async {
+        let mapping = AttributeMapping::parse(&team, &feature, &initiative, &customer, &environment)
+            .map_err(AppError::Invalid)?;
+        let covered_by_events = covered_by_events
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let rules = LedgerRules { mapping, covered_by_events };
+        services::settings::set_ledger_rules(&st.db, st.org, &Actor::person(me.id, &me.email), rules).await
+    };
+    state::with_status(run.await)
+}

@@ -8,9 +8,9 @@ pub mod settings;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use ledger::{
-    add_commitment, add_training_run, get_ledger, import_status, list_ledger_imports, set_gpu_rate,
-    AddCommitment, AddTrainingRun, GetLedger, ImportInfo, ImportStatus, LedgerView, ListLedgerImports,
-    SetGpuRate,
+    add_commitment, add_training_run, get_ledger, get_ledger_rules, import_status, list_ledger_imports,
+    set_gpu_rate, set_ledger_rules, AddCommitment, AddTrainingRun, GetLedger, ImportInfo, ImportStatus,
+    LedgerView, ListLedgerImports, SetGpuRate, SetLedgerRules,
 };
 pub use overview::{get_overview, GetOverview};
 pub use prices::{

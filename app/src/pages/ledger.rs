@@ -6,9 +6,13 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::import_status;
 use crate::api::ledger::{CommitmentInfo, GpuRow, TrainingRow};
-use crate::api::{get_ledger, AddCommitment, AddTrainingRun, LedgerView, SetGpuRate};
-use crate::components::{ActionResult, ErrorNotice, SignInFirst};
+use crate::api::{
+    get_ledger, get_ledger_rules, AddCommitment, AddTrainingRun, LedgerView, SetGpuRate, SetLedgerRules,
+};
+use crate::components::{poll_job, ActionResult, ErrorNotice, JobStatus, SignInFirst};
+use crate::domain::ledger::LedgerRules;
 use crate::domain::reconcile::{ReconRow, ReconTotal};
 use crate::domain::Nanos;
 use crate::error::AppError;
@@ -25,10 +29,26 @@ pub fn LedgerPage() -> impl IntoView {
     let rate = ServerAction::<SetGpuRate>::new();
     let run = ServerAction::<AddTrainingRun>::new();
     let commit = ServerAction::<AddCommitment>::new();
+    let set_rules = ServerAction::<SetLedgerRules>::new();
     let ledger = Resource::new(
-        move || (from(), to(), rate.version().get(), run.version().get(), commit.version().get()),
-        |(f, t, ..)| get_ledger(f, t),
+        move || {
+            let versions = (
+                rate.version().get(),
+                run.version().get(),
+                commit.version().get(),
+                set_rules.version().get(),
+            );
+            (from(), to(), versions)
+        },
+        |(f, t, _)| get_ledger(f, t),
     );
+    let rules = Resource::new(move || set_rules.version().get(), |_| get_ledger_rules());
+    let job = move || query.read().get("job").and_then(|j| j.parse::<u64>().ok());
+    let report = poll_job(job, import_status);
+    let upload_error = query.read_untracked().get("error").map(|c| match c.as_str() {
+        "too_large" => "file: larger than the 16 MiB limit for one report page.",
+        _ => "The upload could not be read; try again.",
+    });
     view! {
         <Title text="Ledger · Costroom"/>
         <h1>"Ledger"</h1>
@@ -36,10 +56,15 @@ pub fn LedgerPage() -> impl IntoView {
             "All AI spend in one ledger: token events, billing imports, GPU usage, training runs and commitments. "
             "Machines send records to " <code>"/api/v1/ledger/…"</code> " (CSV or JSON); the FOCUS export takes it all back out."
         </p>
+        {upload_error.map(|e| view! { <p class="error" role="alert" data-testid="report-error">{e}</p> })}
+        <JobStatus status=report testid="report" unit="lines"/>
         <Transition fallback=|| view! { <p class="muted">"Loading the ledger…"</p> }>
             {move || Suspend::new(async move {
                 match ledger.await {
-                    Ok(v) => view! { <LedgerBody v rate run commit/> }.into_any(),
+                    Ok(v) => {
+                        let rules = rules.await.ok();
+                        view! { <LedgerBody v rate run commit set_rules rules/> }.into_any()
+                    }
                     Err(AppError::Unauthorized) => view! { <SignInFirst/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
@@ -54,6 +79,8 @@ fn LedgerBody(
     rate: ServerAction<SetGpuRate>,
     run: ServerAction<AddTrainingRun>,
     commit: ServerAction<AddCommitment>,
+    set_rules: ServerAction<SetLedgerRules>,
+    rules: Option<LedgerRules>,
 ) -> impl IntoView {
     let total: Nanos = v.by_source.iter().map(|(_, c)| *c).sum();
     let export = format!("/ledger/focus.csv?from={}&to={}", v.range.from, v.range.to);
@@ -83,10 +110,30 @@ fn LedgerBody(
             </table>
         </section>
         <Reconciliation rows=v.reconciliation totals=v.reconciliation_totals/>
+        {can_write.then(|| view! {
+            <section class="panel form-panel">
+                <h2>"Import a provider report"</h2>
+                <p class="muted">"One page of a report as the provider's API returned it (JSON). Importing a page again replaces it."</p>
+                <form method="post" action="/ledger/report" enctype="multipart/form-data" class="stack">
+                    <label>
+                        "Report"
+                        <select name="kind" data-testid="report-kind">
+                            <option value="openai-costs">"OpenAI — organization costs"</option>
+                            <option value="openai-usage">"OpenAI — completions usage"</option>
+                            <option value="anthropic-costs">"Anthropic — cost report (amounts in cents)"</option>
+                            <option value="anthropic-usage">"Anthropic — messages usage report"</option>
+                        </select>
+                    </label>
+                    <label>"JSON file" <input type="file" name="file" accept=".json,application/json" required data-testid="report-file"/></label>
+                    <button type="submit" data-testid="report-submit">"Import report"</button>
+                </form>
+            </section>
+        })}
         <GpuTable rows=v.gpu/>
         <TrainingTable rows=v.training/>
         <CommitmentsTable rows=v.commitments/>
         {can_write.then(|| view! { <Forms rate run commit/> })}
+        {rules.filter(|_| can_write).map(|rules| view! { <RulesForm set_rules rules/> })}
     }
 }
 
@@ -255,6 +302,35 @@ fn Forms(
                 <button type="submit" data-testid="ptu-submit">"Record commitment"</button>
             </ActionForm>
             <ActionResult value=move || commit.value().get() testid="ptu-result" done=|m: &String| m.clone()/>
+        </section>
+    }
+}
+
+#[component]
+fn RulesForm(set_rules: ServerAction<SetLedgerRules>, rules: LedgerRules) -> impl IntoView {
+    let m = rules.mapping;
+    let join = |v: &Vec<String>| v.join(", ");
+    view! {
+        <section class="panel form-panel">
+            <h2>"Billing-import rules"</h2>
+            <p class="muted">
+                "Which FOCUS tags attribute an invoice line (comma-separated, first present wins; applies to imports "
+                "from now on — re-import a file to re-attribute it), and which providers or services Costroom already "
+                "counts from token events: their invoice lines are kept for reconciliation but not counted twice."
+            </p>
+            <ActionForm action=set_rules attr:class="stack">
+                <label>"Team tags" <input name="team" value=join(&m.team) data-testid="rules-team"/></label>
+                <label>"Feature tags" <input name="feature" value=join(&m.feature)/></label>
+                <label>"Initiative tags" <input name="initiative" value=join(&m.initiative)/></label>
+                <label>"Customer tags" <input name="customer" value=join(&m.customer)/></label>
+                <label>"Environment tags" <input name="environment" value=join(&m.environment)/></label>
+                <label>
+                    "Metered by token events (provider, publisher or service names)"
+                    <input name="covered_by_events" value=rules.covered_by_events.join(", ") data-testid="rules-covered"/>
+                </label>
+                <button type="submit" data-testid="rules-submit">"Save rules"</button>
+            </ActionForm>
+            <ActionResult value=move || set_rules.value().get() testid="rules-result" done=|_: &LedgerRules| "Rules saved; totals follow.".to_string()/>
         </section>
     }
 }

@@ -120,3 +120,57 @@ fn sanitize(name: &str) -> String {
         .take(100)
         .collect()
 }
+
+/// Largest provider-report page accepted (the APIs page at far less).
+pub const MAX_REPORT_BYTES: usize = 16 * 1024 * 1024;
+
+/// `POST /ledger/report`: one page of a provider usage or cost report uploaded from the Ledger
+/// page (multipart: `kind`, `file`), imported at once; the outcome is shown as a finished job.
+pub async fn report_upload_handler(
+    State(st): State<AppState>,
+    session: Session,
+    request: Request,
+) -> Response {
+    use super::services::reconcile::{import_report, ReportKind};
+    let user = match user_of(&session, &st).await {
+        Ok(Some(u)) if u.role.can(Right::ImportBilling) => u,
+        Ok(Some(_)) => return AppError::Forbidden.status().into_response(),
+        Ok(None) => return AppError::Unauthorized.status().into_response(),
+        Err(e) => return e.status().into_response(),
+    };
+    let Ok(mut form) = Multipart::from_request(request, &st).await else {
+        return Redirect::to("/ledger?error=form").into_response();
+    };
+    let (mut kind, mut body) = (String::new(), Vec::new());
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name() {
+            Some("kind") => kind = field.text().await.unwrap_or_default(),
+            Some("file") => match field.bytes().await {
+                Ok(b) if b.len() <= MAX_REPORT_BYTES => body = b.to_vec(),
+                _ => return Redirect::to("/ledger?error=too_large").into_response(),
+            },
+            _ => {}
+        }
+    }
+    let job = st.jobs.start(st.org.0, "provider_report");
+    let actor = Actor::person(user.id, &user.email);
+    let outcome = match (ReportKind::parse(&kind), String::from_utf8(body)) {
+        (Err(e), _) => Err(e.to_string()),
+        (_, Err(_)) => Err("file: not UTF-8 JSON".to_string()),
+        (Ok(k), Ok(text)) => {
+            import_report(&st.db, st.org, &actor, k, &text).await.map_err(|e| e.to_string()).map(|r| {
+                format!(
+                    "{}: {} lines, {} rows stored, cost {}, {} tokens.{}",
+                    k.as_str(),
+                    r.lines,
+                    r.rows,
+                    r.cost.usd(),
+                    group_thousands(r.tokens.max(0) as u64),
+                    if r.next_page.is_some() { " More pages follow: upload them too." } else { "" }
+                )
+            })
+        }
+    };
+    st.jobs.finish(job, outcome);
+    Redirect::to(&format!("/ledger?job={job}")).into_response()
+}

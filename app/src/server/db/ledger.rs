@@ -70,6 +70,57 @@ const ROLLUP_REBUILD: &str = "insert into usage_rollups (org_id, grain, dim, buc
     where org_id = $1 and counted and bucket between $2 and $3 \
     group by org_id, d.dim, bucket, v, spend_source";
 
+/// Takes the counted lines a replacement or re-derivation is about to delete out of the
+/// rollups (the filter tail names them), so the rollups change by exactly what changes.
+const ROLLUP_SUBTRACT: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
+    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, requests, events, unpriced_events) \
+    select org_id, 'day', d.dim, bucket, \
+      case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
+        when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
+        when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
+        when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
+      spend_source, -sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, -count(*), 0 \
+    from ledger_lines cross join (select 'total' as dim union all select 'team' union all select 'initiative' \
+      union all select 'feature' union all select 'customer' union all select 'environment' \
+      union all select 'model' union all select 'provider' union all select 'api_key') d \
+    where org_id = $1 and counted and source = $2 and ";
+const SUBTRACT_GROUP: &str = " group by org_id, d.dim, bucket, v, spend_source \
+    on conflict (org_id, grain, dim, bucket, value, source) do update set \
+    cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, events = usage_rollups.events + excluded.events";
+
+/// (dim, bucket, value, source) → (cost, lines): the rollup increments of new ledger lines,
+/// summed in memory while an import streams (a few thousand keys however many lines).
+#[derive(Default)]
+pub struct LedgerRollups(std::collections::BTreeMap<(&'static str, i64, String, SpendSource), (i64, i64)>);
+
+impl LedgerRollups {
+    pub fn add(&mut self, l: &LedgerLine<'_>) {
+        if !l.counted {
+            return;
+        }
+        let r = l.row;
+        let bucket = bucket_of(r.charge_period_start);
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let values = [
+            ("total", String::new()),
+            ("team", o(&l.team)),
+            ("initiative", o(&l.initiative)),
+            ("feature", o(&l.feature)),
+            ("customer", o(&l.customer)),
+            ("environment", o(&l.environment)),
+            ("model", o(&l.model)),
+            ("provider", o(&r.provider)),
+            ("api_key", String::new()),
+        ];
+        for (dim, value) in values {
+            let e = self.0.entry((dim, bucket, value, l.spend_source)).or_default();
+            e.0 += r.effective_cost.0;
+            e.1 += 1;
+        }
+    }
+}
+
 /// Unix seconds of a day's start, the bucket of daily rollups.
 pub fn bucket_of(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(86_400) * 86_400
@@ -247,7 +298,71 @@ impl LedgerTx {
         })
     }
 
-    /// Recomputes the ledger's daily rollups for buckets `lo..=hi`.
+    /// Subtracts from the rollups the counted lines of an account's billing period.
+    pub async fn subtract_period(
+        &mut self,
+        org: OrgId,
+        source: &str,
+        account: &str,
+        period_start: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let sql =
+            format!("{ROLLUP_SUBTRACT}billing_account = $3 and billing_period_start = $4{SUBTRACT_GROUP}");
+        on_tx!(self, |t| sqlx::query(&sql)
+            .bind(org.0)
+            .bind(source)
+            .bind(account)
+            .bind(period_start)
+            .execute(&mut **t)
+            .await
+            .map(|_| ()))
+    }
+
+    /// Subtracts from the rollups the counted lines derived from one record.
+    pub async fn subtract_derived(&mut self, org: OrgId, source: &str, ref_id: i64) -> sqlx::Result<()> {
+        let sql = format!("{ROLLUP_SUBTRACT}ref_id = $3{SUBTRACT_GROUP}");
+        on_tx!(self, |t| sqlx::query(&sql)
+            .bind(org.0)
+            .bind(source)
+            .bind(ref_id)
+            .execute(&mut **t)
+            .await
+            .map(|_| ()))
+    }
+
+    /// Adds new lines' increments to the rollups.
+    pub async fn add_rollups(&mut self, org: OrgId, inc: LedgerRollups) -> sqlx::Result<()> {
+        let rows: Vec<_> = inc.0.into_iter().collect();
+        for chunk in rows.chunks(1_000) {
+            on_tx!(self, |t| {
+                let mut qb = sqlx::QueryBuilder::new(super::ROLLUP_UPSERT_HEAD);
+                qb.push_values(chunk, |mut b, ((dim, bucket, value, source), (cost, n))| {
+                    b.push_bind(org.0)
+                        .push_bind("day")
+                        .push_bind(*dim)
+                        .push_bind(*bucket)
+                        .push_bind(value.clone())
+                        .push_bind(source.as_str())
+                        .push_bind(*cost)
+                        .push_bind(0i64)
+                        .push_bind(0i64)
+                        .push_bind(0i64)
+                        .push_bind(0i64)
+                        .push_bind(0i64)
+                        .push_bind(0i64)
+                        .push_bind(0i64)
+                        .push_bind(*n)
+                        .push_bind(0i64);
+                });
+                qb.push(super::ROLLUP_UPSERT_TAIL);
+                qb.build().persistent(false).execute(&mut **t).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Recomputes the ledger's daily rollups for buckets `lo..=hi` (after the organisation
+    /// changes which lines count).
     pub async fn rebuild_rollups(&mut self, org: OrgId, lo: i64, hi: i64) -> sqlx::Result<()> {
         on_tx!(self, |t| {
             sqlx::query(ROLLUP_DELETE).bind(org.0).bind(lo).bind(hi).execute(&mut **t).await?;

@@ -26,11 +26,12 @@ const EVENT_INSERT_HEAD: &str = "insert into usage_events (org_id, event_id, occ
     reasoning_tokens, request_count, service_tier, latency_ms, status, trace_id, span_id, parent_span_id, \
     depth, retry, tool_name, cost_nanos, cost_source, price_entry_id, created_at) ";
 
-const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, \
+pub(super) const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, \
     cost_nanos, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
     reasoning_tokens, requests, events, unpriced_events) ";
 
-const ROLLUP_UPSERT_TAIL: &str = " on conflict (org_id, grain, dim, bucket, value, source) do update set \
+pub(super) const ROLLUP_UPSERT_TAIL: &str =
+    " on conflict (org_id, grain, dim, bucket, value, source) do update set \
     cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, \
     input_tokens = usage_rollups.input_tokens + excluded.input_tokens, \
     cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens, \

@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Utc};
 use crate::domain::ledger::{LedgerRules, SpendSource};
 use crate::domain::Nanos;
 use crate::error::{internal, AppError};
-use crate::server::db::ledger::{bucket_of, LedgerLine, LEDGER_CHUNK};
+use crate::server::db::ledger::{LedgerLine, LedgerRollups, LEDGER_CHUNK};
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 use crate::server::focus::{self, FocusRow, RowError};
 
@@ -103,17 +103,12 @@ pub async fn import_focus(
     let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     let mut tx = db.begin_ledger().await?;
     let import = tx.start_import(org, SOURCE_FOCUS, &file_name, actor.user).await?;
-    // the days whose rollups change: those the replaced lines and the new lines fall on
-    let mut span: Option<(i64, i64)> = None;
-    let widen = |s: &mut Option<(i64, i64)>, lo: i64, hi: i64| {
-        *s = Some(s.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-    };
+    // the rollups lose exactly the replaced lines and gain exactly the new ones
     for (account, start) in &periods {
-        if let Some((lo, hi)) = tx.period_span(org, SOURCE_FOCUS, account, *start).await? {
-            widen(&mut span, lo, hi);
-        }
+        tx.subtract_period(org, SOURCE_FOCUS, account, *start).await?;
         report.replaced += tx.replace_period(org, SOURCE_FOCUS, account, *start).await?;
     }
+    let mut rollups = LedgerRollups::default();
     // Second pass: rows in chunks. The reader calls back synchronously, so rows are collected
     // per chunk and written between reads of the next chunk.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<FocusRow>>(2);
@@ -161,8 +156,7 @@ pub async fn import_focus(
         tx.insert_lines(org, import, SOURCE_FOCUS, &lines).await?;
         for l in &lines {
             let r = l.row;
-            let b = bucket_of(r.charge_period_start);
-            widen(&mut span, b, b);
+            rollups.add(l);
             report.not_counted += u64::from(!l.counted);
             report.imported += 1;
             report.billed += r.billed_cost;
@@ -171,9 +165,7 @@ pub async fn import_focus(
         progress(report.imported);
     }
     reader.await.map_err(internal)??;
-    if let Some((lo, hi)) = span {
-        tx.rebuild_rollups(org, lo, hi).await?;
-    }
+    tx.add_rollups(org, rollups).await?;
     tx.finish_import(import, report.imported, report.replaced, report.billed, report.effective).await?;
     tx.commit().await?;
     let entry = NewAudit {

@@ -16,7 +16,7 @@ use crate::domain::ledger::{
 };
 use crate::domain::Nanos;
 use crate::error::{internal, AppError};
-use crate::server::db::ledger::{LedgerLine, LedgerTx};
+use crate::server::db::ledger::{LedgerLine, LedgerRollups, LedgerTx};
 use crate::server::db::records::TrainingRunRow;
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 use crate::server::focus::{ChargeCategory, FocusRow};
@@ -106,25 +106,6 @@ fn tags(pairs: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The span of buckets a batch touched, for the rollup rebuild.
-#[derive(Default)]
-struct Span(Option<(i64, i64)>);
-
-impl Span {
-    fn add(&mut self, s: Option<(i64, i64)>) {
-        if let Some((lo, hi)) = s {
-            self.0 = Some(self.0.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-        }
-    }
-
-    fn add_rows(&mut self, rows: &[FocusRow]) {
-        for r in rows {
-            let b = crate::server::db::ledger::bucket_of(r.charge_period_start);
-            self.add(Some((b, b)));
-        }
-    }
-}
-
 struct Derived<'a> {
     source: SpendSource,
     ref_id: i64,
@@ -140,10 +121,10 @@ async fn write_lines(
     import: i64,
     d: Derived<'_>,
     rows: &[FocusRow],
-    span: &mut Span,
+    rollups: &mut LedgerRollups,
 ) -> Result<(), AppError> {
-    span.add(tx.delete_derived(org, d.source.as_str(), d.ref_id).await?);
-    span.add_rows(rows);
+    tx.subtract_derived(org, d.source.as_str(), d.ref_id).await?;
+    tx.delete_derived(org, d.source.as_str(), d.ref_id).await?;
     let account = format!("costroom-{}", d.source.as_str());
     let lines: Vec<LedgerLine<'_>> = rows
         .iter()
@@ -163,6 +144,7 @@ async fn write_lines(
         })
         .collect();
     tx.insert_lines(org, import, d.source.as_str(), &lines).await?;
+    lines.iter().for_each(|l| rollups.add(l));
     Ok(())
 }
 
@@ -205,7 +187,7 @@ async fn put_gpu(
     org: OrgId,
     import: i64,
     u: &GpuUsage,
-    span: &mut Span,
+    rollups: &mut LedgerRollups,
 ) -> Result<Result<Nanos, FieldError>, AppError> {
     let (cost, rate) = match u.cost {
         Some(c) => (c, None),
@@ -222,7 +204,7 @@ async fn put_gpu(
         initiative: Some(u.initiative.as_str()).filter(|s| !s.is_empty()),
         model: None,
     };
-    write_lines(tx, org, import, d, &[gpu_row(u, cost, rate)], span).await?;
+    write_lines(tx, org, import, d, &[gpu_row(u, cost, rate)], rollups).await?;
     Ok(Ok(cost))
 }
 
@@ -253,7 +235,7 @@ async fn put_training(
     org: OrgId,
     import: i64,
     r: &TrainingRun,
-    span: &mut Span,
+    rollups: &mut LedgerRollups,
 ) -> Result<Result<Nanos, FieldError>, AppError> {
     let (cost, basis) = match (r.cost, &r.gpu_type, r.gpu_mhours) {
         (Some(c), _, _) => (c, "given"),
@@ -272,7 +254,7 @@ async fn put_training(
         initiative: r.initiative.as_deref(),
         model: Some(&r.model),
     };
-    write_lines(tx, org, import, d, &training_rows(r, cost), span).await?;
+    write_lines(tx, org, import, d, &training_rows(r, cost), rollups).await?;
     Ok(Ok(cost))
 }
 
@@ -344,15 +326,15 @@ pub async fn record(
     let source = kind.source();
     let mut tx = db.begin_ledger().await?;
     let import = tx.start_import(org, source.as_str(), label, actor.user).await?;
-    let mut span = Span::default();
+    let mut rollups = LedgerRollups::default();
     for (at, fields) in records {
         let outcome = match kind {
             RecordKind::GpuUsage => match GpuUsage::parse(fields) {
-                Ok(u) => put_gpu(&mut tx, org, import, &u, &mut span).await?,
+                Ok(u) => put_gpu(&mut tx, org, import, &u, &mut rollups).await?,
                 Err(e) => Err(e),
             },
             RecordKind::TrainingRuns => match TrainingRun::parse(fields) {
-                Ok(r) => put_training(&mut tx, org, import, &r, &mut span).await?,
+                Ok(r) => put_training(&mut tx, org, import, &r, &mut rollups).await?,
                 Err(e) => Err(e),
             },
             RecordKind::Commitments => match Commitment::parse(fields) {
@@ -365,7 +347,7 @@ pub async fn record(
                         initiative: c.initiative.as_deref(),
                         model: Some(&c.model),
                     };
-                    write_lines(&mut tx, org, import, d, &commitment_rows(&c), &mut span).await?;
+                    write_lines(&mut tx, org, import, d, &commitment_rows(&c), &mut rollups).await?;
                     Ok(c.price)
                 }
                 Err(e) => Err(e),
@@ -382,9 +364,7 @@ pub async fn record(
             }
         }
     }
-    if let Some((lo, hi)) = span.0 {
-        tx.rebuild_rollups(org, lo, hi).await?;
-    }
+    tx.add_rollups(org, rollups).await?;
     tx.finish_import(import, report.accepted, 0, report.cost, report.cost).await?;
     tx.commit().await?;
     if report.accepted > 0 {
@@ -450,22 +430,22 @@ pub async fn set_gpu_rate(
     tx.set_gpu_rate(org, gpu_type, from, rate.0).await?;
     let import =
         tx.start_import(org, SpendSource::Gpu.as_str(), &format!("rate {gpu_type}"), actor.user).await?;
-    let mut span = Span::default();
+    let mut rollups = LedgerRollups::default();
     let mut n = 0;
     for (_, u) in tx.rate_priced_gpu_usage(org, gpu_type, from).await? {
-        put_gpu(&mut tx, org, import, &u, &mut span).await?.map_err(|e| AppError::Invalid(e.to_string()))?;
-        n += 1;
-    }
-    for id in tx.rate_priced_runs(org, gpu_type, from).await? {
-        let run = run_of(tx.training_run(org, id).await?);
-        put_training(&mut tx, org, import, &run, &mut span)
+        put_gpu(&mut tx, org, import, &u, &mut rollups)
             .await?
             .map_err(|e| AppError::Invalid(e.to_string()))?;
         n += 1;
     }
-    if let Some((lo, hi)) = span.0 {
-        tx.rebuild_rollups(org, lo, hi).await?;
+    for id in tx.rate_priced_runs(org, gpu_type, from).await? {
+        let run = run_of(tx.training_run(org, id).await?);
+        put_training(&mut tx, org, import, &run, &mut rollups)
+            .await?
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        n += 1;
     }
+    tx.add_rollups(org, rollups).await?;
     tx.finish_import(import, n, n, Nanos(0), Nanos(0)).await?;
     let entry = NewAudit {
         actor: actor.clone(),
