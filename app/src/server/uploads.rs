@@ -16,6 +16,16 @@ use crate::domain::money::group_thousands;
 use crate::domain::Right;
 use crate::error::AppError;
 
+/// The signed-in person if they may import billing data, or the answer refusing them.
+async fn importer(st: &AppState, session: &Session) -> Result<crate::server::db::UserRecord, Response> {
+    match user_of(session, st).await {
+        Ok(Some(u)) if u.role.can(Right::ImportBilling) => Ok(u),
+        Ok(Some(_)) => Err(AppError::Forbidden.status().into_response()),
+        Ok(None) => Err(AppError::Unauthorized.status().into_response()),
+        Err(e) => Err(e.status().into_response()),
+    }
+}
+
 /// Largest upload accepted (a FOCUS month of a large cloud account is a few hundred MiB).
 pub const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024 * 1024;
 
@@ -25,11 +35,9 @@ pub async fn focus_upload_handler(
     request: Request,
 ) -> Response {
     // rights before reading a byte of the body
-    let user = match user_of(&session, &st).await {
-        Ok(Some(u)) if u.role.can(Right::ImportBilling) => u,
-        Ok(Some(_)) => return AppError::Forbidden.status().into_response(),
-        Ok(None) => return AppError::Unauthorized.status().into_response(),
-        Err(e) => return e.status().into_response(),
+    let user = match importer(&st, &session).await {
+        Ok(u) => u,
+        Err(res) => return res,
     };
     let back = |error: &str| Redirect::to(&format!("/settings/imports?error={error}")).into_response();
     let Ok(mut form) = Multipart::from_request(request, &st).await else { return back("form") };
@@ -132,11 +140,9 @@ pub async fn report_upload_handler(
     request: Request,
 ) -> Response {
     use super::services::reconcile::{import_report, ReportKind};
-    let user = match user_of(&session, &st).await {
-        Ok(Some(u)) if u.role.can(Right::ImportBilling) => u,
-        Ok(Some(_)) => return AppError::Forbidden.status().into_response(),
-        Ok(None) => return AppError::Unauthorized.status().into_response(),
-        Err(e) => return e.status().into_response(),
+    let user = match importer(&st, &session).await {
+        Ok(u) => u,
+        Err(res) => return res,
     };
     let Ok(mut form) = Multipart::from_request(request, &st).await else {
         return Redirect::to("/ledger?error=form").into_response();

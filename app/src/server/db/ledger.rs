@@ -51,40 +51,43 @@ const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, 
     commitment_discount_type, commitment_discount_quantity, commitment_discount_unit, team, initiative, feature, \
     customer, environment, tags, spend_source, bucket, model, ref_id, counted) ";
 
-/// Rebuilds the daily rollups of the ledger's sources over a bucket range from the counted
-/// lines: one statement per backend-neutral SQL, whatever the import replaced or added.
+/// Clears the ledger sources' daily rollups over a bucket range (before a rebuild).
 const ROLLUP_DELETE: &str = "delete from usage_rollups where org_id = $1 and grain = 'day' \
     and source <> 'tokens' and bucket between $2 and $3";
-const ROLLUP_REBUILD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
-    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
-    reasoning_tokens, requests, events, unpriced_events) \
-    select org_id, 'day', d.dim, bucket, \
-      case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
-        when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
-        when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
-        when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
-      spend_source, sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, count(*), 0 \
-    from ledger_lines cross join (select 'total' as dim union all select 'team' union all select 'initiative' \
-      union all select 'feature' union all select 'customer' union all select 'environment' \
-      union all select 'model' union all select 'provider' union all select 'api_key') d \
-    where org_id = $1 and counted and bucket between $2 and $3 \
-    group by org_id, d.dim, bucket, v, spend_source";
+/// The daily rollup rows of a set of ledger lines, `$sign` +/−: one projection shared by the
+/// rebuild (after the counted lines change) and the subtraction (before lines are deleted).
+macro_rules! ledger_rollup_rows {
+    ($sign:literal) => {
+        concat!(
+            "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
+            input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+            reasoning_tokens, requests, events, unpriced_events) \
+            select org_id, 'day', d.dim, bucket, \
+              case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
+                when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
+                when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
+                when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
+              spend_source, ",
+            $sign,
+            "sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, ",
+            $sign,
+            "count(*), 0 \
+            from ledger_lines cross join (select 'total' as dim union all select 'team' \
+              union all select 'initiative' union all select 'feature' union all select 'customer' \
+              union all select 'environment' union all select 'model' union all select 'provider' \
+              union all select 'api_key') d \
+            where org_id = $1 and counted and "
+        )
+    };
+}
+const ROLLUP_REBUILD: &str = concat!(
+    ledger_rollup_rows!(""),
+    "bucket between $2 and $3 group by org_id, d.dim, bucket, v, spend_source"
+);
 
 /// Takes the counted lines a replacement or re-derivation is about to delete out of the
 /// rollups (the filter tail names them), so the rollups change by exactly what changes.
-const ROLLUP_SUBTRACT: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
-    input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
-    reasoning_tokens, requests, events, unpriced_events) \
-    select org_id, 'day', d.dim, bucket, \
-      case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
-        when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
-        when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
-        when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
-      spend_source, -sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, -count(*), 0 \
-    from ledger_lines cross join (select 'total' as dim union all select 'team' union all select 'initiative' \
-      union all select 'feature' union all select 'customer' union all select 'environment' \
-      union all select 'model' union all select 'provider' union all select 'api_key') d \
-    where org_id = $1 and counted and source = $2 and ";
+const ROLLUP_SUBTRACT: &str = concat!(ledger_rollup_rows!("-"), "source = $2 and ");
 const SUBTRACT_GROUP: &str = " group by org_id, d.dim, bucket, v, spend_source \
     on conflict (org_id, grain, dim, bucket, value, source) do update set \
     cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, events = usage_rollups.events + excluded.events";
@@ -258,44 +261,16 @@ impl LedgerTx {
         Ok(())
     }
 
-    /// The bucket range (first, last) of the lines an account and billing period holds.
-    pub async fn period_span(
-        &mut self,
-        org: OrgId,
-        source: &str,
-        account: &str,
-        period_start: DateTime<Utc>,
-    ) -> sqlx::Result<Option<(i64, i64)>> {
-        const SQL: &str =
-            "select min(bucket), max(bucket) from ledger_lines where org_id = $1 and source = $2 \
-            and billing_account = $3 and billing_period_start = $4";
-        let (lo, hi): (Option<i64>, Option<i64>) = on_tx!(self, |t| sqlx::query_as(SQL)
+    /// Deletes the lines derived from one record (before re-deriving them).
+    pub async fn delete_derived(&mut self, org: OrgId, source: &str, ref_id: i64) -> sqlx::Result<()> {
+        const DELETE: &str = "delete from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
+        on_tx!(self, |t| sqlx::query(DELETE)
             .bind(org.0)
             .bind(source)
-            .bind(account)
-            .bind(period_start)
-            .fetch_one(&mut **t)
-            .await)?;
-        Ok(lo.zip(hi))
-    }
-
-    /// Deletes the lines derived from one record (before re-deriving them); returns their
-    /// bucket range.
-    pub async fn delete_derived(
-        &mut self,
-        org: OrgId,
-        source: &str,
-        ref_id: i64,
-    ) -> sqlx::Result<Option<(i64, i64)>> {
-        const SPAN: &str =
-            "select min(bucket), max(bucket) from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
-        const DELETE: &str = "delete from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
-        on_tx!(self, |t| {
-            let (lo, hi): (Option<i64>, Option<i64>) =
-                sqlx::query_as(SPAN).bind(org.0).bind(source).bind(ref_id).fetch_one(&mut **t).await?;
-            sqlx::query(DELETE).bind(org.0).bind(source).bind(ref_id).execute(&mut **t).await?;
-            Ok(lo.zip(hi))
-        })
+            .bind(ref_id)
+            .execute(&mut **t)
+            .await
+            .map(|_| ()))
     }
 
     /// Subtracts from the rollups the counted lines of an account's billing period.

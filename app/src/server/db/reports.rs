@@ -21,6 +21,21 @@ pub struct ReportRow {
     pub requests: i64,
 }
 
+/// (provider, day, model, cost, tokens)
+type FigureRow = (String, NaiveDate, String, i64, i64);
+
+fn figures(rows: Vec<FigureRow>) -> Vec<Figure> {
+    rows.into_iter()
+        .map(|(provider, day, model, cost, tokens)| Figure {
+            provider,
+            day,
+            model,
+            cost: Nanos(cost),
+            tokens,
+        })
+        .collect()
+}
+
 impl Db {
     /// Stores report lines; a line already stored for the same key is replaced (re-importing
     /// a report, or a later report of the same days, never adds twice).
@@ -66,23 +81,14 @@ impl Db {
         const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
             cast(sum(input_tokens + output_tokens) as bigint) from provider_report_lines \
             where org_id = $1 and kind = $2 and day between $3 and $4 group by provider, day, model";
-        let rows: Vec<(String, NaiveDate, String, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
+        let rows: Vec<FigureRow> = on_pool!(self, |p| sqlx::query_as(SQL)
             .bind(org.0)
             .bind(kind)
             .bind(range.from)
             .bind(range.to)
             .fetch_all(p)
             .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(provider, day, model, cost, tokens)| Figure {
-                provider,
-                day,
-                model,
-                cost: Nanos(cost),
-                tokens,
-            })
-            .collect())
+        Ok(figures(rows))
     }
 
     /// What Costroom computed from token events per provider, day and model.
@@ -90,21 +96,12 @@ impl Db {
         const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
             cast(sum(input_tokens + output_tokens) as bigint) from usage_events \
             where org_id = $1 and day between $2 and $3 group by provider, day, model";
-        let rows: Vec<(String, NaiveDate, String, i64, i64)> = on_pool!(self, |p| sqlx::query_as(SQL)
+        let rows: Vec<FigureRow> = on_pool!(self, |p| sqlx::query_as(SQL)
             .bind(org.0)
             .bind(range.from)
             .bind(range.to)
             .fetch_all(p)
             .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(provider, day, model, cost, tokens)| Figure {
-                provider,
-                day,
-                model,
-                cost: Nanos(cost),
-                tokens,
-            })
-            .collect())
+        Ok(figures(rows))
     }
 }
