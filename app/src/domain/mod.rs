@@ -2,6 +2,7 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod explore;
 pub mod ingest;
 pub mod ledger;
 pub mod money;

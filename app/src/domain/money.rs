@@ -39,6 +39,23 @@ impl Nanos {
         format!("{sign}${}.{:02}", group_thousands(cents / 100), cents % 100)
     }
 
+    /// Plain decimal USD with `dp` (0–9) decimals, rounded half away from zero: `1234.5600`.
+    pub fn decimal(self, dp: u32) -> String {
+        let dp = dp.min(9);
+        let unit = 10i128.pow(9 - dp);
+        let v = self.0 as i128;
+        let (q, r) = (v / unit, v % unit);
+        let q = if r.abs() * 2 >= unit { q + r.signum() } else { q };
+        let sign = if q < 0 { "-" } else { "" };
+        let q = q.unsigned_abs();
+        let scale = 10u128.pow(dp);
+        if dp == 0 {
+            format!("{sign}{q}")
+        } else {
+            format!("{sign}{}.{:0width$}", q / scale, q % scale, width = dp as usize)
+        }
+    }
+
     /// Change from `before` to `self` in percent with one decimal, `None` when `before` is zero.
     pub fn pct_change_from(self, before: Nanos) -> Option<f64> {
         if before.0 == 0 {
@@ -98,6 +115,16 @@ impl std::iter::Sum for Nanos {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_rounds_half_away_from_zero_at_any_precision() {
+        assert_eq!(Nanos(1_234_567_890).decimal(2), "1.23");
+        assert_eq!(Nanos(1_235_000_000).decimal(2), "1.24");
+        assert_eq!(Nanos(-1_235_000_000).decimal(2), "-1.24");
+        assert_eq!(Nanos(1_234_567).decimal(6), "0.001235");
+        assert_eq!(Nanos(5).decimal(9), "0.000000005");
+        assert_eq!(Nanos(2_500_000_000).decimal(0), "3");
+    }
 
     #[test]
     fn formats_usd_with_grouping_and_cents() {

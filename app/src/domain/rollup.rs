@@ -38,7 +38,7 @@ impl Grain {
 }
 
 /// The sums one rollup row holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sums {
     pub cost_nanos: i64,
     pub input_tokens: i64,

@@ -128,6 +128,7 @@ pub mod prices;
 pub mod records;
 pub mod reports;
 mod settings;
+pub mod spend;
 mod throttle;
 mod users;
 pub use audit::{Actor, NewAudit, AUDIT_LIMIT};

@@ -9,4 +9,5 @@ pub mod prices;
 pub mod reconcile;
 pub mod records;
 pub mod settings;
+pub mod spend;
 pub mod users;
