@@ -7,7 +7,7 @@ use leptos_router::{path, SsrMode, StaticSegment};
 use crate::components::Nav;
 use crate::pages::{
     AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, ComingSoonPage, LedgerPage, NotFoundPage,
-    OverviewPage, PeoplePage, PriceBookPage, SettingsPage, SetupPage, SignInPage, TeamsPage,
+    OverviewPage, PeoplePage, PriceBookPage, SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,7 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signin") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("setup") view=SetupPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("spend") view=soon("Spend explorer") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("spend") view=SpendPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("ledger") view=LedgerPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("budgets") view=soon("Budgets") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=soon("Initiatives") ssr=SsrMode::Async/>

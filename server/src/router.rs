@@ -2,7 +2,7 @@
 use app::server::auth::{self, SESSION_COOKIE, SESSION_IDLE_HOURS};
 use app::server::db::Db;
 use app::server::state::AppState;
-use app::server::{exports, ingest_api, otlp_api, records_api, uploads};
+use app::server::{exports, ingest_api, otlp_api, records_api, spend_api, uploads};
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -73,6 +73,7 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
         (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
         (Method::GET, "/ledger/focus.csv", get(exports::focus_csv_handler)),
+        (Method::GET, "/api/v1/spend", get(spend_api::spend_handler)),
         (Method::POST, "/api/v1/events", post(ingest_api::events_handler)),
         (Method::POST, "/v1/traces", post(otlp_api::traces_handler)),
         (Method::POST, "/api/v1/ledger/gpu-usage", post(records_api::gpu_usage_handler)),

@@ -39,6 +39,7 @@ const ENGINEERING: Access = Needs(Right::ManageEngineering);
 const TABLE: &[(&str, &str, &str, Access)] = &[
     // server functions
     ("POST", "/api/get_overview", "", SignedIn),
+    ("POST", "/api/get_spend", "query=group%3Dmodel", SignedIn),
     ("POST", "/api/get_ledger", "", SignedIn),
     ("POST", "/api/get_ledger_rules", "", SignedIn),
     (
@@ -115,6 +116,8 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/api/v1/key", "", ApiKey),
     ("GET", "/settings/audit.csv", "", PEOPLE),
     ("GET", "/ledger/focus.csv", "", SignedIn),
+    // also a read-scoped key (server/tests/http.rs)
+    ("GET", "/api/v1/spend", "", SignedIn),
     ("POST", "/api/v1/events", "[]", ApiKey),
     ("POST", "/v1/traces", "", ApiKey),
     ("POST", "/api/v1/ledger/gpu-usage", "[]", ApiKey),

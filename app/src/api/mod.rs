@@ -5,6 +5,7 @@ pub mod ledger;
 pub mod overview;
 pub mod prices;
 pub mod settings;
+pub mod spend;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use ledger::{
@@ -24,3 +25,4 @@ pub use settings::{
     GetAttributeMapping, KeyInfo, ListApiKeys, ListAudit, ListPeople, ListTeams, NewKey, Person,
     RevokeApiKey, SetAttributeMapping, SetDisabled, SetTeamMember, TeamInfo,
 };
+pub use spend::{get_spend, GetSpend, SpendPage};

@@ -10,8 +10,15 @@ pub fn KpiTile(
     formula: String,
     #[prop(into)] testid: String,
     #[prop(optional, into)] note: Option<String>,
+    /// The view that explains the figure; the label links there.
+    #[prop(optional, into)]
+    href: Option<String>,
 ) -> impl IntoView {
     let formula_text = formula.clone();
+    let label = match href {
+        Some(h) => view! { <a href=h>{label}</a> }.into_any(),
+        None => view! { <span>{label}</span> }.into_any(),
+    };
     view! {
         <div class="kpi" title=formula.clone() data-testid=testid>
             <div class="kpi-label">{label}</div>

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ledger::SpendSource;
 use super::rollup::Sums;
+use super::text::{csv_row, encode_query_value};
 use super::{DateRange, Nanos};
 use crate::error::AppError;
 
@@ -502,8 +503,10 @@ impl SpendQuery {
             return Err(AppError::invalid("group_tag: name the tag key to group by"));
         }
         q.filters = filters;
+        // the form sends the preset select and the date boxes together: a preset wins, and
+        // "custom" (or no preset) takes the dates
         match preset {
-            Some(p) if from.is_none() && to.is_none() => {
+            Some(p) => {
                 q.range = preset_range(&p, today).ok_or_else(|| {
                     let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
                     AppError::invalid(format!(
@@ -641,21 +644,11 @@ pub fn encode_pairs(pairs: &[(String, String)]) -> String {
         if !s.is_empty() {
             s.push('&');
         }
-        encode_into(&mut s, k);
+        s.push_str(&encode_query_value(k));
         s.push('=');
-        encode_into(&mut s, v);
+        s.push_str(&encode_query_value(v));
     }
     s
-}
-
-fn encode_into(out: &mut String, v: &str) {
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
 }
 
 /// Decodes a query string (without the `?`); malformed escapes are kept literally.
@@ -833,27 +826,8 @@ pub fn share_pct(part: i64, total: i64) -> String {
 }
 
 fn csv_line(fields: impl IntoIterator<Item = String>) -> String {
-    let mut s = String::new();
-    for (i, f) in fields.into_iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        // formula injection: a cell starting with = + - @ runs as a formula in spreadsheets
-        let f = if f.starts_with(['=', '+', '@']) || (f.starts_with('-') && f.parse::<f64>().is_err()) {
-            format!("'{f}")
-        } else {
-            f
-        };
-        if f.contains([',', '"', '\n', '\r']) {
-            s.push('"');
-            s.push_str(&f.replace('"', "\"\""));
-            s.push('"');
-        } else {
-            s.push_str(&f);
-        }
-    }
-    s.push('\n');
-    s
+    let cells: Vec<String> = fields.into_iter().collect();
+    csv_row(&cells.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn sort_table(t: &mut [GroupTotal], key: SortKey, descending: bool) {
@@ -1048,14 +1022,6 @@ mod tests {
         assert_eq!(Metric::CostPer1kTokens.of(&sums(1, 0, 1500, 500)), Figure::Money(Nanos(1)));
         assert_eq!(Figure::Money(Nanos(1_234_567)).display(Metric::CostPerRequest), "$0.001235");
         assert_eq!(Figure::Money(Nanos(1_234_567_890)).display(Metric::Cost), "$1.23");
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(
-            csv_line(["a,b".to_string(), "=1+1".into(), "-5".into(), "say \"hi\"".into()]),
-            "\"a,b\",'=1+1,-5,\"say \"\"hi\"\"\"\n"
-        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::explore::Dim;
 use super::ledger::SpendSource;
+use super::rollup::Sums;
 use super::{DateRange, Nanos};
 
 /// Spend of one day (UTC).
@@ -32,6 +34,87 @@ pub struct Overview {
     pub source: Option<SpendSource>,
     /// Spend in range per source (all sources, whatever `source` is).
     pub by_source: Vec<(SpendSource, Nanos)>,
+    /// Top values of team, feature, model and customer, with the previous period's spend.
+    pub top: Vec<TopList>,
+    /// Share of spend in range carrying a team, a feature and an initiative.
+    pub coverage: Vec<Coverage>,
+    /// Unit costs over the range (tokens only: billing lines have no requests).
+    pub unit: Sums,
+}
+
+/// The biggest spenders of one dimension over the range, against the period before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopList {
+    pub dim: Dim,
+    pub rows: Vec<TopRow>,
+    /// Spend of every value not listed.
+    pub rest: Nanos,
+    /// The equally long period just before the range.
+    pub previous: DateRange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopRow {
+    /// As shown ([`crate::domain::explore::NOT_SET`] when missing).
+    pub value: String,
+    pub cost: Nanos,
+    pub previous: Nanos,
+}
+
+impl TopRow {
+    /// Change against the previous period in percent, `None` when it had no spend.
+    pub fn change_pct(&self) -> Option<f64> {
+        self.cost.pct_change_from(self.previous)
+    }
+}
+
+/// How much of the spend carries one attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub dim: Dim,
+    pub tagged: Nanos,
+    pub total: Nanos,
+}
+
+impl Coverage {
+    /// Tagged share in percent with one decimal (display), `None` without spend.
+    pub fn pct(&self) -> Option<f64> {
+        if self.total.0 == 0 {
+            return None;
+        }
+        let permille = (self.tagged.0 as i128 * 1000 * 2 + self.total.0 as i128) / (self.total.0 as i128 * 2);
+        Some(permille as f64 / 10.0)
+    }
+}
+
+/// The equally long period just before `range`.
+pub fn previous_period(range: DateRange) -> DateRange {
+    let len = range.days() as u64;
+    let to = range.from - chrono::Days::new(1);
+    DateRange { from: to - chrono::Days::new(len - 1), to }
+}
+
+/// Top `n` of `current` by cost (ties by name), each with its spend in `previous`.
+pub fn top_list(
+    dim: Dim,
+    current: &[(String, Nanos)],
+    previous: &[(String, Nanos)],
+    n: usize,
+    prev: DateRange,
+) -> TopList {
+    let mut sorted: Vec<&(String, Nanos)> = current.iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rows: Vec<TopRow> = sorted
+        .iter()
+        .take(n)
+        .map(|(v, c)| TopRow {
+            value: v.clone(),
+            cost: *c,
+            previous: previous.iter().find(|(p, _)| p == v).map(|(_, c)| *c).unwrap_or_default(),
+        })
+        .collect();
+    let rest = sorted.iter().skip(n).map(|(_, c)| *c).sum();
+    TopList { dim, rows, rest, previous: prev }
 }
 
 impl Overview {
@@ -58,6 +141,9 @@ impl Overview {
             daily,
             source: None,
             by_source: Vec::new(),
+            top: Vec::new(),
+            coverage: Vec::new(),
+            unit: Sums::default(),
         }
     }
 
@@ -136,6 +222,30 @@ mod tests {
         assert_eq!(o.projected_month_end, Nanos(9_000_000_009));
         assert_eq!(o.mtd_change_pct(), Some(50.0));
         assert_eq!(o.range_daily_average(), Nanos(300_000_000));
+    }
+
+    #[test]
+    fn top_lists_rank_by_cost_and_carry_the_previous_period() {
+        let cur = vec![
+            ("a".to_string(), Nanos(5)),
+            ("b".into(), Nanos(9)),
+            ("c".into(), Nanos(5)),
+            ("d".into(), Nanos(1)),
+        ];
+        let prev = vec![("a".to_string(), Nanos(10)), ("z".into(), Nanos(3))];
+        let range = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+        let p = previous_period(range);
+        assert_eq!(p, DateRange { from: d("2026-10-02"), to: d("2026-10-31") });
+        let t = top_list(Dim::Team, &cur, &prev, 3, p);
+        let names: Vec<&str> = t.rows.iter().map(|r| r.value.as_str()).collect();
+        assert_eq!(names, ["b", "a", "c"]);
+        assert_eq!(t.rows[1].previous, Nanos(10));
+        assert_eq!(t.rows[1].change_pct(), Some(-50.0));
+        assert_eq!(t.rows[0].change_pct(), None);
+        assert_eq!(t.rest, Nanos(1));
+        let c = Coverage { dim: Dim::Team, tagged: Nanos(2), total: Nanos(3) };
+        assert_eq!(c.pct(), Some(66.7));
+        assert_eq!(Coverage { dim: Dim::Team, tagged: Nanos(0), total: Nanos(0) }.pct(), None);
     }
 
     #[test]

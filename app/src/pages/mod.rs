@@ -7,6 +7,7 @@ pub mod overview;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
+pub mod spend;
 
 pub use account::AccountPage;
 pub use coming_soon::ComingSoonPage;
@@ -18,3 +19,4 @@ pub use settings::{
 };
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;
+pub use spend::SpendPage;

@@ -10,8 +10,10 @@ use leptos_router::hooks::use_query_map;
 use crate::api::get_overview;
 use crate::charts;
 use crate::components::{EChart, KpiTile, SignInFirst};
+use crate::domain::explore::Metric;
 use crate::domain::ledger::SpendSource;
 use crate::domain::money::group_thousands;
+use crate::domain::overview::TopList;
 use crate::domain::{DateRange, Overview};
 use crate::error::AppError;
 
@@ -94,6 +96,61 @@ fn range_href(r: DateRange, source: Option<SpendSource>) -> String {
     }
 }
 
+fn explore(qs: &str) -> String {
+    format!("/spend?{qs}")
+}
+
+/// One dimension's biggest spenders with their change; each links to the explorer filtered
+/// to it.
+#[component]
+fn TopTile(t: TopList, range: DateRange) -> impl IntoView {
+    let key = t.dim.key();
+    let testid = format!("top-{key}");
+    let title = format!("Top {}s", t.dim.label().to_lowercase());
+    let list_href = explore(&format!("group={key}&from={}&to={}", range.from, range.to));
+    let note = format!("change vs {} – {}", t.previous.from, t.previous.to);
+    view! {
+        <div class="panel top" data-testid=testid>
+            <h2>
+                <A href=list_href>{title}</A>
+            </h2>
+            <table>
+                <tbody>
+                    {t
+                        .rows
+                        .into_iter()
+                        .map(move |r| {
+                            let href = explore(
+                                &format!(
+                                    "group={key}&{key}={}&from={}&to={}",
+                                    crate::domain::text::encode_query_value(&r.value),
+                                    range.from,
+                                    range.to,
+                                ),
+                            );
+                            let change = match r.change_pct() {
+                                Some(p) => format!("{p:+.1}%"),
+                                None => "new".into(),
+                            };
+                            let (value, cost) = (r.value.clone(), r.cost.usd());
+                            view! {
+                                <tr data-value=r.value>
+                                    <th scope="row">
+                                        <A href=href>{value}</A>
+                                    </th>
+                                    <td class="num">{cost}</td>
+                                    <td class="num muted">{change}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+            <p class="muted">{note}</p>
+        </div>
+    }
+}
+
 #[component]
 fn OverviewBody(o: Overview) -> impl IntoView {
     let today = o.today;
@@ -124,6 +181,7 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                 value=o.mtd.usd()
                 note=change
                 testid="kpi-mtd"
+                href=explore("group=team&range=mtd")
                 formula=format!(
                     "Σ spend ({scope}) dated {} … {} (UTC)",
                     DateRange::month_to_date(today).from,
@@ -146,6 +204,7 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                 note=format!("{} – {} · {days} days", o.range.from, o.range.to)
                 testid="kpi-range-total"
                 formula="Σ daily spend over the selected range"
+                href=explore(&format!("group=source&from={}&to={}", range.from, range.to))
             />
             <KpiTile
                 label="Average per day"
@@ -154,6 +213,41 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                 testid="kpi-range-avg"
                 formula=format!("spend in range ÷ {days} days")
             />
+            <KpiTile
+                label="Cost per API call"
+                value=Metric::CostPerRequest.of(&o.unit).display(Metric::CostPerRequest)
+                testid="kpi-cost-per-request"
+                formula="token spend in range ÷ requests in range"
+                href=explore(&format!("group=model&metric=cost_per_request&source=tokens&from={}&to={}", range.from, range.to))
+            />
+            <KpiTile
+                label="Cost per 1K tokens"
+                value=Metric::CostPer1kTokens.of(&o.unit).display(Metric::CostPer1kTokens)
+                testid="kpi-cost-per-1k"
+                formula="token spend in range × 1,000 ÷ (input + output tokens) in range"
+                href=explore(&format!("group=model&metric=cost_per_1k_tokens&source=tokens&from={}&to={}", range.from, range.to))
+            />
+            {o
+                .coverage
+                .clone()
+                .into_iter()
+                .map(|c| {
+                    let key = c.dim.key();
+                    view! {
+                        <KpiTile
+                            label=format!("{} tag coverage", c.dim.label())
+                            value=c.pct().map(|p| format!("{p:.1}%")).unwrap_or_else(|| "—".into())
+                            note=format!("{} of {} carries a {}", c.tagged.usd(), c.total.usd(), key)
+                            testid=format!("kpi-coverage-{key}")
+                            formula=format!("spend with a {key} ÷ all spend in range")
+                            href=explore(&format!("group={key}&{key}=(not set)&from={}&to={}", range.from, range.to))
+                        />
+                    }
+                })
+                .collect_view()}
+        </section>
+        <section class="top-lists" aria-label="Top spenders">
+            {o.top.clone().into_iter().map(|t| view! { <TopTile t range/> }).collect_view()}
         </section>
         <section class="panel" aria-label="Daily spend">
             <div class="panel-head">

@@ -248,10 +248,33 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, u32)]) -> T {
 pub fn generate(cfg: &DemoConfig) -> Vec<UsageEvent> {
     let trace = trace_tokens();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let start = cfg.end - Days::new(cfg.days.saturating_sub(1) as u64);
-    let hours: Vec<(u32, u32)> = HOUR_WEIGHT.iter().enumerate().map(|(h, w)| (h as u32, *w)).collect();
     let mut out = Vec::new();
     for day_idx in 0..cfg.days {
+        day_events(cfg, day_idx, &trace, &mut rng, &mut out);
+    }
+    out
+}
+
+/// The events of one day of the demo with a generator of its own, so that a large volume
+/// (the bench's ten million events) is made and stored a day at a time. Same shape as
+/// [`generate`], not the same draws.
+pub fn generate_day(cfg: &DemoConfig, day_idx: u32, trace: &[(i64, i64)]) -> Vec<UsageEvent> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(1_000_003).wrapping_add(day_idx as u64));
+    let mut out = Vec::new();
+    day_events(cfg, day_idx, trace, &mut rng, &mut out);
+    out
+}
+
+fn day_events(
+    cfg: &DemoConfig,
+    day_idx: u32,
+    trace: &[(i64, i64)],
+    rng: &mut ChaCha8Rng,
+    out: &mut Vec<UsageEvent>,
+) {
+    let start = cfg.end - Days::new(cfg.days.saturating_sub(1) as u64);
+    let hours: Vec<(u32, u32)> = HOUR_WEIGHT.iter().enumerate().map(|(h, w)| (h as u32, *w)).collect();
+    {
         let day = start + Days::new(day_idx as u64);
         let t = if cfg.days > 1 { day_idx as f64 / (cfg.days - 1) as f64 } else { 1.0 };
         let growth = GROWTH_OVER_PERIOD.powf(t);
@@ -262,14 +285,14 @@ pub fn generate(cfg: &DemoConfig) -> Vec<UsageEvent> {
             FEATURES.iter().filter(|f| f.launch_day <= day_idx).map(|f| (*f, f.share)).collect();
         let mut seq = 0u32;
         for _ in 0..n {
-            let f = pick(&mut rng, &live);
-            let m = pick(&mut rng, f.models);
+            let f = pick(rng, &live);
+            let m = pick(rng, f.models);
             let (ctx, gen) = trace[rng.gen_range(0..trace.len())];
-            let hour = pick(&mut rng, &hours);
+            let hour = pick(rng, &hours);
             let second = rng.gen_range(0..3600);
             let untagged = rng.gen_range(0..100) < UNTAGGED_PERCENT;
             let env = if rng.gen_range(0..100) < TEST_ENV_PERCENT { "test" } else { "prod" };
-            let customer = f.customer_facing.then(|| pick(&mut rng, &CUSTOMERS));
+            let customer = f.customer_facing.then(|| pick(rng, &CUSTOMERS));
             out.push(event(
                 cfg.seed, day, day_idx, &mut seq, hour, second, &f, m, ctx, gen, untagged, env, customer,
             ));
@@ -281,7 +304,7 @@ pub fn generate(cfg: &DemoConfig) -> Vec<UsageEvent> {
                 for _ in 0..per_hour {
                     let (ctx, gen) = trace[rng.gen_range(0..trace.len())];
                     let second = rng.gen_range(0..3600);
-                    let customer = Some(pick(&mut rng, &CUSTOMERS));
+                    let customer = Some(pick(rng, &CUSTOMERS));
                     out.push(event(
                         cfg.seed,
                         day,
@@ -301,7 +324,6 @@ pub fn generate(cfg: &DemoConfig) -> Vec<UsageEvent> {
             }
         }
     }
-    out
 }
 
 #[allow(clippy::too_many_arguments)]

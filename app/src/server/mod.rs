@@ -13,6 +13,7 @@ pub mod password;
 pub mod provider_reports;
 pub mod records_api;
 pub mod services;
+pub mod spend_api;
 pub mod state;
 pub mod testing;
 pub mod uploads;

@@ -13,6 +13,10 @@
 //! - `costroom-bench focus [rows]`: writes a FOCUS CSV of that many rows (10 accounts × 12
 //!   billing periods, tags, many decimals), imports it into the ledger, and prints rows/s and
 //!   this process's resident memory sampled during the import.
+//! - `costroom-bench spend [events]`: stores that many demo-shaped events (default ten
+//!   million, 120 days) through the ingest path (rollups kept as they arrive), then times the
+//!   Overview and explorer views over 90 days (p50/p95) side by side with the same view
+//!   answered by a plain GROUP BY over the raw events, and prints the speed-up.
 use std::time::{Duration, Instant};
 
 use app::server::demo::DemoConfig;
@@ -29,6 +33,10 @@ async fn main() {
         let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let conns: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(2);
         return ingest::main(n, conns).await;
+    }
+    if args.get(1).map(String::as_str) == Some("spend") {
+        let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+        return spend::main(n).await;
     }
     if args.get(1).map(String::as_str) == Some("focus") {
         let n: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
@@ -405,5 +413,115 @@ mod focus {
             series.join(" "),
             samples.iter().max().copied().unwrap_or(0) / 1024
         );
+    }
+}
+
+mod spend {
+    use std::time::{Duration, Instant};
+
+    use app::domain::explore::{decode_pairs, SpendQuery};
+    use app::server::db::spend::SpendPath;
+    use app::server::db::{Db, OrgId};
+    use app::server::demo::{generate_day, trace_tokens, DemoConfig};
+    use app::server::services;
+    use app::server::testing::TestDb;
+    use chrono::NaiveDate;
+
+    const DAYS: u32 = 120;
+    const CALLS: usize = 40;
+    const RAW_CALLS: usize = 5;
+    const BATCH: usize = 5_000;
+
+    pub async fn main(n: usize) {
+        let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
+        let trace = trace_tokens();
+        // the volume that makes `n` events over the period, from one pass at volume 1
+        let unit: usize = (0..DAYS)
+            .map(|d| generate_day(&DemoConfig { seed: 7, end, days: DAYS, volume: 1.0 }, d, &trace).len())
+            .sum();
+        let volume = n as f64 / unit as f64;
+        let cfg = DemoConfig { seed: 7, end, days: DAYS, volume };
+        println!("costroom-bench spend: ~{n} events over {DAYS} days ending {end} (demo volume {volume:.1})");
+        let sqlite = TestDb::sqlite().await;
+        run("sqlite", &sqlite.db, &cfg, &trace).await;
+        sqlite.finish().await;
+        match TestDb::postgres().await {
+            Some(pg) => {
+                run("postgres", &pg.db, &cfg, &trace).await;
+                pg.finish().await;
+            }
+            None => println!("postgres: skipped (set COSTROOM_TEST_PG_URL)"),
+        }
+        println!("peak RSS of this process: {} MiB", super::peak_rss_kib() / 1024);
+    }
+
+    async fn run(backend: &str, db: &Db, cfg: &DemoConfig, trace: &[(i64, i64)]) {
+        let org = db.ensure_org("bench", "Bench").await.expect("org");
+        let started = Instant::now();
+        let mut stored = 0usize;
+        for d in 0..cfg.days {
+            let events = generate_day(cfg, d, trace);
+            for chunk in events.chunks(BATCH) {
+                stored += db.insert_usage_events(org, chunk).await.expect("insert") as usize;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{backend}: stored {stored} events with their rollups in {secs:.0}s ({:.0} events/s)",
+            stored as f64 / secs
+        );
+        db.analyze().await.expect("analyze");
+        let today = cfg.end;
+        let overview = time(CALLS, || async {
+            services::overview::overview(db, org, today, None, None, None).await.expect("overview");
+        })
+        .await;
+        report(backend, "overview (90 days, all tiles)", &overview, None);
+        let views = [
+            ("explorer: cost by team, daily, 90 days", "group=team&range=90d"),
+            ("explorer: cost by model, weekly, 90 days", "group=model&range=90d&gran=week"),
+            ("explorer: team=search by model, daily, 90 days", "group=model&team=search&range=90d"),
+        ];
+        for (label, qs) in views {
+            let q = SpendQuery::parse(&decode_pairs(qs), today).expect("query");
+            let fast = time(CALLS, || view(db, org, &q, SpendPath::Auto)).await;
+            let raw = time(RAW_CALLS, || view(db, org, &q, SpendPath::Raw)).await;
+            report(backend, label, &fast, Some(&raw));
+        }
+    }
+
+    async fn view(db: &Db, org: OrgId, q: &SpendQuery, path: SpendPath) {
+        services::spend::view(db, org, q.clone(), path).await.expect("view");
+    }
+
+    async fn time<F, Fut>(calls: usize, f: F) -> Vec<Duration>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        f().await; // warm the caches once, as a page someone keeps open would
+        let mut out = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let s = Instant::now();
+            f().await;
+            out.push(s.elapsed());
+        }
+        out.sort();
+        out
+    }
+
+    fn report(backend: &str, label: &str, t: &[Duration], raw: Option<&[Duration]>) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let p = |t: &[Duration], q: usize| t[(t.len() * q / 100).min(t.len() - 1)];
+        let mut line = format!("{backend}: {label}: p50 {:.1} ms, p95 {:.1} ms", ms(p(t, 50)), ms(p(t, 95)));
+        if let Some(raw) = raw {
+            line.push_str(&format!(
+                " | raw GROUP BY p50 {:.1} ms, p95 {:.1} ms | {:.0}x faster (p50)",
+                ms(p(raw, 50)),
+                ms(p(raw, 95)),
+                p(raw, 50).as_secs_f64() / p(t, 50).as_secs_f64().max(1e-9)
+            ));
+        }
+        println!("{line}");
     }
 }

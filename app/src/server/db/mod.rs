@@ -336,6 +336,12 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes the query planner's statistics, as after a bulk load (PostgreSQL's autovacuum
+    /// and SQLite's `optimize` do it eventually; benches need it now).
+    pub async fn analyze(&self) -> sqlx::Result<()> {
+        on_pool!(self, |p| sqlx::query("analyze").execute(p).await.map(|_| ()))
+    }
+
     pub async fn close(&self) {
         on_pool!(self, |p| p.close().await)
     }

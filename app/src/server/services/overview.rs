@@ -1,10 +1,14 @@
 //! The Overview page's figures.
 use chrono::NaiveDate;
 
+use crate::domain::explore::{Dim, Filter, SpendQuery, NOT_SET};
 use crate::domain::ledger::SpendSource;
-use crate::domain::{DateRange, Overview};
+use crate::domain::overview::{previous_period, top_list, Coverage};
+use crate::domain::{DateRange, Nanos, Overview};
 use crate::error::AppError;
+use crate::server::db::spend::SpendPath;
 use crate::server::db::{Db, OrgId};
+use crate::server::services::spend;
 
 /// Parses the page's `from`/`to`/`source` (errors name the field), then reads the totals.
 #[tracing::instrument(skip(db), err(Debug, level = "info"))]
@@ -28,5 +32,49 @@ pub async fn overview(
     let mut o = Overview::build(today, range, &rows, mtd, prev);
     o.source = source;
     o.by_source = by_source;
+    let previous = previous_period(range);
+    for dim in [Dim::Team, Dim::Feature, Dim::Model, Dim::Customer, Dim::Initiative] {
+        let now = by_value(db, org, &dim, range, source).await?;
+        let before = by_value(db, org, &dim, previous, source).await?;
+        if dim != Dim::Model && dim != Dim::Customer {
+            let total: Nanos = now.iter().map(|(_, c)| *c).sum();
+            let untagged: Nanos = now.iter().filter(|(v, _)| v == NOT_SET).map(|(_, c)| *c).sum();
+            o.coverage.push(Coverage { dim: dim.clone(), tagged: total - untagged, total });
+        }
+        if dim != Dim::Initiative {
+            o.top.push(top_list(dim, &now, &before, TOP_N, previous));
+        }
+    }
+    let tokens = spend::view(db, org, total_query(range, Some(SpendSource::Tokens)), SpendPath::Auto).await?;
+    o.unit = tokens.total;
     Ok(o)
+}
+
+/// Values listed per dimension on the Overview.
+const TOP_N: usize = 5;
+
+fn total_query(range: DateRange, source: Option<SpendSource>) -> SpendQuery {
+    let mut q = SpendQuery::default_for(range.to);
+    q.group = None;
+    q.range = range;
+    q.preset = None;
+    if let Some(s) = source {
+        q.filters.push(Filter { dim: Dim::Source, values: vec![s.as_str().to_string()] });
+    }
+    q
+}
+
+/// Spend per value of `dim` over `range`, through the explorer (so the Overview and the
+/// explorer can never disagree).
+async fn by_value(
+    db: &Db,
+    org: OrgId,
+    dim: &Dim,
+    range: DateRange,
+    source: Option<SpendSource>,
+) -> Result<Vec<(String, Nanos)>, AppError> {
+    let mut q = total_query(range, source);
+    q.group = Some(dim.clone());
+    let v = spend::view(db, org, q, SpendPath::Auto).await?;
+    Ok(v.table.into_iter().map(|g| (g.group, Nanos(g.sums.cost_nanos))).collect())
 }

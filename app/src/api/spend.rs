@@ -1,0 +1,32 @@
+//! The spend explorer's data.
+use chrono::NaiveDate;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::explore::SpendView;
+use crate::error::AppError;
+
+/// What the explorer page needs: the view, and the values each filter offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendPage {
+    pub view: SpendView,
+    /// (dimension key, values seen in the range)
+    pub options: Vec<(String, Vec<String>)>,
+    pub today: NaiveDate,
+}
+
+/// The explorer view for a URL query string (without `?`). Bad parameters come back as
+/// `Invalid` naming the parameter.
+#[server(endpoint = "get_spend")]
+pub async fn get_spend(query: String) -> Result<SpendPage, AppError> {
+    use crate::domain::explore::decode_pairs;
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    let today = st.clock.today();
+    let pairs = decode_pairs(query.trim_start_matches('?'));
+    let view = state::with_status(services::spend::explore(&st.db, st.org, today, &pairs).await)?;
+    let options =
+        state::with_status(services::spend::filter_options(&st.db, st.org, view.query.range).await)?;
+    Ok(SpendPage { view, options, today })
+}
