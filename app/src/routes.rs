@@ -6,8 +6,9 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::Nav;
 use crate::pages::{
-    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, ComingSoonPage, LedgerPage, NotFoundPage,
-    OverviewPage, PeoplePage, PriceBookPage, SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage,
+    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, ComingSoonPage, CoveragePage, KpisPage,
+    LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage, SettingsPage, SetupPage,
+    SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,6 +49,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signin") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("spend") view=SpendPage ssr=SsrMode::Async/>
+                    <Route path=path!("/spend/:dim/:value") view=ScopePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("traces") view=TracesListPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("kpis") view=KpisPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("coverage") view=CoveragePage ssr=SsrMode::Async/>
+                    <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("ledger") view=LedgerPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("budgets") view=soon("Budgets") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=soon("Initiatives") ssr=SsrMode::Async/>

@@ -1117,3 +1117,86 @@ async fn explorer_views_equal_independent_sums_of_the_raw_events(db: Db) {
     assert_eq!(cost("tokens"), Some(events.iter().map(|e| e.cost.0).sum()));
 }
 on_both!(explorer_views_equal_independent_sums_of_the_raw_events);
+
+async fn traces_sum_their_steps_and_the_tree_holds_every_nano(db: Db) {
+    use app::domain::explore::Dim;
+    use app::domain::traces::TraceLimits;
+    use app::server::demo::generate;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events = generate(&DemoConfig { seed: 5, end: d("2026-11-20"), days: 20, volume: 0.1 });
+    db.insert_usage_events(org, &events).await.unwrap();
+    let range = DateRange { from: d("2026-11-01"), to: d("2026-11-20") };
+    let listed = db.traces(org, range, 1_000, None).await.unwrap();
+    assert!(listed.len() > 10);
+    assert!(listed.windows(2).all(|w| w[0].cost >= w[1].cost), "costliest first");
+    for t in &listed {
+        let mine: Vec<&UsageEvent> =
+            events.iter().filter(|e| e.trace_id.as_deref() == Some(t.trace_id.as_str())).collect();
+        assert_eq!(t.steps, mine.len() as i64, "{}", t.trace_id);
+        assert_eq!(t.cost.0, mine.iter().map(|e| e.cost.0).sum::<i64>(), "{}", t.trace_id);
+        assert_eq!(t.depth, mine.iter().filter_map(|e| e.depth).max().unwrap_or(0));
+        assert_eq!(t.retries, mine.iter().filter(|e| e.retry.unwrap_or(0) > 0).count() as i64);
+        assert_eq!(t.tool_calls, mine.iter().filter(|e| e.tool_name.is_some()).count() as i64);
+    }
+    let runaway = listed.iter().find(|t| t.trace_id.starts_with("runaway-")).expect("the loop is traced");
+    assert!(!runaway.flags(&TraceLimits::default()).is_empty());
+    let (nodes, total) = services::traces::detail(&db, org, &runaway.trace_id).await.unwrap();
+    assert_eq!(total, runaway.cost);
+    assert_eq!(nodes.len() as i64, runaway.steps);
+    let roots: i64 = nodes.iter().filter(|n| n.level == 0).map(|n| n.subtree_cost.0).sum();
+    assert_eq!(roots, total.0);
+    assert!(matches!(
+        services::traces::detail(&db, org, "no-such-trace").await,
+        Err(app::error::AppError::NotFound(_))
+    ));
+    // scoped to a team: only traces with a step of that team
+    let support = db.traces(org, range, 1_000, Some((&Dim::Team, "support"))).await.unwrap();
+    assert!(!support.is_empty());
+    let none = db.traces(org, range, 1_000, Some((&Dim::Team, "platform"))).await.unwrap();
+    assert!(none.is_empty(), "the demo's agent belongs to support");
+}
+on_both!(traces_sum_their_steps_and_the_tree_holds_every_nano);
+
+async fn coverage_and_kpis_equal_sums_of_the_raw_events(db: Db) {
+    use app::server::services::kpis;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events = explorer_events();
+    db.insert_usage_events(org, &events).await.unwrap();
+    let today = d("2026-11-10");
+    let v = kpis::coverage(&db, org, today, Some("2026-11-01"), Some("2026-11-10"), Some("feature"))
+        .await
+        .unwrap();
+    let total: i64 = events.iter().map(|e| e.cost.0).sum();
+    let untagged = |f: fn(&UsageEvent) -> bool| events.iter().filter(|e| f(e)).map(|e| e.cost.0).sum::<i64>();
+    assert_eq!(v.all.total, Nanos(total));
+    assert_eq!(
+        v.all.untagged,
+        vec![
+            Nanos(untagged(|e| e.team.is_none())),
+            Nanos(untagged(|e| e.feature.is_none())),
+            Nanos(untagged(|e| e.initiative.is_none()))
+        ]
+    );
+    let tokens = v.by_source.iter().find(|r| r.source == SpendSource::Tokens).unwrap();
+    assert_eq!(tokens.total, Nanos(total));
+    // untagged features broken down by model add up to the untagged total
+    let by_model = &v.untagged_by[2];
+    assert_eq!(by_model.total.cost_nanos, untagged(|e| e.feature.is_none()));
+    let weeks: i64 = v.weeks.iter().map(|w| w.coverage[0].total.0).sum();
+    assert_eq!(weeks, total);
+    assert!(kpis::coverage(&db, org, today, None, None, Some("colour"))
+        .await
+        .unwrap_err()
+        .to_string()
+        .starts_with("attribute:"));
+
+    let (_, _, k) = kpis::page(&db, org, today, Some("2026-11-01"), Some("2026-11-10")).await.unwrap();
+    let requests: i64 = events.iter().map(|e| e.request_count).sum();
+    let want = app::domain::explore::Figure::Money(Nanos(
+        ((total as i128 * 2 + requests as i128) / (requests as i128 * 2)) as i64,
+    ));
+    let per_inference = k.iter().find(|x| x.key == "cost_per_inference").unwrap();
+    assert_eq!(per_inference.value, Some(want.display(app::domain::explore::Metric::CostPerRequest)));
+    assert_eq!(k.len(), 11);
+}
+on_both!(coverage_and_kpis_equal_sums_of_the_raw_events);

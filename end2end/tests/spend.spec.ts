@@ -12,7 +12,8 @@ async function tableRows(page: Page): Promise<string[][]> {
   const rows = await table.locator('tbody tr, tfoot tr').all();
   const out: string[][] = [];
   for (const r of rows) {
-    out.push([(await r.locator('th').innerText()).trim(), (await r.locator('td').first().innerText()).trim()]);
+    const name = (await r.getAttribute('data-group')) ?? (await r.locator('th').innerText()).trim();
+    out.push([name, (await r.locator('td').first().innerText()).trim()]);
   }
   return out;
 }
@@ -74,6 +75,18 @@ test('sorting by a column header keeps the view and orders the rows', async ({ p
   const values = cells.map((c) => Number(c.replace(/,/g, '')));
   expect(values.length).toBeGreaterThan(1);
   expect([...values].sort((a, b) => b - a)).toEqual(values);
+});
+
+test('a team detail page shows the explorer row total, its breakdowns and its trend', async ({ page }) => {
+  await signIn(page, 'viewer', '/spend?group=team&range=90d');
+  const row = page.getByTestId('spend-table').locator('tbody tr[data-group="support"]');
+  const cost = (await row.locator('td').first().innerText()).trim();
+  await row.locator('a.detail-link').click();
+  await page.waitForURL(/\/spend\/team\/support/);
+  await expect(page.getByTestId('scope-title')).toHaveText('Team support');
+  await expect(page.getByTestId('scope-total')).toHaveText(cost);
+  await expect(page.getByTestId('breakdown-model')).toBeVisible();
+  await expect(page.getByTestId('scope-traces')).toBeVisible();
 });
 
 test.describe('without JavaScript', () => {

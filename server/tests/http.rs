@@ -1234,3 +1234,27 @@ async fn explorer_page_is_server_rendered_with_the_table(db: Db) {
     assert!(html.contains("gran: unknown granularity"), "the error names the parameter");
 }
 on_both!(explorer_page_is_server_rendered_with_the_table);
+
+async fn kpi_coverage_scope_and_trace_pages_render_on_the_server(db: Db) {
+    let app = app_with_events(&db).await;
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.expect("viewer signs in");
+    let page = |uri: &str| with_cookie(html_get(uri), &viewer);
+    let (status, html) = send(&app, page("/kpis?from=2026-11-01&to=2026-11-10")).await;
+    assert_eq!(status, StatusCode::OK);
+    // $12.123456791 over 3 requests
+    assert!(html.contains("data-kpi=\"cost_per_inference\""), "{html}");
+    assert!(html.contains("$4.041152"), "cost per inference in the HTML");
+    assert!(html.contains("Needs initiatives with outcomes"), "ROI says what it needs");
+    let (status, html) = send(&app, page("/coverage?from=2026-11-01&to=2026-11-10")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-testid=\"coverage-all\""));
+    let (status, html) = send(&app, page("/spend/team/support?from=2026-11-01&to=2026-11-10")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-testid=\"scope-total\">$12.12<"), "{html}");
+    let (status, _) = send(&app, page("/spend/colour/red")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, html) = send(&app, page("/traces/no-such-trace")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("trace 'no-such-trace' not found"), "{html}");
+}
+on_both!(kpi_coverage_scope_and_trace_pages_render_on_the_server);

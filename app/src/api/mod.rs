@@ -1,13 +1,16 @@
 //! Server functions only, one file per resource. Bodies stay thin: authorize, delegate to a
 //! service, return a DTO.
 pub mod auth;
+pub mod kpis;
 pub mod ledger;
 pub mod overview;
 pub mod prices;
 pub mod settings;
 pub mod spend;
+pub mod traces;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
+pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{
     add_commitment, add_training_run, get_ledger, get_ledger_rules, import_status, list_ledger_imports,
     set_gpu_rate, set_ledger_rules, AddCommitment, AddTrainingRun, GetLedger, ImportInfo, ImportStatus,
@@ -25,4 +28,7 @@ pub use settings::{
     GetAttributeMapping, KeyInfo, ListApiKeys, ListAudit, ListPeople, ListTeams, NewKey, Person,
     RevokeApiKey, SetAttributeMapping, SetDisabled, SetTeamMember, TeamInfo,
 };
-pub use spend::{get_spend, GetSpend, SpendPage};
+pub use spend::{get_scope, get_spend, GetScope, GetSpend, SpendPage};
+pub use traces::{
+    get_trace, list_traces, set_trace_limits, GetTrace, ListTraces, SetTraceLimits, TraceView, TracesPage,
+};

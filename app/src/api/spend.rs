@@ -30,3 +30,20 @@ pub async fn get_spend(query: String) -> Result<SpendPage, AppError> {
         state::with_status(services::spend::filter_options(&st.db, st.org, view.query.range).await)?;
     Ok(SpendPage { view, options, today })
 }
+
+/// A team's, initiative's, feature's, model's or customer's page (`/spend/:dim/:value`).
+#[server(endpoint = "get_scope")]
+pub async fn get_scope(
+    dim: String,
+    value: String,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<crate::domain::explore::ScopeView, AppError> {
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    let today = st.clock.today();
+    state::with_status(
+        services::spend::scope(&st.db, st.org, today, &dim, &value, from.as_deref(), to.as_deref()).await,
+    )
+}

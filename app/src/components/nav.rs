@@ -5,9 +5,12 @@ use leptos_router::components::A;
 use crate::api::whoami;
 
 /// (path, label) of every section, in menu order.
-pub const SECTIONS: [(&str, &str); 10] = [
+pub const SECTIONS: [(&str, &str); 13] = [
     ("/", "Overview"),
     ("/spend", "Spend"),
+    ("/traces", "Traces"),
+    ("/kpis", "KPIs"),
+    ("/coverage", "Coverage"),
     ("/ledger", "Ledger"),
     ("/budgets", "Budgets"),
     ("/initiatives", "Initiatives"),

@@ -431,6 +431,18 @@ impl SpendQuery {
         }
     }
 
+    /// Everything of one source (or all) over `range`, as one total per day.
+    pub fn total(range: DateRange, source: Option<SpendSource>) -> SpendQuery {
+        let mut q = SpendQuery::default_for(range.to);
+        q.group = None;
+        q.range = range;
+        q.preset = None;
+        if let Some(s) = source {
+            q.filters.push(Filter { dim: Dim::Source, values: vec![s.as_str().to_string()] });
+        }
+        q
+    }
+
     /// Parses URL parameters (repeated keys are multi-select values; blank values are
     /// ignored, as a GET form sends them). Errors name the parameter.
     pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<SpendQuery, AppError> {
@@ -806,6 +818,19 @@ impl SpendView {
         }
         out
     }
+}
+
+/// The dimensions a detail page exists for.
+pub const SCOPE_DIMS: [Dim; 5] = [Dim::Team, Dim::Initiative, Dim::Feature, Dim::Model, Dim::Customer];
+
+/// What a detail page shows; every view is an explorer view (and links to it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeView {
+    pub dim: Dim,
+    pub value: String,
+    pub trend: SpendView,
+    pub breakdowns: Vec<SpendView>,
+    pub traces: Vec<super::traces::TraceSummary>,
 }
 
 fn csv_header(m: Metric) -> String {

@@ -2,8 +2,10 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod coverage;
 pub mod explore;
 pub mod ingest;
+pub mod kpis;
 pub mod ledger;
 pub mod money;
 pub mod otlp;
@@ -16,6 +18,7 @@ pub mod role;
 pub mod rollup;
 pub mod text;
 pub mod throttle;
+pub mod traces;
 pub mod usage;
 
 pub use money::Nanos;

@@ -1,22 +1,28 @@
 //! One file per route.
 pub mod account;
 pub mod coming_soon;
+pub mod kpis;
 pub mod ledger;
 pub mod not_found;
 pub mod overview;
+pub mod scope;
 pub mod settings;
 pub mod setup;
 pub mod sign_in;
 pub mod spend;
+pub mod traces;
 
 pub use account::AccountPage;
 pub use coming_soon::ComingSoonPage;
+pub use kpis::{CoveragePage, KpisPage};
 pub use ledger::LedgerPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
+pub use scope::ScopePage;
 pub use settings::{
     ApiKeysPage, AuditLogPage, BillingImportsPage, PeoplePage, PriceBookPage, SettingsPage, TeamsPage,
 };
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;
 pub use spend::SpendPage;
+pub use traces::{TracePage, TracesListPage};

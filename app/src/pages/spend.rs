@@ -92,6 +92,7 @@ fn Explorer(p: SpendPage) -> impl IntoView {
         </section>
         <SpendTable view/>
     }
+    .into_any()
 }
 
 #[component]
@@ -263,6 +264,7 @@ fn QueryForm(q: SpendQuery, options: Vec<(String, Vec<String>)>) -> impl IntoVie
             </details>
         </Form>
     }
+    .into_any()
 }
 
 #[component]
@@ -315,6 +317,7 @@ fn SpendTable(view: SpendView) -> impl IntoView {
             let share = share_pct(g.sums.cost_nanos, total_cost);
             let sums = g.sums;
             let name = g.group.clone();
+            let detail = q.group.as_ref().and_then(|d| super::scope::scope_href(d, &g.group));
             view! {
                 <tr data-group=g.group.clone()>
                     <th scope="row">
@@ -322,6 +325,16 @@ fn SpendTable(view: SpendView) -> impl IntoView {
                             Some(href) => view! { <A href=href>{name}</A> }.into_any(),
                             None => view! { <span>{name}</span> }.into_any(),
                         }}
+                        {detail
+                            .map(|h| {
+                                view! {
+                                    " "
+                                    <A href=h attr:class="detail-link" attr:title="Details">
+                                        "↗"
+                                    </A>
+                                }
+                                    .into_any()
+                            })}
                     </th>
                     {TABLE_METRICS
                         .iter()
@@ -370,4 +383,5 @@ fn SpendTable(view: SpendView) -> impl IntoView {
             </table>
         </section>
     }
+    .into_any()
 }

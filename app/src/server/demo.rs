@@ -272,6 +272,7 @@ fn day_events(
     rng: &mut ChaCha8Rng,
     out: &mut Vec<UsageEvent>,
 ) {
+    let day_start = out.len();
     let start = cfg.end - Days::new(cfg.days.saturating_sub(1) as u64);
     let hours: Vec<(u32, u32)> = HOUR_WEIGHT.iter().enumerate().map(|(h, w)| (h as u32, *w)).collect();
     {
@@ -297,6 +298,7 @@ fn day_events(
                 cfg.seed, day, day_idx, &mut seq, hour, second, &f, m, ctx, gen, untagged, env, customer,
             ));
         }
+        let spike_start = out.len();
         if cfg.days > SPIKE_DAYS_BEFORE_END && day_idx == cfg.days - 1 - SPIKE_DAYS_BEFORE_END {
             let f = FEATURES.iter().find(|f| f.name == SPIKE_FEATURE).expect("spike feature");
             for hour in SPIKE_HOURS {
@@ -323,7 +325,66 @@ fn day_events(
                 }
             }
         }
+        link_agent_traces(out, day_start, spike_start, day_idx);
     }
+}
+
+/// Ticket triage is an agent: its calls of a day are grouped into runs (a plan call, then
+/// model calls each followed by a tool call, every third one a retry), and the runaway loop's
+/// calls into runs that nest ever deeper and retry every step. Tool calls are events of their
+/// own with no tokens and no cost, as OpenTelemetry's `execute_tool` spans are.
+fn link_agent_traces(out: &mut Vec<UsageEvent>, day_start: usize, spike_start: usize, day_idx: u32) {
+    const TOOLS: [&str; 3] = ["search_knowledge_base", "lookup_order", "update_ticket"];
+    let agent = |e: &UsageEvent| e.feature.as_deref() == Some(SPIKE_FEATURE);
+    let mut calm: Vec<usize> = (day_start..spike_start).filter(|i| agent(&out[*i])).collect();
+    calm.sort_by_key(|i| (out[*i].occurred_at, *i));
+    let mut tools = Vec::new();
+    let mut at = 0;
+    let mut run = 0usize;
+    while at < calm.len() {
+        let len = (2 + run % 5).min(calm.len() - at);
+        let trace = format!("agent-d{day_idx:03}-{run:05}");
+        let root = format!("{trace}-0");
+        for (k, &i) in calm[at..at + len].iter().enumerate() {
+            let e = &mut out[i];
+            e.trace_id = Some(trace.clone());
+            e.span_id = Some(format!("{trace}-{k}"));
+            e.parent_span_id = (k > 0).then(|| root.clone());
+            e.depth = Some(i64::from(k > 0));
+            e.retry = Some(i64::from(k > 0 && k % 3 == 0));
+            if k > 0 && k + 1 < len {
+                let mut tool = e.clone();
+                tool.event_id = format!("{}-tool", e.event_id);
+                tool.occurred_at = e.occurred_at + chrono::Duration::seconds(1);
+                tool.operation = "execute_tool".into();
+                tool.tool_name = Some(TOOLS[(run + k) % TOOLS.len()].into());
+                tool.span_id = Some(format!("{trace}-{k}t"));
+                tool.parent_span_id = e.span_id.clone();
+                tool.depth = Some(2);
+                tool.retry = Some(0);
+                tool.tokens = Tokens::default();
+                tool.request_count = 0;
+                tool.cost = Nanos::ZERO;
+                tools.push(tool);
+            }
+        }
+        at += len;
+        run += 1;
+    }
+    // the runaway loop: runs of 40 calls, each nested under the one before and a retry of it
+    let spike: Vec<usize> = (spike_start..out.len()).collect();
+    for (n, chunk) in spike.chunks(40).enumerate() {
+        let trace = format!("runaway-d{day_idx:03}-{n:03}");
+        for (k, &i) in chunk.iter().enumerate() {
+            let e = &mut out[i];
+            e.trace_id = Some(trace.clone());
+            e.span_id = Some(format!("{trace}-{k}"));
+            e.parent_span_id = (k > 0).then(|| format!("{trace}-{}", k - 1));
+            e.depth = Some(k as i64);
+            e.retry = Some(i64::from(k > 0));
+        }
+    }
+    out.extend(tools);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -376,6 +437,58 @@ mod tests {
 
     fn cfg() -> DemoConfig {
         DemoConfig::new(42, NaiveDate::from_ymd_opt(2026, 11, 28).unwrap())
+    }
+
+    #[test]
+    fn agent_runs_form_traces_with_free_tool_calls_and_one_runaway_loop() {
+        use crate::domain::traces::{tree, TraceLimits, TraceStep};
+        let events = generate(&DemoConfig { volume: 0.2, ..cfg() });
+        let mut by_trace: BTreeMap<&str, Vec<&UsageEvent>> = BTreeMap::new();
+        for e in &events {
+            if let Some(t) = &e.trace_id {
+                by_trace.entry(t.as_str()).or_default().push(e);
+            }
+            if e.tool_name.is_some() {
+                assert_eq!(
+                    (e.cost, e.request_count, e.tokens.input),
+                    (Nanos::ZERO, 0, 0),
+                    "tool calls are free"
+                );
+            }
+        }
+        let tagged_agent = events.iter().filter(|e| e.feature.as_deref() == Some(SPIKE_FEATURE)).count();
+        let traced: usize = by_trace.values().map(Vec::len).sum();
+        assert_eq!(traced, tagged_agent, "every agent call is in exactly one trace");
+        let limits = TraceLimits::default();
+        let runaway: Vec<&&str> = by_trace.keys().filter(|t| t.starts_with("runaway-")).collect();
+        assert!(!runaway.is_empty());
+        for (id, steps) in &by_trace {
+            let max_depth = steps.iter().filter_map(|e| e.depth).max().unwrap_or(0);
+            assert_eq!(id.starts_with("runaway-"), max_depth > limits.max_depth, "{id}");
+            let as_steps: Vec<TraceStep> = steps
+                .iter()
+                .map(|e| TraceStep {
+                    event_id: e.event_id.clone(),
+                    span_id: e.span_id.clone(),
+                    parent_span_id: e.parent_span_id.clone(),
+                    occurred_at: e.occurred_at,
+                    operation: e.operation.clone(),
+                    model: e.model.clone(),
+                    tool_name: e.tool_name.clone(),
+                    depth: e.depth,
+                    retry: e.retry,
+                    input_tokens: e.tokens.input,
+                    output_tokens: e.tokens.output,
+                    cost: e.cost,
+                    latency_ms: e.latency_ms,
+                    status: e.status.clone(),
+                })
+                .collect();
+            let nodes = tree(as_steps);
+            let roots: Vec<_> = nodes.iter().filter(|n| n.level == 0).collect();
+            assert_eq!(roots.len(), 1, "{id} has one root");
+            assert_eq!(roots[0].subtree_cost, steps.iter().map(|e| e.cost).sum(), "{id}");
+        }
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub mod reports;
 mod settings;
 pub mod spend;
 mod throttle;
+mod traces;
 mod users;
 pub use audit::{Actor, NewAudit, AUDIT_LIMIT};
 pub use keys::{ApiKeyRow, NewApiKey};

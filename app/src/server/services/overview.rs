@@ -1,7 +1,7 @@
 //! The Overview page's figures.
 use chrono::NaiveDate;
 
-use crate::domain::explore::{Dim, Filter, SpendQuery, NOT_SET};
+use crate::domain::explore::{Dim, SpendQuery, NOT_SET};
 use crate::domain::ledger::SpendSource;
 use crate::domain::overview::{previous_period, top_list, Coverage};
 use crate::domain::{DateRange, Nanos, Overview};
@@ -45,24 +45,14 @@ pub async fn overview(
             o.top.push(top_list(dim, &now, &before, TOP_N, previous));
         }
     }
-    let tokens = spend::view(db, org, total_query(range, Some(SpendSource::Tokens)), SpendPath::Auto).await?;
+    let tokens =
+        spend::view(db, org, SpendQuery::total(range, Some(SpendSource::Tokens)), SpendPath::Auto).await?;
     o.unit = tokens.total;
     Ok(o)
 }
 
 /// Values listed per dimension on the Overview.
 const TOP_N: usize = 5;
-
-fn total_query(range: DateRange, source: Option<SpendSource>) -> SpendQuery {
-    let mut q = SpendQuery::default_for(range.to);
-    q.group = None;
-    q.range = range;
-    q.preset = None;
-    if let Some(s) = source {
-        q.filters.push(Filter { dim: Dim::Source, values: vec![s.as_str().to_string()] });
-    }
-    q
-}
 
 /// Spend per value of `dim` over `range`, through the explorer (so the Overview and the
 /// explorer can never disagree).
@@ -73,7 +63,7 @@ async fn by_value(
     range: DateRange,
     source: Option<SpendSource>,
 ) -> Result<Vec<(String, Nanos)>, AppError> {
-    let mut q = total_query(range, source);
+    let mut q = SpendQuery::total(range, source);
     q.group = Some(dim.clone());
     let v = spend::view(db, org, q, SpendPath::Auto).await?;
     Ok(v.table.into_iter().map(|g| (g.group, Nanos(g.sums.cost_nanos))).collect())

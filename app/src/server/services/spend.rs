@@ -2,7 +2,7 @@
 //! build what is shown. One function serves the page, its CSV export and `GET /api/v1/spend`.
 use chrono::NaiveDate;
 
-use crate::domain::explore::{shown, Dim, SpendQuery, SpendView};
+use crate::domain::explore::{shown, stored, Dim, Filter, ScopeView, SpendQuery, SpendView, SCOPE_DIMS};
 use crate::domain::ledger::SpendSource;
 use crate::domain::pricing::ServiceTier;
 use crate::domain::DateRange;
@@ -50,4 +50,43 @@ pub async fn filter_options(
             (d.key(), values)
         })
         .collect())
+}
+
+/// A team's, initiative's, feature's, model's or customer's page: its daily trend, its spend
+/// broken down by the other dimensions, and its costliest traces.
+#[tracing::instrument(skip(db), err(Debug, level = "info"))]
+pub async fn scope(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    dim: &str,
+    value: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<ScopeView, AppError> {
+    let dim = Dim::parse("dimension", dim)?;
+    if !SCOPE_DIMS.contains(&dim) {
+        return Err(AppError::NotFound(format!("a page for {}", dim.label().to_lowercase())));
+    }
+    let range = match (from, to) {
+        (None, None) => DateRange::last_days(today, 90),
+        _ => DateRange::parse(from, to, today)?,
+    };
+    let mut q = SpendQuery::default_for(today);
+    q.range = range;
+    q.preset = None;
+    q.group = None;
+    q.filters = vec![Filter { dim: dim.clone(), values: vec![value.to_string()] }];
+    let trend = view(db, org, q.clone(), SpendPath::Auto).await?;
+    let mut breakdowns = Vec::new();
+    for other in [Dim::Team, Dim::Feature, Dim::Model, Dim::Customer, Dim::Initiative, Dim::Source] {
+        if other == dim {
+            continue;
+        }
+        let mut b = q.clone();
+        b.group = Some(other);
+        breakdowns.push(view(db, org, b, SpendPath::Auto).await?);
+    }
+    let traces = db.traces(org, range, 10, Some((&dim, &stored(value)))).await?;
+    Ok(ScopeView { dim, value: value.to_string(), trend, breakdowns, traces })
 }

@@ -1,0 +1,213 @@
+//! The eleven AI FinOps KPIs of the product brief, each with its formula, its value for a
+//! period and the period before, and the view holding its rows. A KPI whose inputs Costroom
+//! does not have yet says what is missing instead of showing a number.
+use serde::{Deserialize, Serialize};
+
+use super::explore::{Figure, Metric};
+use super::ledger::{cost_per_score_point, utilization_pct};
+use super::rollup::Sums;
+use super::{DateRange, Nanos};
+
+/// What the KPIs are computed from, for one period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KpiInputs {
+    pub range: Option<DateRange>,
+    /// Token events only (requests, tokens, their cost).
+    pub tokens: Sums,
+    /// Spend of every source.
+    pub all_cost: Nanos,
+    /// Allocated and used GPU milli-hours.
+    pub gpu_allocated_mh: i64,
+    pub gpu_used_mh: i64,
+    /// Training runs that started in the period: (cost, quality score if reported).
+    pub training: Vec<(Nanos, Option<f64>)>,
+}
+
+/// One KPI as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kpi {
+    pub key: String,
+    pub name: String,
+    pub formula: String,
+    /// Shown value this period and the one before; `None` when there is nothing to divide.
+    pub value: Option<String>,
+    pub previous: Option<String>,
+    /// What Costroom needs before it can compute this KPI (no value is shown then).
+    pub missing: Option<String>,
+    /// Where the underlying rows are.
+    pub href: Option<String>,
+}
+
+fn shown(f: Figure, m: Metric) -> Option<String> {
+    (f != Figure::None).then(|| f.display(m))
+}
+
+fn range_qs(r: Option<DateRange>) -> String {
+    r.map(|r| format!("from={}&to={}", r.from, r.to)).unwrap_or_default()
+}
+
+/// Σ cost ÷ Σ score over the runs with a score (a score of 0 cannot divide).
+pub fn training_efficiency(runs: &[(Nanos, Option<f64>)]) -> Option<Nanos> {
+    let scored: Vec<&(Nanos, Option<f64>)> =
+        runs.iter().filter(|(_, s)| s.is_some_and(|s| s > 0.0)).collect();
+    if scored.is_empty() {
+        return None;
+    }
+    let cost: Nanos = scored.iter().map(|(c, _)| *c).sum();
+    let score: f64 = scored.iter().filter_map(|(_, s)| *s).sum();
+    cost_per_score_point(cost, Some(score))
+}
+
+/// The eleven KPIs for `now`, with `before` (the previous period of the same length) as trend.
+pub fn kpis(now: &KpiInputs, before: &KpiInputs) -> Vec<Kpi> {
+    let qs = range_qs(now.range);
+    let per_request = |i: &KpiInputs| shown(Metric::CostPerRequest.of(&i.tokens), Metric::CostPerRequest);
+    let loaded = |i: &KpiInputs| {
+        let s = Sums { cost_nanos: i.all_cost.0, requests: i.tokens.requests, ..Sums::default() };
+        shown(Metric::CostPerRequest.of(&s), Metric::CostPerRequest)
+    };
+    let per_1k = |i: &KpiInputs| shown(Metric::CostPer1kTokens.of(&i.tokens), Metric::CostPer1kTokens);
+    let gpu = |i: &KpiInputs| utilization_pct(i.gpu_allocated_mh, i.gpu_used_mh).map(|p| format!("{p:.1}%"));
+    let training =
+        |i: &KpiInputs| training_efficiency(&i.training).map(|n| format!("${} per point", n.decimal(2)));
+    let kpi =
+        |key: &str, name: &str, formula: &str, f: &dyn Fn(&KpiInputs) -> Option<String>, href: String| Kpi {
+            key: key.into(),
+            name: name.into(),
+            formula: formula.into(),
+            value: f(now),
+            previous: f(before),
+            missing: None,
+            href: Some(href),
+        };
+    let missing = |key: &str, name: &str, formula: &str, what: &str| Kpi {
+        key: key.into(),
+        name: name.into(),
+        formula: formula.into(),
+        value: None,
+        previous: None,
+        missing: Some(what.into()),
+        href: None,
+    };
+    vec![
+        kpi(
+            "cost_per_inference",
+            "Cost per inference",
+            "token spend ÷ model requests",
+            &per_request,
+            format!("/spend?group=model&metric=cost_per_request&source=tokens&{qs}"),
+        ),
+        kpi(
+            "cost_per_api_call",
+            "Cost per API call (fully loaded)",
+            "spend of every source (tokens, invoices, GPU, training, commitments) ÷ requests",
+            &loaded,
+            format!("/spend?group=source&{qs}"),
+        ),
+        kpi(
+            "cost_per_1k_tokens",
+            "Cost per 1K tokens",
+            "token spend × 1,000 ÷ (input + output tokens)",
+            &per_1k,
+            format!("/spend?group=model&metric=cost_per_1k_tokens&source=tokens&{qs}"),
+        ),
+        kpi(
+            "gpu_utilization",
+            "GPU utilization",
+            "used GPU-hours ÷ allocated GPU-hours",
+            &gpu,
+            "/ledger".into(),
+        ),
+        missing(
+            "anomaly_detection_rate",
+            "Anomaly detection rate",
+            "anomalies detected automatically ÷ all anomalies (detected + reported)",
+            "Needs anomaly records: the detector and the report-a-missed-anomaly form (anomalies).",
+        ),
+        missing(
+            "mttd",
+            "Mean time to detect",
+            "average of (detection time − start of the anomalous period)",
+            "Needs anomaly records with their start and detection times (anomalies).",
+        ),
+        missing(
+            "ai_roi",
+            "AI ROI",
+            "(value of recorded outcomes − attributed spend) ÷ attributed spend × 100",
+            "Needs initiatives with outcomes entered by product owners (initiatives).",
+        ),
+        missing(
+            "time_to_value",
+            "Time to value",
+            "go-live date → first recorded outcome",
+            "Needs initiatives with a go-live date and recorded outcomes (initiatives).",
+        ),
+        kpi(
+            "training_cost_efficiency",
+            "Training cost efficiency",
+            "training cost ÷ quality score, over runs that report a score",
+            &training,
+            "/ledger".into(),
+        ),
+        missing(
+            "model_fit",
+            "Model fit",
+            "cost and quality per feature vs the cheapest model meeting the feature's quality bar",
+            "Needs quality scores per feature and model, and each feature's quality bar (evaluations are not recorded yet).",
+        ),
+        missing(
+            "time_to_first_deployment",
+            "Time to first model deployment",
+            "initiative kickoff → go-live",
+            "Needs initiatives with kickoff and go-live dates (initiatives).",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(cost: i64, requests: i64, tokens: i64, all: i64) -> KpiInputs {
+        KpiInputs {
+            range: None,
+            tokens: Sums { cost_nanos: cost, requests, input_tokens: tokens, ..Sums::default() },
+            all_cost: Nanos(all),
+            gpu_allocated_mh: 192_000,
+            gpu_used_mh: 153_600,
+            training: vec![(Nanos(800_000_000_000), Some(0.8)), (Nanos(1), None)],
+        }
+    }
+
+    #[test]
+    fn eleven_kpis_with_values_where_inputs_exist_and_reasons_where_not() {
+        let now = inputs(3_000_000_000, 1_000, 2_000_000, 5_000_000_000);
+        let k = kpis(&now, &KpiInputs::default());
+        assert_eq!(k.len(), 11);
+        let get = |key: &str| k.iter().find(|x| x.key == key).unwrap();
+        assert_eq!(get("cost_per_inference").value.as_deref(), Some("$0.003000"));
+        assert_eq!(get("cost_per_api_call").value.as_deref(), Some("$0.005000"));
+        assert_eq!(get("cost_per_1k_tokens").value.as_deref(), Some("$0.001500"));
+        assert_eq!(get("gpu_utilization").value.as_deref(), Some("80.0%"));
+        // $800 over a score of 0.8; the unscored run is left out
+        assert_eq!(get("training_cost_efficiency").value.as_deref(), Some("$1000.00 per point"));
+        assert_eq!(get("cost_per_inference").previous, None, "no requests before: no number");
+        for key in [
+            "anomaly_detection_rate",
+            "mttd",
+            "ai_roi",
+            "time_to_value",
+            "model_fit",
+            "time_to_first_deployment",
+        ] {
+            let x = get(key);
+            assert!(x.value.is_none() && x.missing.is_some(), "{key} shows no fake number");
+        }
+    }
+
+    #[test]
+    fn training_efficiency_ignores_runs_without_a_positive_score() {
+        assert_eq!(training_efficiency(&[(Nanos(5), None), (Nanos(7), Some(0.0))]), None);
+        assert_eq!(training_efficiency(&[(Nanos(10), Some(0.5)), (Nanos(20), Some(1.5))]), Some(Nanos(15)));
+    }
+}

@@ -1,0 +1,61 @@
+//! Agent traces: the list by cost with flags, one trace's step tree, and the organisation's
+//! limits.
+use chrono::NaiveDate;
+
+use crate::domain::traces::{tree, TraceLimits, TraceSummary, TreeNode};
+use crate::domain::{DateRange, Nanos};
+use crate::error::{internal, AppError};
+use crate::server::db::{Actor, Db, NewAudit, OrgId};
+
+const LIMITS_KEY: &str = "trace_limits";
+/// Traces listed at most; the list is for finding the expensive ones.
+pub const LIST_LIMIT: i64 = 200;
+
+pub async fn limits(db: &Db, org: OrgId) -> Result<TraceLimits, AppError> {
+    Ok(match db.setting(org, LIMITS_KEY).await? {
+        Some(v) => serde_json::from_str(&v).map_err(internal)?,
+        None => TraceLimits::default(),
+    })
+}
+
+pub async fn set_limits(db: &Db, org: OrgId, actor: &Actor, limits: TraceLimits) -> Result<(), AppError> {
+    let before = self::limits(db, org).await?;
+    let json = |l: &TraceLimits| serde_json::to_value(l).map_err(internal);
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "setting.trace_limits",
+        entity: "setting",
+        entity_id: LIMITS_KEY.into(),
+        summary: format!("trace limits: depth {}, retries {}", limits.max_depth, limits.max_retries),
+        before: Some(json(&before)?),
+        after: Some(json(&limits)?),
+    };
+    let value = serde_json::to_string(&limits).map_err(internal)?;
+    db.set_setting(org, LIMITS_KEY, &value, &entry).await?;
+    Ok(())
+}
+
+/// The costliest traces with a step in the range (parsed from the page's `from`/`to`).
+pub async fn list(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(DateRange, Vec<TraceSummary>), AppError> {
+    let range = match (from, to) {
+        (None, None) => DateRange::last_days(today, 7),
+        _ => DateRange::parse(from, to, today)?,
+    };
+    Ok((range, db.traces(org, range, LIST_LIMIT, None).await?))
+}
+
+/// One trace's tree and total; `NotFound` when the organisation has no such trace.
+pub async fn detail(db: &Db, org: OrgId, trace_id: &str) -> Result<(Vec<TreeNode>, Nanos), AppError> {
+    let steps = db.trace_steps(org, trace_id).await?;
+    if steps.is_empty() {
+        return Err(AppError::NotFound(format!("trace '{trace_id}'")));
+    }
+    let total = steps.iter().map(|s| s.cost).sum();
+    Ok((tree(steps), total))
+}
