@@ -136,12 +136,16 @@ e2e-run:
 	  npx playwright test
 
 # Figures, not pass/fail (release build): seeding throughput, Overview latency and memory;
-# HTTP ingest through a real server vs a plain bulk insert; a FOCUS import. Sizes:
-# BENCH_EVENTS (default 5,000,000) and BENCH_FOCUS_ROWS (default 1,000,000).
+# HTTP ingest through a real server vs a plain bulk insert; a FOCUS import; Overview and
+# explorer latency over 90 days against a plain GROUP BY of the raw events. Sizes:
+# BENCH_EVENTS (default 5,000,000), BENCH_FOCUS_ROWS (default 1,000,000) and
+# BENCH_SPEND_EVENTS (default 10,000,000).
 BENCH_EVENTS ?= 5000000
 BENCH_FOCUS_ROWS ?= 1000000
+BENCH_SPEND_EVENTS ?= 10000000
 bench:
 	cargo build -q -p server --bins --profile server-release
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench ingest $(BENCH_EVENTS) 2
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench focus $(BENCH_FOCUS_ROWS)
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench spend $(BENCH_SPEND_EVENTS)

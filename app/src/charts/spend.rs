@@ -2,8 +2,8 @@
 //! costs (per request, per 1K tokens), which do not add up.
 use charming::{
     component::{Axis, Grid, Legend},
-    element::{AxisPointer, AxisPointerType, AxisType, Tooltip, Trigger},
-    series::{Bar, Line},
+    element::{AxisLabel, AxisPointer, AxisPointerType, AxisType, Tooltip, Trigger},
+    series::{Bar, Line, Sunburst, SunburstNode},
     Chart,
 };
 
@@ -24,7 +24,12 @@ pub fn spend(view: &SpendView) -> Chart {
         .legend(Legend::new().top("0"))
         .grid(Grid::new().left("2%").right("2%").bottom("3%").top("14%").contain_label(true))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
-        .y_axis(Axis::new().type_(AxisType::Value).name(format!("{} {unit}", m.label()).trim().to_string()));
+        .y_axis(
+            Axis::new()
+                .type_(AxisType::Value)
+                .name(format!("{} {unit}", m.label()).trim().to_string())
+                .axis_label(AxisLabel::new().formatter(if m.is_money() { "${value}" } else { "{value}" })),
+        );
     for s in &view.series {
         // the same rounding as the table (cents, or 6 decimals for unit costs): display only
         let values: Vec<f64> =
@@ -36,6 +41,23 @@ pub fn spend(view: &SpendView) -> Chart {
         };
     }
     chart
+}
+
+/// The table's groups as one ring, sized by cost (a breakdown at a glance; the table under it
+/// has the exact figures). Groups without cost are left out: a ring cannot show them.
+pub fn breakdown(view: &SpendView) -> Chart {
+    let nodes: Vec<SunburstNode> = view
+        .table
+        .iter()
+        .filter(|g| g.sums.cost_nanos > 0)
+        .map(|g| {
+            SunburstNode::new(g.group.as_str())
+                .value(Metric::Cost.of(&g.sums).plain(Metric::Cost).parse().unwrap_or(0.0))
+        })
+        .collect();
+    Chart::new()
+        .tooltip(Tooltip::new().formatter("{b}: ${c}"))
+        .series(Sunburst::new().radius(("25%", "90%")).data(nodes))
 }
 
 #[cfg(test)]
@@ -65,6 +87,16 @@ mod tests {
         assert_eq!(json["series"][0]["data"][6], 1.23);
         assert_eq!(json["series"][1]["data"][6], 0.01);
         assert_eq!(json["xAxis"]["data"][6], "2026-11-28");
+    }
+
+    #[test]
+    fn breakdown_ring_sizes_groups_by_cost() {
+        let json: serde_json::Value =
+            serde_json::from_str(&breakdown(&view("range=7d")).to_string()).unwrap();
+        assert_eq!(json["series"][0]["type"], "sunburst");
+        assert_eq!(json["series"][0]["data"][0]["name"], "a");
+        assert_eq!(json["series"][0]["data"][0]["value"], 1.23);
+        assert_eq!(json["series"][0]["data"][1]["value"], 0.01);
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn spend_href(q: &SpendQuery) -> String {
 fn Explorer(p: SpendPage) -> impl IntoView {
     let SpendPage { view, options, .. } = p;
     let chart = charts::spend::spend(&view);
+    let ring = charts::spend::breakdown(&view);
     let q = view.query.clone();
     let qs = q.to_query_string();
     let csv = format!("/api/v1/spend?{qs}&format=csv");
@@ -87,7 +88,10 @@ fn Explorer(p: SpendPage) -> impl IntoView {
                     </a>
                 </p>
             </div>
-            <EChart id="chart-spend" chart=chart/>
+            <div class="charts">
+                <EChart id="chart-spend" chart=chart width=760/>
+                <EChart id="chart-spend-ring" chart=ring width=320 height=320/>
+            </div>
             <p class="muted">{source_note}</p>
         </section>
         <SpendTable view/>
@@ -115,6 +119,7 @@ fn QueryForm(q: SpendQuery, options: Vec<(String, Vec<String>)>) -> impl IntoVie
         .flat_map(|f| f.values.iter().map(move |v| (f.dim.filter_param(), v.clone())))
         .collect();
     let active = q.filters.iter().map(|f| f.values.len()).sum::<usize>();
+    let filters_open = active > 0;
     view! {
         <Form method="GET" action="/spend" attr:class="explore-form" attr:aria-label="Explorer view">
             <div class="row">
@@ -203,7 +208,7 @@ fn QueryForm(q: SpendQuery, options: Vec<(String, Vec<String>)>) -> impl IntoVie
                     "Apply"
                 </button>
             </div>
-            <details class="filters" open=active > 0>
+            <details class="filters" open=filters_open>
                 <summary>{format!("Filters ({active} values selected)")}</summary>
                 <p class="muted">"Several values of one dimension: any of them. Several dimensions: all of them."</p>
                 <div class="filter-grid">
