@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audit;
 pub mod coverage;
 pub mod explore;
+pub mod forecast;
 pub mod ingest;
 pub mod kpis;
 pub mod ledger;

@@ -13,6 +13,10 @@
 //! - `costroom-bench focus [rows]`: writes a FOCUS CSV of that many rows (10 accounts × 12
 //!   billing periods, tags, many decimals), imports it into the ledger, and prints rows/s and
 //!   this process's resident memory sampled during the import.
+//! - `costroom-bench forecast [trace.csv]`: backtests the spend forecast (rolling origin) and
+//!   prints MAPE by horizon for each method: on the demo's daily spend (120 days, weekly
+//!   season) and on the Azure LLM inference conversation trace (CC BY 4.0, Patel et al.,
+//!   Splitwise, ISCA 2024) bucketed per minute and priced at gpt-4o list rates.
 //! - `costroom-bench spend [events]`: stores that many demo-shaped events (default ten
 //!   million, 120 days) through the ingest path (rollups kept as they arrive), then times the
 //!   Overview and explorer views over 90 days (p50/p95) side by side with the same view
@@ -33,6 +37,12 @@ async fn main() {
         let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let conns: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(2);
         return ingest::main(n, conns).await;
+    }
+    if args.get(1).map(String::as_str) == Some("forecast") {
+        let path = args.get(2).cloned().unwrap_or_else(|| {
+            "../shared/data/traces/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv".into()
+        });
+        return forecast::main(&path);
     }
     if args.get(1).map(String::as_str) == Some("spend") {
         let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
@@ -523,5 +533,64 @@ mod spend {
             ));
         }
         println!("{line}");
+    }
+}
+
+mod forecast {
+    use app::domain::forecast::{backtest, Method};
+    use app::server::demo::{generate, DemoConfig};
+    use chrono::NaiveDate;
+    use std::collections::BTreeMap;
+
+    fn print(label: &str, by_h: &[Option<f64>]) {
+        let cells: Vec<String> = by_h
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                format!("h{}: {}", i + 1, e.map(|e| format!("{e:.1}%")).unwrap_or_else(|| "-".into()))
+            })
+            .collect();
+        println!("  {label}: {}", cells.join("  "));
+    }
+
+    fn run(name: &str, y: &[f64], season: usize, horizon: usize, window: usize) {
+        println!("{name}: {} buckets, season {season}, origins over the last {window}", y.len());
+        print("chosen per origin", &backtest(y, season, horizon, window, None));
+        print(
+            "seasonal naive + drift",
+            &backtest(y, season, horizon, window, Some(Method::SeasonalNaiveDrift)),
+        );
+        let hw = Method::HoltWinters { alpha_pct: 0, beta_pct: 0, gamma_pct: 0 };
+        print("Holt-Winters (refitted per origin)", &backtest(y, season, horizon, window, Some(hw)));
+    }
+
+    pub fn main(trace: &str) {
+        let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
+        let events = generate(&DemoConfig { seed: 42, end, days: 120, volume: 1.0 });
+        let mut daily: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+        for e in &events {
+            *daily.entry(e.occurred_at.date_naive()).or_default() += e.cost.0;
+        }
+        let y: Vec<f64> = daily.values().map(|v| *v as f64).collect();
+        run("demo daily spend", &y, 7, 14, 42);
+
+        let Ok(text) = std::fs::read_to_string(trace) else {
+            println!("azure trace: skipped ({trace} not found)");
+            return;
+        };
+        // gpt-4o list: $2.50 per 1M input tokens, $10 per 1M output tokens, in nanos per token
+        let mut minutes: BTreeMap<i64, i64> = BTreeMap::new();
+        for line in text.lines().skip(1) {
+            let mut f = line.split(',');
+            let (Some(ts), Some(ctx), Some(gen)) = (f.next(), f.next(), f.next()) else { continue };
+            let Ok(t) = chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%d %H:%M:%S%.f") else { continue };
+            let (Ok(ctx), Ok(gen)) = (ctx.trim().parse::<i64>(), gen.trim().parse::<i64>()) else { continue };
+            *minutes.entry(t.and_utc().timestamp() / 60).or_default() += ctx * 2_500 / 1_000 + gen * 10;
+        }
+        // the first and last minutes are partial
+        let y: Vec<f64> = minutes.values().map(|v| *v as f64).collect();
+        let y = &y[1..y.len().saturating_sub(1).max(1)];
+        // one hour shows no daily or weekly pattern: season 1 makes both methods trend models
+        run("azure conversation trace, per minute", y, 1, 10, 30);
     }
 }
