@@ -1200,3 +1200,80 @@ async fn coverage_and_kpis_equal_sums_of_the_raw_events(db: Db) {
     assert_eq!(k.len(), 11);
 }
 on_both!(coverage_and_kpis_equal_sums_of_the_raw_events);
+
+async fn nested_budgets_trip_independently_and_alert_once_per_period(db: Db) {
+    use app::domain::budget::parse_budget;
+    use app::server::db::Actor;
+    use app::server::services::budgets;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events = explorer_events();
+    db.insert_usage_events(org, &events).await.unwrap();
+    let total: i64 = events.iter().map(|e| e.cost.0).sum();
+    let search: i64 = events.iter().filter(|e| e.team.as_deref() == Some("search")).map(|e| e.cost.0).sum();
+    let usd = |n: i64| format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
+    let today = d("2026-11-10");
+    // the organisation's budget is exactly what was spent: 50, 80 and 100 % reached (≥)
+    let org_budget =
+        parse_budget("All AI", "", "", "month", "", true, "2026-11-01", &usd(total), "", "finance").unwrap();
+    // the team's is twice its spend: only 50 %
+    let team_budget = parse_budget(
+        "Search",
+        "team",
+        "search",
+        "month",
+        "",
+        true,
+        "2026-11-01",
+        &usd(2 * search),
+        "",
+        "finance",
+    )
+    .unwrap();
+    budgets::create(&db, org, &Actor::cli(), today, org_budget).await.unwrap();
+    budgets::create(&db, org, &Actor::cli(), today, team_budget).await.unwrap();
+    let (lines, new) = budgets::evaluate_all(&db, org, today).await.unwrap();
+    assert_eq!(new, 0, "creating evaluated already; nothing repeats");
+    let line = |name: &str| lines.iter().find(|l| l.budget.name == name).unwrap().evaluation.clone().unwrap();
+    assert_eq!(line("All AI").actual, Nanos(total));
+    assert_eq!(line("All AI").reached, vec![50, 80, 100]);
+    assert_eq!(line("Search").actual, Nanos(search));
+    assert_eq!(line("Search").reached, vec![50]);
+    let alerts = db.budget_alerts(org, 100).await.unwrap();
+    let thresholds = |budget: &str| {
+        let id = lines.iter().find(|l| l.budget.name == budget).unwrap().budget.id;
+        let mut t: Vec<i64> = alerts
+            .iter()
+            .filter(|a| a.budget_id == id && a.kind == "threshold")
+            .map(|a| a.threshold)
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(thresholds("All AI"), vec![50, 80, 100]);
+    assert_eq!(thresholds("Search"), vec![50]);
+    assert!(alerts
+        .iter()
+        .any(|a| a.message.contains("Budget \"All AI\" (Organisation")
+            && a.message.contains("reached 100% of")));
+
+    // December: the same spend again trips every threshold again, for the new period only
+    let december: Vec<UsageEvent> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.event_id = format!("dec-{}", e.event_id);
+            e.occurred_at += chrono::Duration::days(30);
+            e
+        })
+        .collect();
+    db.insert_usage_events(org, &december).await.unwrap();
+    let (_, new) = budgets::evaluate_all(&db, org, d("2026-12-10")).await.unwrap();
+    let after = db.budget_alerts(org, 100).await.unwrap();
+    let dec: Vec<_> =
+        after.iter().filter(|a| a.period_start == d("2026-12-01") && a.kind == "threshold").collect();
+    assert_eq!(dec.len(), 4, "three for the organisation, one for the team");
+    assert!(new >= 4);
+    let (_, again) = budgets::evaluate_all(&db, org, d("2026-12-10")).await.unwrap();
+    assert_eq!(again, 0);
+}
+on_both!(nested_budgets_trip_independently_and_alert_once_per_period);

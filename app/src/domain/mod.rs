@@ -2,6 +2,7 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod budget;
 pub mod coverage;
 pub mod explore;
 pub mod forecast;

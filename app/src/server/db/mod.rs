@@ -121,6 +121,7 @@ macro_rules! in_tx {
 }
 
 pub mod audit;
+pub mod budgets;
 mod export;
 mod keys;
 pub mod ledger;

@@ -1,5 +1,6 @@
 //! Use cases: validate input, read or write through `db`, compute with `domain`.
 pub mod auth;
+pub mod budgets;
 pub mod demo;
 pub mod ingest;
 pub mod keys;

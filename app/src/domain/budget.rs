@@ -1,0 +1,435 @@
+//! Budgets: a scope (the organisation, or one value of a dimension), a period (month, quarter
+//! or year, with a configurable fiscal-year start), an amount and alert thresholds; and their
+//! evaluation against actual spend and the forecast. Comparisons use "reached" (≥) throughout.
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::explore::Dim;
+use super::forecast::{run_out_date, Forecast, Point};
+use super::{DateRange, Nanos};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BudgetPeriod {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl BudgetPeriod {
+    pub const ALL: [BudgetPeriod; 3] = [BudgetPeriod::Month, BudgetPeriod::Quarter, BudgetPeriod::Year];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetPeriod::Month => "month",
+            BudgetPeriod::Quarter => "quarter",
+            BudgetPeriod::Year => "year",
+        }
+    }
+
+    fn months(self) -> u32 {
+        match self {
+            BudgetPeriod::Month => 1,
+            BudgetPeriod::Quarter => 3,
+            BudgetPeriod::Year => 12,
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<BudgetPeriod, AppError> {
+        BudgetPeriod::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| AppError::invalid(format!("period: '{s}' is not month, quarter or year")))
+    }
+
+    /// The period holding `day`. Quarters and years start from the fiscal year's first month
+    /// (1 = January).
+    pub fn containing(self, day: NaiveDate, fiscal_start_month: u32) -> DateRange {
+        let step = self.months();
+        let anchor = if self == BudgetPeriod::Month { 1 } else { fiscal_start_month.clamp(1, 12) };
+        // months since the anchor month, rounded down to a whole period
+        let offset = (day.month() + 12 - anchor) % 12;
+        let back = offset % step;
+        let first_of_month = day.with_day(1).unwrap_or(day);
+        let from = first_of_month - Months::new(back);
+        let to = from + Months::new(step) - chrono::Days::new(1);
+        DateRange { from, to }
+    }
+}
+
+/// The default alert thresholds, in percent of the amount.
+pub const DEFAULT_THRESHOLDS: [u32; 3] = [50, 80, 100];
+
+/// A budget as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    pub id: i64,
+    pub name: String,
+    /// `None`: the whole organisation.
+    pub scope: Option<(Dim, String)>,
+    pub period: BudgetPeriod,
+    pub fiscal_start_month: u32,
+    /// Whether the budget applies to every period from `start` on, or only the one holding it.
+    pub recurring: bool,
+    pub start: NaiveDate,
+    pub amount: Nanos,
+    /// Ascending percentages.
+    pub thresholds: Vec<u32>,
+    pub owner: String,
+}
+
+/// A budget from its form, every field checked; errors name the field.
+#[allow(clippy::too_many_arguments)]
+pub fn parse_budget(
+    name: &str,
+    scope: &str,
+    scope_value: &str,
+    period: &str,
+    fiscal_start_month: &str,
+    recurring: bool,
+    start: &str,
+    amount_usd: &str,
+    thresholds: &str,
+    owner: &str,
+) -> Result<Budget, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 120 {
+        return Err(AppError::invalid("name: give the budget a name of at most 120 characters"));
+    }
+    let scope = match scope.trim() {
+        "" | "organisation" => None,
+        s => {
+            let dim = Dim::parse("scope", s)?;
+            if matches!(dim, Dim::Source | Dim::ServiceTier | Dim::ApiKey | Dim::Environment) {
+                return Err(AppError::invalid(format!(
+                    "scope: budgets are not kept per {}",
+                    dim.label().to_lowercase()
+                )));
+            }
+            let v = scope_value.trim();
+            if v.is_empty() {
+                return Err(AppError::invalid(format!(
+                    "scope_value: name the {} this budget is for",
+                    dim.label().to_lowercase()
+                )));
+            }
+            Some((dim, v.to_string()))
+        }
+    };
+    let period = BudgetPeriod::parse(period)?;
+    let fiscal_start_month = match fiscal_start_month.trim() {
+        "" => 1,
+        m => m.parse::<u32>().ok().filter(|m| (1..=12).contains(m)).ok_or_else(|| {
+            AppError::invalid(format!("fiscal_start_month: '{m}' is not a month from 1 to 12"))
+        })?,
+    };
+    let start = super::period::required_day("start", start)?;
+    // people type "$1,000.50"; the amount is held to the nano like every figure
+    let cleaned = amount_usd.trim().trim_start_matches('$').replace(',', "");
+    let amount = super::pricing::parse_scaled_rounded(&cleaned, 9).map(Nanos).ok_or_else(|| {
+        AppError::invalid(format!("amount_usd: '{amount_usd}' is not an amount of US dollars"))
+    })?;
+    if amount.0 <= 0 {
+        return Err(AppError::invalid("amount_usd: a budget is more than $0"));
+    }
+    let mut ts: Vec<u32> = if thresholds.trim().is_empty() {
+        DEFAULT_THRESHOLDS.to_vec()
+    } else {
+        thresholds
+            .split(',')
+            .map(|t| {
+                let t = t.trim().trim_end_matches('%');
+                t.parse::<u32>().ok().filter(|p| (1..=1000).contains(p)).ok_or_else(|| {
+                    AppError::invalid(format!("thresholds: '{t}' is not a percentage from 1 to 1000"))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    ts.sort_unstable();
+    ts.dedup();
+    let owner = owner.trim();
+    if owner.is_empty() {
+        return Err(AppError::invalid("owner: name who owns this budget"));
+    }
+    Ok(Budget {
+        id: 0,
+        name: name.to_string(),
+        scope,
+        period,
+        fiscal_start_month,
+        recurring,
+        start,
+        amount,
+        thresholds: ts,
+        owner: owner.to_string(),
+    })
+}
+
+impl Budget {
+    /// The period evaluated on `today`: the current one for a recurring budget (from its start
+    /// on), the one holding `start` otherwise; `None` before the budget starts.
+    pub fn period_for(&self, today: NaiveDate) -> Option<DateRange> {
+        let first = self.period.containing(self.start, self.fiscal_start_month);
+        if today < first.from {
+            return None;
+        }
+        if self.recurring {
+            Some(self.period.containing(today, self.fiscal_start_month))
+        } else {
+            Some(first)
+        }
+    }
+
+    pub fn scope_label(&self) -> String {
+        match &self.scope {
+            None => "Organisation".into(),
+            Some((d, v)) => format!("{} {v}", d.label()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    OnTrack,
+    AtRisk,
+    Over,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::OnTrack => "on track",
+            Status::AtRisk => "at risk",
+            Status::Over => "over",
+        }
+    }
+}
+
+/// A budget in its period on a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub period: DateRange,
+    pub actual: Nanos,
+    /// Actual plus the forecast of the days left (with the forecast's interval).
+    pub projected: Point,
+    pub run_out: Option<NaiveDate>,
+    pub status: Status,
+    /// Thresholds the actual has reached (≥).
+    pub reached: Vec<u32>,
+}
+
+/// `actual` is the spend of the period through `today`; `forecast` covers the days after
+/// `today` (at least to the period's end when there are days left).
+pub fn evaluate(
+    b: &Budget,
+    period: DateRange,
+    today: NaiveDate,
+    actual: Nanos,
+    forecast: &Forecast,
+) -> Evaluation {
+    let days_left = (period.to - today).num_days().max(0) as usize;
+    let rest = forecast.total(days_left);
+    let projected = Point { point: actual + rest.point, low: actual + rest.low, high: actual + rest.high };
+    let daily: Vec<Nanos> = forecast.points.iter().take(days_left).map(|p| p.point).collect();
+    let run_out = run_out_date(actual, b.amount, today.min(period.to), &daily);
+    let status = if actual >= b.amount {
+        Status::Over
+    } else if projected.point >= b.amount {
+        Status::AtRisk
+    } else {
+        Status::OnTrack
+    };
+    let reached = b.thresholds.iter().copied().filter(|t| reached(actual, b.amount, *t)).collect();
+    Evaluation { period, actual, projected, run_out, status, reached }
+}
+
+/// Whether `actual` has reached `pct` percent of `amount`, exactly (integer arithmetic).
+pub fn reached(actual: Nanos, amount: Nanos, pct: u32) -> bool {
+    actual.0 as i128 * 100 >= amount.0 as i128 * pct as i128
+}
+
+/// An alert to raise once per budget, period and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlertKind {
+    /// A threshold (percent) was reached.
+    Threshold(u32),
+    /// The projection says the amount will be reached before the period ends.
+    Projected,
+}
+
+/// The alerts an evaluation calls for (the store keeps each once per period).
+pub fn alerts_due(e: &Evaluation) -> Vec<AlertKind> {
+    let mut out: Vec<AlertKind> = e.reached.iter().map(|t| AlertKind::Threshold(*t)).collect();
+    if e.status == Status::AtRisk {
+        out.push(AlertKind::Projected);
+    }
+    out
+}
+
+/// The alert's text: which budget, scope, amount, actual, projection and threshold.
+pub fn alert_message(b: &Budget, e: &Evaluation, kind: AlertKind) -> String {
+    let what = match kind {
+        AlertKind::Threshold(t) => format!("reached {t}% of"),
+        AlertKind::Projected => "is projected to exceed".to_string(),
+    };
+    format!(
+        "Budget \"{}\" ({}, {} – {}): spend {} {what} {}; projected {} by {}.",
+        b.name,
+        b.scope_label(),
+        e.period.from,
+        e.period.to,
+        e.actual.usd(),
+        b.amount.usd(),
+        e.projected.point.usd(),
+        e.period.to
+    )
+}
+
+/// An alert as stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetAlert {
+    pub id: i64,
+    pub budget_id: i64,
+    pub period_start: NaiveDate,
+    pub kind: String,
+    pub threshold: i64,
+    pub message: String,
+    pub actual: Nanos,
+    pub projected: Nanos,
+    pub amount: Nanos,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub read: bool,
+}
+
+/// A budget with its evaluation today (`None` before the budget starts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetLine {
+    pub budget: Budget,
+    pub evaluation: Option<Evaluation>,
+    pub method: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::forecast::Method;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn budget(amount: i64) -> Budget {
+        Budget {
+            id: 1,
+            name: "AI".into(),
+            scope: Some((Dim::Team, "search".into())),
+            period: BudgetPeriod::Month,
+            fiscal_start_month: 1,
+            recurring: true,
+            start: d("2026-01-01"),
+            amount: Nanos(amount),
+            thresholds: DEFAULT_THRESHOLDS.to_vec(),
+            owner: "fin".into(),
+        }
+    }
+
+    fn flat(per_day: i64, days: usize) -> Forecast {
+        Forecast {
+            method: Method::Mean,
+            points: vec![Point { point: Nanos(per_day), low: Nanos(per_day), high: Nanos(per_day) }; days],
+        }
+    }
+
+    #[test]
+    fn periods_follow_the_fiscal_year() {
+        assert_eq!(
+            BudgetPeriod::Month.containing(d("2026-02-14"), 4),
+            DateRange { from: d("2026-02-01"), to: d("2026-02-28") }
+        );
+        // fiscal year from April: Q4 is January–March
+        assert_eq!(
+            BudgetPeriod::Quarter.containing(d("2026-02-14"), 4),
+            DateRange { from: d("2026-01-01"), to: d("2026-03-31") }
+        );
+        assert_eq!(
+            BudgetPeriod::Year.containing(d("2026-02-14"), 4),
+            DateRange { from: d("2025-04-01"), to: d("2026-03-31") }
+        );
+        assert_eq!(
+            BudgetPeriod::Quarter.containing(d("2026-11-28"), 1),
+            DateRange { from: d("2026-10-01"), to: d("2026-12-31") }
+        );
+    }
+
+    #[test]
+    fn form_errors_name_the_field() {
+        let e = |r: Result<Budget, AppError>| r.unwrap_err().to_string();
+        assert!(
+            e(parse_budget("", "", "", "month", "", true, "2026-11-01", "10", "", "x")).starts_with("name:")
+        );
+        assert!(e(parse_budget("a", "team", "", "month", "", true, "2026-11-01", "10", "", "x"))
+            .starts_with("scope_value:"));
+        assert!(e(parse_budget("a", "source", "gpu", "month", "", true, "2026-11-01", "10", "", "x"))
+            .starts_with("scope:"));
+        assert!(e(parse_budget("a", "", "", "week", "", true, "2026-11-01", "10", "", "x"))
+            .starts_with("period:"));
+        assert!(e(parse_budget("a", "", "", "month", "13", true, "2026-11-01", "10", "", "x"))
+            .starts_with("fiscal_start_month:"));
+        assert!(e(parse_budget("a", "", "", "month", "", true, "2026-11-01", "0", "", "x"))
+            .starts_with("amount_usd:"));
+        assert!(e(parse_budget("a", "", "", "month", "", true, "2026-11-01", "10", "50,x", "x"))
+            .starts_with("thresholds:"));
+        let b = parse_budget(
+            "a",
+            "tag:project",
+            "p1",
+            "quarter",
+            "4",
+            false,
+            "2026-11-01",
+            "1,000.50",
+            "100, 80%,80",
+            "fin",
+        )
+        .unwrap();
+        assert_eq!(b.thresholds, vec![80, 100]);
+        assert_eq!(b.amount, Nanos(1_000_500_000_000));
+        assert_eq!(b.scope, Some((Dim::Tag("project".into()), "p1".into())));
+    }
+
+    #[test]
+    fn thresholds_are_reached_at_exactly_their_percentage() {
+        assert!(reached(Nanos(50), Nanos(100), 50));
+        assert!(!reached(Nanos(49), Nanos(100), 50));
+        assert!(reached(Nanos(1_000_000_000), Nanos(1_000_000_000), 100));
+        assert!(!reached(Nanos(999_999_999), Nanos(1_000_000_000), 100));
+    }
+
+    #[test]
+    fn evaluation_projects_runs_out_and_sets_status() {
+        let b = budget(1_000);
+        let period = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+        // 600 spent by the 20th, 30 a day for the 10 days left: 900 projected, on track
+        let e = evaluate(&b, period, d("2026-11-20"), Nanos(600), &flat(30, 40));
+        assert_eq!((e.projected.point, e.status, e.run_out), (Nanos(900), Status::OnTrack, None));
+        assert_eq!(e.reached, vec![50]);
+        assert!(alerts_due(&e).contains(&AlertKind::Threshold(50)));
+        // 50 a day: 1,100 projected, runs out on the 28th (600 + 8 × 50 = 1,000, reached)
+        let e = evaluate(&b, period, d("2026-11-20"), Nanos(600), &flat(50, 40));
+        assert_eq!((e.status, e.run_out), (Status::AtRisk, Some(d("2026-11-28"))));
+        assert!(alerts_due(&e).contains(&AlertKind::Projected));
+        let e = evaluate(&b, period, d("2026-11-20"), Nanos(1_000), &flat(0, 40));
+        assert_eq!((e.status, e.reached.clone()), (Status::Over, vec![50, 80, 100]));
+        assert!(alert_message(&b, &e, AlertKind::Threshold(100)).contains("reached 100% of"));
+    }
+
+    #[test]
+    fn a_one_off_budget_keeps_its_period_and_a_recurring_one_moves_on() {
+        let mut b = budget(1);
+        b.start = d("2026-10-15");
+        assert_eq!(b.period_for(d("2026-09-30")), None);
+        assert_eq!(b.period_for(d("2026-11-28")).unwrap().from, d("2026-11-01"));
+        b.recurring = false;
+        assert_eq!(b.period_for(d("2026-11-28")).unwrap().from, d("2026-10-01"));
+    }
+}

@@ -1,0 +1,135 @@
+//! Budgets and their alerts.
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::audit::insert_audit;
+use super::{Db, NewAudit, OrgId};
+use crate::domain::budget::{AlertKind, Budget, BudgetAlert, BudgetPeriod};
+use crate::domain::explore::Dim;
+use crate::domain::Nanos;
+
+type BudgetRow =
+    (i64, String, Option<String>, Option<String>, String, i64, bool, NaiveDate, i64, String, String);
+
+type AlertRow =
+    (i64, i64, NaiveDate, String, i64, String, i64, i64, i64, DateTime<Utc>, Option<DateTime<Utc>>);
+
+fn budget_of(r: BudgetRow) -> Option<Budget> {
+    let scope = match (r.2, r.3) {
+        (Some(d), Some(v)) => Some((Dim::parse("scope", &d).ok()?, v)),
+        _ => None,
+    };
+    Some(Budget {
+        id: r.0,
+        name: r.1,
+        scope,
+        period: BudgetPeriod::parse(&r.4).ok()?,
+        fiscal_start_month: r.5 as u32,
+        recurring: r.6,
+        start: r.7,
+        amount: Nanos(r.8),
+        thresholds: serde_json::from_str(&r.9).ok()?,
+        owner: r.10,
+    })
+}
+
+impl Db {
+    /// Stores a new budget with its audit record; returns its id.
+    pub async fn insert_budget(&self, org: OrgId, b: &Budget, audit: &NewAudit) -> sqlx::Result<i64> {
+        const SQL: &str = "insert into budgets (org_id, name, scope_dim, scope_value, period, \
+            fiscal_start_month, recurring, start_day, amount_nanos, thresholds, owner, created_at, updated_at) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) returning id";
+        let now = Utc::now();
+        let thresholds = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
+        let id = in_tx!(self, |tx| {
+            let id: i64 = sqlx::query_scalar(SQL)
+                .bind(org.0)
+                .bind(&b.name)
+                .bind(b.scope.as_ref().map(|(d, _)| d.key()))
+                .bind(b.scope.as_ref().map(|(_, v)| v.clone()))
+                .bind(b.period.as_str())
+                .bind(b.fiscal_start_month as i64)
+                .bind(b.recurring)
+                .bind(b.start)
+                .bind(b.amount.0)
+                .bind(&thresholds)
+                .bind(&b.owner)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_audit!(tx, org, audit)?;
+            id
+        });
+        Ok(id)
+    }
+
+    pub async fn budgets(&self, org: OrgId) -> sqlx::Result<Vec<Budget>> {
+        const SQL: &str = "select id, name, scope_dim, scope_value, period, fiscal_start_month, recurring, \
+            start_day, amount_nanos, thresholds, owner from budgets where org_id = $1 order by name, id";
+        let rows: Vec<BudgetRow> = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        Ok(rows.into_iter().filter_map(budget_of).collect())
+    }
+
+    /// Records an alert unless the same budget, period, kind and threshold has one already;
+    /// true when this call created it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn raise_budget_alert(
+        &self,
+        org: OrgId,
+        budget: i64,
+        period_start: NaiveDate,
+        kind: AlertKind,
+        message: &str,
+        actual: Nanos,
+        projected: Nanos,
+        amount: Nanos,
+    ) -> sqlx::Result<bool> {
+        const SQL: &str = "insert into budget_alerts (org_id, budget_id, period_start, kind, threshold, \
+            message, actual_nanos, projected_nanos, amount_nanos, created_at) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+            on conflict (budget_id, period_start, kind, threshold) do nothing";
+        let (k, t) = match kind {
+            AlertKind::Threshold(t) => ("threshold", t as i64),
+            AlertKind::Projected => ("projected", 0),
+        };
+        let n = on_pool!(self, |p| sqlx::query(SQL)
+            .bind(org.0)
+            .bind(budget)
+            .bind(period_start)
+            .bind(k)
+            .bind(t)
+            .bind(message)
+            .bind(actual.0)
+            .bind(projected.0)
+            .bind(amount.0)
+            .bind(Utc::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// The newest alerts first.
+    pub async fn budget_alerts(&self, org: OrgId, limit: i64) -> sqlx::Result<Vec<BudgetAlert>> {
+        const SQL: &str = "select id, budget_id, period_start, kind, threshold, message, actual_nanos, \
+            projected_nanos, amount_nanos, created_at, read_at from budget_alerts where org_id = $1 \
+            order by created_at desc, id desc limit $2";
+        let rows: Vec<AlertRow> =
+            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(limit).fetch_all(p).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| BudgetAlert {
+                id: r.0,
+                budget_id: r.1,
+                period_start: r.2,
+                kind: r.3,
+                threshold: r.4,
+                message: r.5,
+                actual: Nanos(r.6),
+                projected: Nanos(r.7),
+                amount: Nanos(r.8),
+                created_at: r.9,
+                read: r.10.is_some(),
+            })
+            .collect())
+    }
+}

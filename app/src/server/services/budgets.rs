@@ -1,0 +1,104 @@
+//! Budgets: create (finance, admins), evaluate every budget against actual spend and the
+//! forecast, and raise each alert once per budget, period and threshold.
+use chrono::NaiveDate;
+
+use crate::domain::budget::{alert_message, alerts_due, evaluate, Budget, BudgetLine};
+use crate::domain::explore::{Filter, SpendQuery};
+use crate::domain::forecast::forecast;
+use crate::domain::{DateRange, Nanos};
+use crate::error::{internal, AppError};
+use crate::server::db::spend::SpendPath;
+use crate::server::db::{Actor, Db, NewAudit, OrgId};
+use crate::server::services::spend::view;
+
+/// Days of history the forecast learns from (eight weeks: eight points per weekday).
+const HISTORY_DAYS: u64 = 56;
+
+/// Spend of the budget's scope, one figure per day of `range` (oldest first).
+async fn daily(db: &Db, org: OrgId, b: &Budget, range: DateRange) -> Result<Vec<Nanos>, AppError> {
+    let mut q = SpendQuery::total(range, None);
+    if let Some((dim, value)) = &b.scope {
+        q.filters.push(Filter { dim: dim.clone(), values: vec![value.clone()] });
+    }
+    let v = view(db, org, q, SpendPath::Auto).await?;
+    Ok((0..v.buckets.len()).map(|i| Nanos(v.series.iter().map(|s| s.values[i].cost_nanos).sum())).collect())
+}
+
+/// One budget on `today`.
+pub async fn evaluate_one(db: &Db, org: OrgId, today: NaiveDate, b: &Budget) -> Result<BudgetLine, AppError> {
+    let Some(period) = b.period_for(today) else {
+        return Ok(BudgetLine { budget: b.clone(), evaluation: None, method: None });
+    };
+    let through = today.min(period.to);
+    let actual: Nanos =
+        daily(db, org, b, DateRange { from: period.from, to: through }).await?.into_iter().sum();
+    let history = daily(db, org, b, DateRange::last_days(today, HISTORY_DAYS)).await?;
+    let left = (period.to - today).num_days().max(0) as usize;
+    let f = forecast(&history, 7, left);
+    let e = evaluate(b, period, today, actual, &f);
+    Ok(BudgetLine { budget: b.clone(), evaluation: Some(e), method: Some(f.method.label()) })
+}
+
+/// Every budget on `today`, raising the alerts due; returns the lines and how many alerts
+/// are new (each budget, period, kind and threshold alerts once).
+pub async fn evaluate_all(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+) -> Result<(Vec<BudgetLine>, usize), AppError> {
+    let mut lines = Vec::new();
+    let mut new = 0;
+    for b in db.budgets(org).await? {
+        let line = evaluate_one(db, org, today, &b).await?;
+        if let Some(e) = &line.evaluation {
+            for kind in alerts_due(e) {
+                let msg = alert_message(&b, e, kind);
+                if db
+                    .raise_budget_alert(
+                        org,
+                        b.id,
+                        e.period.from,
+                        kind,
+                        &msg,
+                        e.actual,
+                        e.projected.point,
+                        b.amount,
+                    )
+                    .await?
+                {
+                    new += 1;
+                }
+            }
+        }
+        lines.push(line);
+    }
+    Ok((lines, new))
+}
+
+/// Stores a budget (already parsed), audited, then evaluates so its alerts appear at once.
+pub async fn create(
+    db: &Db,
+    org: OrgId,
+    actor: &Actor,
+    today: NaiveDate,
+    b: Budget,
+) -> Result<i64, AppError> {
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "budget.create",
+        entity: "budget",
+        entity_id: b.name.clone(),
+        summary: format!(
+            "budget {} for {}: {} per {}",
+            b.name,
+            b.scope_label(),
+            b.amount.usd(),
+            b.period.as_str()
+        ),
+        before: None,
+        after: Some(serde_json::to_value(&b).map_err(internal)?),
+    };
+    let id = db.insert_budget(org, &b, &entry).await?;
+    evaluate_all(db, org, today).await?;
+    Ok(id)
+}
