@@ -6,9 +6,9 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::Nav;
 use crate::pages::{
-    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, ComingSoonPage, CoveragePage, KpisPage,
-    LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage, SettingsPage, SetupPage,
-    SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage,
+    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetsListPage, ComingSoonPage,
+    CoveragePage, KpisPage, LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage,
+    SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,7 +55,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("coverage") view=CoveragePage ssr=SsrMode::Async/>
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("ledger") view=LedgerPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("budgets") view=soon("Budgets") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("budgets") view=BudgetsListPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=soon("Initiatives") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("anomalies") view=soon("Anomalies") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>

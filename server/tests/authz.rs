@@ -41,6 +41,13 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/get_overview", "", SignedIn),
     ("POST", "/api/get_spend", "query=group%3Dmodel", SignedIn),
     ("POST", "/api/list_traces", "", SignedIn),
+    ("POST", "/api/list_budgets", "", SignedIn),
+    (
+        "POST",
+        "/api/create_budget",
+        "name=b&scope=organisation&scope_value=&period=month&fiscal_start_month=1&start=2026-11-01&amount_usd=100&thresholds=&owner=x",
+        Needs(Right::ManageBudgets),
+    ),
     ("POST", "/api/get_kpis", "", SignedIn),
     ("POST", "/api/get_coverage", "", SignedIn),
     ("POST", "/api/get_scope", "dim=team&value=search", SignedIn),

@@ -222,7 +222,7 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
     let (status, css) = send(&app, get("/pkg/costroom.css")).await;
     assert_eq!((status, css.as_str()), (StatusCode::OK, "body{}"));
     let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
-    for section in ["/budgets", "/initiatives", "/anomalies", "/guardrails", "/reviews", "/maturity"] {
+    for section in ["/initiatives", "/anomalies", "/guardrails", "/reviews", "/maturity"] {
         let (status, html) = send(&app, with_cookie(get(section), &cookie)).await;
         assert_eq!(status, StatusCode::OK, "{section}");
         assert!(html.contains("Coming soon"), "{section}");
@@ -1258,3 +1258,53 @@ async fn kpi_coverage_scope_and_trace_pages_render_on_the_server(db: Db) {
     assert!(html.contains("trace 'no-such-trace' not found"), "{html}");
 }
 on_both!(kpi_coverage_scope_and_trace_pages_render_on_the_server);
+
+async fn finance_creates_a_budget_whose_passed_threshold_alerts_and_a_viewer_cannot(db: Db) {
+    use app::api::{CreateBudget, ListBudgets};
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let finance = AddUser {
+        email: "fin@example.com".into(),
+        name: "Fi".into(),
+        role: app::domain::Role::Finance,
+        password: "a finance long password".into(),
+        team: None,
+    };
+    add_user(&db, org, &app::server::db::Actor::cli(), finance).await.unwrap();
+    let fin =
+        sign_in(&app, "fin@example.com", "a finance long password", None).await.expect("finance signs in");
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.expect("viewer signs in");
+    // November so far: $12.123456791; a $20 budget has passed 50 %
+    let form =
+        "name=Support+AI&scope=team&scope_value=support&period=month&fiscal_start_month=1&recurring=on\
+        &start=2026-11-01&amount_usd=20&thresholds=50%2C+80&owner=Fi";
+    let (status, body) = send(&app, with_cookie(post_form(CreateBudget::PATH, form), &viewer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = send(
+        &app,
+        with_cookie(post_form(CreateBudget::PATH, &form.replace("amount_usd=20", "amount_usd=abc")), &fin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("amount_usd: 'abc'"), "{body}");
+    let (status, body) = send(&app, with_cookie(post_form(CreateBudget::PATH, form), &fin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(&app, with_cookie(post_form(ListBudgets::PATH, ""), &viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: app::api::BudgetsPage = serde_json::from_str(&body).unwrap();
+    assert!(!page.can_edit);
+    let e = page.lines[0].evaluation.clone().expect("evaluated");
+    assert_eq!(e.actual, Nanos(12_123_456_791));
+    assert_eq!(e.reached, vec![50]);
+    assert_eq!(
+        page.alerts.iter().filter(|a| a.kind == "threshold").count(),
+        1,
+        "one alert, however often the page loads"
+    );
+    assert!(
+        page.alerts[0].message.contains("Budget \"Support AI\" (Team support"),
+        "{}",
+        page.alerts[0].message
+    );
+}
+on_both!(finance_creates_a_budget_whose_passed_threshold_alerts_and_a_viewer_cannot);

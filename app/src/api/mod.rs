@@ -1,6 +1,7 @@
 //! Server functions only, one file per resource. Bodies stay thin: authorize, delegate to a
 //! service, return a DTO.
 pub mod auth;
+pub mod budgets;
 pub mod kpis;
 pub mod ledger;
 pub mod overview;
@@ -10,6 +11,7 @@ pub mod spend;
 pub mod traces;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
+pub use budgets::{create_budget, list_budgets, BudgetsPage, CreateBudget, ListBudgets};
 pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{
     add_commitment, add_training_run, get_ledger, get_ledger_rules, import_status, list_ledger_imports,

@@ -1,5 +1,6 @@
 //! One file per route.
 pub mod account;
+pub mod budgets;
 pub mod coming_soon;
 pub mod kpis;
 pub mod ledger;
@@ -13,6 +14,7 @@ pub mod spend;
 pub mod traces;
 
 pub use account::AccountPage;
+pub use budgets::BudgetsListPage;
 pub use coming_soon::ComingSoonPage;
 pub use kpis::{CoveragePage, KpisPage};
 pub use ledger::LedgerPage;

@@ -1,0 +1,64 @@
+//! Budgets and their alerts.
+#![allow(clippy::too_many_arguments)]
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::budget::{BudgetAlert, BudgetLine};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetsPage {
+    pub lines: Vec<BudgetLine>,
+    pub alerts: Vec<BudgetAlert>,
+    /// Whether the person may create budgets (finance, admins).
+    pub can_edit: bool,
+}
+
+/// Every budget evaluated today (raising any alert that is due) and the latest alerts.
+#[server(endpoint = "list_budgets")]
+pub async fn list_budgets() -> Result<BudgetsPage, AppError> {
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    let (lines, _) =
+        state::with_status(services::budgets::evaluate_all(&st.db, st.org, st.clock.today()).await)?;
+    let alerts = st.db.budget_alerts(st.org, 50).await?;
+    Ok(BudgetsPage { lines, alerts, can_edit: user.role.can(Right::ManageBudgets) })
+}
+
+/// Creates a budget (finance, admins); errors name the field.
+#[server(endpoint = "create_budget")]
+pub async fn create_budget(
+    name: String,
+    scope: String,
+    scope_value: String,
+    period: String,
+    fiscal_start_month: String,
+    recurring: Option<String>,
+    start: String,
+    amount_usd: String,
+    thresholds: String,
+    owner: String,
+) -> Result<i64, AppError> {
+    use crate::domain::budget::parse_budget;
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
+    let st = state::app_state()?;
+    let b = state::with_status(parse_budget(
+        &name,
+        &scope,
+        &scope_value,
+        &period,
+        &fiscal_start_month,
+        recurring.is_some(),
+        &start,
+        &amount_usd,
+        &thresholds,
+        &owner,
+    ))?;
+    let actor = Actor::person(user.id, &user.email);
+    state::with_status(services::budgets::create(&st.db, st.org, &actor, st.clock.today(), b).await)
+}

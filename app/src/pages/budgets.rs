@@ -1,0 +1,143 @@
+//! `/budgets`: every budget with actual to date, progress, projection with its interval,
+//! run-out date and status; the alerts they raised; a form for finance and admins.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{list_budgets, BudgetsPage, CreateBudget};
+use crate::components::{ActionResult, ErrorNotice};
+use crate::domain::budget::{BudgetLine, BudgetPeriod, Status};
+use crate::domain::explore::share_pct;
+
+#[component]
+pub fn BudgetsListPage() -> impl IntoView {
+    let create = ServerAction::<CreateBudget>::new();
+    let page = Resource::new(move || create.version().get(), |_| list_budgets());
+    view! {
+        <Title text="Budgets · Costroom"/>
+        <h1>"Budgets"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading budgets…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(p) => view! { <Budgets p create/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn line_row(l: BudgetLine) -> impl IntoView {
+    let b = l.budget;
+    let (actual, pct, projected, run_out, status, period) = match &l.evaluation {
+        Some(e) => (
+            e.actual.usd(),
+            share_pct(e.actual.0, b.amount.0),
+            format!("{} ({} – {})", e.projected.point.usd(), e.projected.low.usd(), e.projected.high.usd()),
+            e.run_out.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
+            e.status,
+            format!("{} – {}", e.period.from, e.period.to),
+        ),
+        None => ("—".into(), "0.0".into(), "—".into(), "—".into(), Status::OnTrack, "not started".into()),
+    };
+    let width = pct.parse::<f64>().unwrap_or(0.0).min(100.0);
+    let status_label = if l.evaluation.is_some() { status.label() } else { "not started" };
+    view! {
+        <tr data-budget=b.name.clone() data-status=status_label>
+            <th scope="row" title=l.method.unwrap_or_default()>{b.name.clone()}</th>
+            <td>{b.scope_label()}</td>
+            <td>{format!("{} · {period}", b.period.as_str())}</td>
+            <td class="num">{b.amount.usd()}</td>
+            <td class="num">{actual}</td>
+            <td>
+                <div class="bar" role="progressbar" aria-valuenow=pct.clone() aria-valuemin="0" aria-valuemax="100">
+                    <span class=format!("fill {}", status_label.replace(' ', "-")) style=format!("width:{width}%")></span>
+                </div>
+                {format!("{pct}%")}
+            </td>
+            <td class="num">{projected}</td>
+            <td>{run_out}</td>
+            <td class=format!("status {}", status_label.replace(' ', "-"))>{status_label}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Budgets(p: BudgetsPage, create: ServerAction<CreateBudget>) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <table data-testid="budgets">
+                <thead>
+                    <tr>
+                        <th scope="col">"Budget"</th>
+                        <th scope="col">"Scope"</th>
+                        <th scope="col">"Period"</th>
+                        <th scope="col" class="num">"Amount"</th>
+                        <th scope="col" class="num">"Actual"</th>
+                        <th scope="col">"Used"</th>
+                        <th scope="col" class="num">"Projected (95% interval)"</th>
+                        <th scope="col">"Runs out"</th>
+                        <th scope="col">"Status"</th>
+                    </tr>
+                </thead>
+                <tbody>{p.lines.into_iter().map(line_row).collect_view()}</tbody>
+            </table>
+        </section>
+        <section class="panel" aria-label="Alerts">
+            <h2>"Alerts"</h2>
+            <ul data-testid="budget-alerts" class="alerts">
+                {p
+                    .alerts
+                    .into_iter()
+                    .map(|a| {
+                        view! {
+                            <li data-kind=a.kind.clone() data-threshold=a.threshold.to_string()>
+                                <time>{a.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                                " "
+                                {a.message}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
+        {p
+            .can_edit
+            .then(|| {
+                view! {
+                    <section class="panel form-panel">
+                        <h2>"New budget"</h2>
+                        <ActionForm action=create attr:class="stack">
+                            <label>"Name" <input name="name" required data-testid="budget-name"/></label>
+                            <label>
+                                "Scope "
+                                <select name="scope" data-testid="budget-scope">
+                                    <option value="organisation">"Whole organisation"</option>
+                                    <option value="team">"Team"</option>
+                                    <option value="initiative">"Initiative"</option>
+                                    <option value="feature">"Feature"</option>
+                                    <option value="model">"Model"</option>
+                                    <option value="provider">"Provider"</option>
+                                    <option value="customer">"Customer"</option>
+                                </select>
+                            </label>
+                            <label>"Scope value (team name, model, …)" <input name="scope_value" data-testid="budget-scope-value"/></label>
+                            <label>
+                                "Period "
+                                <select name="period" data-testid="budget-period">
+                                    {BudgetPeriod::ALL.iter().map(|p| view! { <option value=p.as_str()>{p.as_str()}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <label>"Fiscal year starts in month (1–12)" <input name="fiscal_start_month" value="1" inputmode="numeric" size="3"/></label>
+                            <label><input type="checkbox" name="recurring" value="on" checked/> " Recurring"</label>
+                            <label>"From" <input type="date" name="start" required data-testid="budget-start"/></label>
+                            <label>"Amount (US$)" <input name="amount_usd" required inputmode="decimal" data-testid="budget-amount"/></label>
+                            <label>"Alert at (% of amount)" <input name="thresholds" value="50, 80, 100" data-testid="budget-thresholds"/></label>
+                            <label>"Owner" <input name="owner" required data-testid="budget-owner"/></label>
+                            <button type="submit" data-testid="budget-submit">"Create budget"</button>
+                        </ActionForm>
+                        <ActionResult value=move || create.value().get() testid="budget-result" done=|_: &i64| "Budget created.".to_string()/>
+                    </section>
+                }
+            })}
+    }
+}
