@@ -27,6 +27,16 @@ test('finance creates a budget with a passed threshold and the alert appears', a
   const alerts = page.getByTestId('budget-alerts').locator('li', { hasText: name });
   await expect(alerts).toHaveCount(3);
   await expect(alerts.first()).toContainText('Team support');
+  // the bell in the navigation counts them until someone marks them read
+  await page.reload();
+  await expect(page.getByTestId('alert-count')).toBeVisible();
+  expect(Number(await page.getByTestId('alert-count').innerText())).toBeGreaterThanOrEqual(3);
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByTestId('alerts-read').click();
+  await expect(page.locator('ul.alerts li.unread')).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId('alert-bell')).toBeVisible();
+  await expect(page.getByTestId('alert-count')).toHaveCount(0);
 });
 
 test('a viewer sees budgets but cannot create one', async ({ page }) => {

@@ -378,6 +378,13 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     let clock = args.today.map(Clock::Fixed).unwrap_or(Clock::System);
     let cookie_secure = args.cookie_secure.resolve(args.addr);
     app::server::auth::spawn_expired_session_cleanup(&db);
+    let eval_clock = clock;
+    services::budgets::spawn_evaluator(
+        db.clone(),
+        org,
+        move || eval_clock.today(),
+        services::budgets::EVALUATE_EVERY,
+    );
     if db.count_users().await.map_err(|e| e.to_string())? == 0 {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }

@@ -42,6 +42,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/get_spend", "query=group%3Dmodel", SignedIn),
     ("POST", "/api/list_traces", "", SignedIn),
     ("POST", "/api/list_budgets", "", SignedIn),
+    ("POST", "/api/mark_alerts_read", "", SignedIn),
     (
         "POST",
         "/api/create_budget",

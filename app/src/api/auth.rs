@@ -12,13 +12,19 @@ pub struct Me {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// Budget alerts nobody has marked read yet (the bell).
+    pub unread_alerts: i64,
 }
 
 /// `None` for anonymous visitors (not an error: the sign-in page asks it too).
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
     use crate::server::auth::current_user;
-    Ok(current_user().await?.map(|u| Me { name: u.name, email: u.email, role: u.role }))
+    use crate::server::state::app_state;
+    let Some(u) = current_user().await? else { return Ok(None) };
+    let st = app_state()?;
+    let unread_alerts = st.db.unread_budget_alerts(st.org).await?;
+    Ok(Some(Me { name: u.name, email: u.email, role: u.role, unread_alerts }))
 }
 
 /// True while nobody has an account (the first-run setup page is open). Anonymous callers may

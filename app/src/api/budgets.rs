@@ -62,3 +62,12 @@ pub async fn create_budget(
     let actor = Actor::person(user.id, &user.email);
     state::with_status(services::budgets::create(&st.db, st.org, &actor, st.clock.today(), b).await)
 }
+
+/// Marks every alert read (anyone signed in: the bell is shared by the organisation).
+#[server(endpoint = "mark_alerts_read")]
+pub async fn mark_alerts_read() -> Result<u64, AppError> {
+    use crate::server::{auth, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    Ok(st.db.mark_budget_alerts_read(st.org).await?)
+}

@@ -11,7 +11,9 @@ pub mod spend;
 pub mod traces;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
-pub use budgets::{create_budget, list_budgets, BudgetsPage, CreateBudget, ListBudgets};
+pub use budgets::{
+    create_budget, list_budgets, mark_alerts_read, BudgetsPage, CreateBudget, ListBudgets, MarkAlertsRead,
+};
 pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{
     add_commitment, add_training_run, get_ledger, get_ledger_rules, import_status, list_ledger_imports,

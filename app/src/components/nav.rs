@@ -57,7 +57,18 @@ fn UserMenu() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(me)) => {
+                            let unread = me.unread_alerts;
                             view! {
+                                <a
+                                    href="/budgets#alerts"
+                                    class="bell"
+                                    data-testid="alert-bell"
+                                    title=format!("{unread} unread budget alerts")
+                                    aria-label=format!("{unread} unread budget alerts")
+                                >
+                                    "🔔"
+                                    {(unread > 0).then(|| view! { <span class="badge" data-testid="alert-count">{unread}</span> })}
+                                </a>
                                 <a href="/account" data-testid="whoami" title=me.email.clone()>
                                     {me.name.clone()}
                                     " · "

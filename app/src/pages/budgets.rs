@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{list_budgets, BudgetsPage, CreateBudget};
+use crate::api::{list_budgets, BudgetsPage, CreateBudget, MarkAlertsRead};
 use crate::components::{ActionResult, ErrorNotice};
 use crate::domain::budget::{BudgetLine, BudgetPeriod, Status};
 use crate::domain::explore::share_pct;
@@ -11,14 +11,15 @@ use crate::domain::explore::share_pct;
 #[component]
 pub fn BudgetsListPage() -> impl IntoView {
     let create = ServerAction::<CreateBudget>::new();
-    let page = Resource::new(move || create.version().get(), |_| list_budgets());
+    let read = ServerAction::<MarkAlertsRead>::new();
+    let page = Resource::new(move || (create.version().get(), read.version().get()), |_| list_budgets());
     view! {
         <Title text="Budgets · Costroom"/>
         <h1>"Budgets"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading budgets…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <Budgets p create/> }.into_any(),
+                    Ok(p) => view! { <Budgets p create read/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -62,7 +63,12 @@ fn line_row(l: BudgetLine) -> impl IntoView {
 }
 
 #[component]
-fn Budgets(p: BudgetsPage, create: ServerAction<CreateBudget>) -> impl IntoView {
+fn Budgets(
+    p: BudgetsPage,
+    create: ServerAction<CreateBudget>,
+    read: ServerAction<MarkAlertsRead>,
+) -> impl IntoView {
+    let unread = p.alerts.iter().filter(|a| !a.read).count();
     view! {
         <section class="panel">
             <table data-testid="budgets">
@@ -82,15 +88,20 @@ fn Budgets(p: BudgetsPage, create: ServerAction<CreateBudget>) -> impl IntoView 
                 <tbody>{p.lines.into_iter().map(line_row).collect_view()}</tbody>
             </table>
         </section>
-        <section class="panel" aria-label="Alerts">
-            <h2>"Alerts"</h2>
+        <section class="panel" aria-label="Alerts" id="alerts">
+            <div class="panel-head">
+                <h2>{format!("Alerts ({unread} unread)")}</h2>
+                <ActionForm action=read>
+                    <button type="submit" data-testid="alerts-read">"Mark all read"</button>
+                </ActionForm>
+            </div>
             <ul data-testid="budget-alerts" class="alerts">
                 {p
                     .alerts
                     .into_iter()
                     .map(|a| {
                         view! {
-                            <li data-kind=a.kind.clone() data-threshold=a.threshold.to_string()>
+                            <li data-kind=a.kind.clone() data-threshold=a.threshold.to_string() class:unread=!a.read>
                                 <time>{a.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
                                 " "
                                 {a.message}

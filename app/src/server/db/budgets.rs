@@ -108,6 +108,22 @@ impl Db {
         Ok(n == 1)
     }
 
+    pub async fn unread_budget_alerts(&self, org: OrgId) -> sqlx::Result<i64> {
+        const SQL: &str = "select count(*) from budget_alerts where org_id = $1 and read_at is null";
+        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)
+    }
+
+    /// Marks every alert read (the organisation shares one inbox); returns how many changed.
+    pub async fn mark_budget_alerts_read(&self, org: OrgId) -> sqlx::Result<u64> {
+        const SQL: &str = "update budget_alerts set read_at = $2 where org_id = $1 and read_at is null";
+        on_pool!(self, |p| sqlx::query(SQL)
+            .bind(org.0)
+            .bind(Utc::now())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+    }
+
     /// The newest alerts first.
     pub async fn budget_alerts(&self, org: OrgId, limit: i64) -> sqlx::Result<Vec<BudgetAlert>> {
         const SQL: &str = "select id, budget_id, period_start, kind, threshold, message, actual_nanos, \

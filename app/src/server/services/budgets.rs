@@ -102,3 +102,28 @@ pub async fn create(
     evaluate_all(db, org, today).await?;
     Ok(id)
 }
+
+/// How often the server re-evaluates budgets on its own, so alerts appear without anyone
+/// opening a page (and after imports land).
+pub const EVALUATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Re-evaluates every budget of `org` every `every`, for as long as the server runs.
+pub fn spawn_evaluator(
+    db: Db,
+    org: OrgId,
+    today: impl Fn() -> NaiveDate + Send + 'static,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match evaluate_all(&db, org, today()).await {
+                Ok((_, 0)) => {}
+                Ok((_, n)) => tracing::info!(new_alerts = n, "budgets evaluated"),
+                Err(e) => tracing::warn!(error = %e, "budget evaluation failed"),
+            }
+        }
+    });
+}
