@@ -215,7 +215,10 @@ fn forecast_with(y: &[f64], m: usize, method: Method, horizon: usize) -> Vec<f64
 
 fn one_step(y: &[f64], m: usize, method: Method) -> Fitted {
     match method {
-        Method::Mean => (y.iter().map(|_| y.iter().sum::<f64>() / y.len().max(1) as f64).collect(), 0),
+        Method::Mean => {
+            let mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
+            (vec![mean; y.len()], 0)
+        }
         Method::SeasonalNaiveDrift => seasonal_naive_fit(y, m),
         Method::HoltWinters { alpha_pct, beta_pct, gamma_pct } => {
             let r = holt_winters(
