@@ -6,7 +6,7 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::Nav;
 use crate::pages::{
-    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetsListPage, ComingSoonPage,
+    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetPage, BudgetsListPage, ComingSoonPage,
     CoveragePage, KpisPage, LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage,
     SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage,
 };
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("ledger") view=LedgerPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("budgets") view=BudgetsListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/budgets/:id") view=BudgetPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=soon("Initiatives") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("anomalies") view=soon("Anomalies") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>

@@ -37,6 +37,12 @@ test('finance creates a budget with a passed threshold and the alert appears', a
   await page.reload();
   await expect(page.getByTestId('alert-bell')).toBeVisible();
   await expect(page.getByTestId('alert-count')).toHaveCount(0);
+  // its page: the burn-up chart and the same three alerts in its history
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByRole('link', { name }).click();
+  await expect(page.getByTestId('budget-title')).toContainText(name);
+  await expect(page.locator('#chart-budget canvas, #chart-budget svg').first()).toBeVisible();
+  await expect(page.getByTestId('budget-alert-history').locator('li')).toHaveCount(3);
 });
 
 test('a viewer sees budgets but cannot create one', async ({ page }) => {

@@ -43,6 +43,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/list_traces", "", SignedIn),
     ("POST", "/api/list_budgets", "", SignedIn),
     ("POST", "/api/mark_alerts_read", "", SignedIn),
+    ("POST", "/api/get_budget", "id=999", SignedIn),
     (
         "POST",
         "/api/create_budget",
@@ -145,6 +146,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/setup", "", Public),
     ("GET", "/spend", "", SignedIn),
     ("GET", "/traces", "", SignedIn),
+    ("GET", "/budgets/{id}", "", SignedIn),
     ("GET", "/kpis", "", SignedIn),
     ("GET", "/coverage", "", SignedIn),
     ("GET", "/spend/{dim}/{value}", "", SignedIn),

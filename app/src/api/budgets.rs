@@ -71,3 +71,11 @@ pub async fn mark_alerts_read() -> Result<u64, AppError> {
     let st = state::app_state()?;
     Ok(st.db.mark_budget_alerts_read(st.org).await?)
 }
+
+#[server(endpoint = "get_budget")]
+pub async fn get_budget(id: i64) -> Result<crate::domain::budget::BudgetDetail, AppError> {
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    state::with_status(services::budgets::detail(&st.db, st.org, st.clock.today(), id).await)
+}

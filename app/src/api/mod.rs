@@ -12,7 +12,8 @@ pub mod traces;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use budgets::{
-    create_budget, list_budgets, mark_alerts_read, BudgetsPage, CreateBudget, ListBudgets, MarkAlertsRead,
+    create_budget, get_budget, list_budgets, mark_alerts_read, BudgetsPage, CreateBudget, GetBudget,
+    ListBudgets, MarkAlertsRead,
 };
 pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{

@@ -3,6 +3,15 @@
 use charming::Chart;
 use leptos::prelude::*;
 
+#[cfg(feature = "hydrate")]
+fn draw(id: String, chart: Chart, width: u32, height: u32, tries: u32) {
+    match charming::WasmRenderer::new(width, height).render(&id, &chart) {
+        Ok(_) => {}
+        Err(_) if tries > 0 => request_animation_frame(move || draw(id, chart, width, height, tries - 1)),
+        Err(e) => leptos::logging::error!("chart {id}: {e:?}"),
+    }
+}
+
 #[component]
 pub fn EChart(
     /// Fixed DOM id, e.g. `"chart-daily-spend"`; never random (hydration must match).
@@ -15,12 +24,10 @@ pub fn EChart(
     #[cfg(feature = "hydrate")]
     {
         let dom_id = id.clone();
-        // Effects never run during SSR; this one runs once the container is in the DOM.
-        Effect::new(move |_| {
-            if let Err(e) = charming::WasmRenderer::new(width, height).render(&dom_id, &chart) {
-                leptos::logging::error!("chart {dom_id}: {e:?}");
-            }
-        });
+        // Effects never run during SSR. After a client-side navigation to a new route the
+        // effect can run before the new page is attached to the document, so drawing waits a
+        // few frames for its container.
+        Effect::new(move |_| draw(dom_id.clone(), chart.clone(), width, height, 60));
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = chart;

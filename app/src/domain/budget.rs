@@ -433,3 +433,36 @@ mod tests {
         assert_eq!(b.period_for(d("2026-11-28")).unwrap().from, d("2026-10-01"));
     }
 }
+
+/// One budget's page: its evaluation, the daily actuals of the period so far, the daily
+/// forecast of the days left, what contributed, and its alerts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetDetail {
+    pub line: BudgetLine,
+    pub actual_days: Vec<(NaiveDate, Nanos)>,
+    pub forecast_days: Vec<(NaiveDate, Point)>,
+    pub breakdown: super::explore::SpendView,
+    pub alerts: Vec<BudgetAlert>,
+}
+
+impl BudgetDetail {
+    /// (day, cumulative actual, cumulative projection) over the whole period: the projection
+    /// starts from the last actual and adds the forecast day by day.
+    pub fn cumulative(&self) -> Vec<(NaiveDate, Option<Nanos>, Option<Nanos>)> {
+        let mut out = Vec::new();
+        let mut total = Nanos::ZERO;
+        for (d, v) in &self.actual_days {
+            total += *v;
+            out.push((*d, Some(total), None));
+        }
+        if let Some(last) = out.last_mut() {
+            last.2 = last.1;
+        }
+        let mut projected = total;
+        for (d, p) in &self.forecast_days {
+            projected += p.point;
+            out.push((*d, None, Some(projected)));
+        }
+        out
+    }
+}

@@ -2,11 +2,15 @@
 //! run-out date and status; the alerts they raised; a form for finance and admins.
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
 
-use crate::api::{list_budgets, BudgetsPage, CreateBudget, MarkAlertsRead};
-use crate::components::{ActionResult, ErrorNotice};
-use crate::domain::budget::{BudgetLine, BudgetPeriod, Status};
+use crate::api::{get_budget, list_budgets, BudgetsPage, CreateBudget, MarkAlertsRead};
+use crate::charts;
+use crate::components::{ActionResult, EChart, ErrorNotice};
+use crate::domain::budget::{BudgetDetail, BudgetLine, BudgetPeriod, Status};
 use crate::domain::explore::share_pct;
+use crate::domain::Nanos;
 
 #[component]
 pub fn BudgetsListPage() -> impl IntoView {
@@ -42,9 +46,12 @@ fn line_row(l: BudgetLine) -> impl IntoView {
     };
     let width = pct.parse::<f64>().unwrap_or(0.0).min(100.0);
     let status_label = if l.evaluation.is_some() { status.label() } else { "not started" };
+    let (row_name, link_name, href) = (b.name.clone(), b.name.clone(), format!("/budgets/{}", b.id));
     view! {
-        <tr data-budget=b.name.clone() data-status=status_label>
-            <th scope="row" title=l.method.unwrap_or_default()>{b.name.clone()}</th>
+        <tr data-budget=row_name data-status=status_label>
+            <th scope="row" title=l.method.unwrap_or_default()>
+                <A href=href>{link_name}</A>
+            </th>
             <td>{b.scope_label()}</td>
             <td>{format!("{} · {period}", b.period.as_str())}</td>
             <td class="num">{b.amount.usd()}</td>
@@ -150,5 +157,128 @@ fn Budgets(
                     </section>
                 }
             })}
+    }
+}
+
+/// `/budgets/:id`: burn-up chart (actual, projection, amount) with its table, what drove the
+/// spend, and the budget's alerts.
+#[component]
+pub fn BudgetPage() -> impl IntoView {
+    let params = use_params_map();
+    let detail = Resource::new(
+        move || params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0),
+        get_budget,
+    );
+    view! {
+        <Title text="Budget · Costroom"/>
+        <p>
+            <A href="/budgets">"← All budgets"</A>
+        </p>
+        <Transition fallback=|| view! { <p class="muted">"Loading the budget…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => view! { <Detail d/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(d: BudgetDetail) -> impl IntoView {
+    let chart = charts::budget::burn_up(&d);
+    let rows = d.cumulative();
+    let b = d.line.budget.clone();
+    let summary = match &d.line.evaluation {
+        Some(e) => format!(
+            "{} of {} spent ({} – {}); projected {} (95%: {} – {}); {}",
+            e.actual.usd(),
+            b.amount.usd(),
+            e.period.from,
+            e.period.to,
+            e.projected.point.usd(),
+            e.projected.low.usd(),
+            e.projected.high.usd(),
+            e.status.label()
+        ),
+        None => "Not started yet.".into(),
+    };
+    let total = d.breakdown.total.cost_nanos;
+    let group = d.breakdown.query.group.clone().map(|g| g.label()).unwrap_or_default();
+    view! {
+        <h1 data-testid="budget-title">{format!("{} · {}", b.name, b.scope_label())}</h1>
+        <p data-testid="budget-summary">{summary}</p>
+        <section class="panel" aria-label="Burn-up">
+            <h2>"Actual vs forecast vs budget"</h2>
+            <EChart id="chart-budget" chart=chart/>
+            <details>
+                <summary>"Daily figures"</summary>
+                <table data-testid="budget-days">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Day"</th>
+                            <th scope="col" class="num">"Actual (cumulative)"</th>
+                            <th scope="col" class="num">"Projected (cumulative)"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {rows
+                            .into_iter()
+                            .map(|(day, a, p)| {
+                                view! {
+                                    <tr>
+                                        <td>{day.to_string()}</td>
+                                        <td class="num">{a.map(Nanos::usd).unwrap_or_default()}</td>
+                                        <td class="num">{p.map(Nanos::usd).unwrap_or_default()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        </section>
+        <section class="panel" aria-label="What drove the spend">
+            <h2>{format!("By {}", group.to_lowercase())}</h2>
+            <table data-testid="budget-breakdown">
+                <tbody>
+                    {d
+                        .breakdown
+                        .table
+                        .into_iter()
+                        .take(10)
+                        .map(|g| {
+                            let share = share_pct(g.sums.cost_nanos, total);
+                            view! {
+                                <tr>
+                                    <th scope="row">{g.group}</th>
+                                    <td class="num">{Nanos(g.sums.cost_nanos).usd()}</td>
+                                    <td class="num muted">{format!("{share}%")}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="panel" aria-label="Alert history">
+            <h2>"Alert history"</h2>
+            <ul class="alerts" data-testid="budget-alert-history">
+                {d
+                    .alerts
+                    .into_iter()
+                    .map(|a| {
+                        view! {
+                            <li>
+                                <time>{a.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                                " "
+                                {a.message}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
     }
 }

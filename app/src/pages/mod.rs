@@ -14,7 +14,7 @@ pub mod spend;
 pub mod traces;
 
 pub use account::AccountPage;
-pub use budgets::BudgetsListPage;
+pub use budgets::{BudgetPage, BudgetsListPage};
 pub use coming_soon::ComingSoonPage;
 pub use kpis::{CoveragePage, KpisPage};
 pub use ledger::LedgerPage;

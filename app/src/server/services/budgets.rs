@@ -2,8 +2,8 @@
 //! forecast, and raise each alert once per budget, period and threshold.
 use chrono::NaiveDate;
 
-use crate::domain::budget::{alert_message, alerts_due, evaluate, Budget, BudgetLine};
-use crate::domain::explore::{Filter, SpendQuery};
+use crate::domain::budget::{alert_message, alerts_due, evaluate, Budget, BudgetDetail, BudgetLine};
+use crate::domain::explore::{Dim, Filter, SpendQuery};
 use crate::domain::forecast::forecast;
 use crate::domain::{DateRange, Nanos};
 use crate::error::{internal, AppError};
@@ -73,6 +73,46 @@ pub async fn evaluate_all(
         lines.push(line);
     }
     Ok((lines, new))
+}
+
+/// One budget's page; `NotFound` when the organisation has no such budget.
+pub async fn detail(db: &Db, org: OrgId, today: NaiveDate, id: i64) -> Result<BudgetDetail, AppError> {
+    let b = db
+        .budgets(org)
+        .await?
+        .into_iter()
+        .find(|b| b.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("budget {id}")))?;
+    let line = evaluate_one(db, org, today, &b).await?;
+    let period = b.period_for(today).unwrap_or_else(|| b.period.containing(b.start, b.fiscal_start_month));
+    let through = today.min(period.to);
+    let actual_days = if through >= period.from {
+        let range = DateRange { from: period.from, to: through };
+        range.iter_days().zip(daily(db, org, &b, range).await?).collect()
+    } else {
+        Vec::new()
+    };
+    let left = (period.to - today).num_days().max(0) as usize;
+    let history = daily(db, org, &b, DateRange::last_days(today, HISTORY_DAYS)).await?;
+    let f = forecast(&history, 7, left);
+    let forecast_days = f
+        .points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| today.checked_add_days(chrono::Days::new(i as u64 + 1)).map(|d| (d, *p)))
+        .collect();
+    let mut q = SpendQuery::total(DateRange { from: period.from, to: through.max(period.from) }, None);
+    // what drove the spend: the team's models, or the teams of any other scope
+    q.group = Some(match &b.scope {
+        Some((Dim::Team, _)) => Dim::Model,
+        _ => Dim::Team,
+    });
+    if let Some((dim, value)) = &b.scope {
+        q.filters.push(Filter { dim: dim.clone(), values: vec![value.clone()] });
+    }
+    let breakdown = view(db, org, q, SpendPath::Auto).await?;
+    let alerts = db.budget_alerts(org, 500).await?.into_iter().filter(|a| a.budget_id == id).collect();
+    Ok(BudgetDetail { line, actual_days, forecast_days, breakdown, alerts })
 }
 
 /// Stores a budget (already parsed), audited, then evaluates so its alerts appear at once.
