@@ -46,6 +46,13 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/get_budget", "id=999", SignedIn),
     (
         "POST",
+        "/api/update_budget",
+        "id=999&name=b&scope=organisation&scope_value=&period=month&fiscal_start_month=1&start=2026-11-01&amount_usd=100&thresholds=&owner=x",
+        Needs(Right::ManageBudgets),
+    ),
+    ("POST", "/api/delete_budget", "id=999", Needs(Right::ManageBudgets)),
+    (
+        "POST",
         "/api/create_budget",
         "name=b&scope=organisation&scope_value=&period=month&fiscal_start_month=1&start=2026-11-01&amount_usd=100&thresholds=&owner=x",
         Needs(Right::ManageBudgets),

@@ -72,10 +72,64 @@ pub async fn mark_alerts_read() -> Result<u64, AppError> {
     Ok(st.db.mark_budget_alerts_read(st.org).await?)
 }
 
+/// One budget's page, and whether the person may change it.
 #[server(endpoint = "get_budget")]
-pub async fn get_budget(id: i64) -> Result<crate::domain::budget::BudgetDetail, AppError> {
+pub async fn get_budget(id: i64) -> Result<(crate::domain::budget::BudgetDetail, bool), AppError> {
+    use crate::domain::Right;
     use crate::server::{auth, services, state};
-    state::with_status(auth::require_user().await)?;
+    let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
-    state::with_status(services::budgets::detail(&st.db, st.org, st.clock.today(), id).await)
+    let d = state::with_status(services::budgets::detail(&st.db, st.org, st.clock.today(), id).await)?;
+    Ok((d, user.role.can(Right::ManageBudgets)))
+}
+
+/// Changes a budget (finance, admins); the same fields and errors as creating one.
+#[server(endpoint = "update_budget")]
+pub async fn update_budget(
+    id: i64,
+    name: String,
+    scope: String,
+    scope_value: String,
+    period: String,
+    fiscal_start_month: String,
+    recurring: Option<String>,
+    start: String,
+    amount_usd: String,
+    thresholds: String,
+    owner: String,
+) -> Result<(), AppError> {
+    use crate::domain::budget::parse_budget;
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
+    let st = state::app_state()?;
+    let b = state::with_status(parse_budget(
+        &name,
+        &scope,
+        &scope_value,
+        &period,
+        &fiscal_start_month,
+        recurring.is_some(),
+        &start,
+        &amount_usd,
+        &thresholds,
+        &owner,
+    ))?;
+    let actor = Actor::person(user.id, &user.email);
+    state::with_status(services::budgets::update(&st.db, st.org, &actor, st.clock.today(), id, b).await)
+}
+
+/// Deletes a budget and its alerts (finance, admins).
+#[server(endpoint = "delete_budget")]
+pub async fn delete_budget(id: i64) -> Result<(), AppError> {
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
+    let st = state::app_state()?;
+    let actor = Actor::person(user.id, &user.email);
+    state::with_status(services::budgets::delete(&st.db, st.org, &actor, id).await)?;
+    leptos_axum::redirect("/budgets");
+    Ok(())
 }

@@ -12,8 +12,8 @@ pub mod traces;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use budgets::{
-    create_budget, get_budget, list_budgets, mark_alerts_read, BudgetsPage, CreateBudget, GetBudget,
-    ListBudgets, MarkAlertsRead,
+    create_budget, delete_budget, get_budget, list_budgets, mark_alerts_read, update_budget, BudgetsPage,
+    CreateBudget, DeleteBudget, GetBudget, ListBudgets, MarkAlertsRead, UpdateBudget,
 };
 pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{

@@ -5,10 +5,12 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_budget, list_budgets, BudgetsPage, CreateBudget, MarkAlertsRead};
+use crate::api::{
+    get_budget, list_budgets, BudgetsPage, CreateBudget, DeleteBudget, MarkAlertsRead, UpdateBudget,
+};
 use crate::charts;
 use crate::components::{ActionResult, EChart, ErrorNotice};
-use crate::domain::budget::{BudgetDetail, BudgetLine, BudgetPeriod, Status};
+use crate::domain::budget::{Budget, BudgetDetail, BudgetLine, BudgetPeriod, Status};
 use crate::domain::explore::share_pct;
 use crate::domain::Nanos;
 
@@ -165,9 +167,13 @@ fn Budgets(
 #[component]
 pub fn BudgetPage() -> impl IntoView {
     let params = use_params_map();
+    let update = ServerAction::<UpdateBudget>::new();
+    let delete = ServerAction::<DeleteBudget>::new();
     let detail = Resource::new(
-        move || params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0),
-        get_budget,
+        move || {
+            (params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0), update.version().get())
+        },
+        |(id, _)| get_budget(id),
     );
     view! {
         <Title text="Budget · Costroom"/>
@@ -177,7 +183,7 @@ pub fn BudgetPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the budget…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d/> }.into_any(),
+                    Ok((d, can_edit)) => view! { <Detail d can_edit update delete/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -186,7 +192,13 @@ pub fn BudgetPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(d: BudgetDetail) -> impl IntoView {
+fn Detail(
+    d: BudgetDetail,
+    can_edit: bool,
+    update: ServerAction<UpdateBudget>,
+    delete: ServerAction<DeleteBudget>,
+) -> impl IntoView {
+    let edit = can_edit.then(|| edit_form(d.line.budget.clone(), update, delete));
     let chart = charts::budget::burn_up(&d);
     let rows = d.cumulative();
     let b = d.line.budget.clone();
@@ -262,6 +274,7 @@ fn Detail(d: BudgetDetail) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        {edit}
         <section class="panel" aria-label="Alert history">
             <h2>"Alert history"</h2>
             <ul class="alerts" data-testid="budget-alert-history">
@@ -279,6 +292,58 @@ fn Detail(d: BudgetDetail) -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
+        </section>
+    }
+}
+
+/// The budget's fields, prefilled, for finance and admins; a delete button beside them.
+fn edit_form(
+    b: Budget,
+    update: ServerAction<UpdateBudget>,
+    delete: ServerAction<DeleteBudget>,
+) -> impl IntoView {
+    let scope = b.scope.as_ref().map(|(d, _)| d.key()).unwrap_or_else(|| "organisation".into());
+    let scope_value = b.scope.as_ref().map(|(_, v)| v.clone()).unwrap_or_default();
+    let thresholds = b.thresholds.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let period = b.period;
+    let (id, id2, name, fiscal, recurring, start, amount, owner) = (
+        b.id.to_string(),
+        b.id.to_string(),
+        b.name.clone(),
+        b.fiscal_start_month.to_string(),
+        b.recurring,
+        b.start.to_string(),
+        b.amount.decimal(2),
+        b.owner.clone(),
+    );
+    view! {
+        <section class="panel form-panel">
+            <h2>"Change this budget"</h2>
+            <ActionForm action=update attr:class="stack">
+                <input type="hidden" name="id" value=id/>
+                <label>"Name" <input name="name" value=name required data-testid="edit-name"/></label>
+                <label>"Scope (organisation, team, initiative, feature, model, provider, customer, tag:KEY)" <input name="scope" value=scope/></label>
+                <label>"Scope value" <input name="scope_value" value=scope_value/></label>
+                <label>
+                    "Period "
+                    <select name="period">
+                        {BudgetPeriod::ALL.iter().map(|p| view! { <option value=p.as_str() selected=*p == period>{p.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Fiscal year starts in month (1–12)" <input name="fiscal_start_month" value=fiscal size="3"/></label>
+                <label><input type="checkbox" name="recurring" value="on" checked=recurring/> " Recurring"</label>
+                <label>"From" <input type="date" name="start" value=start required/></label>
+                <label>"Amount (US$)" <input name="amount_usd" value=amount required data-testid="edit-amount"/></label>
+                <label>"Alert at (% of amount)" <input name="thresholds" value=thresholds/></label>
+                <label>"Owner" <input name="owner" value=owner required/></label>
+                <button type="submit" data-testid="edit-submit">"Save"</button>
+            </ActionForm>
+            <ActionResult value=move || update.value().get() testid="edit-result" done=|_: &()| "Saved.".to_string()/>
+            <ActionForm action=delete>
+                <input type="hidden" name="id" value=id2/>
+                <button type="submit" class="danger" data-testid="delete-budget">"Delete budget and its alerts"</button>
+            </ActionForm>
+            <ActionResult value=move || delete.value().get() testid="delete-result" done=|_: &()| "Deleted.".to_string()/>
         </section>
     }
 }

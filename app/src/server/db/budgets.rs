@@ -62,6 +62,67 @@ impl Db {
         Ok(id)
     }
 
+    /// Replaces a budget's definition (its alerts stay: they were true when raised); false
+    /// when the organisation has no such budget.
+    pub async fn update_budget(
+        &self,
+        org: OrgId,
+        id: i64,
+        b: &Budget,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
+        const SQL: &str = "update budgets set name = $3, scope_dim = $4, scope_value = $5, period = $6, \
+            fiscal_start_month = $7, recurring = $8, start_day = $9, amount_nanos = $10, thresholds = $11, \
+            owner = $12, updated_at = $13 where org_id = $1 and id = $2";
+        let thresholds = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
+        let n = in_tx!(self, |tx| {
+            let n = sqlx::query(SQL)
+                .bind(org.0)
+                .bind(id)
+                .bind(&b.name)
+                .bind(b.scope.as_ref().map(|(d, _)| d.key()))
+                .bind(b.scope.as_ref().map(|(_, v)| v.clone()))
+                .bind(b.period.as_str())
+                .bind(b.fiscal_start_month as i64)
+                .bind(b.recurring)
+                .bind(b.start)
+                .bind(b.amount.0)
+                .bind(&thresholds)
+                .bind(&b.owner)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_audit!(tx, org, audit)?;
+            }
+            n
+        });
+        Ok(n == 1)
+    }
+
+    /// Deletes a budget and its alerts; false when the organisation has no such budget.
+    pub async fn delete_budget(&self, org: OrgId, id: i64, audit: &NewAudit) -> sqlx::Result<bool> {
+        let n = in_tx!(self, |tx| {
+            sqlx::query("delete from budget_alerts where org_id = $1 and budget_id = $2")
+                .bind(org.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let n = sqlx::query("delete from budgets where org_id = $1 and id = $2")
+                .bind(org.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_audit!(tx, org, audit)?;
+            }
+            n
+        });
+        Ok(n == 1)
+    }
+
     pub async fn budgets(&self, org: OrgId) -> sqlx::Result<Vec<Budget>> {
         const SQL: &str = "select id, name, scope_dim, scope_value, period, fiscal_start_month, recurring, \
             start_day, amount_nanos, thresholds, owner from budgets where org_id = $1 order by name, id";

@@ -123,21 +123,7 @@ pub async fn create(
     today: NaiveDate,
     b: Budget,
 ) -> Result<i64, AppError> {
-    let entry = NewAudit {
-        actor: actor.clone(),
-        action: "budget.create",
-        entity: "budget",
-        entity_id: b.name.clone(),
-        summary: format!(
-            "budget {} for {}: {} per {}",
-            b.name,
-            b.scope_label(),
-            b.amount.usd(),
-            b.period.as_str()
-        ),
-        before: None,
-        after: Some(serde_json::to_value(&b).map_err(internal)?),
-    };
+    let entry = audit_entry(actor, "budget.create", &b, None)?;
     let id = db.insert_budget(org, &b, &entry).await?;
     evaluate_all(db, org, today).await?;
     Ok(id)
@@ -166,4 +152,59 @@ pub fn spawn_evaluator(
             }
         }
     });
+}
+
+fn audit_entry(
+    actor: &Actor,
+    action: &'static str,
+    b: &Budget,
+    before: Option<&Budget>,
+) -> Result<NewAudit, AppError> {
+    Ok(NewAudit {
+        actor: actor.clone(),
+        action,
+        entity: "budget",
+        entity_id: b.name.clone(),
+        summary: format!(
+            "budget {} for {}: {} per {}",
+            b.name,
+            b.scope_label(),
+            b.amount.usd(),
+            b.period.as_str()
+        ),
+        before: before.map(serde_json::to_value).transpose().map_err(internal)?,
+        after: (action != "budget.delete").then(|| serde_json::to_value(b)).transpose().map_err(internal)?,
+    })
+}
+
+async fn existing(db: &Db, org: OrgId, id: i64) -> Result<Budget, AppError> {
+    db.budgets(org)
+        .await?
+        .into_iter()
+        .find(|b| b.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("budget {id}")))
+}
+
+/// Changes a budget (audited with before and after), then re-evaluates.
+pub async fn update(
+    db: &Db,
+    org: OrgId,
+    actor: &Actor,
+    today: NaiveDate,
+    id: i64,
+    b: Budget,
+) -> Result<(), AppError> {
+    let before = existing(db, org, id).await?;
+    let entry = audit_entry(actor, "budget.update", &b, Some(&before))?;
+    db.update_budget(org, id, &b, &entry).await?;
+    evaluate_all(db, org, today).await?;
+    Ok(())
+}
+
+/// Deletes a budget and its alerts (audited).
+pub async fn delete(db: &Db, org: OrgId, actor: &Actor, id: i64) -> Result<(), AppError> {
+    let before = existing(db, org, id).await?;
+    let entry = audit_entry(actor, "budget.delete", &before, Some(&before))?;
+    db.delete_budget(org, id, &entry).await?;
+    Ok(())
 }
