@@ -71,6 +71,8 @@ test('sorting by a column header keeps the view and orders the rows', async ({ p
   await page.waitForSelector('body[data-hydrated]');
   await page.getByRole('link', { name: /^Requests/ }).click();
   await page.waitForURL(/sort=requests/);
+  // the URL changes before the new rows arrive: wait for the table to say how it is sorted
+  await expect(page.getByTestId('spend-table').locator('th[aria-sort="descending"]')).toContainText('Requests');
   const cells = await page.getByTestId('spend-table').locator('tbody tr td:nth-child(3)').allInnerTexts();
   const values = cells.map((c) => Number(c.replace(/,/g, '')));
   expect(values.length).toBeGreaterThan(1);
