@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::domain::budget::{alert_message, alerts_due, evaluate, Budget, BudgetDetail, BudgetLine};
 use crate::domain::explore::{Dim, Filter, SpendQuery};
-use crate::domain::forecast::forecast;
+use crate::domain::forecast::{forecast, Forecast, Method};
 use crate::domain::{DateRange, Nanos};
 use crate::error::{internal, AppError};
 use crate::server::db::spend::SpendPath;
@@ -24,19 +24,32 @@ async fn daily(db: &Db, org: OrgId, b: &Budget, range: DateRange) -> Result<Vec<
     Ok((0..v.buckets.len()).map(|i| Nanos(v.series.iter().map(|s| s.values[i].cost_nanos).sum())).collect())
 }
 
-/// One budget on `today`.
-pub async fn evaluate_one(db: &Db, org: OrgId, today: NaiveDate, b: &Budget) -> Result<BudgetLine, AppError> {
+/// A budget's evaluation on `today`, with the period's daily actuals and the forecast of the
+/// days left it was made from (empty before the budget starts).
+async fn evaluated(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    b: &Budget,
+) -> Result<(BudgetLine, Vec<(NaiveDate, Nanos)>, Forecast), AppError> {
     let Some(period) = b.period_for(today) else {
-        return Ok(BudgetLine { budget: b.clone(), evaluation: None, method: None });
+        let line = BudgetLine { budget: b.clone(), evaluation: None, method: None };
+        return Ok((line, Vec::new(), Forecast { method: Method::Mean, points: Vec::new() }));
     };
-    let through = today.min(period.to);
-    let actual: Nanos =
-        daily(db, org, b, DateRange { from: period.from, to: through }).await?.into_iter().sum();
+    let range = DateRange { from: period.from, to: today.min(period.to) };
+    let days: Vec<(NaiveDate, Nanos)> = range.iter_days().zip(daily(db, org, b, range).await?).collect();
+    let actual: Nanos = days.iter().map(|(_, v)| *v).sum();
     let history = daily(db, org, b, DateRange::last_days(today, HISTORY_DAYS)).await?;
     let left = (period.to - today).num_days().max(0) as usize;
     let f = forecast(&history, 7, left);
     let e = evaluate(b, period, today, actual, &f);
-    Ok(BudgetLine { budget: b.clone(), evaluation: Some(e), method: Some(f.method.label()) })
+    let line = BudgetLine { budget: b.clone(), evaluation: Some(e), method: Some(f.method.label()) };
+    Ok((line, days, f))
+}
+
+/// One budget on `today`.
+pub async fn evaluate_one(db: &Db, org: OrgId, today: NaiveDate, b: &Budget) -> Result<BudgetLine, AppError> {
+    Ok(evaluated(db, org, today, b).await?.0)
 }
 
 /// Every budget on `today`, raising the alerts due; returns the lines and how many alerts
@@ -77,24 +90,10 @@ pub async fn evaluate_all(
 
 /// One budget's page; `NotFound` when the organisation has no such budget.
 pub async fn detail(db: &Db, org: OrgId, today: NaiveDate, id: i64) -> Result<BudgetDetail, AppError> {
-    let b = db
-        .budgets(org)
-        .await?
-        .into_iter()
-        .find(|b| b.id == id)
-        .ok_or_else(|| AppError::NotFound(format!("budget {id}")))?;
-    let line = evaluate_one(db, org, today, &b).await?;
+    let b = existing(db, org, id).await?;
+    let (line, actual_days, f) = evaluated(db, org, today, &b).await?;
     let period = b.period_for(today).unwrap_or_else(|| b.period.containing(b.start, b.fiscal_start_month));
     let through = today.min(period.to);
-    let actual_days = if through >= period.from {
-        let range = DateRange { from: period.from, to: through };
-        range.iter_days().zip(daily(db, org, &b, range).await?).collect()
-    } else {
-        Vec::new()
-    };
-    let left = (period.to - today).num_days().max(0) as usize;
-    let history = daily(db, org, &b, DateRange::last_days(today, HISTORY_DAYS)).await?;
-    let f = forecast(&history, 7, left);
     let forecast_days = f
         .points
         .iter()
