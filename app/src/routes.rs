@@ -7,8 +7,9 @@ use leptos_router::{path, SsrMode, StaticSegment};
 use crate::components::Nav;
 use crate::pages::{
     AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetPage, BudgetsListPage, ComingSoonPage,
-    CoveragePage, KpisPage, LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage,
-    SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage,
+    CoveragePage, ForecastAccuracyPage, KpisPage, LedgerPage, NotFoundPage, OverviewPage, PeoplePage,
+    PriceBookPage, ScopePage, SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage, TracePage,
+    TracesListPage, WebhooksPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -56,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("ledger") view=LedgerPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("budgets") view=BudgetsListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/budgets/accuracy") view=ForecastAccuracyPage ssr=SsrMode::Async/>
                     <Route path=path!("/budgets/:id") view=BudgetPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=soon("Initiatives") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("anomalies") view=soon("Anomalies") ssr=SsrMode::Async/>
@@ -69,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/audit") view=AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/prices") view=PriceBookPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/imports") view=BillingImportsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

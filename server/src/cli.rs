@@ -183,6 +183,10 @@ pub struct ServeArgs {
     /// (set `always` behind a TLS-terminating proxy on localhost).
     #[arg(long, env = "COSTROOM_COOKIE_SECURE", default_value = "auto")]
     pub cookie_secure: CookieSecure,
+    /// The address people open Costroom at (`https://costroom.example.com`), so links in
+    /// webhook messages lead back to the page that explains them.
+    #[arg(long, env = "COSTROOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -283,6 +287,11 @@ async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
         t.elapsed().as_secs_f64()
     );
     println!("demo: organisation now holds {} events, {} in total", r.total_events, r.total_cost.usd());
+    let budgets =
+        services::demo::seed_budgets(&db, org, end).await.map_err(|e| format!("demo budgets: {e}"))?;
+    if budgets > 0 {
+        println!("demo: {budgets} monthly budgets added (see /budgets)");
+    }
     let sign_ins =
         services::auth::ensure_demo_users(&db, org).await.map_err(|e| format!("demo users: {e}"))?;
     println!("demo sign-ins (demo data only; these passwords are public):");
@@ -385,6 +394,8 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
         move || eval_clock.today(),
         services::budgets::EVALUATE_EVERY,
     );
+    let sender = services::webhooks::Sender::standard(args.public_url.clone()).map_err(|e| e.to_string())?;
+    services::webhooks::spawn_deliverer(db.clone(), sender, std::time::Duration::from_secs(5));
     if db.count_users().await.map_err(|e| e.to_string())? == 0 {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }

@@ -133,3 +133,12 @@ pub async fn delete_budget(id: i64) -> Result<(), AppError> {
     leptos_axum::redirect("/budgets");
     Ok(())
 }
+
+/// Budgets' completed periods ranked by forecast error, worst first.
+#[server(endpoint = "forecast_accuracy")]
+pub async fn forecast_accuracy() -> Result<Vec<crate::domain::budget::AccuracyRow>, AppError> {
+    use crate::server::{auth, services, state};
+    state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    state::with_status(services::budgets::accuracy_ranking(&st.db, st.org, st.clock.today()).await)
+}

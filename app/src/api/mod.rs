@@ -9,11 +9,13 @@ pub mod prices;
 pub mod settings;
 pub mod spend;
 pub mod traces;
+pub mod webhooks;
 
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use budgets::{
-    create_budget, delete_budget, get_budget, list_budgets, mark_alerts_read, update_budget, BudgetsPage,
-    CreateBudget, DeleteBudget, GetBudget, ListBudgets, MarkAlertsRead, UpdateBudget,
+    create_budget, delete_budget, forecast_accuracy, get_budget, list_budgets, mark_alerts_read,
+    update_budget, BudgetsPage, CreateBudget, DeleteBudget, ForecastAccuracy, GetBudget, ListBudgets,
+    MarkAlertsRead, UpdateBudget,
 };
 pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{

@@ -42,3 +42,15 @@ pub fn ActionResult<T: 'static, F: Fn() -> Option<Result<T, AppError>> + Send + 
         })
     }
 }
+
+/// The last submission's error shown beside the field it names (every validation message
+/// starts with `field: `), so people see what to fix where they fix it.
+#[component]
+pub fn FieldError(#[prop(into)] error: Signal<Option<String>>, field: &'static str) -> impl IntoView {
+    let prefix = format!("{field}: ");
+    move || {
+        error.get().and_then(|e| e.strip_prefix(&prefix).map(str::to_string)).map(|msg| {
+            view! { <span class="field-error" role="alert" data-testid=format!("error-{field}")>{msg}</span> }
+        })
+    }
+}

@@ -7,7 +7,7 @@ pub mod nav;
 pub mod sign_in_first;
 
 pub use echart::EChart;
-pub use error_notice::{ActionResult, ErrorNotice};
+pub use error_notice::{ActionResult, ErrorNotice, FieldError};
 pub use job::{poll_job, JobStatus};
 pub use kpi_tile::KpiTile;
 pub use nav::Nav;

@@ -180,6 +180,13 @@ impl Budget {
         }
     }
 
+    /// The period before `p`, if the budget ran then (recurring, and not before its start).
+    pub fn previous_period(&self, p: DateRange) -> Option<DateRange> {
+        let first = self.period.containing(self.start, self.fiscal_start_month);
+        let prev = self.period.containing(p.from.pred_opt()?, self.fiscal_start_month);
+        (self.recurring && prev.from >= first.from).then_some(prev)
+    }
+
     pub fn scope_label(&self) -> String {
         match &self.scope {
             None => "Organisation".into(),
@@ -283,6 +290,37 @@ pub fn alert_message(b: &Budget, e: &Evaluation, kind: AlertKind) -> String {
         e.projected.point.usd(),
         e.period.to
     )
+}
+
+/// The alert as told to webhooks: same text as in the app, plus the exact figures. The key is
+/// the alert's identity (budget, period, kind, threshold), so a delivery is queued once.
+pub fn alert_notice(b: &Budget, e: &Evaluation, kind: AlertKind) -> super::webhook::Notice {
+    let (event, what, threshold) = match kind {
+        AlertKind::Threshold(t) => ("budget.threshold", format!("reached {t}%"), Some(t)),
+        AlertKind::Projected => ("budget.projected", "is projected to exceed its amount".to_string(), None),
+    };
+    super::webhook::Notice {
+        key: format!("budget:{}:{}:{}:{}", b.id, e.period.from, event, threshold.unwrap_or(0)),
+        event: event.into(),
+        title: format!("Budget \"{}\" {what}", b.name),
+        message: alert_message(b, e, kind),
+        path: format!("/budgets/{}", b.id),
+        data: serde_json::json!({
+            "budget_id": b.id,
+            "budget": b.name,
+            "scope": b.scope_label(),
+            "period_from": e.period.from,
+            "period_to": e.period.to,
+            "amount_nanos": b.amount.0,
+            "actual_nanos": e.actual.0,
+            "projected_nanos": e.projected.point.0,
+            "projected_low_nanos": e.projected.low.0,
+            "projected_high_nanos": e.projected.high.0,
+            "threshold_pct": threshold,
+            "run_out": e.run_out,
+            "status": e.status.label(),
+        }),
+    }
 }
 
 /// An alert as stored and shown.
@@ -432,17 +470,54 @@ mod tests {
         b.recurring = false;
         assert_eq!(b.period_for(d("2026-11-28")).unwrap().from, d("2026-10-01"));
     }
+
+    #[test]
+    fn the_previous_period_exists_only_for_a_recurring_budget_that_ran_then() {
+        let mut b = budget(1);
+        b.start = d("2026-10-15");
+        let nov = b.period_for(d("2026-11-28")).unwrap();
+        let oct = b.previous_period(nov).unwrap();
+        assert_eq!((oct.from, oct.to), (d("2026-10-01"), d("2026-10-31")));
+        assert_eq!(b.previous_period(oct), None, "September is before the budget");
+        b.recurring = false;
+        assert_eq!(b.previous_period(nov), None);
+    }
 }
 
 /// One budget's page: its evaluation, the daily actuals of the period so far, the daily
 /// forecast of the days left, what contributed, and its alerts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BudgetDetail {
     pub line: BudgetLine,
     pub actual_days: Vec<(NaiveDate, Nanos)>,
     pub forecast_days: Vec<(NaiveDate, Point)>,
     pub breakdown: super::explore::SpendView,
     pub alerts: Vec<BudgetAlert>,
+    /// Forecast vs actual: the current period and the one before (when the budget ran then).
+    pub history: Vec<PeriodForecast>,
+}
+
+/// One line of the forecast accuracy ranking: a budget's completed period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyRow {
+    pub budget_id: i64,
+    pub budget: String,
+    pub scope: String,
+    pub period: DateRange,
+    pub actual: Nanos,
+    pub accuracy: super::snapshot::Accuracy,
+}
+
+/// What was forecast for one period along the way, against what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodForecast {
+    pub period: DateRange,
+    pub snapshots: Vec<super::snapshot::Snapshot>,
+    /// Spend of the whole period once it is over; of the days so far while it runs.
+    pub actual: Nanos,
+    pub complete: bool,
+    /// Only for a complete period.
+    pub accuracy: Option<super::snapshot::Accuracy>,
 }
 
 impl BudgetDetail {

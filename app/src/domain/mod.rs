@@ -18,10 +18,12 @@ pub mod pricing;
 pub mod reconcile;
 pub mod role;
 pub mod rollup;
+pub mod snapshot;
 pub mod text;
 pub mod throttle;
 pub mod traces;
 pub mod usage;
+pub mod webhook;
 
 pub use money::Nanos;
 pub use overview::{DailyCost, Overview};

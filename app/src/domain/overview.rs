@@ -40,6 +40,8 @@ pub struct Overview {
     pub coverage: Vec<Coverage>,
     /// Unit costs over the range (tokens only: billing lines have no requests).
     pub unit: Sums,
+    /// Every budget evaluated today (the Overview's budget status tiles).
+    pub budgets: Vec<super::budget::BudgetLine>,
 }
 
 /// The biggest spenders of one dimension over the range, against the period before it.
@@ -143,6 +145,7 @@ impl Overview {
             by_source: Vec::new(),
             top: Vec::new(),
             coverage: Vec::new(),
+            budgets: Vec::new(),
             unit: Sums::default(),
         }
     }

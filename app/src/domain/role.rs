@@ -26,6 +26,9 @@ pub enum Right {
     ManagePeople,
     /// Billing imports into the ledger (FOCUS files): finance and engineering both bring them.
     ImportBilling,
+    /// Where alerts go (webhooks) and their delivery log: finance's budget alerts and
+    /// engineering's anomalies both leave through them.
+    ManageAlerts,
 }
 
 impl Role {
@@ -47,8 +50,8 @@ impl Role {
         use Right::*;
         match self {
             Role::Admin => true,
-            Role::Finance => matches!(right, ManageBudgets | ImportBilling),
-            Role::Engineering => matches!(right, ManageEngineering | ImportBilling),
+            Role::Finance => matches!(right, ManageBudgets | ImportBilling | ManageAlerts),
+            Role::Engineering => matches!(right, ManageEngineering | ImportBilling | ManageAlerts),
             Role::Product => matches!(right, ManageInitiatives),
             Role::Viewer => false,
         }
@@ -80,15 +83,22 @@ mod tests {
     #[test]
     fn rights_per_role() {
         let table = [
-            (Role::Admin, [true, true, true, true, true]),
-            (Role::Finance, [true, false, false, false, true]),
-            (Role::Engineering, [false, false, true, false, true]),
-            (Role::Product, [false, true, false, false, false]),
-            (Role::Viewer, [false, false, false, false, false]),
+            (Role::Admin, [true, true, true, true, true, true]),
+            (Role::Finance, [true, false, false, false, true, true]),
+            (Role::Engineering, [false, false, true, false, true, true]),
+            (Role::Product, [false, true, false, false, false, false]),
+            (Role::Viewer, [false, false, false, false, false, false]),
         ];
         for (role, expected) in table {
-            let got = [ManageBudgets, ManageInitiatives, ManageEngineering, ManagePeople, ImportBilling]
-                .map(|r| role.can(r));
+            let got = [
+                ManageBudgets,
+                ManageInitiatives,
+                ManageEngineering,
+                ManagePeople,
+                ImportBilling,
+                ManageAlerts,
+            ]
+            .map(|r| role.can(r));
             assert_eq!(got, expected, "{role}");
         }
     }

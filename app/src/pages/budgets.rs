@@ -6,11 +6,14 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{
-    get_budget, list_budgets, BudgetsPage, CreateBudget, DeleteBudget, MarkAlertsRead, UpdateBudget,
+    forecast_accuracy, get_budget, list_budgets, BudgetsPage, CreateBudget, DeleteBudget, MarkAlertsRead,
+    UpdateBudget,
 };
 use crate::charts;
-use crate::components::{ActionResult, EChart, ErrorNotice};
-use crate::domain::budget::{Budget, BudgetDetail, BudgetLine, BudgetPeriod, Status};
+use crate::components::{ActionResult, EChart, ErrorNotice, FieldError};
+use crate::domain::budget::{
+    AccuracyRow, Budget, BudgetDetail, BudgetLine, BudgetPeriod, PeriodForecast, Status,
+};
 use crate::domain::explore::share_pct;
 use crate::domain::Nanos;
 
@@ -22,6 +25,11 @@ pub fn BudgetsListPage() -> impl IntoView {
     view! {
         <Title text="Budgets · Costroom"/>
         <h1>"Budgets"</h1>
+        <p>
+            <A href="/budgets/accuracy">"Forecast accuracy"</A>
+            " · "
+            <A href="/settings/webhooks">"Where alerts are sent"</A>
+        </p>
         <Transition fallback=|| view! { <p class="muted">"Loading budgets…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
@@ -123,11 +131,12 @@ fn Budgets(
         {p
             .can_edit
             .then(|| {
+                let err = Signal::derive(move || create.value().get().and_then(Result::err).map(|e| e.to_string()));
                 view! {
                     <section class="panel form-panel">
                         <h2>"New budget"</h2>
                         <ActionForm action=create attr:class="stack">
-                            <label>"Name" <input name="name" required data-testid="budget-name"/></label>
+                            <label>"Name" <input name="name" required data-testid="budget-name"/> <FieldError error=err field="name"/></label>
                             <label>
                                 "Scope "
                                 <select name="scope" data-testid="budget-scope">
@@ -139,20 +148,21 @@ fn Budgets(
                                     <option value="provider">"Provider"</option>
                                     <option value="customer">"Customer"</option>
                                 </select>
+                                <FieldError error=err field="scope"/>
                             </label>
-                            <label>"Scope value (team name, model, …)" <input name="scope_value" data-testid="budget-scope-value"/></label>
+                            <label>"Scope value (team name, model, …)" <input name="scope_value" data-testid="budget-scope-value"/> <FieldError error=err field="scope_value"/></label>
                             <label>
                                 "Period "
                                 <select name="period" data-testid="budget-period">
                                     {BudgetPeriod::ALL.iter().map(|p| view! { <option value=p.as_str()>{p.as_str()}</option> }).collect_view()}
                                 </select>
                             </label>
-                            <label>"Fiscal year starts in month (1–12)" <input name="fiscal_start_month" value="1" inputmode="numeric" size="3"/></label>
+                            <label>"Fiscal year starts in month (1–12)" <input name="fiscal_start_month" value="1" inputmode="numeric" size="3"/> <FieldError error=err field="fiscal_start_month"/></label>
                             <label><input type="checkbox" name="recurring" value="on" checked/> " Recurring"</label>
-                            <label>"From" <input type="date" name="start" required data-testid="budget-start"/></label>
-                            <label>"Amount (US$)" <input name="amount_usd" required inputmode="decimal" data-testid="budget-amount"/></label>
-                            <label>"Alert at (% of amount)" <input name="thresholds" value="50, 80, 100" data-testid="budget-thresholds"/></label>
-                            <label>"Owner" <input name="owner" required data-testid="budget-owner"/></label>
+                            <label>"From" <input type="date" name="start" required data-testid="budget-start"/> <FieldError error=err field="start"/></label>
+                            <label>"Amount (US$)" <input name="amount_usd" required inputmode="decimal" data-testid="budget-amount"/> <FieldError error=err field="amount_usd"/></label>
+                            <label>"Alert at (% of amount)" <input name="thresholds" value="50, 80, 100" data-testid="budget-thresholds"/> <FieldError error=err field="thresholds"/></label>
+                            <label>"Owner" <input name="owner" required data-testid="budget-owner"/> <FieldError error=err field="owner"/></label>
                             <button type="submit" data-testid="budget-submit">"Create budget"</button>
                         </ActionForm>
                         <ActionResult value=move || create.value().get() testid="budget-result" done=|_: &i64| "Budget created.".to_string()/>
@@ -199,6 +209,9 @@ fn Detail(
     delete: ServerAction<DeleteBudget>,
 ) -> impl IntoView {
     let edit = can_edit.then(|| edit_form(d.line.budget.clone(), update, delete));
+    let amount = d.line.budget.amount;
+    let history =
+        d.history.clone().into_iter().rev().map(move |h| forecast_section(h, amount)).collect_view();
     let chart = charts::budget::burn_up(&d);
     let rows = d.cumulative();
     let b = d.line.budget.clone();
@@ -274,6 +287,7 @@ fn Detail(
                 </tbody>
             </table>
         </section>
+        {history}
         {edit}
         <section class="panel" aria-label="Alert history">
             <h2>"Alert history"</h2>
@@ -316,26 +330,27 @@ fn edit_form(
         b.amount.decimal(2),
         b.owner.clone(),
     );
+    let err = Signal::derive(move || update.value().get().and_then(Result::err).map(|e| e.to_string()));
     view! {
         <section class="panel form-panel">
             <h2>"Change this budget"</h2>
             <ActionForm action=update attr:class="stack">
                 <input type="hidden" name="id" value=id/>
-                <label>"Name" <input name="name" value=name required data-testid="edit-name"/></label>
-                <label>"Scope (organisation, team, initiative, feature, model, provider, customer, tag:KEY)" <input name="scope" value=scope/></label>
-                <label>"Scope value" <input name="scope_value" value=scope_value/></label>
+                <label>"Name" <input name="name" value=name required data-testid="edit-name"/> <FieldError error=err field="name"/></label>
+                <label>"Scope (organisation, team, initiative, feature, model, provider, customer, tag:KEY)" <input name="scope" value=scope/> <FieldError error=err field="scope"/></label>
+                <label>"Scope value" <input name="scope_value" value=scope_value/> <FieldError error=err field="scope_value"/></label>
                 <label>
                     "Period "
                     <select name="period">
                         {BudgetPeriod::ALL.iter().map(|p| view! { <option value=p.as_str() selected=*p == period>{p.as_str()}</option> }).collect_view()}
                     </select>
                 </label>
-                <label>"Fiscal year starts in month (1–12)" <input name="fiscal_start_month" value=fiscal size="3"/></label>
+                <label>"Fiscal year starts in month (1–12)" <input name="fiscal_start_month" value=fiscal size="3"/> <FieldError error=err field="fiscal_start_month"/></label>
                 <label><input type="checkbox" name="recurring" value="on" checked=recurring/> " Recurring"</label>
-                <label>"From" <input type="date" name="start" value=start required/></label>
-                <label>"Amount (US$)" <input name="amount_usd" value=amount required data-testid="edit-amount"/></label>
-                <label>"Alert at (% of amount)" <input name="thresholds" value=thresholds/></label>
-                <label>"Owner" <input name="owner" value=owner required/></label>
+                <label>"From" <input type="date" name="start" value=start required/> <FieldError error=err field="start"/></label>
+                <label>"Amount (US$)" <input name="amount_usd" value=amount required data-testid="edit-amount"/> <FieldError error=err field="amount_usd"/></label>
+                <label>"Alert at (% of amount)" <input name="thresholds" value=thresholds/> <FieldError error=err field="thresholds"/></label>
+                <label>"Owner" <input name="owner" value=owner required/> <FieldError error=err field="owner"/></label>
                 <button type="submit" data-testid="edit-submit">"Save"</button>
             </ActionForm>
             <ActionResult value=move || update.value().get() testid="edit-result" done=|_: &()| "Saved.".to_string()/>
@@ -346,4 +361,169 @@ fn edit_form(
             <ActionResult value=move || delete.value().get() testid="delete-result" done=|_: &()| "Deleted.".to_string()/>
         </section>
     }
+}
+
+/// Signed percentage with one decimal (`+4.2%`).
+fn signed_pct(x: f64) -> String {
+    format!("{x:+.1}%")
+}
+
+/// What was forecast for one period along the way, against what happened.
+fn forecast_section(h: PeriodForecast, amount: Nanos) -> impl IntoView {
+    let chart = charts::budget::forecast_vs_actual(&h, amount);
+    let id = format!("chart-forecast-{}", h.period.from);
+    let title = format!(
+        "Forecast vs actual · {} – {}{}",
+        h.period.from,
+        h.period.to,
+        if h.complete { "" } else { " (running)" }
+    );
+    let summary = match (&h.accuracy, h.snapshots.first()) {
+        (Some(a), Some(first)) => format!(
+            "Forecast at the start: {} ({}); actual {}. Error at the start {}, mid-period {}; mean absolute error {:.1}% over {} daily forecasts; the 95% interval held the actual in {:.0}% of them.",
+            first.projected.point.usd(),
+            first.as_of,
+            h.actual.usd(),
+            signed_pct(a.at_start_pct),
+            signed_pct(a.at_middle_pct),
+            a.mape_pct,
+            a.snapshots,
+            a.covered_pct
+        ),
+        (None, Some(first)) => format!(
+            "Forecast at the start: {} ({}); latest {} ({}); spent so far {}.",
+            first.projected.point.usd(),
+            first.as_of,
+            h.snapshots.last().map(|s| s.projected.point.usd()).unwrap_or_default(),
+            h.snapshots.last().map(|s| s.as_of.to_string()).unwrap_or_default(),
+            h.actual.usd()
+        ),
+        (_, None) => "No forecast was kept for this period.".into(),
+    };
+    let actual = h.actual;
+    let complete = h.complete;
+    let testid = format!("forecast-{}", h.period.from);
+    let label = title.clone();
+    view! {
+        <section class="panel" aria-label=label data-testid=testid>
+            <h2>{title}</h2>
+            <p data-testid="forecast-summary">{summary}</p>
+            <EChart id=id chart=chart/>
+            <details>
+                <summary>"Each day's forecast"</summary>
+                <table data-testid="snapshots">
+                    <thead>
+                        <tr>
+                            <th scope="col">"As of"</th>
+                            <th scope="col" class="num">"Spent before"</th>
+                            <th scope="col" class="num">"Forecast for the period"</th>
+                            <th scope="col" class="num">"95% interval"</th>
+                            <th scope="col" class="num">"Error"</th>
+                            <th scope="col">"Kept"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {h
+                            .snapshots
+                            .into_iter()
+                            .map(|s| {
+                                let err = if complete && actual.0 > 0 {
+                                    signed_pct((s.projected.point.0 - actual.0) as f64 * 100.0 / actual.0 as f64)
+                                } else {
+                                    String::new()
+                                };
+                                view! {
+                                    <tr>
+                                        <td>{s.as_of.to_string()}</td>
+                                        <td class="num">{s.actual.usd()}</td>
+                                        <td class="num">{s.projected.point.usd()}</td>
+                                        <td class="num">{format!("{} – {}", s.projected.low.usd(), s.projected.high.usd())}</td>
+                                        <td class="num">{err}</td>
+                                        <td title=s.method>{if s.reconstructed { "reconstructed" } else { "on the day" }}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        </section>
+    }
+    .into_any()
+}
+
+/// `/budgets/accuracy`: every budget's completed periods ranked by forecast error.
+#[component]
+pub fn ForecastAccuracyPage() -> impl IntoView {
+    let rows = Resource::new(|| (), |_| forecast_accuracy());
+    view! {
+        <Title text="Forecast accuracy · Costroom"/>
+        <h1>"Forecast accuracy"</h1>
+        <p>
+            <A href="/budgets">"← All budgets"</A>
+        </p>
+        <p class="muted">
+            "Each day Costroom keeps its forecast of every budget's period. Once a period is over, each of "
+            "those forecasts is held against what was spent. Worst first; the error is the mean of "
+            "|forecast − actual| ÷ actual over the period's daily forecasts."
+        </p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Ok(rows) if rows.is_empty() => view! {
+                        <p class="muted" data-testid="no-accuracy">"No budget has a completed period with forecasts yet."</p>
+                    }
+                        .into_any(),
+                    Ok(rows) => view! { <AccuracyTable rows/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AccuracyTable(rows: Vec<AccuracyRow>) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <table data-testid="accuracy">
+                <thead>
+                    <tr>
+                        <th scope="col">"Budget"</th>
+                        <th scope="col">"Scope"</th>
+                        <th scope="col">"Period"</th>
+                        <th scope="col" class="num">"Actual"</th>
+                        <th scope="col" class="num">"Mean abs. error"</th>
+                        <th scope="col" class="num">"Error at start"</th>
+                        <th scope="col" class="num">"Error mid-period"</th>
+                        <th scope="col" class="num">"Bias"</th>
+                        <th scope="col" class="num">"Interval held"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|r| {
+                            let a = r.accuracy;
+                            let (name, href) = (r.budget.clone(), format!("/budgets/{}", r.budget_id));
+                            view! {
+                                <tr data-budget=r.budget.clone()>
+                                    <th scope="row"><A href=href>{name}</A></th>
+                                    <td>{r.scope}</td>
+                                    <td>{format!("{} – {}", r.period.from, r.period.to)}</td>
+                                    <td class="num">{r.actual.usd()}</td>
+                                    <td class="num" data-testid="mape">{format!("{:.1}%", a.mape_pct)}</td>
+                                    <td class="num">{signed_pct(a.at_start_pct)}</td>
+                                    <td class="num">{signed_pct(a.at_middle_pct)}</td>
+                                    <td class="num">{signed_pct(a.bias_pct)}</td>
+                                    <td class="num">{format!("{:.0}%", a.covered_pct)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
 }

@@ -14,7 +14,7 @@ pub mod spend;
 pub mod traces;
 
 pub use account::AccountPage;
-pub use budgets::{BudgetPage, BudgetsListPage};
+pub use budgets::{BudgetPage, BudgetsListPage, ForecastAccuracyPage};
 pub use coming_soon::ComingSoonPage;
 pub use kpis::{CoveragePage, KpisPage};
 pub use ledger::LedgerPage;
@@ -23,6 +23,7 @@ pub use overview::OverviewPage;
 pub use scope::ScopePage;
 pub use settings::{
     ApiKeysPage, AuditLogPage, BillingImportsPage, PeoplePage, PriceBookPage, SettingsPage, TeamsPage,
+    WebhooksPage,
 };
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;

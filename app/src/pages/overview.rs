@@ -246,6 +246,7 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                 })
                 .collect_view()}
         </section>
+        <BudgetTiles lines=o.budgets.clone()/>
         <section class="top-lists" aria-label="Top spenders">
             {o.top.clone().into_iter().map(|t| view! { <TopTile t range/> }).collect_view()}
         </section>
@@ -340,4 +341,56 @@ fn OverviewBody(o: Overview) -> impl IntoView {
             </table>
         </section>
     }
+}
+
+/// Budget status: how many budgets are on track, at risk or over, and a tile for each budget
+/// that needs attention (over first), each leading to its page.
+#[component]
+fn BudgetTiles(lines: Vec<crate::domain::budget::BudgetLine>) -> impl IntoView {
+    use crate::domain::budget::Status;
+    let count =
+        |s: Status| lines.iter().filter(|l| l.evaluation.as_ref().is_some_and(|e| e.status == s)).count();
+    let (on_track, at_risk, over) = (count(Status::OnTrack), count(Status::AtRisk), count(Status::Over));
+    let mut attention: Vec<_> = lines
+        .into_iter()
+        .filter_map(|l| {
+            let e = l.evaluation?;
+            (e.status != Status::OnTrack).then_some((l.budget, e))
+        })
+        .collect();
+    attention.sort_by_key(|(b, e)| (e.status != Status::Over, b.name.clone()));
+    view! {
+        <section class="kpis" aria-label="Budgets" data-testid="budget-tiles">
+            <KpiTile
+                label="Budgets"
+                value=format!("{over} over · {at_risk} at risk")
+                note=format!("{on_track} on track")
+                testid="kpi-budgets"
+                formula="each budget's spend this period against its amount; at risk when the projection reaches the amount"
+                href="/budgets".to_string()
+            />
+            {attention
+                .into_iter()
+                .take(5)
+                .map(|(b, e)| {
+                    view! {
+                        <KpiTile
+                            label=format!("{} · {}", b.name, e.status.label())
+                            value=format!("{} of {}", e.actual.usd(), b.amount.usd())
+                            note=format!(
+                                "projected {} by {}{}",
+                                e.projected.point.usd(),
+                                e.period.to,
+                                e.run_out.map(|d| format!("; runs out {d}")).unwrap_or_default()
+                            )
+                            testid=format!("kpi-budget-{}", b.id)
+                            formula=format!("{} · {} – {}", b.scope_label(), e.period.from, e.period.to)
+                            href=format!("/budgets/{}", b.id)
+                        />
+                    }
+                })
+                .collect_view()}
+        </section>
+    }
+    .into_any()
 }

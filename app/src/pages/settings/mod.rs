@@ -14,6 +14,7 @@ pub mod keys;
 pub mod people;
 pub mod prices;
 pub mod teams;
+pub mod webhooks;
 
 pub use audit::AuditLogPage;
 pub use imports::BillingImportsPage;
@@ -21,14 +22,16 @@ pub use keys::ApiKeysPage;
 pub use people::PeoplePage;
 pub use prices::PriceBookPage;
 pub use teams::TeamsPage;
+pub use webhooks::WebhooksPage;
 
 /// (path, label, right needed to see the tab at all)
-const TABS: [(&str, &str, Option<Right>); 7] = [
+const TABS: [(&str, &str, Option<Right>); 8] = [
     ("/settings/people", "People", None),
     ("/settings/teams", "Teams", None),
     ("/settings/keys", "API keys", None),
     ("/settings/prices", "Price book", None),
     ("/settings/imports", "Billing imports", None),
+    ("/settings/webhooks", "Webhooks", None),
     ("/settings/audit", "Audit log", Some(Right::ManagePeople)),
     ("/account", "My account", None),
 ];
@@ -64,6 +67,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <li><a href="/settings/teams">"Teams"</a>" — teams and their members; spend and budgets are attributed to teams."</li>
                 <li><a href="/settings/keys">"API keys"</a>" — keys for apps, gateways and collectors; engineering and admins create and revoke them."</li>
                 <li><a href="/settings/prices">"Price book"</a>" — prices per model and their history, models without a price, the organisation's own prices."</li>
+                <li><a href="/settings/webhooks">"Webhooks"</a>" — where alerts are posted (Slack-compatible or JSON) and the log of every delivery."</li>
                 <li><a href="/settings/audit">"Audit log"</a>" — every change, who made it and when (admins)."</li>
                 <li><a href="/account">"My account"</a>" — change your password."</li>
             </ul>

@@ -2,9 +2,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::insert_audit;
+use super::webhooks::enqueue_notice;
 use super::{Db, NewAudit, OrgId};
 use crate::domain::budget::{AlertKind, Budget, BudgetAlert, BudgetPeriod};
 use crate::domain::explore::Dim;
+use crate::domain::forecast::Point;
+use crate::domain::snapshot::Snapshot;
+use crate::domain::webhook::Notice;
 use crate::domain::Nanos;
 
 type BudgetRow =
@@ -109,6 +113,11 @@ impl Db {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("delete from forecast_snapshots where org_id = $1 and budget_id = $2")
+                .bind(org.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             let n = sqlx::query("delete from budgets where org_id = $1 and id = $2")
                 .bind(org.0)
                 .bind(id)
@@ -143,6 +152,7 @@ impl Db {
         actual: Nanos,
         projected: Nanos,
         amount: Nanos,
+        notice: &Notice,
     ) -> sqlx::Result<bool> {
         const SQL: &str = "insert into budget_alerts (org_id, budget_id, period_start, kind, threshold, \
             message, actual_nanos, projected_nanos, amount_nanos, created_at) \
@@ -152,20 +162,28 @@ impl Db {
             AlertKind::Threshold(t) => ("threshold", t as i64),
             AlertKind::Projected => ("projected", 0),
         };
-        let n = on_pool!(self, |p| sqlx::query(SQL)
-            .bind(org.0)
-            .bind(budget)
-            .bind(period_start)
-            .bind(k)
-            .bind(t)
-            .bind(message)
-            .bind(actual.0)
-            .bind(projected.0)
-            .bind(amount.0)
-            .bind(Utc::now())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        // the alert and its webhook deliveries commit together: an alert is never raised
+        // without being queued for delivery, nor queued twice
+        let n = in_tx!(self, |tx| {
+            let n = sqlx::query(SQL)
+                .bind(org.0)
+                .bind(budget)
+                .bind(period_start)
+                .bind(k)
+                .bind(t)
+                .bind(message)
+                .bind(actual.0)
+                .bind(projected.0)
+                .bind(amount.0)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                enqueue_notice!(tx, org, notice, None)?;
+            }
+            n
+        });
         Ok(n == 1)
     }
 
@@ -208,5 +226,72 @@ impl Db {
                 read: r.10.is_some(),
             })
             .collect())
+    }
+}
+
+type SnapshotRow = (NaiveDate, NaiveDate, i64, i64, i64, i64, String, bool);
+
+impl Db {
+    /// Stores snapshots not yet kept (an existing one for the same budget, period and day is
+    /// left as it was); returns how many are new.
+    pub async fn insert_snapshots(&self, org: OrgId, budget: i64, snaps: &[Snapshot]) -> sqlx::Result<u64> {
+        const SQL: &str = "insert into forecast_snapshots (org_id, budget_id, period_start, as_of, \
+            actual_nanos, projected_nanos, low_nanos, high_nanos, method, reconstructed, created_at) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            on conflict (budget_id, period_start, as_of) do nothing";
+        let now = Utc::now();
+        Ok(in_tx!(self, |tx| {
+            let mut n = 0;
+            for s in snaps {
+                n += sqlx::query(SQL)
+                    .bind(org.0)
+                    .bind(budget)
+                    .bind(s.period_start)
+                    .bind(s.as_of)
+                    .bind(s.actual.0)
+                    .bind(s.projected.point.0)
+                    .bind(s.projected.low.0)
+                    .bind(s.projected.high.0)
+                    .bind(&s.method)
+                    .bind(s.reconstructed)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            n
+        }))
+    }
+
+    /// A budget's snapshots, by period then day.
+    pub async fn snapshots(&self, org: OrgId, budget: i64) -> sqlx::Result<Vec<Snapshot>> {
+        const SQL: &str =
+            "select period_start, as_of, actual_nanos, projected_nanos, low_nanos, high_nanos, \
+            method, reconstructed from forecast_snapshots where org_id = $1 and budget_id = $2 \
+            order by period_start, as_of";
+        let rows: Vec<SnapshotRow> =
+            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(budget).fetch_all(p).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Snapshot {
+                period_start: r.0,
+                as_of: r.1,
+                actual: Nanos(r.2),
+                projected: Point { point: Nanos(r.3), low: Nanos(r.4), high: Nanos(r.5) },
+                method: r.6,
+                reconstructed: r.7,
+            })
+            .collect())
+    }
+
+    /// Forgets a budget's snapshots (its scope or period changed: they forecast something else).
+    pub async fn delete_snapshots(&self, org: OrgId, budget: i64) -> sqlx::Result<u64> {
+        const SQL: &str = "delete from forecast_snapshots where org_id = $1 and budget_id = $2";
+        on_pool!(self, |p| sqlx::query(SQL)
+            .bind(org.0)
+            .bind(budget)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
     }
 }

@@ -133,6 +133,7 @@ pub mod spend;
 mod throttle;
 mod traces;
 mod users;
+pub mod webhooks;
 pub use audit::{Actor, NewAudit, AUDIT_LIMIT};
 pub use keys::{ApiKeyRow, NewApiKey};
 pub use prices::{NewPriceEntry, PUBLIC_LIST};

@@ -2,17 +2,18 @@
 //! forecast, and raise each alert once per budget, period and threshold.
 use chrono::NaiveDate;
 
-use crate::domain::budget::{alert_message, alerts_due, evaluate, Budget, BudgetDetail, BudgetLine};
+use crate::domain::budget::{
+    alert_message, alert_notice, alerts_due, evaluate, AccuracyRow, Budget, BudgetDetail, BudgetLine,
+    PeriodForecast,
+};
 use crate::domain::explore::{Dim, Filter, SpendQuery};
 use crate::domain::forecast::{forecast, Forecast, Method};
+use crate::domain::snapshot::{accuracy, snapshot_as_of, Snapshot, HISTORY_DAYS};
 use crate::domain::{DateRange, Nanos};
 use crate::error::{internal, AppError};
 use crate::server::db::spend::SpendPath;
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 use crate::server::services::spend::view;
-
-/// Days of history the forecast learns from (eight weeks: eight points per weekday).
-const HISTORY_DAYS: u64 = 56;
 
 /// Spend of the budget's scope, one figure per day of `range` (oldest first).
 async fn daily(db: &Db, org: OrgId, b: &Budget, range: DateRange) -> Result<Vec<Nanos>, AppError> {
@@ -39,7 +40,7 @@ async fn evaluated(
     let range = DateRange { from: period.from, to: today.min(period.to) };
     let days: Vec<(NaiveDate, Nanos)> = range.iter_days().zip(daily(db, org, b, range).await?).collect();
     let actual: Nanos = days.iter().map(|(_, v)| *v).sum();
-    let history = daily(db, org, b, DateRange::last_days(today, HISTORY_DAYS)).await?;
+    let history = daily(db, org, b, DateRange::last_days(today, HISTORY_DAYS as u64)).await?;
     let left = (period.to - today).num_days().max(0) as usize;
     let f = forecast(&history, 7, left);
     let e = evaluate(b, period, today, actual, &f);
@@ -66,6 +67,7 @@ pub async fn evaluate_all(
         if let Some(e) = &line.evaluation {
             for kind in alerts_due(e) {
                 let msg = alert_message(&b, e, kind);
+                let notice = alert_notice(&b, e, kind);
                 if db
                     .raise_budget_alert(
                         org,
@@ -76,6 +78,7 @@ pub async fn evaluate_all(
                         e.actual,
                         e.projected.point,
                         b.amount,
+                        &notice,
                     )
                     .await?
                 {
@@ -84,6 +87,9 @@ pub async fn evaluate_all(
             }
         }
         lines.push(line);
+    }
+    if new > 0 {
+        super::webhooks::wake();
     }
     Ok((lines, new))
 }
@@ -111,7 +117,8 @@ pub async fn detail(db: &Db, org: OrgId, today: NaiveDate, id: i64) -> Result<Bu
     }
     let breakdown = view(db, org, q, SpendPath::Auto).await?;
     let alerts = db.budget_alerts(org, 500).await?.into_iter().filter(|a| a.budget_id == id).collect();
-    Ok(BudgetDetail { line, actual_days, forecast_days, breakdown, alerts })
+    let history = forecast_history(db, org, today, &b).await?;
+    Ok(BudgetDetail { line, actual_days, forecast_days, breakdown, alerts, history })
 }
 
 /// Stores a budget (already parsed), audited, then evaluates so its alerts appear at once.
@@ -125,6 +132,7 @@ pub async fn create(
     let entry = audit_entry(actor, "budget.create", &b, None)?;
     let id = db.insert_budget(org, &b, &entry).await?;
     evaluate_all(db, org, today).await?;
+    record_snapshots(db, org, today).await?;
     Ok(id)
 }
 
@@ -148,6 +156,12 @@ pub fn spawn_evaluator(
                 Ok((_, 0)) => {}
                 Ok((_, n)) => tracing::info!(new_alerts = n, "budgets evaluated"),
                 Err(e) => tracing::warn!(error = %e, "budget evaluation failed"),
+            }
+            // the daily forecast snapshot (a no-op until the day changes or a budget is new)
+            match record_snapshots(&db, org, today()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(snapshots = n, "forecast snapshots recorded"),
+                Err(e) => tracing::warn!(error = %e, "forecast snapshots failed"),
             }
         }
     });
@@ -196,7 +210,17 @@ pub async fn update(
     let before = existing(db, org, id).await?;
     let entry = audit_entry(actor, "budget.update", &b, Some(&before))?;
     db.update_budget(org, id, &b, &entry).await?;
+    // snapshots forecast the old scope and periods; an amount or a name changes none of them
+    let same_forecast = before.scope == b.scope
+        && before.period == b.period
+        && before.fiscal_start_month == b.fiscal_start_month
+        && before.start == b.start
+        && before.recurring == b.recurring;
+    if !same_forecast {
+        db.delete_snapshots(org, id).await?;
+    }
     evaluate_all(db, org, today).await?;
+    record_snapshots(db, org, today).await?;
     Ok(())
 }
 
@@ -206,4 +230,82 @@ pub async fn delete(db: &Db, org: OrgId, actor: &Actor, id: i64) -> Result<(), A
     let entry = audit_entry(actor, "budget.delete", &before, Some(&before))?;
     db.delete_budget(org, id, &entry).await?;
     Ok(())
+}
+
+/// The periods whose forecasts are kept: the current one and the one before.
+fn snapshot_periods(b: &Budget, today: NaiveDate) -> Vec<DateRange> {
+    let Some(current) = b.period_for(today) else { return Vec::new() };
+    let mut out: Vec<DateRange> = b.previous_period(current).into_iter().collect();
+    out.push(current);
+    out
+}
+
+/// Records the forecast snapshots each budget is missing, through `today`: today's by the
+/// daily job itself, earlier days of the current and previous period reconstructed from the
+/// data as it is now (marked so). Returns how many were stored.
+pub async fn record_snapshots(db: &Db, org: OrgId, today: NaiveDate) -> Result<u64, AppError> {
+    let mut stored = 0;
+    for b in db.budgets(org).await? {
+        let kept = db.snapshots(org, b.id).await?;
+        for period in snapshot_periods(&b, today) {
+            let last = today.min(period.to);
+            let missing: Vec<NaiveDate> = DateRange { from: period.from, to: last }
+                .iter_days()
+                .filter(|d| !kept.iter().any(|s| s.period_start == period.from && s.as_of == *d))
+                .collect();
+            let Some(first) = missing.first() else { continue };
+            // one read: the 56 days before the first missing day through the day before the last
+            let from = *first - chrono::Duration::days(HISTORY_DAYS);
+            let to = (*missing.last().expect("not empty")).pred_opt().unwrap_or(from).max(from);
+            let series = daily(db, org, &b, DateRange { from, to }).await?;
+            let snaps: Vec<Snapshot> =
+                missing.iter().map(|d| snapshot_as_of(period, *d, from, &series, *d < today)).collect();
+            stored += db.insert_snapshots(org, b.id, &snaps).await?;
+        }
+    }
+    Ok(stored)
+}
+
+/// Forecast vs actual for a budget's current and previous period.
+async fn forecast_history(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    b: &Budget,
+) -> Result<Vec<PeriodForecast>, AppError> {
+    let kept = db.snapshots(org, b.id).await?;
+    let mut out = Vec::new();
+    for period in snapshot_periods(b, today) {
+        let complete = period.to < today;
+        let through = if complete { period.to } else { today.min(period.to) };
+        let actual: Nanos =
+            daily(db, org, b, DateRange { from: period.from, to: through }).await?.into_iter().sum();
+        let snapshots: Vec<Snapshot> =
+            kept.iter().filter(|s| s.period_start == period.from).cloned().collect();
+        let accuracy = if complete { accuracy(period, &snapshots, actual) } else { None };
+        out.push(PeriodForecast { period, snapshots, actual, complete, accuracy });
+    }
+    Ok(out)
+}
+
+/// Every budget's completed periods with their forecast error, worst first: the forecast
+/// accuracy ranking.
+pub async fn accuracy_ranking(db: &Db, org: OrgId, today: NaiveDate) -> Result<Vec<AccuracyRow>, AppError> {
+    let mut rows = Vec::new();
+    for b in db.budgets(org).await? {
+        for h in forecast_history(db, org, today, &b).await? {
+            if let Some(a) = h.accuracy {
+                rows.push(AccuracyRow {
+                    budget_id: b.id,
+                    budget: b.name.clone(),
+                    scope: b.scope_label(),
+                    period: h.period,
+                    actual: h.actual,
+                    accuracy: a,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| b.accuracy.mape_pct.total_cmp(&a.accuracy.mape_pct).then(a.budget.cmp(&b.budget)));
+    Ok(rows)
 }

@@ -14,3 +14,4 @@ pub mod settings;
 pub mod spend;
 pub mod traces;
 pub mod users;
+pub mod webhooks;

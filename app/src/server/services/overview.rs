@@ -48,6 +48,10 @@ pub async fn overview(
     let tokens =
         spend::view(db, org, SpendQuery::total(range, Some(SpendSource::Tokens)), SpendPath::Auto).await?;
     o.unit = tokens.total;
+    // budgets are about today, whatever range the page shows
+    for b in db.budgets(org).await? {
+        o.budgets.push(super::budgets::evaluate_one(db, org, today, &b).await?);
+    }
     Ok(o)
 }
 
