@@ -1449,3 +1449,120 @@ async fn forecast_snapshots_are_kept_once_per_day_and_never_rewritten(db: Db) {
     assert!(db.snapshots(org, id).await.unwrap().is_empty());
 }
 on_both!(forecast_snapshots_are_kept_once_per_day_and_never_rewritten);
+
+async fn initiatives_value_and_zombie_flags_follow_outcomes_and_spend(db: Db) {
+    use app::domain::initiative::{parse_initiative, parse_outcome, Rule, Status, ZombieRules};
+    use app::domain::Role;
+    use app::server::db::Actor;
+    use app::server::services::initiatives;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    // $10 a day tagged fraud-shield, plus $1 a day untagged on its feature kyc, through 30 November
+    let days = DateRange { from: d("2026-10-01"), to: d("2026-11-30") };
+    let mut events = Vec::new();
+    for day in days.iter_days() {
+        let mut e = event(&format!("f-{day}"), &format!("{day} 10:00:00"), "gpt-4o", 10_000_000_000);
+        e.initiative = Some("fraud-shield".into());
+        e.feature = Some("screening".into());
+        events.push(e);
+        let mut u = event(&format!("u-{day}"), &format!("{day} 11:00:00"), "gpt-4o", 1_000_000_000);
+        u.feature = Some("kyc".into());
+        events.push(u);
+    }
+    db.insert_usage_events(org, &events).await.unwrap();
+    let admin = services::users::add_user(
+        &db,
+        org,
+        &Actor::cli(),
+        services::users::AddUser {
+            email: "boss@x.com".into(),
+            name: "Boss".into(),
+            role: Role::Admin,
+            password: "a long enough password".into(),
+            team: None,
+        },
+    )
+    .await
+    .unwrap();
+    let i = parse_initiative(
+        "fraud-shield",
+        "Fraud shield",
+        "",
+        "po@x.com",
+        "risk",
+        "live",
+        "2026-10-01",
+        "2026-10-15",
+        "fraud losses prevented",
+        "USD",
+        "",
+        "kyc",
+    )
+    .unwrap();
+    let id = initiatives::create(&db, org, &admin, i.clone()).await.unwrap();
+    let dup = initiatives::create(&db, org, &admin, i).await.unwrap_err();
+    assert!(dup.to_string().starts_with("key: "), "{dup}");
+    let today = d("2026-11-30");
+    let rules = ZombieRules { min_spend: Nanos(100_000_000_000), ..ZombieRules::default() };
+    initiatives::set_rules(&db, org, &Actor::cli(), rules).await.unwrap();
+
+    // 61 days × $11 and no outcome: the no-outcome rule trips with the last 30 days at stake
+    let line = &initiatives::portfolio(&db, org, today, &admin).await.unwrap()[0];
+    assert_eq!(line.metrics.spend, Nanos(61 * 11_000_000_000), "tagged spend plus untagged kyc spend");
+    assert_eq!(line.open_flags.len(), 1);
+    assert_eq!(line.open_flags[0].rule, Rule::NoOutcomes);
+    assert_eq!(line.open_flags[0].at_stake, Nanos(30 * 11_000_000_000));
+    // evaluating again neither repeats nor clears it
+    assert_eq!(initiatives::evaluate_flags(&db, org, today).await.unwrap(), 0);
+    assert_eq!(db.flags(org, Some(id)).await.unwrap().len(), 1);
+
+    // an outcome worth $2,684 makes ROI exactly 300 % and clears the flag
+    let outcome = |total: &str, day: &str| {
+        let total = total.to_string();
+        let day = day.to_string();
+        move |i: &app::domain::initiative::Initiative| {
+            parse_outcome(i, &day, "", "", "", "", &total, "", "q3", "")
+        }
+    };
+    initiatives::record_outcome(&db, org, &admin, id, outcome("2684", "2026-11-20")).await.unwrap();
+    let detail = initiatives::detail(&db, org, today, &admin, id).await.unwrap();
+    assert_eq!(detail.line.metrics.value, Nanos(2_684_000_000_000));
+    assert_eq!(detail.line.metrics.roi_basis_points, Some(30_000));
+    assert_eq!(detail.line.metrics.time_to_value_days, Some(36));
+    assert_eq!(detail.line.metrics.time_to_deploy_days, Some(14));
+    assert_eq!(detail.line.metrics.payback, Some(d("2026-11-20")));
+    assert!(detail.line.open_flags.is_empty());
+    let flags = &detail.flags;
+    assert_eq!((flags.len(), flags[0].cleared_on), (1, Some(today)), "the history keeps the cleared flag");
+    assert_eq!(detail.cumulative.last().unwrap().1, Nanos(61 * 11_000_000_000));
+    assert_eq!(detail.outcomes[0].recorded_by, "boss@x.com");
+
+    // a decision to retire retires it; spending on, it is flagged again under the retired rule
+    let _ = initiatives::record_outcome(&db, org, &admin, id, outcome("1", "2026-11-21")).await.unwrap();
+    db.sync_flags(
+        org,
+        id,
+        &[app::domain::initiative::Trip { rule: Rule::LowRoi, reason: "r".into(), at_stake: Nanos(1) }],
+        today,
+    )
+    .await
+    .unwrap();
+    let flag = db.flags(org, Some(id)).await.unwrap().into_iter().find(|f| f.cleared_on.is_none()).unwrap();
+    let err =
+        initiatives::decide(&db, org, today, &admin, flag.id, "fix", "", "", "2026-11-30").await.unwrap_err();
+    assert!(err.to_string().starts_with("fix_by: "), "{err}");
+    initiatives::decide(&db, org, today, &admin, flag.id, "retire", "po@x.com", "no longer needed", "")
+        .await
+        .unwrap();
+    let now = db.initiatives(org).await.unwrap().remove(0);
+    assert_eq!(now.status, Status::Retired);
+    let all = db.flags(org, Some(id)).await.unwrap();
+    let decided = all.iter().find(|f| f.id == flag.id).unwrap();
+    assert_eq!(decided.decisions.len(), 1);
+    assert_eq!(decided.decisions[0].note, "no longer needed");
+    assert!(all.iter().any(|f| f.rule == Rule::RetiredSpending && f.cleared_on.is_none()));
+    let audit = db.list_audit(org, &Default::default(), 100).await.unwrap();
+    for action in ["initiative.create", "outcome.create", "zombie.decision", "setting.zombie_rules"] {
+        assert!(audit.iter().any(|a| a.action == action), "{action} audited");
+    }
+}
+on_both!(initiatives_value_and_zombie_flags_follow_outcomes_and_spend);

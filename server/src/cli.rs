@@ -292,6 +292,13 @@ async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
     if budgets > 0 {
         println!("demo: {budgets} monthly budgets added (see /budgets)");
     }
+    let first_day = end - chrono::Duration::days(args.days as i64 - 1);
+    let initiatives = services::demo::seed_initiatives(&db, org, first_day, end, args.volume)
+        .await
+        .map_err(|e| format!("demo initiatives: {e}"))?;
+    if initiatives > 0 {
+        println!("demo: {initiatives} initiatives with their outcomes added (see /initiatives)");
+    }
     let sign_ins =
         services::auth::ensure_demo_users(&db, org).await.map_err(|e| format!("demo users: {e}"))?;
     println!("demo sign-ins (demo data only; these passwords are public):");

@@ -222,7 +222,7 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
     let (status, css) = send(&app, get("/pkg/costroom.css")).await;
     assert_eq!((status, css.as_str()), (StatusCode::OK, "body{}"));
     let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
-    for section in ["/initiatives", "/anomalies", "/guardrails", "/reviews", "/maturity"] {
+    for section in ["/anomalies", "/guardrails", "/reviews", "/maturity"] {
         let (status, html) = send(&app, with_cookie(get(section), &cookie)).await;
         assert_eq!(status, StatusCode::OK, "{section}");
         assert!(html.contains("Coming soon"), "{section}");
@@ -1477,3 +1477,64 @@ async fn webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_
     assert_eq!((again.status, again.attempts), (DeliveryStatus::Pending, 0));
 }
 on_both!(webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_twice);
+
+async fn product_owners_record_outcomes_for_their_own_initiatives_only(db: Db) {
+    use app::api::initiatives::{DecideFlag, InitiativesPage, ListInitiatives, RecordOutcome};
+    use app::domain::initiative::parse_initiative;
+    use app::server::services::initiatives;
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let add = |email: &str, role| AddUser {
+        email: email.into(),
+        name: "P".into(),
+        role,
+        password: "a product long password".into(),
+        team: None,
+    };
+    let admin =
+        add_user(&db, org, &app::server::db::Actor::cli(), add("boss@example.com", app::domain::Role::Admin))
+            .await
+            .unwrap();
+    add_user(&db, org, &app::server::db::Actor::cli(), add("po@example.com", app::domain::Role::Product))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (key, owner) in [("copilot", "po@example.com"), ("search", "other@example.com")] {
+        let i = parse_initiative(key, key, "", owner, "", "live", "", "", "tickets", "", "15", "").unwrap();
+        ids.push(initiatives::create(&db, org, &admin, i).await.unwrap());
+    }
+    let po = sign_in(&app, "po@example.com", "a product long password", None).await.unwrap();
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.unwrap();
+    let form = |id: i64, qty: &str| {
+        format!(
+            "initiative={id}&day=2026-11-05&period_end=&metric=&quantity={qty}&value_per_unit=&total_value=\
+            &baseline_cost=&note=&evidence="
+        )
+    };
+    let (status, body) =
+        send(&app, with_cookie(post_form(RecordOutcome::PATH, &form(ids[0], "-3")), &po)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("quantity: '-3'"), "{body}");
+    let (status, body) =
+        send(&app, with_cookie(post_form(RecordOutcome::PATH, &form(ids[0], "2")), &po)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = send(&app, with_cookie(post_form(RecordOutcome::PATH, &form(ids[1], "2")), &po)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not their initiative");
+    let (status, _) =
+        send(&app, with_cookie(post_form(RecordOutcome::PATH, &form(ids[0], "2")), &viewer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers record nothing");
+    let (status, body) = send(&app, with_cookie(post_form(ListInitiatives::PATH, ""), &viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: InitiativesPage = serde_json::from_str(&body).unwrap();
+    let copilot = page.lines.iter().find(|l| l.initiative.key == "copilot").unwrap();
+    assert_eq!(copilot.metrics.value, Nanos(30_000_000_000), "2 tickets × $15");
+    assert!(!copilot.can_manage && !page.can_create, "a viewer manages nothing");
+    assert_eq!(db.outcomes(org, None).await.unwrap().len(), 1, "only the owner's outcome was stored");
+    let (status, _) = send(
+        &app,
+        with_cookie(post_form(DecideFlag::PATH, "flag=999&decision=keep&owner=&note=&fix_by="), &viewer),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+on_both!(product_owners_record_outcomes_for_their_own_initiatives_only);

@@ -2,6 +2,7 @@
 //! service, return a DTO.
 pub mod auth;
 pub mod budgets;
+pub mod initiatives;
 pub mod kpis;
 pub mod ledger;
 pub mod overview;

@@ -2,6 +2,7 @@
 //! [`crate::components::echart::EChart`] in the browser.
 pub mod budget;
 pub mod daily_spend;
+pub mod initiative;
 pub mod spend;
 
 pub use daily_spend::daily_spend;

@@ -21,6 +21,23 @@ pub struct KpiInputs {
     pub gpu_used_mh: i64,
     /// Training runs that started in the period: (cost, quality score if reported).
     pub training: Vec<(Nanos, Option<f64>)>,
+    /// Outcome value dated in the period and the spend attributed to initiatives in it.
+    pub initiative_value: Nanos,
+    pub initiative_spend: Nanos,
+    /// Go-live → first outcome, per initiative with both by the period's end (days).
+    pub time_to_value_days: Vec<i64>,
+    /// Kickoff → go-live, per initiative live by the period's end (days).
+    pub time_to_deploy_days: Vec<i64>,
+}
+
+/// Mean of whole days, rounded, with how many it covers.
+fn mean_days(days: &[i64]) -> Option<String> {
+    if days.is_empty() {
+        return None;
+    }
+    let n = days.len() as i64;
+    let mean = (days.iter().sum::<i64>() * 2 + n) / (2 * n);
+    Some(format!("{mean} days (mean of {n})"))
 }
 
 /// One KPI as shown.
@@ -70,6 +87,12 @@ pub fn kpis(now: &KpiInputs, before: &KpiInputs) -> Vec<Kpi> {
     let gpu = |i: &KpiInputs| utilization_pct(i.gpu_allocated_mh, i.gpu_used_mh).map(|p| format!("{p:.1}%"));
     let training =
         |i: &KpiInputs| training_efficiency(&i.training).map(|n| format!("${} per point", n.decimal(2)));
+    let roi = |i: &KpiInputs| {
+        super::initiative::roi_basis_points(i.initiative_value, i.initiative_spend)
+            .map(super::initiative::pct_label)
+    };
+    let ttv = |i: &KpiInputs| mean_days(&i.time_to_value_days);
+    let ttd = |i: &KpiInputs| mean_days(&i.time_to_deploy_days);
     let kpi =
         |key: &str, name: &str, formula: &str, f: &dyn Fn(&KpiInputs) -> Option<String>, href: String| Kpi {
             key: key.into(),
@@ -130,17 +153,19 @@ pub fn kpis(now: &KpiInputs, before: &KpiInputs) -> Vec<Kpi> {
             "average of (detection time − start of the anomalous period)",
             "Needs anomaly records with their start and detection times (anomalies).",
         ),
-        missing(
+        kpi(
             "ai_roi",
             "AI ROI",
-            "(value of recorded outcomes − attributed spend) ÷ attributed spend × 100",
-            "Needs initiatives with outcomes entered by product owners (initiatives).",
+            "(value of outcomes recorded in the period − spend attributed to initiatives in it) ÷ that spend × 100",
+            &roi,
+            "/initiatives".into(),
         ),
-        missing(
+        kpi(
             "time_to_value",
             "Time to value",
-            "go-live date → first recorded outcome",
-            "Needs initiatives with a go-live date and recorded outcomes (initiatives).",
+            "go-live date → first recorded outcome, mean over initiatives with both",
+            &ttv,
+            "/initiatives".into(),
         ),
         kpi(
             "training_cost_efficiency",
@@ -155,11 +180,12 @@ pub fn kpis(now: &KpiInputs, before: &KpiInputs) -> Vec<Kpi> {
             "cost and quality per feature vs the cheapest model meeting the feature's quality bar",
             "Needs quality scores per feature and model, and each feature's quality bar (evaluations are not recorded yet).",
         ),
-        missing(
+        kpi(
             "time_to_first_deployment",
             "Time to first model deployment",
-            "initiative kickoff → go-live",
-            "Needs initiatives with kickoff and go-live dates (initiatives).",
+            "initiative kickoff → go-live, mean over initiatives live by the period's end",
+            &ttd,
+            "/initiatives".into(),
         ),
     ]
 }
@@ -176,6 +202,10 @@ mod tests {
             gpu_allocated_mh: 192_000,
             gpu_used_mh: 153_600,
             training: vec![(Nanos(800_000_000_000), Some(0.8)), (Nanos(1), None)],
+            initiative_value: Nanos(800_000_000_000_000),
+            initiative_spend: Nanos(200_000_000_000_000),
+            time_to_value_days: vec![14, 15],
+            time_to_deploy_days: vec![90],
         }
     }
 
@@ -192,14 +222,12 @@ mod tests {
         // $800 over a score of 0.8; the unscored run is left out
         assert_eq!(get("training_cost_efficiency").value.as_deref(), Some("$1000.00 per point"));
         assert_eq!(get("cost_per_inference").previous, None, "no requests before: no number");
-        for key in [
-            "anomaly_detection_rate",
-            "mttd",
-            "ai_roi",
-            "time_to_value",
-            "model_fit",
-            "time_to_first_deployment",
-        ] {
+        // $800K of value for $200K of spend
+        assert_eq!(get("ai_roi").value.as_deref(), Some("300.00%"));
+        assert_eq!(get("ai_roi").previous, None, "no spend before: no ROI");
+        assert_eq!(get("time_to_value").value.as_deref(), Some("15 days (mean of 2)"), "14.5 rounds up");
+        assert_eq!(get("time_to_first_deployment").value.as_deref(), Some("90 days (mean of 1)"));
+        for key in ["anomaly_detection_rate", "mttd", "model_fit"] {
             let x = get(key);
             assert!(x.value.is_none() && x.missing.is_some(), "{key} shows no fake number");
         }

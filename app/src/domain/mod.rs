@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod explore;
 pub mod forecast;
 pub mod ingest;
+pub mod initiative;
 pub mod kpis;
 pub mod ledger;
 pub mod money;

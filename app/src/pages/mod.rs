@@ -2,6 +2,7 @@
 pub mod account;
 pub mod budgets;
 pub mod coming_soon;
+pub mod initiatives;
 pub mod kpis;
 pub mod ledger;
 pub mod not_found;
@@ -16,6 +17,7 @@ pub mod traces;
 pub use account::AccountPage;
 pub use budgets::{BudgetPage, BudgetsListPage, ForecastAccuracyPage};
 pub use coming_soon::ComingSoonPage;
+pub use initiatives::{InitiativePage, InitiativesListPage};
 pub use kpis::{CoveragePage, KpisPage};
 pub use ledger::LedgerPage;
 pub use not_found::NotFoundPage;

@@ -123,6 +123,7 @@ macro_rules! in_tx {
 pub mod audit;
 pub mod budgets;
 mod export;
+pub mod initiatives;
 mod keys;
 pub mod ledger;
 pub mod prices;

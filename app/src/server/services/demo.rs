@@ -79,3 +79,99 @@ pub async fn seed_budgets(db: &Db, org: OrgId, today: chrono::NaiveDate) -> Resu
     }
     Ok(budgets.len())
 }
+
+/// Gives the demo organisation its four initiatives (the keys its events carry) and the
+/// outcomes their owners recorded: support-copilot and marketing-content belong to the demo
+/// product member; marketing-content records nothing and is the demo's zombie. Weekly figures
+/// scale with `volume`. Does nothing when the organisation has initiatives already.
+pub async fn seed_initiatives(
+    db: &Db,
+    org: OrgId,
+    first_day: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+    volume: f64,
+) -> Result<usize, AppError> {
+    use crate::domain::initiative::{parse_initiative, value_of, Outcome, ZombieRules};
+    use crate::server::db::{Actor, NewAudit};
+    use chrono::{Datelike, Duration};
+    if !db.initiatives(org).await?.is_empty() {
+        return Ok(0);
+    }
+    let product = "product@demo.costroom.example";
+    let day = |offset: i64| (first_day + Duration::days(offset)).to_string();
+    #[rustfmt::skip]
+    let defs = [
+        ("support-copilot", "Support copilot", "Triage and draft replies for support tickets.", product, "support", day(-90), day(0), "tickets resolved", "ticket", "4"),
+        ("smart-search", "Smart search", "Semantic search and query rewriting on the store.", "search-lead@demo.costroom.example", "search", day(-60), day(7), "conversions", "order", "2"),
+        ("fraud-shield", "Fraud shield", "Screens payments and KYC files for fraud.", "risk-lead@demo.costroom.example", "risk", day(-30), day(21), "fraud losses prevented", "USD", ""),
+        ("marketing-content", "Marketing content", "Product descriptions and e-mail campaigns.", product, "growth", day(-20), day(14), "campaigns shipped", "campaign", "50"),
+    ];
+    let actor = Actor::cli();
+    let audit = |action: &'static str, id: &str, summary: String| NewAudit {
+        actor: actor.clone(),
+        action,
+        entity: "initiative",
+        entity_id: id.to_string(),
+        summary,
+        before: None,
+        after: None,
+    };
+    let scale = |n: f64| ((n * volume * 4.0).round() as i64).max(1);
+    for (key, name, desc, owner, team, kickoff, go_live, metric, unit, per) in &defs {
+        let i =
+            parse_initiative(key, name, desc, owner, team, "live", kickoff, go_live, metric, unit, per, "")?;
+        let id = db
+            .insert_initiative(org, &i, &audit("initiative.create", key, format!("demo initiative {name}")))
+            .await?
+            .ok_or_else(|| AppError::invalid(format!("key: '{key}' exists")))?;
+        let live = i.go_live.expect("demo initiatives are live");
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut week = 0;
+        // weekly figures from two weeks after go-live, on Mondays, through today
+        let mut d = live + Duration::days(14);
+        while d.weekday() != chrono::Weekday::Mon {
+            d += Duration::days(1);
+        }
+        while d <= today {
+            let (qty, value) = match *key {
+                "support-copilot" => {
+                    let q = scale(1.0 + week as f64 / 3.0) * 1000;
+                    (q, value_of(q, Nanos(4_000_000_000)))
+                }
+                "smart-search" => {
+                    let q = scale(1.0 + week as f64 / 4.0) * 1000;
+                    (q, value_of(q, Nanos(2_000_000_000)))
+                }
+                // fraud prevented is reported monthly, as a total
+                "fraud-shield" if d.day() <= 7 => (0, Nanos(scale(8.0) * 1_000_000_000)),
+                _ => (0, Nanos::ZERO),
+            };
+            if value.0 > 0 {
+                outcomes.push(Outcome {
+                    id: 0,
+                    initiative_id: id,
+                    day: d,
+                    period_end: Some(d + Duration::days(6)),
+                    metric: metric.to_string(),
+                    quantity_milli: qty,
+                    value,
+                    baseline_cost: None,
+                    note: "weekly report".into(),
+                    evidence: String::new(),
+                    recorded_by: owner.to_string(),
+                });
+            }
+            d += Duration::days(7);
+            week += 1;
+        }
+        for o in &outcomes {
+            db.insert_outcome(org, o, &audit("outcome.create", key, format!("demo outcome {}", o.day)))
+                .await?;
+        }
+    }
+    // the demo's spend is small: flag any initiative spending more than $2 a month without results
+    let rules = ZombieRules { min_spend: Nanos(2_000_000_000), ..ZombieRules::default() };
+    super::initiatives::set_rules(db, org, &actor, rules).await?;
+    super::initiatives::evaluate_flags(db, org, today).await?;
+    Ok(defs.len())
+}

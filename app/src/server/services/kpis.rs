@@ -22,6 +22,7 @@ fn range_of(today: NaiveDate, from: Option<&str>, to: Option<&str>) -> Result<Da
 
 async fn inputs(db: &Db, org: OrgId, range: DateRange) -> Result<KpiInputs, AppError> {
     let tokens = view(db, org, SpendQuery::total(range, Some(SpendSource::Tokens)), SpendPath::Auto).await?;
+    let lifecycle = super::initiatives::lifecycle_days(db, org, range.to).await?;
     let all_cost = db.cost_between(org, range, None).await?;
     let gpu = db.gpu_usage_summary(org, range.from, range.to).await?;
     let training = db
@@ -38,6 +39,16 @@ async fn inputs(db: &Db, org: OrgId, range: DateRange) -> Result<KpiInputs, AppE
         gpu_allocated_mh: gpu.iter().map(|g| g.allocated_mhours).sum(),
         gpu_used_mh: gpu.iter().map(|g| g.used_mhours).sum(),
         training,
+        initiative_value: db
+            .outcomes(org, None)
+            .await?
+            .iter()
+            .filter(|o| (range.from..=range.to).contains(&o.day))
+            .map(|o| o.value)
+            .sum(),
+        initiative_spend: super::initiatives::attributed_spend(db, org, range).await?,
+        time_to_value_days: lifecycle.iter().filter_map(|(_, ttv)| *ttv).collect(),
+        time_to_deploy_days: lifecycle.iter().filter_map(|(ttd, _)| *ttd).collect(),
     })
 }
 

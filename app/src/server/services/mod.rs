@@ -3,6 +3,7 @@ pub mod auth;
 pub mod budgets;
 pub mod demo;
 pub mod ingest;
+pub mod initiatives;
 pub mod keys;
 pub mod kpis;
 pub mod ledger;

@@ -1,0 +1,133 @@
+//! Initiatives, their outcomes and zombie-flag decisions.
+#![allow(clippy::too_many_arguments)]
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::initiative::{InitiativeDetail, InitiativeLine, ZombieRules};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitiativesPage {
+    pub lines: Vec<InitiativeLine>,
+    pub rules: ZombieRules,
+    /// Whether the person may create initiatives (admins; product members for themselves).
+    pub can_create: bool,
+}
+
+/// The portfolio (flags brought up to date first).
+#[server(endpoint = "list_initiatives")]
+pub async fn list_initiatives() -> Result<InitiativesPage, AppError> {
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    let today = st.clock.today();
+    let lines = state::with_status(services::initiatives::portfolio(&st.db, st.org, today, &user).await)?;
+    let rules = services::initiatives::rules(&st.db, st.org).await?;
+    Ok(InitiativesPage { lines, rules, can_create: user.role.can(Right::ManageInitiatives) })
+}
+
+#[server(endpoint = "create_initiative")]
+pub async fn create_initiative(
+    key: String,
+    name: String,
+    description: String,
+    owner: String,
+    team: String,
+    status: String,
+    kickoff: String,
+    go_live: String,
+    metric: String,
+    unit: String,
+    value_per_unit: String,
+    features: String,
+) -> Result<i64, AppError> {
+    use crate::domain::initiative::parse_initiative;
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
+    let st = state::app_state()?;
+    // product members own what they create: the owner field is theirs whatever was typed
+    let owner = if user.role == crate::domain::Role::Admin { owner } else { user.email.clone() };
+    let i = state::with_status(parse_initiative(
+        &key,
+        &name,
+        &description,
+        &owner,
+        &team,
+        &status,
+        &kickoff,
+        &go_live,
+        &metric,
+        &unit,
+        &value_per_unit,
+        &features,
+    ))?;
+    state::with_status(services::initiatives::create(&st.db, st.org, &user, i).await)
+}
+
+#[server(endpoint = "get_initiative")]
+pub async fn get_initiative(id: i64) -> Result<InitiativeDetail, AppError> {
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_user().await)?;
+    let st = state::app_state()?;
+    state::with_status(services::initiatives::detail(&st.db, st.org, st.clock.today(), &user, id).await)
+}
+
+/// Records an outcome (the initiative's owner, or an admin); errors name the field.
+#[server(endpoint = "record_outcome")]
+pub async fn record_outcome(
+    initiative: i64,
+    day: String,
+    period_end: String,
+    metric: String,
+    quantity: String,
+    value_per_unit: String,
+    total_value: String,
+    baseline_cost: String,
+    note: String,
+    evidence: String,
+) -> Result<i64, AppError> {
+    use crate::domain::initiative::parse_outcome;
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
+    let st = state::app_state()?;
+    state::with_status(
+        services::initiatives::record_outcome(&st.db, st.org, &user, initiative, |i| {
+            parse_outcome(
+                i,
+                &day,
+                &period_end,
+                &metric,
+                &quantity,
+                &value_per_unit,
+                &total_value,
+                &baseline_cost,
+                &note,
+                &evidence,
+            )
+        })
+        .await,
+    )
+}
+
+/// A decision (keep, fix by a date, retire) on a zombie flag.
+#[server(endpoint = "decide_flag")]
+pub async fn decide_flag(
+    flag: i64,
+    decision: String,
+    owner: String,
+    note: String,
+    fix_by: String,
+) -> Result<(), AppError> {
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
+    let st = state::app_state()?;
+    let today = st.clock.today();
+    state::with_status(
+        services::initiatives::decide(&st.db, st.org, today, &user, flag, &decision, &owner, &note, &fix_by)
+            .await,
+    )
+}

@@ -1,0 +1,328 @@
+//! Initiatives: the portfolio with value metrics, each initiative's page, outcomes recorded by
+//! their owners, zombie flags kept in step with the rules, and decisions on them.
+use chrono::NaiveDate;
+
+use crate::domain::explore::{Dim, Filter, SpendQuery, NOT_SET};
+use crate::domain::initiative::{
+    cumulative, metrics, zombie_trips, Decision, FlagDecision, Initiative, InitiativeDetail, InitiativeLine,
+    Outcome, ZombieInput, ZombieRules,
+};
+use crate::domain::{DateRange, Nanos, Right, Role};
+use crate::error::{internal, AppError};
+use crate::server::db::spend::SpendPath;
+use crate::server::db::{Actor, Db, NewAudit, OrgId, UserRecord};
+use crate::server::services::spend::view;
+
+const RULES_KEY: &str = "zombie_rules";
+/// Value metrics look back at most this far (from the kickoff when there is one).
+const MAX_DAYS: i64 = 730;
+
+pub async fn rules(db: &Db, org: OrgId) -> Result<ZombieRules, AppError> {
+    Ok(match db.setting(org, RULES_KEY).await? {
+        Some(v) => serde_json::from_str(&v).map_err(internal)?,
+        None => ZombieRules::default(),
+    })
+}
+
+/// Admins manage every initiative; product members the ones they own.
+pub fn may_manage(user: &UserRecord, i: &Initiative) -> bool {
+    user.role == Role::Admin
+        || (user.role.can(Right::ManageInitiatives) && user.email.eq_ignore_ascii_case(&i.owner))
+}
+
+/// The filters that select an initiative's spend: its key, and (when it has feature rules)
+/// untagged spend of its features. The two never overlap, so their sums add up exactly.
+fn scopes(i: &Initiative) -> Vec<Vec<Filter>> {
+    let mut out = vec![vec![Filter { dim: Dim::Initiative, values: vec![i.key.clone()] }]];
+    if !i.features.is_empty() {
+        out.push(vec![
+            Filter { dim: Dim::Initiative, values: vec![NOT_SET.into()] },
+            Filter { dim: Dim::Feature, values: i.features.clone() },
+        ]);
+    }
+    out
+}
+
+/// Daily (day, spend, requests) of the initiative over `range`, every source.
+async fn daily(
+    db: &Db,
+    org: OrgId,
+    i: &Initiative,
+    range: DateRange,
+) -> Result<Vec<(NaiveDate, Nanos, i64)>, AppError> {
+    let mut out: Vec<(NaiveDate, Nanos, i64)> = range.iter_days().map(|d| (d, Nanos::ZERO, 0)).collect();
+    for filters in scopes(i) {
+        let mut q = SpendQuery::total(range, None);
+        q.filters = filters;
+        let v = view(db, org, q, SpendPath::Auto).await?;
+        for s in &v.series {
+            for (slot, sums) in out.iter_mut().zip(&s.values) {
+                slot.1 += Nanos(sums.cost_nanos);
+                slot.2 += sums.requests;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn value_range(i: &Initiative, today: NaiveDate) -> DateRange {
+    let earliest = today - chrono::Duration::days(MAX_DAYS - 1);
+    let from = i.kickoff.unwrap_or(today - chrono::Duration::days(364)).clamp(earliest, today);
+    DateRange { from, to: today }
+}
+
+/// Brings every initiative's zombie flags in step with the rules on `today`; returns how
+/// many flags were raised.
+pub async fn evaluate_flags(db: &Db, org: OrgId, today: NaiveDate) -> Result<usize, AppError> {
+    let rules = rules(db, org).await?;
+    let days = rules.spend_days.max(rules.roi_days).max(2 * rules.usage_days).max(1);
+    let range = DateRange { from: today - chrono::Duration::days(days - 1), to: today };
+    let mut raised = 0;
+    let outcomes = db.outcomes(org, None).await?;
+    for i in db.initiatives(org).await? {
+        let input = ZombieInput {
+            status: i.status,
+            daily: daily(db, org, &i, range).await?,
+            outcomes: outcomes.iter().filter(|o| o.initiative_id == i.id).map(|o| (o.day, o.value)).collect(),
+        };
+        raised += db.sync_flags(org, i.id, &zombie_trips(&rules, &input, today), today).await?;
+    }
+    Ok(raised)
+}
+
+async fn line(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    user: &UserRecord,
+    i: Initiative,
+    outcomes: &[Outcome],
+) -> Result<(InitiativeLine, Vec<(NaiveDate, Nanos)>), AppError> {
+    let spend: Vec<(NaiveDate, Nanos)> =
+        daily(db, org, &i, value_range(&i, today)).await?.into_iter().map(|(d, c, _)| (d, c)).collect();
+    let mine: Vec<Outcome> = outcomes.iter().filter(|o| o.initiative_id == i.id).cloned().collect();
+    let m = metrics(&i, &mine, &spend);
+    let open_flags =
+        db.flags(org, Some(i.id)).await?.into_iter().filter(|f| f.cleared_on.is_none()).collect();
+    let can_manage = may_manage(user, &i);
+    Ok((InitiativeLine { initiative: i, metrics: m, open_flags, can_manage }, spend))
+}
+
+/// Every initiative with its metrics, best ROI first (those without spend last).
+pub async fn portfolio(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    user: &UserRecord,
+) -> Result<Vec<InitiativeLine>, AppError> {
+    evaluate_flags(db, org, today).await?;
+    let outcomes = db.outcomes(org, None).await?;
+    let mut out = Vec::new();
+    for i in db.initiatives(org).await? {
+        out.push(line(db, org, today, user, i, &outcomes).await?.0);
+    }
+    out.sort_by(|a, b| {
+        let key = |l: &InitiativeLine| {
+            (l.metrics.roi_basis_points.is_none(), -l.metrics.roi_basis_points.unwrap_or(0))
+        };
+        key(a)
+            .cmp(&key(b))
+            .then(b.metrics.net.cmp(&a.metrics.net))
+            .then(a.initiative.name.cmp(&b.initiative.name))
+    });
+    Ok(out)
+}
+
+async fn existing(db: &Db, org: OrgId, id: i64) -> Result<Initiative, AppError> {
+    db.initiatives(org)
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("initiative {id}")))
+}
+
+pub async fn detail(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    user: &UserRecord,
+    id: i64,
+) -> Result<InitiativeDetail, AppError> {
+    let i = existing(db, org, id).await?;
+    evaluate_flags(db, org, today).await?;
+    let outcomes = db.outcomes(org, Some(id)).await?;
+    let range = value_range(&i, today);
+    let (line, spend) = line(db, org, today, user, i.clone(), &outcomes).await?;
+    let mut q = SpendQuery::total(range, None);
+    q.group = Some(Dim::Feature);
+    q.filters = scopes(&i).remove(0);
+    let breakdown = view(db, org, q, SpendPath::Auto).await?;
+    Ok(InitiativeDetail {
+        cumulative: cumulative(&outcomes, &spend),
+        line,
+        outcomes,
+        breakdown,
+        flags: db.flags(org, Some(id)).await?,
+        rules: rules(db, org).await?,
+        today,
+    })
+}
+
+/// Creates an initiative (admins; product members for themselves: they become its owner).
+pub async fn create(db: &Db, org: OrgId, user: &UserRecord, mut i: Initiative) -> Result<i64, AppError> {
+    if !user.role.can(Right::ManageInitiatives) {
+        return Err(AppError::Forbidden);
+    }
+    if user.role != Role::Admin {
+        i.owner = user.email.to_lowercase();
+    }
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "initiative.create",
+        entity: "initiative",
+        entity_id: i.key.clone(),
+        summary: format!("initiative {} ({}) owned by {}", i.name, i.key, i.owner),
+        before: None,
+        after: Some(serde_json::to_value(&i).map_err(internal)?),
+    };
+    db.insert_initiative(org, &i, &entry)
+        .await?
+        .ok_or_else(|| AppError::invalid(format!("key: '{}' is already another initiative's key", i.key)))
+}
+
+/// Records an outcome for an initiative the person may manage (audited).
+pub async fn record_outcome(
+    db: &Db,
+    org: OrgId,
+    user: &UserRecord,
+    id: i64,
+    parse: impl FnOnce(&Initiative) -> Result<Outcome, AppError>,
+) -> Result<i64, AppError> {
+    let i = existing(db, org, id).await?;
+    if !may_manage(user, &i) {
+        return Err(AppError::Forbidden);
+    }
+    let mut o = parse(&i)?;
+    o.recorded_by = user.email.clone();
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "outcome.create",
+        entity: "initiative",
+        entity_id: i.key.clone(),
+        summary: format!("outcome for {}: {} worth {} on {}", i.name, o.metric, o.value.usd(), o.day),
+        before: None,
+        after: Some(serde_json::to_value(&o).map_err(internal)?),
+    };
+    Ok(db.insert_outcome(org, &o, &entry).await?)
+}
+
+/// A decision on a zombie flag, by someone who may manage its initiative.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    user: &UserRecord,
+    flag: i64,
+    decision: &str,
+    owner: &str,
+    note: &str,
+    fix_by: &str,
+) -> Result<(), AppError> {
+    let f = db
+        .flags(org, None)
+        .await?
+        .into_iter()
+        .find(|f| f.id == flag)
+        .ok_or_else(|| AppError::NotFound(format!("flag {flag}")))?;
+    let i = existing(db, org, f.initiative_id).await?;
+    if !may_manage(user, &i) {
+        return Err(AppError::Forbidden);
+    }
+    let decision = Decision::parse(decision)?;
+    let fix_by = crate::domain::period::parse_day("fix_by", Some(fix_by.trim()).filter(|s| !s.is_empty()))?;
+    if decision == Decision::Fix && fix_by.is_none_or(|d| d <= today) {
+        return Err(AppError::invalid("fix_by: a fix needs a date after today"));
+    }
+    let owner = match owner.trim() {
+        "" => user.email.clone(),
+        o => o.to_string(),
+    };
+    let d = FlagDecision {
+        decision,
+        owner,
+        note: note.trim().to_string(),
+        fix_by: if decision == Decision::Fix { fix_by } else { None },
+        decided_by: user.email.clone(),
+        decided_on: today,
+    };
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "zombie.decision",
+        entity: "initiative",
+        entity_id: i.key.clone(),
+        summary: format!("{} on \"{}\" flag of {}: {}", d.decision.as_str(), f.rule.label(), i.name, d.note),
+        before: None,
+        after: Some(serde_json::to_value(&d).map_err(internal)?),
+    };
+    db.insert_decision(org, flag, &d, &entry).await?;
+    // a retired initiative that still spends is flagged at once
+    evaluate_flags(db, org, today).await?;
+    Ok(())
+}
+
+/// Changes the organisation's zombie rules (audited with before and after).
+pub async fn set_rules(db: &Db, org: OrgId, actor: &Actor, r: ZombieRules) -> Result<(), AppError> {
+    let before = rules(db, org).await?;
+    let json = |r: &ZombieRules| serde_json::to_value(r).map_err(internal);
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "setting.zombie_rules",
+        entity: "setting",
+        entity_id: RULES_KEY.into(),
+        summary: format!(
+            "zombie rules: > {} in {} d without outcome in {} d; ROI < {} bp over {} d; usage −{}% over {} d",
+            r.min_spend.usd(),
+            r.spend_days,
+            r.outcome_days,
+            r.min_roi_bp,
+            r.roi_days,
+            r.usage_drop_pct,
+            r.usage_days
+        ),
+        before: Some(json(&before)?),
+        after: Some(json(&r)?),
+    };
+    db.set_setting(org, RULES_KEY, &serde_json::to_string(&r).map_err(internal)?, &entry).await?;
+    Ok(())
+}
+
+/// Spend attributed to any initiative over `range` (each by its key and feature rules).
+pub async fn attributed_spend(db: &Db, org: OrgId, range: DateRange) -> Result<Nanos, AppError> {
+    let mut total = Nanos::ZERO;
+    for i in db.initiatives(org).await? {
+        total += daily(db, org, &i, range).await?.iter().map(|(_, c, _)| *c).sum();
+    }
+    Ok(total)
+}
+
+/// Per initiative live by `by`: (kickoff → go-live days, go-live → first outcome days when
+/// that outcome is dated by `by`).
+pub async fn lifecycle_days(
+    db: &Db,
+    org: OrgId,
+    by: NaiveDate,
+) -> Result<Vec<(Option<i64>, Option<i64>)>, AppError> {
+    let outcomes = db.outcomes(org, None).await?;
+    Ok(db
+        .initiatives(org)
+        .await?
+        .into_iter()
+        .filter_map(|i| {
+            let live = i.go_live.filter(|g| *g <= by)?;
+            let first =
+                outcomes.iter().filter(|o| o.initiative_id == i.id && o.day <= by).map(|o| o.day).min();
+            Some((i.kickoff.map(|k| (live - k).num_days()), first.map(|f| (f - live).num_days())))
+        })
+        .collect())
+}
