@@ -33,10 +33,14 @@ create table outcomes (
     baseline_nanos bigint,
     note text not null,
     evidence text not null,
+    -- the sender's own id for the outcome (API and CSV imports): a resend is recognised and
+    -- skipped, never counted twice
+    external_id text,
     recorded_by text not null,
     recorded_at timestamptz not null
 );
 create index outcomes_initiative on outcomes (initiative_id, day);
+create unique index outcomes_external on outcomes (initiative_id, external_id);
 
 -- One open flag per initiative and rule at a time (cleared_on is null while it trips).
 create table zombie_flags (

@@ -79,6 +79,13 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/ledger/gpu-usage", post(records_api::gpu_usage_handler)),
         (Method::POST, "/api/v1/ledger/training-runs", post(records_api::training_runs_handler)),
         (Method::POST, "/api/v1/ledger/commitments", post(records_api::commitments_handler)),
+        (Method::POST, "/api/v1/outcomes", post(records_api::outcomes_handler)),
+        (
+            Method::POST,
+            "/initiatives/{id}/outcomes",
+            post(uploads::outcomes_upload_handler)
+                .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024)),
+        ),
         (
             Method::POST,
             "/ledger/report",

@@ -72,6 +72,18 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
         "initiative=999&day=2026-11-01&period_end=&metric=m&quantity=1&value_per_unit=1&total_value=&baseline_cost=&note=&evidence=",
         Needs(Right::ManageInitiatives),
     ),
+    (
+        "POST",
+        "/api/set_zombie_rules",
+        "spend_days=30&min_spend=10&outcome_days=45&roi_days=90&min_roi_pct=0&usage_days=30&usage_drop_pct=50",
+        PEOPLE,
+    ),
+    (
+        "POST",
+        "/api/update_initiative",
+        "id=999&name=n&description=&owner=o%40x.com&team=&status=live&kickoff=&go_live=&metric=m&unit=&value_per_unit=&features=",
+        Needs(Right::ManageInitiatives),
+    ),
     ("POST", "/api/decide_flag", "flag=999&decision=keep&owner=&note=&fix_by=", Needs(Right::ManageInitiatives)),
     ("POST", "/api/forecast_accuracy", "", SignedIn),
     ("POST", "/api/create_webhook", "name=w&url=http%3A%2F%2F127.0.0.1%3A1%2Fx&format=json", Needs(Right::ManageAlerts)),
@@ -167,6 +179,8 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/v1/ledger/training-runs", "[]", ApiKey),
     ("POST", "/api/v1/ledger/commitments", "[]", ApiKey),
     ("POST", "/ledger/focus", "", Needs(Right::ImportBilling)),
+    ("POST", "/api/v1/outcomes", "[]", ApiKey),
+    ("POST", "/initiatives/{id}/outcomes", "", Needs(Right::ManageInitiatives)),
     ("POST", "/ledger/report", "", Needs(Right::ImportBilling)),
     // pages
     ("GET", "/", "", SignedIn),

@@ -1246,7 +1246,7 @@ async fn kpi_coverage_scope_and_trace_pages_render_on_the_server(db: Db) {
     // $12.123456791 over 3 requests
     assert!(html.contains("data-kpi=\"cost_per_inference\""), "{html}");
     assert!(html.contains("$4.041152"), "cost per inference in the HTML");
-    assert!(html.contains("Needs initiatives with outcomes"), "ROI says what it needs");
+    assert!(html.contains("data-kpi=\"ai_roi\"") && !html.contains("Needs initiatives"), "ROI is computed now");
     let (status, html) = send(&app, page("/coverage?from=2026-11-01&to=2026-11-10")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-testid=\"coverage-all\""));
@@ -1538,3 +1538,106 @@ async fn product_owners_record_outcomes_for_their_own_initiatives_only(db: Db) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 on_both!(product_owners_record_outcomes_for_their_own_initiatives_only);
+
+fn multipart_csv(uri: &str, csv: &str) -> Request<Body> {
+    let boundary = "costroom-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"outcomes.csv\"\r\n\
+        Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    Request::post(uri)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming_line_and_field(db: Db) {
+    use app::domain::initiative::parse_initiative;
+    use app::server::services::initiatives;
+    let (app, ingest, _read) = ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let add = |email: &str, role| AddUser {
+        email: email.into(),
+        name: "P".into(),
+        role,
+        password: "a product long password".into(),
+        team: None,
+    };
+    let cli = app::server::db::Actor::cli();
+    let admin = add_user(&db, org, &cli, add("boss@example.com", app::domain::Role::Admin)).await.unwrap();
+    add_user(&db, org, &cli, add("po@example.com", app::domain::Role::Product)).await.unwrap();
+    let mut ids = Vec::new();
+    for (key, owner) in [("smart-search", "po@example.com"), ("copilot", "other@example.com")] {
+        let i = parse_initiative(key, key, "", owner, "", "live", "", "", "conversions", "", "", "").unwrap();
+        ids.push(initiatives::create(&db, org, &admin, i).await.unwrap());
+    }
+    // the key was made for smart-search: copilot's line is refused
+    let csv = "initiative,day,metric,quantity,value_per_unit,total_value,external_id\n\
+        smart-search,2026-11-02,conversions,3,2.50,,w45\n\
+        smart-search,2026-11-09,conversions,x,,,w46\n\
+        copilot,2026-11-02,tickets,1,1,,c1\n\
+        smart-search,2026-11-16,,,,12.345678901,w47\n";
+    let post = |auth: Option<&str>| {
+        let mut r = Request::post("/api/v1/outcomes").header("content-type", "text/csv");
+        if let Some(t) = auth {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.body(Body::from(csv)).unwrap()
+    };
+    let (status, _) = send(&app, post(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(&app, post(Some(&ingest))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (r["accepted"].as_u64(), r["rejected"].as_u64(), r["duplicates"].as_u64()),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(r["value"], 7_500_000_000i64 + 12_345_678_901, "3 × $2.50 + $12.345678901, to the nano");
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!((errors[0]["at"].as_u64(), errors[0]["field"].as_str()), (Some(3), Some("quantity")));
+    assert_eq!((errors[1]["at"].as_u64(), errors[1]["field"].as_str()), (Some(4), Some("initiative")));
+    // the same file again: nothing counted twice
+    let (status, body) = send(&app, post(Some(&ingest))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(db.outcomes(org, Some(ids[0])).await.unwrap().len(), 2);
+
+    // the owner uploads a CSV on their initiative's page; not on someone else's
+    let po = sign_in(&app, "po@example.com", "a product long password", None).await.unwrap();
+    let upload = "day,quantity,total_value,note,external_id\n2026-11-20,,40,campaign,p1\n2026-11-21,,,missing value,p2\n";
+    let res = app
+        .clone()
+        .oneshot(with_cookie(multipart_csv(&format!("/initiatives/{}/outcomes", ids[0]), upload), &po))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("/initiatives/{}?imported=1&duplicates=0&rejected=1", ids[0])),
+        "{location}"
+    );
+    assert!(location.contains("line%203%3A%20total_value"), "{location}");
+    let res = app
+        .clone()
+        .oneshot(with_cookie(multipart_csv(&format!("/initiatives/{}/outcomes", ids[1]), upload), &po))
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("imported=0&duplicates=0&rejected=2"), "{location}");
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(with_cookie(multipart_csv(&format!("/initiatives/{}/outcomes", ids[0]), upload), &viewer))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let stored = db.outcomes(org, None).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(
+        stored.iter().find(|o| o.external_id.as_deref() == Some("p1")).unwrap().recorded_by,
+        "po@example.com"
+    );
+}
+on_both!(outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming_line_and_field);

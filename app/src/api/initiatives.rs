@@ -12,6 +12,8 @@ pub struct InitiativesPage {
     pub rules: ZombieRules,
     /// Whether the person may create initiatives (admins; product members for themselves).
     pub can_create: bool,
+    /// Whether the person may change the zombie rules (admins).
+    pub can_set_rules: bool,
 }
 
 /// The portfolio (flags brought up to date first).
@@ -24,7 +26,12 @@ pub async fn list_initiatives() -> Result<InitiativesPage, AppError> {
     let today = st.clock.today();
     let lines = state::with_status(services::initiatives::portfolio(&st.db, st.org, today, &user).await)?;
     let rules = services::initiatives::rules(&st.db, st.org).await?;
-    Ok(InitiativesPage { lines, rules, can_create: user.role.can(Right::ManageInitiatives) })
+    Ok(InitiativesPage {
+        lines,
+        rules,
+        can_create: user.role.can(Right::ManageInitiatives),
+        can_set_rules: user.role == crate::domain::Role::Admin,
+    })
 }
 
 #[server(endpoint = "create_initiative")]
@@ -130,4 +137,76 @@ pub async fn decide_flag(
         services::initiatives::decide(&st.db, st.org, today, &user, flag, &decision, &owner, &note, &fix_by)
             .await,
     )
+}
+
+/// Changes the zombie rules (admins); errors name the field.
+#[server(endpoint = "set_zombie_rules")]
+pub async fn set_zombie_rules(
+    spend_days: String,
+    min_spend: String,
+    outcome_days: String,
+    roi_days: String,
+    min_roi_pct: String,
+    usage_days: String,
+    usage_drop_pct: String,
+) -> Result<(), AppError> {
+    use crate::domain::initiative::parse_rules;
+    use crate::domain::Right;
+    use crate::server::db::Actor;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManagePeople).await)?;
+    let st = state::app_state()?;
+    let r = state::with_status(parse_rules(
+        &spend_days,
+        &min_spend,
+        &outcome_days,
+        &roi_days,
+        &min_roi_pct,
+        &usage_days,
+        &usage_drop_pct,
+    ))?;
+    let actor = Actor::person(user.id, &user.email);
+    state::with_status(services::initiatives::set_rules(&st.db, st.org, &actor, r).await)?;
+    state::with_status(services::initiatives::evaluate_flags(&st.db, st.org, st.clock.today()).await)?;
+    Ok(())
+}
+
+/// Changes an initiative (its owner or an admin); the same fields and errors as creating one.
+#[server(endpoint = "update_initiative")]
+pub async fn update_initiative(
+    id: i64,
+    name: String,
+    description: String,
+    owner: String,
+    team: String,
+    status: String,
+    kickoff: String,
+    go_live: String,
+    metric: String,
+    unit: String,
+    value_per_unit: String,
+    features: String,
+) -> Result<(), AppError> {
+    use crate::domain::initiative::parse_initiative;
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
+    let st = state::app_state()?;
+    let i = state::with_status(parse_initiative(
+        "unchanged",
+        &name,
+        &description,
+        &owner,
+        &team,
+        &status,
+        &kickoff,
+        &go_live,
+        &metric,
+        &unit,
+        &value_per_unit,
+        &features,
+    ))?;
+    state::with_status(services::initiatives::update(&st.db, st.org, &user, id, i).await)?;
+    state::with_status(services::initiatives::evaluate_flags(&st.db, st.org, st.clock.today()).await)?;
+    Ok(())
 }

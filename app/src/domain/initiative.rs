@@ -171,6 +171,8 @@ pub struct Outcome {
     pub baseline_cost: Option<Nanos>,
     pub note: String,
     pub evidence: String,
+    /// The sender's id (API, CSV): the same id again is a resend.
+    pub external_id: Option<String>,
     pub recorded_by: String,
 }
 
@@ -247,6 +249,7 @@ pub fn parse_outcome(
         baseline_cost,
         note: note.trim().to_string(),
         evidence: evidence.to_string(),
+        external_id: None,
         recorded_by: String::new(),
     })
 }
@@ -362,6 +365,53 @@ impl Default for ZombieRules {
             usage_drop_pct: 50,
         }
     }
+}
+
+/// The rules from their form; errors name the field.
+pub fn parse_rules(
+    spend_days: &str,
+    min_spend: &str,
+    outcome_days: &str,
+    roi_days: &str,
+    min_roi_pct: &str,
+    usage_days: &str,
+    usage_drop_pct: &str,
+) -> Result<ZombieRules, AppError> {
+    let days = |field: &str, v: &str| {
+        v.trim().parse::<i64>().ok().filter(|d| (1..=730).contains(d)).ok_or_else(|| {
+            AppError::invalid(format!("{field}: '{}' is not a number of days from 1 to 730", v.trim()))
+        })
+    };
+    // a percentage with up to two decimals, as hundredths
+    let roi = super::pricing::parse_scaled_rounded(min_roi_pct.trim().trim_end_matches('%'), 2)
+        .filter(|bp| (-10_000..=1_000_000).contains(bp))
+        .ok_or_else(|| {
+            AppError::invalid(format!(
+                "min_roi_pct: '{}' is not a percentage from -100 to 10000",
+                min_roi_pct.trim()
+            ))
+        })?;
+    let drop = usage_drop_pct
+        .trim()
+        .trim_end_matches('%')
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (1..=100).contains(p))
+        .ok_or_else(|| {
+            AppError::invalid(format!(
+                "usage_drop_pct: '{}' is not a percentage from 1 to 100",
+                usage_drop_pct.trim()
+            ))
+        })?;
+    Ok(ZombieRules {
+        spend_days: days("spend_days", spend_days)?,
+        min_spend: parse_usd("min_spend", min_spend)?,
+        outcome_days: days("outcome_days", outcome_days)?,
+        roi_days: days("roi_days", roi_days)?,
+        min_roi_bp: roi,
+        usage_days: days("usage_days", usage_days)?,
+        usage_drop_pct: drop,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -653,6 +703,7 @@ mod tests {
             baseline_cost: None,
             note: String::new(),
             evidence: String::new(),
+            external_id: None,
             recorded_by: String::new(),
         }
     }
@@ -823,6 +874,21 @@ mod tests {
                 (d("2026-06-04"), Nanos(7), Nanos(10))
             ]
         );
+    }
+
+    #[test]
+    fn rules_come_from_their_form_and_errors_name_the_field() {
+        let r = parse_rules("30", "$100", "60", "90", "-12.5%", "30", "50").unwrap();
+        assert_eq!((r.min_spend, r.min_roi_bp, r.usage_drop_pct), (Nanos(100 * K), -1_250, 50));
+        for (args, field) in [
+            (["0", "1", "1", "1", "0", "1", "1"], "spend_days: "),
+            (["1", "x", "1", "1", "0", "1", "1"], "min_spend: "),
+            (["1", "1", "1", "1", "-101", "1", "1"], "min_roi_pct: "),
+            (["1", "1", "1", "1", "0", "1", "101"], "usage_drop_pct: "),
+        ] {
+            let e = parse_rules(args[0], args[1], args[2], args[3], args[4], args[5], args[6]).unwrap_err();
+            assert!(e.to_string().starts_with(field), "{e}");
+        }
     }
 
     #[test]

@@ -8,10 +8,13 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::initiatives::{
     get_initiative, list_initiatives, CreateInitiative, DecideFlag, InitiativesPage, RecordOutcome,
+    SetZombieRules, UpdateInitiative,
 };
 use crate::charts;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError, KpiTile};
-use crate::domain::initiative::{pct_label, Flag, InitiativeDetail, InitiativeLine, Status};
+use crate::domain::initiative::{
+    pct_label, Flag, Initiative, InitiativeDetail, InitiativeLine, Status, ZombieRules,
+};
 use crate::domain::Nanos;
 
 fn roi(l: &InitiativeLine) -> String {
@@ -29,14 +32,16 @@ fn quantity(milli: i64) -> String {
 #[component]
 pub fn InitiativesListPage() -> impl IntoView {
     let create = ServerAction::<CreateInitiative>::new();
-    let page = Resource::new(move || create.version().get(), |_| list_initiatives());
+    let set_rules = ServerAction::<SetZombieRules>::new();
+    let page =
+        Resource::new(move || (create.version().get(), set_rules.version().get()), |_| list_initiatives());
     view! {
         <Title text="Initiatives · Costroom"/>
         <h1>"Initiatives"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading initiatives…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <Portfolio p create/> }.into_any(),
+                    Ok(p) => view! { <Portfolio p create set_rules/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -45,7 +50,11 @@ pub fn InitiativesListPage() -> impl IntoView {
 }
 
 #[component]
-fn Portfolio(p: InitiativesPage, create: ServerAction<CreateInitiative>) -> impl IntoView {
+fn Portfolio(
+    p: InitiativesPage,
+    create: ServerAction<CreateInitiative>,
+    set_rules: ServerAction<SetZombieRules>,
+) -> impl IntoView {
     let flagged: Vec<(String, i64, Flag)> = p
         .lines
         .iter()
@@ -126,7 +135,31 @@ fn Portfolio(p: InitiativesPage, create: ServerAction<CreateInitiative>) -> impl
                     .collect_view()}
             </ul>
         </section>
+        {p.can_set_rules.then(|| view! { <RulesForm r=p.rules.clone() set_rules/> })}
         {p.can_create.then(|| view! { <CreateForm create/> })}
+    }
+    .into_any()
+}
+
+#[component]
+fn RulesForm(r: ZombieRules, set_rules: ServerAction<SetZombieRules>) -> impl IntoView {
+    let err = Signal::derive(move || set_rules.value().get().and_then(Result::err).map(|e| e.to_string()));
+    let roi = format!("{}", r.min_roi_bp as f64 / 100.0);
+    view! {
+        <section class="panel form-panel">
+            <h2>"Zombie rules"</h2>
+            <ActionForm action=set_rules attr:class="stack">
+                <label>"Spend window (days)" <input name="spend_days" value=r.spend_days.to_string()/> <FieldError error=err field="spend_days"/></label>
+                <label>"…flag when spend in it is above (US$)" <input name="min_spend" value=r.min_spend.decimal(2) data-testid="rules-min-spend"/> <FieldError error=err field="min_spend"/></label>
+                <label>"…and no outcome in (days)" <input name="outcome_days" value=r.outcome_days.to_string()/> <FieldError error=err field="outcome_days"/></label>
+                <label>"ROI window (days)" <input name="roi_days" value=r.roi_days.to_string()/> <FieldError error=err field="roi_days"/></label>
+                <label>"…flag when ROI is below (%)" <input name="min_roi_pct" value=roi/> <FieldError error=err field="min_roi_pct"/></label>
+                <label>"Usage window (days)" <input name="usage_days" value=r.usage_days.to_string()/> <FieldError error=err field="usage_days"/></label>
+                <label>"…flag when requests fall by at least (%)" <input name="usage_drop_pct" value=r.usage_drop_pct.to_string()/> <FieldError error=err field="usage_drop_pct"/></label>
+                <button type="submit" data-testid="rules-submit">"Save rules"</button>
+            </ActionForm>
+            <ActionResult value=move || set_rules.value().get() testid="rules-result" done=|_: &()| "Rules saved; flags re-evaluated.".to_string()/>
+        </section>
     }
     .into_any()
 }
@@ -168,14 +201,15 @@ pub fn InitiativePage() -> impl IntoView {
     let params = use_params_map();
     let record = ServerAction::<RecordOutcome>::new();
     let decide = ServerAction::<DecideFlag>::new();
+    let update = ServerAction::<UpdateInitiative>::new();
     let detail = Resource::new(
         move || {
             // an id that is not a number asks for initiative 0: the server answers "not found"
             // (or "sign in" first), like any other missing one
             let id = params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            (id, record.version().get(), decide.version().get())
+            (id, record.version().get(), decide.version().get(), update.version().get())
         },
-        |(id, _, _)| get_initiative(id),
+        |(id, _, _, _)| get_initiative(id),
     );
     view! {
         <Title text="Initiative · Costroom"/>
@@ -185,7 +219,7 @@ pub fn InitiativePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the initiative…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d record decide/> }.into_any(),
+                    Ok(d) => view! { <Detail d record decide update/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -198,6 +232,7 @@ fn Detail(
     d: InitiativeDetail,
     record: ServerAction<RecordOutcome>,
     decide: ServerAction<DecideFlag>,
+    update: ServerAction<UpdateInitiative>,
 ) -> impl IntoView {
     let i = d.line.initiative.clone();
     let m = d.line.metrics.clone();
@@ -301,6 +336,7 @@ fn Detail(
             </table>
         </section>
         {can.then(|| view! { <OutcomeForm id=i.id metric=i.hypothesis.metric.clone() record/> })}
+        {can.then(|| view! { <EditForm i=i.clone() update/> })}
         <section class="panel" aria-label="Spend by feature">
             <h2>"Spend by feature"</h2>
             <table data-testid="initiative-breakdown">
@@ -347,6 +383,16 @@ fn OutcomeForm(id: i64, metric: String, record: ServerAction<RecordOutcome>) -> 
                 <button type="submit" data-testid="outcome-submit">"Record outcome"</button>
             </ActionForm>
             <ActionResult value=move || record.value().get() testid="outcome-result" done=|_: &i64| "Outcome recorded.".to_string()/>
+            <h3>"Or upload a CSV"</h3>
+            <p class="muted">
+                "One outcome per line, with a header: " <code>"day,period_end,metric,quantity,value_per_unit,total_value,baseline_cost,note,evidence,external_id"</code>
+                " (any subset; " <code>"external_id"</code> " makes a re-upload skip lines already recorded)."
+            </p>
+            <form method="post" action=format!("/initiatives/{id}/outcomes") enctype="multipart/form-data" class="stack">
+                <input type="file" name="file" accept=".csv,text/csv" required data-testid="outcome-file"/>
+                <button type="submit" data-testid="outcome-upload">"Upload outcomes"</button>
+            </form>
+            <ImportResult/>
         </section>
     }
     .into_any()
@@ -434,6 +480,83 @@ fn DecisionForm(flag: i64, decide: ServerAction<DecideFlag>) -> impl IntoView {
             <FieldError error=err field="fix_by"/>
             <FieldError error=err field="decision"/>
         </ActionForm>
+    }
+    .into_any()
+}
+
+/// What the last CSV upload did (the upload answers with a redirect carrying it).
+#[component]
+fn ImportResult() -> impl IntoView {
+    let q = leptos_router::hooks::use_query_map();
+    move || {
+        let q = q.read();
+        if let Some(e) = q.get("import_error") {
+            return Some(view! { <p class="error" role="alert" data-testid="import-result">{format!("Upload refused: {e}")}</p> }.into_any());
+        }
+        let imported = q.get("imported")?;
+        let summary = format!(
+            "{imported} outcomes recorded, {} already recorded, {} refused.",
+            q.get("duplicates").unwrap_or_default(),
+            q.get("rejected").unwrap_or_default()
+        );
+        let errors: Vec<String> = q
+            .get("import_errors")
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect();
+        Some(
+            view! {
+                <div role="status" data-testid="import-result">
+                    <p>{summary}</p>
+                    <ul class="errors">{errors.into_iter().map(|e| view! { <li class="error">{e}</li> }).collect_view()}</ul>
+                </div>
+            }
+            .into_any(),
+        )
+    }
+}
+
+/// The initiative's fields, prefilled, for its owner and admins (the key stays: spend is
+/// attributed by it).
+#[component]
+fn EditForm(i: Initiative, update: ServerAction<UpdateInitiative>) -> impl IntoView {
+    let err = Signal::derive(move || update.value().get().and_then(Result::err).map(|e| e.to_string()));
+    let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    let status = i.status;
+    view! {
+        <section class="panel form-panel">
+            <h2>"Change this initiative"</h2>
+            <ActionForm action=update attr:class="stack">
+                <input type="hidden" name="id" value=i.id/>
+                <label>"Name" <input name="name" value=i.name.clone() required/> <FieldError error=err field="name"/></label>
+                <label>"Description" <input name="description" value=i.description.clone()/></label>
+                <label>"Owner's email" <input name="owner" value=i.owner.clone()/> <FieldError error=err field="owner"/></label>
+                <label>"Team" <input name="team" value=i.team.clone().unwrap_or_default()/></label>
+                <label>
+                    "Status "
+                    <select name="status" data-testid="edit-status">
+                        {Status::ALL
+                            .iter()
+                            .map(|s| view! { <option value=s.as_str() selected=*s == status>{s.as_str()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>"Kickoff" <input type="date" name="kickoff" value=day(i.kickoff)/> <FieldError error=err field="kickoff"/></label>
+                <label>"Go-live" <input type="date" name="go_live" value=day(i.go_live)/> <FieldError error=err field="go_live"/></label>
+                <label>"Outcome measured" <input name="metric" value=i.hypothesis.metric.clone()/></label>
+                <label>"Unit" <input name="unit" value=i.hypothesis.unit.clone()/></label>
+                <label>
+                    "Value per unit (US$)"
+                    <input name="value_per_unit" value=i.hypothesis.value_per_unit.map(|v| v.decimal(2)).unwrap_or_default()/>
+                    <FieldError error=err field="value_per_unit"/>
+                </label>
+                <label>"Features whose untagged spend counts" <input name="features" value=i.features.join(", ")/></label>
+                <button type="submit" data-testid="edit-submit">"Save"</button>
+            </ActionForm>
+            <ActionResult value=move || update.value().get() testid="edit-result" done=|_: &()| "Saved.".to_string()/>
+        </section>
     }
     .into_any()
 }

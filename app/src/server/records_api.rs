@@ -59,3 +59,38 @@ pub async fn training_runs_handler(State(st): State<AppState>, headers: HeaderMa
 pub async fn commitments_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     handle(st, headers, body, RecordKind::Commitments).await
 }
+
+/// `POST /api/v1/outcomes`: outcomes from machines (an `ingest` key; a key made for an
+/// initiative records for it only). CSV or JSON, fields as on the outcome form plus
+/// `initiative` (its key) and `external_id` (a resend with the same id is skipped).
+pub async fn outcomes_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    use super::services::initiatives::{import_outcomes, Importer};
+    let key = match ingest_key(&st, &headers).await {
+        Ok(k) => k,
+        Err(res) => return res,
+    };
+    let bytes = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
+    let records = match parse_records(&bytes, csv) {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e),
+    };
+    let who = Importer::Key { label: format!("api key {}", key.prefix), initiative: key.initiative.clone() };
+    match import_outcomes(&st.db, OrgId(key.org_id), &who, None, &records).await {
+        Ok(report) => {
+            let status = if !records.is_empty() && report.accepted == 0 && report.duplicates == 0 {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, axum::Json(report)).into_response()
+        }
+        Err(e) => problem(e.status(), e.to_string()),
+    }
+}

@@ -180,3 +180,67 @@ pub async fn report_upload_handler(
     st.jobs.finish(job, outcome);
     Redirect::to(&format!("/ledger?job={job}")).into_response()
 }
+
+/// Largest outcome CSV accepted from the page (outcomes are a few lines a week).
+const MAX_OUTCOMES_BYTES: usize = 4 * 1024 * 1024;
+
+/// `POST /initiatives/{id}/outcomes`: a CSV of outcomes uploaded from an initiative's page by
+/// its owner (or an admin). Answers with a redirect back to the page, which shows what was
+/// recorded and each refused line.
+pub async fn outcomes_upload_handler(
+    State(st): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    session: Session,
+    request: Request,
+) -> Response {
+    use super::services::initiatives::{import_outcomes, Importer};
+    use super::services::records::parse_records;
+    let user = match user_of(&session, &st).await {
+        Ok(Some(u)) if u.role.can(Right::ManageInitiatives) => u,
+        Ok(Some(_)) => return AppError::Forbidden.status().into_response(),
+        Ok(None) => return AppError::Unauthorized.status().into_response(),
+        Err(e) => return e.status().into_response(),
+    };
+    // rights first, then the path: a caller without them learns nothing from its shape
+    let Ok(id) = id.parse::<i64>() else {
+        return AppError::NotFound(format!("initiative {id}")).status().into_response();
+    };
+    let back = |q: String| Redirect::to(&format!("/initiatives/{id}?{q}#record")).into_response();
+    let Ok(mut form) = Multipart::from_request(request, &st).await else {
+        return back("import_error=form".into());
+    };
+    let mut bytes = Vec::new();
+    while let Ok(Some(mut field)) = form.next_field().await {
+        if field.name() != Some("file") {
+            continue;
+        }
+        while let Ok(Some(chunk)) = field.chunk().await {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_OUTCOMES_BYTES {
+                return back("import_error=too_large".into());
+            }
+        }
+    }
+    let records = match parse_records(&bytes, true) {
+        Ok(r) => r,
+        Err(e) => return back(format!("import_error={}", crate::domain::text::encode_query_value(&e))),
+    };
+    match import_outcomes(&st.db, st.org, &Importer::Person(&user), Some(id), &records).await {
+        Ok(r) => {
+            let errors: Vec<String> = r
+                .errors
+                .iter()
+                .take(20)
+                .map(|e| format!("line {}: {}: {}", e.at, e.field, e.reason))
+                .collect();
+            back(format!(
+                "imported={}&duplicates={}&rejected={}&import_errors={}",
+                r.accepted,
+                r.duplicates,
+                r.rejected,
+                crate::domain::text::encode_query_value(&errors.join("\n"))
+            ))
+        }
+        Err(e) => back(format!("import_error={}", crate::domain::text::encode_query_value(&e.to_string()))),
+    }
+}

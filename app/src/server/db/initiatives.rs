@@ -40,8 +40,20 @@ fn initiative_of(r: InitiativeRow) -> Option<Initiative> {
     })
 }
 
-type OutcomeRow =
-    (i64, i64, NaiveDate, Option<NaiveDate>, String, i64, i64, Option<i64>, String, String, String);
+type OutcomeRow = (
+    i64,
+    i64,
+    NaiveDate,
+    Option<NaiveDate>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 impl Db {
     /// Stores a new initiative with its audit record; `Ok(None)` when its key is taken.
@@ -135,14 +147,21 @@ impl Db {
         Ok(rows.into_iter().filter_map(initiative_of).collect())
     }
 
-    /// Stores an outcome with its audit record; returns its id.
-    pub async fn insert_outcome(&self, org: OrgId, o: &Outcome, audit: &NewAudit) -> sqlx::Result<i64> {
+    /// Stores an outcome with its audit record; returns its id, or `None` when the initiative
+    /// already holds an outcome with the same external id (a resend: nothing is stored).
+    pub async fn insert_outcome(
+        &self,
+        org: OrgId,
+        o: &Outcome,
+        audit: &NewAudit,
+    ) -> sqlx::Result<Option<i64>> {
         const SQL: &str =
             "insert into outcomes (org_id, initiative_id, day, period_end, metric, quantity_milli, \
-            value_nanos, baseline_nanos, note, evidence, recorded_by, recorded_at) \
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id";
+            value_nanos, baseline_nanos, note, evidence, recorded_by, recorded_at, external_id) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            on conflict (initiative_id, external_id) do nothing returning id";
         Ok(in_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(SQL)
+            let id: Option<i64> = sqlx::query_scalar(SQL)
                 .bind(org.0)
                 .bind(o.initiative_id)
                 .bind(o.day)
@@ -155,9 +174,12 @@ impl Db {
                 .bind(&o.evidence)
                 .bind(&o.recorded_by)
                 .bind(Utc::now())
-                .fetch_one(&mut *tx)
+                .bind(&o.external_id)
+                .fetch_optional(&mut *tx)
                 .await?;
-            insert_audit!(tx, org, audit)?;
+            if id.is_some() {
+                insert_audit!(tx, org, audit)?;
+            }
             id
         }))
     }
@@ -165,7 +187,7 @@ impl Db {
     /// Outcomes of one initiative (or all), oldest first.
     pub async fn outcomes(&self, org: OrgId, initiative: Option<i64>) -> sqlx::Result<Vec<Outcome>> {
         const SQL: &str = "select id, initiative_id, day, period_end, metric, quantity_milli, value_nanos, \
-            baseline_nanos, note, evidence, recorded_by from outcomes where org_id = $1 \
+            baseline_nanos, note, evidence, recorded_by, external_id from outcomes where org_id = $1 \
             and ($2 is null or initiative_id = $2) order by day, id";
         let rows: Vec<OutcomeRow> =
             on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(initiative).fetch_all(p).await)?;
@@ -183,6 +205,7 @@ impl Db {
                 note: r.8,
                 evidence: r.9,
                 recorded_by: r.10,
+                external_id: r.11,
             })
             .collect())
     }

@@ -158,6 +158,7 @@ pub async fn seed_initiatives(
                     baseline_cost: None,
                     note: "weekly report".into(),
                     evidence: String::new(),
+                    external_id: None,
                     recorded_by: owner.to_string(),
                 });
             }

@@ -213,7 +213,9 @@ pub async fn record_outcome(
         before: None,
         after: Some(serde_json::to_value(&o).map_err(internal)?),
     };
-    Ok(db.insert_outcome(org, &o, &entry).await?)
+    db.insert_outcome(org, &o, &entry)
+        .await?
+        .ok_or_else(|| AppError::invalid("external_id: already recorded"))
 }
 
 /// A decision on a zombie flag, by someone who may manage its initiative.
@@ -325,4 +327,148 @@ pub async fn lifecycle_days(
             Some((i.kickoff.map(|k| (live - k).num_days()), first.map(|f| (f - live).num_days())))
         })
         .collect())
+}
+
+/// Who is importing outcomes, and which initiatives they may record for.
+pub enum Importer<'a> {
+    /// A person signed in: admins for any initiative, product members for their own.
+    Person(&'a UserRecord),
+    /// An `ingest` API key; one made for an initiative records for that initiative only.
+    Key { label: String, initiative: Option<String> },
+}
+
+impl Importer<'_> {
+    fn may(&self, i: &Initiative) -> bool {
+        match self {
+            Importer::Person(u) => may_manage(u, i),
+            Importer::Key { initiative, .. } => initiative.as_ref().is_none_or(|k| *k == i.key),
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        match self {
+            Importer::Person(u) => Actor::person(u.id, &u.email),
+            Importer::Key { label, .. } => Actor { user: None, label: label.clone() },
+        }
+    }
+}
+
+/// What an outcome import did: stored, skipped as resends (same `external_id`), refused with
+/// the record (number or CSV line), field and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutcomeImport {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub value: Nanos,
+    pub errors: Vec<super::records::RecordError>,
+}
+
+/// Records outcomes from CSV or JSON records (fields as on the form, plus `initiative` — the
+/// initiative's key, optional when `only` names one — and `external_id`). Each record stands
+/// alone: a refused one does not stop the others.
+pub async fn import_outcomes(
+    db: &Db,
+    org: OrgId,
+    who: &Importer<'_>,
+    only: Option<i64>,
+    records: &[super::records::RawRecord],
+) -> Result<OutcomeImport, AppError> {
+    use super::records::RecordError;
+    let all = db.initiatives(org).await?;
+    let mut report = OutcomeImport::default();
+    let actor = who.actor();
+    for (at, fields) in records {
+        let get = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or("");
+        let refuse = |field: &str, reason: String| RecordError { at: *at, field: field.into(), reason };
+        let found = match (only, get("initiative")) {
+            (Some(id), "") => all.iter().find(|i| i.id == id),
+            (Some(id), key) => all.iter().find(|i| i.id == id && i.key == key),
+            (None, key) => all.iter().find(|i| i.key == key),
+        };
+        let Some(i) = found else {
+            report.rejected += 1;
+            report
+                .errors
+                .push(refuse("initiative", format!("'{}' is not an initiative here", get("initiative"))));
+            continue;
+        };
+        if !who.may(i) {
+            report.rejected += 1;
+            report.errors.push(refuse("initiative", format!("'{}' is not yours to record for", i.key)));
+            continue;
+        }
+        let parsed = crate::domain::initiative::parse_outcome(
+            i,
+            get("day"),
+            get("period_end"),
+            get("metric"),
+            get("quantity"),
+            get("value_per_unit"),
+            get("total_value"),
+            get("baseline_cost"),
+            get("note"),
+            get("evidence"),
+        );
+        let mut o = match parsed {
+            Ok(o) => o,
+            Err(e) => {
+                let text = e.to_string();
+                let (field, reason) = text.split_once(": ").unwrap_or(("", &text));
+                report.rejected += 1;
+                report.errors.push(refuse(field, reason.to_string()));
+                continue;
+            }
+        };
+        o.external_id = Some(get("external_id").to_string()).filter(|s| !s.is_empty());
+        o.recorded_by = actor.label.clone();
+        let entry = NewAudit {
+            actor: actor.clone(),
+            action: "outcome.create",
+            entity: "initiative",
+            entity_id: i.key.clone(),
+            summary: format!("outcome for {}: {} worth {} on {}", i.name, o.metric, o.value.usd(), o.day),
+            before: None,
+            after: Some(serde_json::to_value(&o).map_err(internal)?),
+        };
+        match db.insert_outcome(org, &o, &entry).await? {
+            Some(_) => {
+                report.accepted += 1;
+                report.value += o.value;
+            }
+            None => report.duplicates += 1,
+        }
+    }
+    Ok(report)
+}
+
+/// Changes an initiative (its owner or an admin; a product member cannot hand it to someone
+/// else), audited with before and after. Its key stays: spend is attributed by it.
+pub async fn update(
+    db: &Db,
+    org: OrgId,
+    user: &UserRecord,
+    id: i64,
+    mut i: Initiative,
+) -> Result<(), AppError> {
+    let before = existing(db, org, id).await?;
+    if !may_manage(user, &before) {
+        return Err(AppError::Forbidden);
+    }
+    if user.role != Role::Admin {
+        i.owner = before.owner.clone();
+    }
+    i.id = id;
+    i.key = before.key.clone();
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "initiative.update",
+        entity: "initiative",
+        entity_id: before.key.clone(),
+        summary: format!("initiative {} ({}) changed", i.name, i.status.as_str()),
+        before: Some(serde_json::to_value(&before).map_err(internal)?),
+        after: Some(serde_json::to_value(&i).map_err(internal)?),
+    };
+    db.update_initiative(org, id, &i, &entry).await?;
+    Ok(())
 }
