@@ -1246,7 +1246,10 @@ async fn kpi_coverage_scope_and_trace_pages_render_on_the_server(db: Db) {
     // $12.123456791 over 3 requests
     assert!(html.contains("data-kpi=\"cost_per_inference\""), "{html}");
     assert!(html.contains("$4.041152"), "cost per inference in the HTML");
-    assert!(html.contains("data-kpi=\"ai_roi\"") && !html.contains("Needs initiatives"), "ROI is computed now");
+    assert!(
+        html.contains("data-kpi=\"ai_roi\"") && !html.contains("Needs initiatives"),
+        "ROI is computed now"
+    );
     let (status, html) = send(&app, page("/coverage?from=2026-11-01&to=2026-11-10")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-testid=\"coverage-all\""));
