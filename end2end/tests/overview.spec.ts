@@ -102,7 +102,8 @@ test.describe('without JavaScript', () => {
 test('every section is reachable from the navigation, and unknown pages are 404', async ({ page }) => {
   await page.goto('/');
   await page.waitForSelector('body[data-hydrated]');
-  await page.getByRole('link', { name: 'Budgets' }).click();
+  // the navigation's link (the Overview's budget tile links there too)
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Budgets', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Budgets');
   await page.getByRole('link', { name: 'Overview' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Overview');
