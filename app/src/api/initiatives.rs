@@ -12,7 +12,7 @@ pub struct InitiativesPage {
     pub rules: ZombieRules,
     /// Whether the person may create initiatives (admins; product members for themselves).
     pub can_create: bool,
-    /// Whether the person may change the zombie rules (admins).
+    /// Whether the person may change the zombie rules: the right `set_zombie_rules` checks.
     pub can_set_rules: bool,
 }
 
@@ -30,7 +30,7 @@ pub async fn list_initiatives() -> Result<InitiativesPage, AppError> {
         lines,
         rules,
         can_create: user.role.can(Right::ManageInitiatives),
-        can_set_rules: user.role == crate::domain::Role::Admin,
+        can_set_rules: user.role.can(Right::ManagePeople),
     })
 }
 
