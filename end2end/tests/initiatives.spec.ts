@@ -72,3 +72,34 @@ test('the demo zombie is flagged with its reason and a decision on it is recorde
   await page.reload();
   await expect(page.getByTestId('initiative-flags')).toContainText('decided by product@demo.costroom.example');
 });
+
+test('an owner looks at one month and corrects an outcome, whose history keeps the old figure', async ({ page }) => {
+  await signIn(page, 'product', '/initiatives');
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByRole('link', { name: 'Support copilot' }).click();
+  await expect(page.getByTestId('initiative-title')).toContainText('Support copilot');
+  // the period form: this month to date, whose value is the month's line in the monthly table
+  const month = TODAY.slice(0, 7);
+  await page.getByTestId('period-from').fill(`${month}-01`);
+  await page.getByTestId('period-to').fill(TODAY);
+  await page.getByTestId('period-apply').click();
+  await expect(page.getByTestId('detail-period')).toContainText(`${month}-01 to ${TODAY}`);
+  const monthRow = page.getByTestId('months').locator(`tr[data-month="${month}"]`);
+  const cells = monthRow.locator('td');
+  await expect(page.getByTestId('kpi-spend')).toContainText(await cells.nth(0).innerText());
+  await expect(page.getByTestId('kpi-value')).toContainText(await cells.nth(1).innerText());
+  await page.getByRole('link', { name: 'Lifetime' }).click();
+  await expect(page.getByTestId('detail-period')).not.toContainText(`${month}-01 to`);
+
+  // correct the oldest outcome: its value changes and the old one stays in its history
+  const row = page.getByTestId('outcomes').locator('tbody tr').last();
+  const before = await row.locator('td').nth(3).innerText();
+  await row.getByText('Correct', { exact: true }).click();
+  await row.getByTestId('correct-total').fill('1234.5');
+  await row.getByRole('button', { name: 'Save correction' }).click();
+  const corrected = page.getByTestId('outcomes').locator('tbody tr').last();
+  await expect(corrected.locator('td').nth(3)).toHaveText('$1,234.50');
+  await expect(corrected.getByTestId('outcome-history')).toContainText('product@demo.costroom.example');
+  await expect(corrected.getByTestId('outcome-history')).toContainText('value');
+  expect(before).not.toBe('$1,234.50');
+});

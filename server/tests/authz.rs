@@ -58,12 +58,12 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
         Needs(Right::ManageBudgets),
     ),
     ("POST", "/api/list_webhooks", "", SignedIn),
-    ("POST", "/api/list_initiatives", "", SignedIn),
-    ("POST", "/api/get_initiative", "id=999", SignedIn),
+    ("POST", "/api/list_initiatives", "from=&to=", SignedIn),
+    ("POST", "/api/get_initiative", "id=999&from=&to=", SignedIn),
     (
         "POST",
         "/api/create_initiative",
-        "key=k&name=n&description=&owner=o%40x.com&team=&status=live&kickoff=&go_live=&metric=m&unit=&value_per_unit=&features=",
+        "key=k&name=n&description=&owner=o%40x.com&team=&status=live&kickoff=&go_live=&metric=m&unit=&value_per_unit=&features=&api_keys=&tags=",
         Needs(Right::ManageInitiatives),
     ),
     (
@@ -81,9 +81,16 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     (
         "POST",
         "/api/update_initiative",
-        "id=999&name=n&description=&owner=o%40x.com&team=&status=live&kickoff=&go_live=&metric=m&unit=&value_per_unit=&features=",
+        "id=999&name=n&description=&owner=o%40x.com&team=&status=live&kickoff=&go_live=&metric=m&unit=&value_per_unit=&features=&api_keys=&tags=",
         Needs(Right::ManageInitiatives),
     ),
+    (
+        "POST",
+        "/api/correct_outcome",
+        "initiative=999&outcome=1&day=2026-11-01&period_end=&metric=m&quantity=1&value_per_unit=1&total_value=&baseline_cost=&note=&evidence=",
+        Needs(Right::ManageInitiatives),
+    ),
+    ("POST", "/api/remove_outcome", "initiative=999&outcome=1&reason=x", Needs(Right::ManageInitiatives)),
     ("POST", "/api/decide_flag", "flag=999&decision=keep&owner=&note=&fix_by=", Needs(Right::ManageInitiatives)),
     ("POST", "/api/forecast_accuracy", "", SignedIn),
     ("POST", "/api/create_webhook", "name=w&url=http%3A%2F%2F127.0.0.1%3A1%2Fx&format=json", Needs(Right::ManageAlerts)),

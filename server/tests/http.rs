@@ -1482,7 +1482,9 @@ async fn webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_
 on_both!(webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_twice);
 
 async fn product_owners_record_outcomes_for_their_own_initiatives_only(db: Db) {
-    use app::api::initiatives::{DecideFlag, InitiativesPage, ListInitiatives, RecordOutcome};
+    use app::api::initiatives::{
+        CorrectOutcome, DecideFlag, InitiativesPage, ListInitiatives, RecordOutcome,
+    };
     use app::domain::initiative::parse_initiative;
     use app::server::services::initiatives;
     let app = app_with_events(&db).await;
@@ -1503,7 +1505,8 @@ async fn product_owners_record_outcomes_for_their_own_initiatives_only(db: Db) {
         .unwrap();
     let mut ids = Vec::new();
     for (key, owner) in [("copilot", "po@example.com"), ("search", "other@example.com")] {
-        let i = parse_initiative(key, key, "", owner, "", "live", "", "", "tickets", "", "15", "").unwrap();
+        let i = parse_initiative(key, key, "", owner, "", "live", "", "", "tickets", "", "15", "", "", "")
+            .unwrap();
         ids.push(initiatives::create(&db, org, &admin, i).await.unwrap());
     }
     let po = sign_in(&app, "po@example.com", "a product long password", None).await.unwrap();
@@ -1526,13 +1529,42 @@ async fn product_owners_record_outcomes_for_their_own_initiatives_only(db: Db) {
     let (status, _) =
         send(&app, with_cookie(post_form(RecordOutcome::PATH, &form(ids[0], "2")), &viewer)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "viewers record nothing");
-    let (status, body) = send(&app, with_cookie(post_form(ListInitiatives::PATH, ""), &viewer)).await;
+    let list = |q: &'static str| {
+        let (app, viewer) = (app.clone(), viewer.clone());
+        async move { send(&app, with_cookie(post_form(ListInitiatives::PATH, q), &viewer)).await }
+    };
+    let (status, body) = list("from=&to=").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let page: InitiativesPage = serde_json::from_str(&body).unwrap();
     let copilot = page.lines.iter().find(|l| l.initiative.key == "copilot").unwrap();
     assert_eq!(copilot.metrics.value, Nanos(30_000_000_000), "2 tickets × $15");
     assert!(!copilot.can_manage && !page.can_create, "a viewer manages nothing");
     assert_eq!(db.outcomes(org, None).await.unwrap().len(), 1, "only the owner's outcome was stored");
+    // the portfolio over a period that ends before the outcome shows no value
+    let (status, body) = list("from=2026-11-01&to=2026-11-04").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: InitiativesPage = serde_json::from_str(&body).unwrap();
+    let copilot = page.lines.iter().find(|l| l.initiative.key == "copilot").unwrap();
+    assert_eq!(
+        (copilot.metrics.value, page.period.map(|p| p.to.to_string())),
+        (Nanos::ZERO, Some("2026-11-04".into()))
+    );
+    let (status, body) = list("from=2026-11-10&to=2026-11-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("from: 2026-11-10 is after to: 2026-11-01"), "{body}");
+    // the owner corrects their outcome; the same correction of another's is refused
+    let outcome = db.outcomes(org, None).await.unwrap()[0].id;
+    let fix = |id: i64| {
+        format!(
+            "initiative={id}&outcome={outcome}&day=2026-11-05&period_end=&metric=tickets&quantity=3&value_per_unit=\
+            &total_value=&baseline_cost=&note=recount&evidence="
+        )
+    };
+    let (status, body) = send(&app, with_cookie(post_form(CorrectOutcome::PATH, &fix(ids[0])), &po)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(db.outcomes(org, None).await.unwrap()[0].value, Nanos(45_000_000_000), "3 tickets × $15");
+    let (status, _) = send(&app, with_cookie(post_form(CorrectOutcome::PATH, &fix(ids[1])), &po)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not their initiative");
     let (status, _) = send(
         &app,
         with_cookie(post_form(DecideFlag::PATH, "flag=999&decision=keep&owner=&note=&fix_by="), &viewer),
@@ -1571,7 +1603,8 @@ async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming
     add_user(&db, org, &cli, add("po@example.com", app::domain::Role::Product)).await.unwrap();
     let mut ids = Vec::new();
     for (key, owner) in [("smart-search", "po@example.com"), ("copilot", "other@example.com")] {
-        let i = parse_initiative(key, key, "", owner, "", "live", "", "", "conversions", "", "", "").unwrap();
+        let i = parse_initiative(key, key, "", owner, "", "live", "", "", "conversions", "", "", "", "", "")
+            .unwrap();
         ids.push(initiatives::create(&db, org, &admin, i).await.unwrap());
     }
     // the key was made for smart-search: copilot's line is refused

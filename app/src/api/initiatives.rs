@@ -14,23 +14,41 @@ pub struct InitiativesPage {
     pub can_create: bool,
     /// Whether the person may change the zombie rules: the right `set_zombie_rules` checks.
     pub can_set_rules: bool,
+    /// The period the metrics cover (`None`: each initiative's lifetime).
+    pub period: Option<crate::domain::DateRange>,
+}
+
+/// A period from the page's `from`/`to` (both blank: none, the lifetime).
+#[cfg(feature = "ssr")]
+fn period(
+    from: &str,
+    to: &str,
+    today: chrono::NaiveDate,
+) -> Result<Option<crate::domain::DateRange>, AppError> {
+    if from.trim().is_empty() && to.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::domain::DateRange::parse(Some(from), Some(to), today).map(Some)
 }
 
 /// The portfolio (flags brought up to date first).
 #[server(endpoint = "list_initiatives")]
-pub async fn list_initiatives() -> Result<InitiativesPage, AppError> {
+pub async fn list_initiatives(from: String, to: String) -> Result<InitiativesPage, AppError> {
     use crate::domain::Right;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
     let today = st.clock.today();
-    let lines = state::with_status(services::initiatives::portfolio(&st.db, st.org, today, &user).await)?;
+    let period = state::with_status(period(&from, &to, today))?;
+    let lines =
+        state::with_status(services::initiatives::portfolio(&st.db, st.org, today, &user, period).await)?;
     let rules = services::initiatives::rules(&st.db, st.org).await?;
     Ok(InitiativesPage {
         lines,
         rules,
         can_create: user.role.can(Right::ManageInitiatives),
         can_set_rules: user.role.can(Right::ManagePeople),
+        period,
     })
 }
 
@@ -48,6 +66,8 @@ pub async fn create_initiative(
     unit: String,
     value_per_unit: String,
     features: String,
+    api_keys: String,
+    tags: String,
 ) -> Result<i64, AppError> {
     use crate::domain::initiative::parse_initiative;
     use crate::domain::Right;
@@ -69,16 +89,71 @@ pub async fn create_initiative(
         &unit,
         &value_per_unit,
         &features,
+        &api_keys,
+        &tags,
     ))?;
     state::with_status(services::initiatives::create(&st.db, st.org, &user, i).await)
 }
 
 #[server(endpoint = "get_initiative")]
-pub async fn get_initiative(id: i64) -> Result<InitiativeDetail, AppError> {
+pub async fn get_initiative(id: i64, from: String, to: String) -> Result<InitiativeDetail, AppError> {
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
-    state::with_status(services::initiatives::detail(&st.db, st.org, st.clock.today(), &user, id).await)
+    let today = st.clock.today();
+    let period = state::with_status(period(&from, &to, today))?;
+    state::with_status(services::initiatives::detail(&st.db, st.org, today, &user, id, period).await)
+}
+
+/// Corrects a recorded outcome (owner or admin); the old figures stay in its history.
+#[server(endpoint = "correct_outcome")]
+pub async fn correct_outcome(
+    initiative: i64,
+    outcome: i64,
+    day: String,
+    period_end: String,
+    metric: String,
+    quantity: String,
+    value_per_unit: String,
+    total_value: String,
+    baseline_cost: String,
+    note: String,
+    evidence: String,
+) -> Result<(), AppError> {
+    use crate::domain::initiative::parse_outcome;
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
+    let st = state::app_state()?;
+    state::with_status(
+        services::initiatives::correct_outcome(&st.db, st.org, &user, initiative, outcome, |i| {
+            parse_outcome(
+                i,
+                &day,
+                &period_end,
+                &metric,
+                &quantity,
+                &value_per_unit,
+                &total_value,
+                &baseline_cost,
+                &note,
+                &evidence,
+            )
+        })
+        .await,
+    )
+}
+
+/// Removes an outcome recorded in error (owner or admin), with the reason, kept in its history.
+#[server(endpoint = "remove_outcome")]
+pub async fn remove_outcome(initiative: i64, outcome: i64, reason: String) -> Result<(), AppError> {
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
+    let st = state::app_state()?;
+    state::with_status(
+        services::initiatives::remove_outcome(&st.db, st.org, &user, initiative, outcome, &reason).await,
+    )
 }
 
 /// Records an outcome (the initiative's owner, or an admin); errors name the field.
@@ -186,6 +261,8 @@ pub async fn update_initiative(
     unit: String,
     value_per_unit: String,
     features: String,
+    api_keys: String,
+    tags: String,
 ) -> Result<(), AppError> {
     use crate::domain::initiative::parse_initiative;
     use crate::domain::Right;
@@ -205,6 +282,8 @@ pub async fn update_initiative(
         &unit,
         &value_per_unit,
         &features,
+        &api_keys,
+        &tags,
     ))?;
     state::with_status(services::initiatives::update(&st.db, st.org, &user, id, i).await)?;
     state::with_status(services::initiatives::evaluate_flags(&st.db, st.org, st.clock.today()).await)?;

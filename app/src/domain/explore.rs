@@ -130,7 +130,7 @@ impl Dim {
     }
 }
 
-fn tag_key(field: &str, k: &str) -> Result<String, AppError> {
+pub(crate) fn tag_key(field: &str, k: &str) -> Result<String, AppError> {
     let k = k.trim();
     // the key goes into a JSON path; quotes and backslashes would break out of it
     if k.is_empty() || k.len() > 64 || k.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
@@ -414,6 +414,10 @@ pub struct SpendQuery {
     pub metric: Metric,
     pub sort: SortKey,
     pub descending: bool,
+    /// Spend matching any of these is left out. Not part of the URL: attribution rules use it
+    /// to keep the slices of initiatives apart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<Filter>,
 }
 
 impl SpendQuery {
@@ -428,6 +432,7 @@ impl SpendQuery {
             metric: Metric::Cost,
             sort: SortKey::Metric(Metric::Cost),
             descending: true,
+            excluded: Vec::new(),
         }
     }
 
@@ -603,6 +608,9 @@ impl SpendQuery {
     /// Where each row comes from. Rollups hold one dimension at a time (plus the source), so
     /// they serve a view whose grouping and filters touch at most one rollup dimension.
     pub fn rollup_plan(&self) -> Option<RollupPlan> {
+        if !self.excluded.is_empty() {
+            return None;
+        }
         let mut dim: Option<&Dim> = None;
         let touched = self.group.iter().chain(self.filters.iter().map(|f| &f.dim));
         for d in touched {

@@ -7,7 +7,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::Nanos;
+use super::explore::{Dim, Filter, NOT_SET};
+use super::{DateRange, Nanos};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +68,135 @@ pub struct Initiative {
     pub hypothesis: Hypothesis,
     /// Features whose spend without an initiative attribute counts as this initiative's.
     pub features: Vec<String>,
+    /// API keys whose untagged spend counts as this initiative's.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// Tags (key, value) whose untagged spend counts as this initiative's.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+/// One slice of an initiative's spend: the events and lines matching every `include` filter
+/// and no `exclude` filter. See [`attribution`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// How it reads on the page: "initiative = search", "feature ∈ {faq}".
+    pub label: String,
+    pub include: Vec<Filter>,
+    pub exclude: Vec<Filter>,
+}
+
+fn list(values: &[String]) -> String {
+    values.join(", ")
+}
+
+/// The slices that make up `i`'s spend, given every initiative of the organisation (`all`,
+/// `i` among them). Spend carrying an initiative attribute belongs to that initiative only;
+/// untagged spend goes to the first rule that claims it, in a fixed order that is the same
+/// for everyone: features, then API keys, then tags by key. So each slice excludes what an
+/// earlier rule of *any* initiative claims, and no cost is counted for two initiatives or
+/// twice for one, provided no value is claimed twice ([`check_claims`]).
+pub fn attribution(i: &Initiative, all: &[Initiative]) -> Vec<Scope> {
+    let untagged = || Filter { dim: Dim::Initiative, values: vec![NOT_SET.into()] };
+    let mut out = vec![Scope {
+        label: format!("initiative = {}", i.key),
+        include: vec![Filter { dim: Dim::Initiative, values: vec![i.key.clone()] }],
+        exclude: vec![],
+    }];
+    let claimed = |f: &dyn Fn(&Initiative) -> Vec<String>| -> Vec<String> {
+        let mut v: Vec<String> = all.iter().flat_map(f).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let all_features = claimed(&|x| x.features.clone());
+    let all_keys = claimed(&|x| x.api_keys.clone());
+    let mut earlier: Vec<Filter> = Vec::new();
+    if !i.features.is_empty() {
+        out.push(Scope {
+            label: format!("untagged, feature ∈ {{{}}}", list(&i.features)),
+            include: vec![untagged(), Filter { dim: Dim::Feature, values: i.features.clone() }],
+            exclude: vec![],
+        });
+    }
+    if !all_features.is_empty() {
+        earlier.push(Filter { dim: Dim::Feature, values: all_features });
+    }
+    if !i.api_keys.is_empty() {
+        out.push(Scope {
+            label: format!("untagged, API key ∈ {{{}}}", list(&i.api_keys)),
+            include: vec![untagged(), Filter { dim: Dim::ApiKey, values: i.api_keys.clone() }],
+            exclude: earlier.clone(),
+        });
+    }
+    if !all_keys.is_empty() {
+        earlier.push(Filter { dim: Dim::ApiKey, values: all_keys });
+    }
+    let mut tag_keys: Vec<String> = all.iter().flat_map(|x| x.tags.iter().map(|(k, _)| k.clone())).collect();
+    tag_keys.sort();
+    tag_keys.dedup();
+    for k in tag_keys {
+        let mine: Vec<String> = i.tags.iter().filter(|(tk, _)| *tk == k).map(|(_, v)| v.clone()).collect();
+        if !mine.is_empty() {
+            out.push(Scope {
+                label: format!("untagged, tag {k} ∈ {{{}}}", list(&mine)),
+                include: vec![untagged(), Filter { dim: Dim::Tag(k.clone()), values: mine }],
+                exclude: earlier.clone(),
+            });
+        }
+        let theirs = claimed(&|x| x.tags.iter().filter(|(tk, _)| *tk == k).map(|(_, v)| v.clone()).collect());
+        earlier.push(Filter { dim: Dim::Tag(k), values: theirs });
+    }
+    out
+}
+
+/// Refuses a definition of `i` that claims a feature, API key or tag value another
+/// initiative of `all` already claims (the field and the other initiative are named).
+pub fn check_claims(i: &Initiative, all: &[Initiative]) -> Result<(), AppError> {
+    for other in all.iter().filter(|o| o.id != i.id && o.key != i.key) {
+        if let Some(f) = i.features.iter().find(|f| other.features.contains(f)) {
+            return Err(AppError::invalid(format!(
+                "features: '{f}' already counts for the initiative '{}'",
+                other.name
+            )));
+        }
+        if let Some(k) = i.api_keys.iter().find(|k| other.api_keys.contains(k)) {
+            return Err(AppError::invalid(format!(
+                "api_keys: '{k}' already counts for the initiative '{}'",
+                other.name
+            )));
+        }
+        if let Some((k, v)) = i.tags.iter().find(|t| other.tags.contains(t)) {
+            return Err(AppError::invalid(format!(
+                "tags: '{k}={v}' already counts for the initiative '{}'",
+                other.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn names(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
+    v.dedup();
+    v
+}
+
+/// `key=value` pairs separated by commas; errors name the field and the pair.
+fn parse_tags(s: &str) -> Result<Vec<(String, String)>, AppError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in names(s) {
+        let (k, v) = pair
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .ok_or_else(|| AppError::invalid(format!("tags: '{pair}' is not key=value")))?;
+        let k = super::explore::tag_key("tags", k)?;
+        if !out.iter().any(|(a, b)| *a == k && b == v) {
+            out.push((k, v.to_string()));
+        }
+    }
+    Ok(out)
 }
 
 /// Thousandths from a typed quantity ("1,200", "2.5"); errors name `field`.
@@ -105,6 +235,8 @@ pub fn parse_initiative(
     unit: &str,
     value_per_unit: &str,
     features: &str,
+    api_keys: &str,
+    tags: &str,
 ) -> Result<Initiative, AppError> {
     let key = key.trim();
     if key.is_empty()
@@ -134,8 +266,7 @@ pub fn parse_initiative(
         "" => None,
         v => Some(parse_usd("value_per_unit", v)?),
     };
-    let features: Vec<String> =
-        features.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
+    let tags = parse_tags(tags)?;
     Ok(Initiative {
         id: 0,
         key: key.to_string(),
@@ -151,7 +282,9 @@ pub fn parse_initiative(
             unit: unit.trim().to_string(),
             value_per_unit,
         },
-        features,
+        features: names(features),
+        api_keys: names(api_keys),
+        tags,
     })
 }
 
@@ -174,6 +307,15 @@ pub struct Outcome {
     /// The sender's id (API, CSV): the same id again is a resend.
     pub external_id: Option<String>,
     pub recorded_by: String,
+}
+
+/// A quantity in thousandths as a person reads it: 12, 2.5, 0.125.
+pub fn quantity_text(milli: i64) -> String {
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{}.{:03}", milli / 1000, milli % 1000).trim_end_matches('0').to_string()
+    }
 }
 
 /// `quantity × value_per_unit`, both as typed, to the nano (half away from zero).
@@ -335,6 +477,69 @@ pub fn metrics(i: &Initiative, outcomes: &[Outcome], daily_spend: &[(NaiveDate, 
         time_to_deploy_days: i.kickoff.zip(i.go_live).map(|(k, g)| (g - k).num_days()),
         first_outcome,
     }
+}
+
+/// Metrics over `period` only (outcomes dated and spend incurred in it); time to value, time
+/// to deploy and payback stay lifetime figures, as a period cannot move them.
+pub fn metrics_in(
+    i: &Initiative,
+    outcomes: &[Outcome],
+    daily_spend: &[(NaiveDate, Nanos)],
+    period: DateRange,
+) -> ValueMetrics {
+    let inside = |d: NaiveDate| d >= period.from && d <= period.to;
+    let o: Vec<Outcome> = outcomes.iter().filter(|o| inside(o.day)).cloned().collect();
+    let sp: Vec<(NaiveDate, Nanos)> = daily_spend.iter().filter(|(d, _)| inside(*d)).copied().collect();
+    let lifetime = metrics(i, outcomes, daily_spend);
+    ValueMetrics {
+        payback: lifetime.payback,
+        time_to_value_days: lifetime.time_to_value_days,
+        time_to_deploy_days: lifetime.time_to_deploy_days,
+        first_outcome: lifetime.first_outcome,
+        ..metrics(i, &o, &sp)
+    }
+}
+
+/// Value and spend of one calendar month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthValue {
+    /// Its first day.
+    pub month: NaiveDate,
+    pub value: Nanos,
+    pub spend: Nanos,
+    pub net: Nanos,
+    pub roi_basis_points: Option<i64>,
+}
+
+/// Value and spend per calendar month, oldest first, for every month from the first with
+/// spend or an outcome to the last.
+pub fn monthly(outcomes: &[Outcome], daily_spend: &[(NaiveDate, Nanos)]) -> Vec<MonthValue> {
+    use chrono::Datelike;
+    let first = |d: NaiveDate| d.with_day(1).expect("day 1 exists");
+    let mut months: Vec<MonthValue> = Vec::new();
+    let days = daily_spend
+        .iter()
+        .filter(|(_, c)| c.0 != 0)
+        .map(|(d, c)| (*d, *c, Nanos::ZERO))
+        .chain(outcomes.iter().map(|o| (o.day, Nanos::ZERO, o.value)));
+    for (d, spend, value) in days {
+        let m = first(d);
+        match months.iter_mut().find(|x| x.month == m) {
+            Some(x) => {
+                x.spend += spend;
+                x.value += value;
+            }
+            None => {
+                months.push(MonthValue { month: m, value, spend, net: Nanos::ZERO, roi_basis_points: None })
+            }
+        }
+    }
+    months.sort_by_key(|m| m.month);
+    for m in &mut months {
+        m.net = m.value - m.spend;
+        m.roi_basis_points = roi_basis_points(m.value, m.spend);
+    }
+    months
 }
 
 /// The organisation's zombie rules (every threshold editable).
@@ -630,14 +835,37 @@ pub struct InitiativeLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitiativeDetail {
     pub line: InitiativeLine,
+    /// The chosen period and the metrics over it (`line.metrics` are lifetime).
+    pub period: DateRange,
+    pub period_metrics: ValueMetrics,
+    pub months: Vec<MonthValue>,
     pub outcomes: Vec<Outcome>,
     /// (day, cumulative spend, cumulative value) for every day with either.
     pub cumulative: Vec<(NaiveDate, Nanos, Nanos)>,
-    pub breakdown: super::explore::SpendView,
+    /// Lifetime spend by attribution rule, by feature and by model.
+    pub breakdowns: Vec<Breakdown>,
+    /// Each outcome's corrections (audit records, newest first), by outcome id.
+    pub corrections: Vec<(i64, Vec<OutcomeChange>)>,
     /// Every flag, open and cleared, newest first, with its decisions.
     pub flags: Vec<Flag>,
     pub rules: ZombieRules,
     pub today: NaiveDate,
+}
+
+/// Spend split one way, costliest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub title: String,
+    pub testid: String,
+    pub rows: Vec<(String, Nanos)>,
+}
+
+/// A correction or removal of an outcome, as its audit record tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeChange {
+    pub at: String,
+    pub by: String,
+    pub summary: String,
 }
 
 /// Cumulative spend and value per day (days with spend or an outcome), oldest first.
@@ -686,6 +914,8 @@ mod tests {
             "fraud losses prevented",
             "USD",
             "1",
+            "",
+            "",
             "",
         )
         .unwrap()
@@ -773,12 +1003,29 @@ mod tests {
             let e = r.unwrap_err().to_string();
             assert!(e.starts_with(field), "{e}");
         }
-        let e = parse_initiative("a b", "n", "", "o@x", "", "live", "", "", "", "", "", "").unwrap_err();
+        let e =
+            parse_initiative("a b", "n", "", "o@x", "", "live", "", "", "", "", "", "", "", "").unwrap_err();
         assert!(e.to_string().starts_with("key: "));
-        let e = parse_initiative("a", "n", "", "o@x", "", "live", "2026-02-01", "2026-01-01", "", "", "", "")
-            .unwrap_err();
+        let e = parse_initiative(
+            "a",
+            "n",
+            "",
+            "o@x",
+            "",
+            "live",
+            "2026-02-01",
+            "2026-01-01",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("go_live: "));
-        let e = parse_initiative("a", "n", "", "o@x", "", "dead", "", "", "", "", "", "").unwrap_err();
+        let e =
+            parse_initiative("a", "n", "", "o@x", "", "dead", "", "", "", "", "", "", "", "").unwrap_err();
         assert!(e.to_string().starts_with("status: "));
     }
 
@@ -916,5 +1163,85 @@ mod tests {
         assert!(f.awaiting_decision(d("2026-11-16")));
         f.cleared_on = Some(d("2026-11-16"));
         assert!(!f.awaiting_decision(d("2026-11-17")));
+    }
+
+    fn with_rules(key: &str, features: &str, keys: &str, tags: &str) -> Initiative {
+        let mut i =
+            parse_initiative(key, key, "", "o@x.com", "", "live", "", "", "", "", "", features, keys, tags)
+                .unwrap();
+        i.id = key.bytes().map(i64::from).sum();
+        i
+    }
+
+    #[test]
+    fn attribution_gives_untagged_spend_to_the_first_rule_of_anyone() {
+        let a = with_rules("a", "kyc", "", "");
+        let b = with_rules("bb", "", "k1", "");
+        let c = with_rules("ccc", "", "", "project=x");
+        let d4 = with_rules("dddd", "", "", "cc=9, cc=9");
+        let all = [a.clone(), b.clone(), c.clone(), d4.clone()];
+        let f = |dim: Dim, v: &[&str]| Filter { dim, values: v.iter().map(|x| x.to_string()).collect() };
+        let untagged = f(Dim::Initiative, &[NOT_SET]);
+        assert_eq!(attribution(&a, &all).len(), 2);
+        assert_eq!(attribution(&a, &all)[0].include, vec![f(Dim::Initiative, &["a"])]);
+        assert!(attribution(&a, &all)[1].exclude.is_empty(), "features come first");
+        let sb = &attribution(&b, &all)[1];
+        assert_eq!(sb.include, vec![untagged.clone(), f(Dim::ApiKey, &["k1"])]);
+        assert_eq!(sb.exclude, vec![f(Dim::Feature, &["kyc"])]);
+        // tag keys in order: cc before project, so project=x gives way to cc=9
+        let sd = &attribution(&d4, &all)[1];
+        assert_eq!(sd.include[1], f(Dim::Tag("cc".into()), &["9"]));
+        assert_eq!(sd.exclude, vec![f(Dim::Feature, &["kyc"]), f(Dim::ApiKey, &["k1"])]);
+        let sc = &attribution(&c, &all)[1];
+        assert_eq!(sc.label, "untagged, tag project ∈ {x}");
+        assert_eq!(
+            sc.exclude,
+            vec![f(Dim::Feature, &["kyc"]), f(Dim::ApiKey, &["k1"]), f(Dim::Tag("cc".into()), &["9"])]
+        );
+        assert_eq!(d4.tags, vec![("cc".to_string(), "9".to_string())], "a repeated pair is kept once");
+    }
+
+    #[test]
+    fn a_value_claimed_twice_is_refused_with_the_field() {
+        let all = [with_rules("a", "kyc", "k1", "p=x")];
+        let e = |i: Initiative| check_claims(&i, &all).unwrap_err().to_string();
+        assert_eq!(
+            e(with_rules("b", "kyc", "", "")),
+            "features: 'kyc' already counts for the initiative 'a'"
+        );
+        assert_eq!(e(with_rules("b", "", "k1", "")), "api_keys: 'k1' already counts for the initiative 'a'");
+        assert_eq!(e(with_rules("b", "", "", "p=x")), "tags: 'p=x' already counts for the initiative 'a'");
+        assert!(check_claims(&with_rules("b", "kyc2", "k2", "p=y"), &all).is_ok());
+        assert!(check_claims(&all[0], &all).is_ok(), "an initiative does not conflict with itself");
+        let bad =
+            parse_initiative("b", "b", "", "o@x", "", "live", "", "", "", "", "", "", "", "p").unwrap_err();
+        assert_eq!(bad.to_string(), "tags: 'p' is not key=value");
+    }
+
+    #[test]
+    fn metrics_in_a_period_count_only_what_falls_in_it() {
+        let i = fraud();
+        let spend: Vec<(NaiveDate, Nanos)> =
+            [("2026-06-30", 100), ("2026-07-01", 10), ("2026-07-31", 20), ("2026-08-01", 40)]
+                .iter()
+                .map(|(day, c)| (d(day), Nanos(c * K)))
+                .collect();
+        let outcomes = [outcome("2026-06-20", "x", 0, 5 * K), outcome("2026-07-15", "x", 2_000, 60 * K)];
+        let july = DateRange { from: d("2026-07-01"), to: d("2026-07-31") };
+        let m = metrics_in(&i, &outcomes, &spend, july);
+        assert_eq!((m.spend, m.value, m.net), (Nanos(30 * K), Nanos(60 * K), Nanos(30 * K)));
+        assert_eq!(m.roi_basis_points, Some(10_000));
+        assert_eq!(m.cost_per_outcome, vec![("x".to_string(), Nanos(15 * K))]);
+        assert_eq!(m.first_outcome, Some(d("2026-06-20")), "lifetime figures stay lifetime");
+        let months = monthly(&outcomes, &spend);
+        let row = |m: &MonthValue| (m.month, m.spend, m.value, m.roi_basis_points);
+        assert_eq!(
+            months.iter().map(row).collect::<Vec<_>>(),
+            vec![
+                (d("2026-06-01"), Nanos(100 * K), Nanos(5 * K), Some(-9_500)),
+                (d("2026-07-01"), Nanos(30 * K), Nanos(60 * K), Some(10_000)),
+                (d("2026-08-01"), Nanos(40 * K), Nanos::ZERO, Some(-10_000)),
+            ]
+        );
     }
 }

@@ -7,34 +7,62 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::initiatives::{
-    get_initiative, list_initiatives, CreateInitiative, DecideFlag, InitiativesPage, RecordOutcome,
-    SetZombieRules, UpdateInitiative,
+    get_initiative, list_initiatives, CorrectOutcome, CreateInitiative, DecideFlag, InitiativesPage,
+    RecordOutcome, RemoveOutcome, SetZombieRules, UpdateInitiative,
 };
 use crate::charts;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError, KpiTile};
 use crate::domain::initiative::{
-    pct_label, Flag, Initiative, InitiativeDetail, InitiativeLine, Status, ZombieRules,
+    pct_label, quantity_text, Breakdown, Flag, Initiative, InitiativeDetail, InitiativeLine, MonthValue,
+    Outcome, OutcomeChange, Status, ZombieRules,
 };
-use crate::domain::Nanos;
+use crate::domain::{DateRange, Nanos};
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+/// The period the metrics cover: blank for the lifetime.
+#[component]
+fn PeriodForm(action: String, period: Option<DateRange>) -> impl IntoView {
+    let (from, to) = period.map(|p| (p.from.to_string(), p.to.to_string())).unwrap_or_default();
+    let all_time = action.clone();
+    view! {
+        <Form method="GET" action=action attr:class="range-form" attr:aria-label="Period">
+            <label>"From " <input type="date" name="from" value=from data-testid="period-from"/></label>
+            <label>"To " <input type="date" name="to" value=to data-testid="period-to"/></label>
+            <button type="submit" data-testid="period-apply">"Show period"</button>
+            " " <A href=all_time>"Lifetime"</A>
+        </Form>
+    }
+}
+
+fn period_label(p: Option<DateRange>) -> String {
+    match p {
+        Some(p) => format!("{} to {}", p.from, p.to),
+        None => "lifetime (since kickoff)".into(),
+    }
+}
 
 fn roi(l: &InitiativeLine) -> String {
     l.metrics.roi_basis_points.map(pct_label).unwrap_or_else(|| "—".into())
-}
-
-fn quantity(milli: i64) -> String {
-    if milli % 1000 == 0 {
-        (milli / 1000).to_string()
-    } else {
-        format!("{}.{:03}", milli / 1000, milli % 1000).trim_end_matches('0').to_string()
-    }
 }
 
 #[component]
 pub fn InitiativesListPage() -> impl IntoView {
     let create = ServerAction::<CreateInitiative>::new();
     let set_rules = ServerAction::<SetZombieRules>::new();
-    let page =
-        Resource::new(move || (create.version().get(), set_rules.version().get()), |_| list_initiatives());
+    let query = use_query_map();
+    let page = Resource::new(
+        move || {
+            let q = query.read();
+            (
+                q.get("from").unwrap_or_default(),
+                q.get("to").unwrap_or_default(),
+                create.version().get(),
+                set_rules.version().get(),
+            )
+        },
+        |(from, to, _, _)| list_initiatives(from, to),
+    );
     view! {
         <Title text="Initiatives · Costroom"/>
         <h1>"Initiatives"</h1>
@@ -62,9 +90,12 @@ fn Portfolio(
         .collect();
     let r = p.rules.clone();
     view! {
-        <p class="muted">
-            "ROI = (value − spend) ÷ spend, from the outcomes product owners record and every source of spend "
-            "attributed to the initiative since its kickoff. Best first."
+        <PeriodForm action="/initiatives".into() period=p.period/>
+        <p class="muted" data-testid="portfolio-period">
+            {format!(
+                "Metrics over {}. ROI = (value − spend) ÷ spend, from the outcomes product owners record and every source of spend attributed to the initiative. Best first.",
+                period_label(p.period)
+            )}
         </p>
         <section class="panel">
             <table data-testid="initiatives">
@@ -187,7 +218,9 @@ fn CreateForm(create: ServerAction<CreateInitiative>) -> impl IntoView {
                 <label>"Outcome measured (e.g. tickets resolved)" <input name="metric"/></label>
                 <label>"Unit" <input name="unit"/></label>
                 <label>"Value per unit (US$)" <input name="value_per_unit" inputmode="decimal"/> <FieldError error=err field="value_per_unit"/></label>
-                <label>"Features whose untagged spend counts (comma-separated)" <input name="features"/></label>
+                <label>"Features whose untagged spend counts (comma-separated)" <input name="features"/> <FieldError error=err field="features"/></label>
+                <label>"API keys whose untagged spend counts (comma-separated)" <input name="api_keys"/> <FieldError error=err field="api_keys"/></label>
+                <label>"Tags whose untagged spend counts (key=value, comma-separated)" <input name="tags" placeholder="project=search"/> <FieldError error=err field="tags"/></label>
                 <button type="submit" data-testid="init-submit">"Create initiative"</button>
             </ActionForm>
             <ActionResult value=move || create.value().get() testid="init-result" done=|_: &i64| "Initiative created.".to_string()/>
@@ -202,14 +235,25 @@ pub fn InitiativePage() -> impl IntoView {
     let record = ServerAction::<RecordOutcome>::new();
     let decide = ServerAction::<DecideFlag>::new();
     let update = ServerAction::<UpdateInitiative>::new();
+    let correct = ServerAction::<CorrectOutcome>::new();
+    let remove = ServerAction::<RemoveOutcome>::new();
+    let query = use_query_map();
     let detail = Resource::new(
         move || {
             // an id that is not a number asks for initiative 0: the server answers "not found"
             // (or "sign in" first), like any other missing one
             let id = params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            (id, record.version().get(), decide.version().get(), update.version().get())
+            let q = query.read();
+            let versions = (
+                record.version().get(),
+                decide.version().get(),
+                update.version().get(),
+                correct.version().get(),
+                remove.version().get(),
+            );
+            (id, q.get("from").unwrap_or_default(), q.get("to").unwrap_or_default(), versions)
         },
-        |(id, _, _, _)| get_initiative(id),
+        |(id, from, to, _)| get_initiative(id, from, to),
     );
     view! {
         <Title text="Initiative · Costroom"/>
@@ -219,7 +263,7 @@ pub fn InitiativePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the initiative…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d record decide update/> }.into_any(),
+                    Ok(d) => view! { <Detail d record decide update correct remove/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -233,9 +277,12 @@ fn Detail(
     record: ServerAction<RecordOutcome>,
     decide: ServerAction<DecideFlag>,
     update: ServerAction<UpdateInitiative>,
+    correct: ServerAction<CorrectOutcome>,
+    remove: ServerAction<RemoveOutcome>,
 ) -> impl IntoView {
     let i = d.line.initiative.clone();
-    let m = d.line.metrics.clone();
+    let m = d.period_metrics.clone();
+    let period = d.period;
     let can = d.line.can_manage;
     let chart = charts::initiative::spend_vs_value(&d.cumulative);
     let days = |n: Option<i64>| n.map(|n| format!("{n} days")).unwrap_or_else(|| "—".into());
@@ -250,7 +297,17 @@ fn Detail(
         .collect::<Vec<_>>()
         .join("; ");
     let roi_text = roi(&d.line);
-    let total = d.breakdown.total.cost_nanos;
+    let here = format!("/initiatives/{}", i.id);
+    let corrections = d.corrections.clone();
+    let changes_of = move |id: i64| -> Vec<OutcomeChange> {
+        corrections.iter().find(|(x, _)| *x == id).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    let removed: Vec<OutcomeChange> = d
+        .corrections
+        .iter()
+        .filter(|(id, _)| !d.outcomes.iter().any(|o| o.id == *id))
+        .flat_map(|(_, v)| v.clone())
+        .collect();
     view! {
         <h1 data-testid="initiative-title">{format!("{} · {}", i.name, i.status.as_str())}</h1>
         <p>
@@ -265,6 +322,8 @@ fn Detail(
         </p>
         <p class="muted">{format!("Value hypothesis: {hypothesis}. {}", i.description)}</p>
         {can.then(|| view! { <p><a href="#record" data-testid="record-link">"Record an outcome"</a></p> })}
+        <PeriodForm action=here period=Some(period)/>
+        <p class="muted" data-testid="detail-period">{format!("Value, spend, net, ROI and cost per outcome over {} to {}; payback and times are lifetime.", period.from, period.to)}</p>
         <section class="kpis" aria-label="Value">
             <KpiTile label="ROI" value=roi_text testid="kpi-roi" formula="(value − spend) ÷ spend × 100"/>
             <KpiTile label="Value" value=m.value.usd() testid="kpi-value" formula="Σ recorded outcome values"/>
@@ -290,6 +349,7 @@ fn Detail(
             <EChart id="chart-initiative" chart=chart/>
         </section>
         <FlagsSection flags=d.flags.clone() today=d.today can decide/>
+        <Months months=d.months.clone()/>
         <section class="panel" aria-label="Outcomes">
             <h2>"Value ledger"</h2>
             <table data-testid="outcomes">
@@ -302,6 +362,7 @@ fn Detail(
                         <th scope="col" class="num">"Baseline cost"</th>
                         <th scope="col">"Note"</th>
                         <th scope="col">"Recorded by"</th>
+                        <th scope="col">"History"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -310,6 +371,7 @@ fn Detail(
                         .into_iter()
                         .rev()
                         .map(|o| {
+                            let history = changes_of(o.id);
                             let evidence = (!o.evidence.is_empty()).then(|| {
                                 let href = o.evidence.clone();
                                 view! { " " <a href=href rel="noopener noreferrer">"evidence"</a> }
@@ -323,11 +385,15 @@ fn Detail(
                                         }}
                                     </td>
                                     <td>{o.metric.clone()}</td>
-                                    <td class="num">{quantity(o.quantity_milli)}</td>
+                                    <td class="num">{quantity_text(o.quantity_milli)}</td>
                                     <td class="num">{o.value.usd()}</td>
                                     <td class="num">{o.baseline_cost.map(Nanos::usd).unwrap_or_default()}</td>
                                     <td>{o.note.clone()} {evidence}</td>
                                     <td>{o.recorded_by.clone()}</td>
+                                    <td>
+                                        <History changes=history/>
+                                        {can.then(|| view! { <CorrectForm o=o.clone() correct remove/> })}
+                                    </td>
                                 </tr>
                             }
                         })
@@ -337,28 +403,13 @@ fn Detail(
         </section>
         {can.then(|| view! { <OutcomeForm id=i.id metric=i.hypothesis.metric.clone() record/> })}
         {can.then(|| view! { <EditForm i=i.clone() update/> })}
-        <section class="panel" aria-label="Spend by feature">
-            <h2>"Spend by feature"</h2>
-            <table data-testid="initiative-breakdown">
-                <tbody>
-                    {d
-                        .breakdown
-                        .table
-                        .into_iter()
-                        .map(|g| {
-                            let share = crate::domain::explore::share_pct(g.sums.cost_nanos, total);
-                            view! {
-                                <tr>
-                                    <th scope="row">{g.group}</th>
-                                    <td class="num">{Nanos(g.sums.cost_nanos).usd()}</td>
-                                    <td class="num muted">{format!("{share}%")}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </section>
+        {(!removed.is_empty()).then(|| view! {
+            <section class="panel" aria-label="Removed outcomes">
+                <h2>"Removed outcomes"</h2>
+                <History changes=removed/>
+            </section>
+        })}
+        {d.breakdowns.into_iter().map(|b| view! { <BreakdownTable b/> }).collect_view()}
     }
     .into_any()
 }
@@ -525,6 +576,7 @@ fn EditForm(i: Initiative, update: ServerAction<UpdateInitiative>) -> impl IntoV
     let err = Signal::derive(move || update.value().get().and_then(Result::err).map(|e| e.to_string()));
     let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
     let status = i.status;
+    let tags = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
     view! {
         <section class="panel form-panel">
             <h2>"Change this initiative"</h2>
@@ -552,11 +604,135 @@ fn EditForm(i: Initiative, update: ServerAction<UpdateInitiative>) -> impl IntoV
                     <input name="value_per_unit" value=i.hypothesis.value_per_unit.map(|v| v.decimal(2)).unwrap_or_default()/>
                     <FieldError error=err field="value_per_unit"/>
                 </label>
-                <label>"Features whose untagged spend counts" <input name="features" value=i.features.join(", ")/></label>
+                <label>"Features whose untagged spend counts" <input name="features" value=i.features.join(", ")/> <FieldError error=err field="features"/></label>
+                <label>"API keys whose untagged spend counts" <input name="api_keys" value=i.api_keys.join(", ")/> <FieldError error=err field="api_keys"/></label>
+                <label>
+                    "Tags whose untagged spend counts (key=value)"
+                    <input name="tags" value=tags data-testid="edit-tags"/>
+                    <FieldError error=err field="tags"/>
+                </label>
                 <button type="submit" data-testid="edit-submit">"Save"</button>
             </ActionForm>
             <ActionResult value=move || update.value().get() testid="edit-result" done=|_: &()| "Saved.".to_string()/>
         </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn BreakdownTable(b: Breakdown) -> impl IntoView {
+    let total: i64 = b.rows.iter().map(|(_, c)| c.0).sum();
+    view! {
+        <section class="panel" aria-label=b.title.clone()>
+            <h2>{b.title.clone()}</h2>
+            <table data-testid=b.testid.clone()>
+                <tbody>
+                    {b.rows
+                        .into_iter()
+                        .map(|(k, c)| {
+                            let share = crate::domain::explore::share_pct(c.0, total);
+                            view! {
+                                <tr>
+                                    <th scope="row">{k}</th>
+                                    <td class="num">{c.usd()}</td>
+                                    <td class="num muted">{format!("{share}%")}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+/// Value against spend per calendar month.
+#[component]
+fn Months(months: Vec<MonthValue>) -> impl IntoView {
+    view! {
+        <section class="panel" aria-label="By month">
+            <h2>"By month"</h2>
+            <table data-testid="months">
+                <thead>
+                    <tr>
+                        <th scope="col">"Month"</th>
+                        <th scope="col" class="num">"Spend"</th>
+                        <th scope="col" class="num">"Value"</th>
+                        <th scope="col" class="num">"Net value"</th>
+                        <th scope="col" class="num">"ROI"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {months
+                        .into_iter()
+                        .rev()
+                        .map(|m| view! {
+                            <tr data-month=m.month.format("%Y-%m").to_string()>
+                                <th scope="row">{m.month.format("%B %Y").to_string()}</th>
+                                <td class="num">{m.spend.usd()}</td>
+                                <td class="num">{m.value.usd()}</td>
+                                <td class="num">{m.net.usd()}</td>
+                                <td class="num">{m.roi_basis_points.map(pct_label).unwrap_or_else(|| "—".into())}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn History(changes: Vec<OutcomeChange>) -> impl IntoView {
+    (!changes.is_empty()).then(|| {
+        view! {
+            <ul class="history" data-testid="outcome-history">
+                {changes
+                    .into_iter()
+                    .map(|c| view! { <li>{format!("{} · {}: {}", c.at, c.by, c.summary)}</li> })
+                    .collect_view()}
+            </ul>
+        }
+    })
+}
+
+/// Correct or remove one recorded outcome; both keep the old figures in its history.
+#[component]
+fn CorrectForm(
+    o: Outcome,
+    correct: ServerAction<CorrectOutcome>,
+    remove: ServerAction<RemoveOutcome>,
+) -> impl IntoView {
+    let id = o.id;
+    let err = Signal::derive(move || correct.value().get().and_then(Result::err).map(|e| e.to_string()));
+    let remove_err =
+        Signal::derive(move || remove.value().get().and_then(Result::err).map(|e| e.to_string()));
+    view! {
+        <details data-testid=format!("correct-{id}")>
+            <summary>"Correct"</summary>
+            <ActionForm action=correct attr:class="stack">
+                <input type="hidden" name="initiative" value=o.initiative_id/>
+                <input type="hidden" name="outcome" value=id/>
+                <label>"Day" <input type="date" name="day" value=o.day.to_string() required/> <FieldError error=err field="day"/></label>
+                <label>"Period end" <input type="date" name="period_end" value=o.period_end.map(|d| d.to_string()).unwrap_or_default()/> <FieldError error=err field="period_end"/></label>
+                <label>"Metric" <input name="metric" value=o.metric.clone()/></label>
+                <label>"Quantity" <input name="quantity" value=quantity_text(o.quantity_milli) data-testid="correct-quantity"/> <FieldError error=err field="quantity"/></label>
+                <input type="hidden" name="value_per_unit" value=""/>
+                <label>"Total value (US$)" <input name="total_value" value=o.value.decimal(9) data-testid="correct-total"/> <FieldError error=err field="total_value"/></label>
+                <label>"Pre-AI baseline cost (US$)" <input name="baseline_cost" value=o.baseline_cost.map(|b| b.decimal(9)).unwrap_or_default()/> <FieldError error=err field="baseline_cost"/></label>
+                <label>"Note" <input name="note" value=o.note.clone()/></label>
+                <label>"Evidence link" <input name="evidence" value=o.evidence.clone()/> <FieldError error=err field="evidence"/></label>
+                <button type="submit" data-testid=format!("correct-submit-{id}")>"Save correction"</button>
+            </ActionForm>
+            <ActionForm action=remove attr:class="stack">
+                <input type="hidden" name="initiative" value=o.initiative_id/>
+                <input type="hidden" name="outcome" value=id/>
+                <label>"Or remove it, because…" <input name="reason" data-testid=format!("remove-reason-{id}")/> <FieldError error=remove_err field="reason"/></label>
+                <button type="submit" data-testid=format!("remove-submit-{id}")>"Remove outcome"</button>
+            </ActionForm>
+        </details>
     }
     .into_any()
 }

@@ -22,6 +22,8 @@ type InitiativeRow = (
     String,
     Option<i64>,
     String,
+    String,
+    String,
 );
 
 fn initiative_of(r: InitiativeRow) -> Option<Initiative> {
@@ -37,6 +39,8 @@ fn initiative_of(r: InitiativeRow) -> Option<Initiative> {
         go_live: r.8,
         hypothesis: Hypothesis { metric: r.9, unit: r.10, value_per_unit: r.11.map(Nanos) },
         features: serde_json::from_str(&r.12).ok()?,
+        api_keys: serde_json::from_str(&r.13).ok()?,
+        tags: serde_json::from_str(&r.14).ok()?,
     })
 }
 
@@ -55,6 +59,15 @@ type OutcomeRow = (
     Option<String>,
 );
 
+fn rules_json(i: &Initiative) -> (String, String, String) {
+    let json = |v: serde_json::Result<String>| v.unwrap_or_else(|_| "[]".into());
+    (
+        json(serde_json::to_string(&i.features)),
+        json(serde_json::to_string(&i.api_keys)),
+        json(serde_json::to_string(&i.tags)),
+    )
+}
+
 impl Db {
     /// Stores a new initiative with its audit record; `Ok(None)` when its key is taken.
     pub async fn insert_initiative(
@@ -64,9 +77,9 @@ impl Db {
         audit: &NewAudit,
     ) -> sqlx::Result<Option<i64>> {
         const SQL: &str = "insert into initiatives (org_id, key, name, description, owner, team, status, \
-            kickoff, go_live, value_metric, value_unit, value_per_unit_nanos, features, created_at, updated_at) \
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) returning id";
-        let features = serde_json::to_string(&i.features).unwrap_or_else(|_| "[]".into());
+            kickoff, go_live, value_metric, value_unit, value_per_unit_nanos, features, api_keys, tags, created_at, updated_at) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, $14, $14) returning id";
+        let (features, api_keys, tags) = rules_json(i);
         let now = Utc::now();
         let res: sqlx::Result<i64> = async {
             Ok(in_tx!(self, |tx| {
@@ -85,6 +98,8 @@ impl Db {
                     .bind(i.hypothesis.value_per_unit.map(|n| n.0))
                     .bind(&features)
                     .bind(now)
+                    .bind(&api_keys)
+                    .bind(&tags)
                     .fetch_one(&mut *tx)
                     .await?;
                 insert_audit!(tx, org, audit)?;
@@ -109,8 +124,9 @@ impl Db {
     ) -> sqlx::Result<bool> {
         const SQL: &str = "update initiatives set name = $3, description = $4, owner = $5, team = $6, \
             status = $7, kickoff = $8, go_live = $9, value_metric = $10, value_unit = $11, \
-            value_per_unit_nanos = $12, features = $13, updated_at = $14 where org_id = $1 and id = $2";
-        let features = serde_json::to_string(&i.features).unwrap_or_else(|_| "[]".into());
+            value_per_unit_nanos = $12, features = $13, updated_at = $14, api_keys = $15, tags = $16 \
+            where org_id = $1 and id = $2";
+        let (features, api_keys, tags) = rules_json(i);
         let n = in_tx!(self, |tx| {
             let n = sqlx::query(SQL)
                 .bind(org.0)
@@ -127,6 +143,8 @@ impl Db {
                 .bind(i.hypothesis.value_per_unit.map(|n| n.0))
                 .bind(&features)
                 .bind(Utc::now())
+                .bind(&api_keys)
+                .bind(&tags)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -140,7 +158,7 @@ impl Db {
 
     pub async fn initiatives(&self, org: OrgId) -> sqlx::Result<Vec<Initiative>> {
         const SQL: &str = "select id, key, name, description, owner, team, status, kickoff, go_live, \
-            value_metric, value_unit, value_per_unit_nanos, features from initiatives where org_id = $1 \
+            value_metric, value_unit, value_per_unit_nanos, features, api_keys, tags from initiatives where org_id = $1 \
             order by name, id";
         let rows: Vec<InitiativeRow> =
             on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
@@ -182,6 +200,61 @@ impl Db {
             }
             id
         }))
+    }
+
+    /// Corrects an outcome of `o.initiative_id` in place (its id, external id and recorder
+    /// stay), with its audit record; false when there is no such outcome.
+    pub async fn update_outcome(&self, org: OrgId, o: &Outcome, audit: &NewAudit) -> sqlx::Result<bool> {
+        const SQL: &str = "update outcomes set day = $4, period_end = $5, metric = $6, quantity_milli = $7, \
+            value_nanos = $8, baseline_nanos = $9, note = $10, evidence = $11 \
+            where org_id = $1 and initiative_id = $2 and id = $3";
+        let n = in_tx!(self, |tx| {
+            let n = sqlx::query(SQL)
+                .bind(org.0)
+                .bind(o.initiative_id)
+                .bind(o.id)
+                .bind(o.day)
+                .bind(o.period_end)
+                .bind(&o.metric)
+                .bind(o.quantity_milli)
+                .bind(o.value.0)
+                .bind(o.baseline_cost.map(|n| n.0))
+                .bind(&o.note)
+                .bind(&o.evidence)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_audit!(tx, org, audit)?;
+            }
+            n
+        });
+        Ok(n == 1)
+    }
+
+    /// Removes an outcome recorded in error, with its audit record (which keeps what it was).
+    pub async fn delete_outcome(
+        &self,
+        org: OrgId,
+        initiative: i64,
+        id: i64,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
+        const SQL: &str = "delete from outcomes where org_id = $1 and initiative_id = $2 and id = $3";
+        let n = in_tx!(self, |tx| {
+            let n = sqlx::query(SQL)
+                .bind(org.0)
+                .bind(initiative)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                insert_audit!(tx, org, audit)?;
+            }
+            n
+        });
+        Ok(n == 1)
     }
 
     /// Outcomes of one initiative (or all), oldest first.

@@ -75,7 +75,7 @@ fn column(sql: &mut Sql, d: Dialect, table: Table, dim: Option<&Dim>) -> String 
     }
 }
 
-/// `and <expr> in (…)` for each filter; `None` when a source filter rules the table out.
+/// `and <expr> in (…)` for each filter, `not in` for each exclusion; `None` when a source filter rules the table out.
 fn filters(sql: &mut Sql, d: Dialect, table: Table, q: &SpendQuery) -> Option<String> {
     let mut out = String::new();
     for f in &q.filters {
@@ -88,6 +88,17 @@ fn filters(sql: &mut Sql, d: Dialect, table: Table, q: &SpendQuery) -> Option<St
         let expr = column(sql, d, table, Some(&f.dim));
         let ph: Vec<String> = f.values.iter().map(|v| sql.bind(Bind::Text(stored(v)))).collect();
         out.push_str(&format!(" and {expr} in ({})", ph.join(", ")));
+    }
+    for f in q.excluded.iter().filter(|f| !f.values.is_empty()) {
+        if f.dim == Dim::Source && table == Table::Events {
+            if f.values.iter().any(|v| v == "tokens") {
+                return None;
+            }
+            continue;
+        }
+        let expr = column(sql, d, table, Some(&f.dim));
+        let ph: Vec<String> = f.values.iter().map(|v| sql.bind(Bind::Text(stored(v)))).collect();
+        out.push_str(&format!(" and {expr} not in ({})", ph.join(", ")));
     }
     Some(out)
 }

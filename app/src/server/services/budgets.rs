@@ -140,7 +140,8 @@ pub async fn create(
 /// opening a page (and after imports land).
 pub const EVALUATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Re-evaluates every budget of `org` every `every`, for as long as the server runs.
+/// Re-evaluates every budget (and every initiative's zombie flags) of `org` every `every`,
+/// for as long as the server runs.
 pub fn spawn_evaluator(
     db: Db,
     org: OrgId,
@@ -162,6 +163,12 @@ pub fn spawn_evaluator(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(snapshots = n, "forecast snapshots recorded"),
                 Err(e) => tracing::warn!(error = %e, "forecast snapshots failed"),
+            }
+            // zombie flags follow spend that lands while nobody opens the initiatives pages
+            match super::initiatives::evaluate_flags(&db, org, today()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(zombie_flags = n, "initiatives evaluated"),
+                Err(e) => tracing::warn!(error = %e, "zombie flag evaluation failed"),
             }
         }
     });

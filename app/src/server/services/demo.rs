@@ -118,8 +118,9 @@ pub async fn seed_initiatives(
     };
     let scale = |n: f64| ((n * volume * 4.0).round() as i64).max(1);
     for (key, name, desc, owner, team, kickoff, go_live, metric, unit, per) in &defs {
-        let i =
-            parse_initiative(key, name, desc, owner, team, "live", kickoff, go_live, metric, unit, per, "")?;
+        let i = parse_initiative(
+            key, name, desc, owner, team, "live", kickoff, go_live, metric, unit, per, "", "", "",
+        )?;
         let id = db
             .insert_initiative(org, &i, &audit("initiative.create", key, format!("demo initiative {name}")))
             .await?

@@ -2,10 +2,12 @@
 //! their owners, zombie flags kept in step with the rules, and decisions on them.
 use chrono::NaiveDate;
 
-use crate::domain::explore::{Dim, Filter, SpendQuery, NOT_SET};
+use crate::domain::audit::AuditFilter;
+use crate::domain::explore::{Dim, SpendQuery};
 use crate::domain::initiative::{
-    cumulative, metrics, zombie_trips, Decision, FlagDecision, Initiative, InitiativeDetail, InitiativeLine,
-    Outcome, ZombieInput, ZombieRules,
+    attribution, check_claims, cumulative, metrics, metrics_in, monthly, zombie_trips, Breakdown, Decision,
+    FlagDecision, Initiative, InitiativeDetail, InitiativeLine, Outcome, OutcomeChange, ZombieInput,
+    ZombieRules,
 };
 use crate::domain::{DateRange, Nanos, Right, Role};
 use crate::error::{internal, AppError};
@@ -30,17 +32,17 @@ pub fn may_manage(user: &UserRecord, i: &Initiative) -> bool {
         || (user.role.can(Right::ManageInitiatives) && user.email.eq_ignore_ascii_case(&i.owner))
 }
 
-/// The filters that select an initiative's spend: its key, and (when it has feature rules)
-/// untagged spend of its features. The two never overlap, so their sums add up exactly.
-fn scopes(i: &Initiative) -> Vec<Vec<Filter>> {
-    let mut out = vec![vec![Filter { dim: Dim::Initiative, values: vec![i.key.clone()] }]];
-    if !i.features.is_empty() {
-        out.push(vec![
-            Filter { dim: Dim::Initiative, values: vec![NOT_SET.into()] },
-            Filter { dim: Dim::Feature, values: i.features.clone() },
-        ]);
-    }
-    out
+/// The queries that add up to an initiative's spend over `range` (see [`attribution`]).
+fn scope_queries(i: &Initiative, all: &[Initiative], range: DateRange) -> Vec<(String, SpendQuery)> {
+    attribution(i, all)
+        .into_iter()
+        .map(|sc| {
+            let mut q = SpendQuery::total(range, None);
+            q.filters = sc.include;
+            q.excluded = sc.exclude;
+            (sc.label, q)
+        })
+        .collect()
 }
 
 /// Daily (day, spend, requests) of the initiative over `range`, every source.
@@ -48,12 +50,11 @@ async fn daily(
     db: &Db,
     org: OrgId,
     i: &Initiative,
+    all: &[Initiative],
     range: DateRange,
 ) -> Result<Vec<(NaiveDate, Nanos, i64)>, AppError> {
     let mut out: Vec<(NaiveDate, Nanos, i64)> = range.iter_days().map(|d| (d, Nanos::ZERO, 0)).collect();
-    for filters in scopes(i) {
-        let mut q = SpendQuery::total(range, None);
-        q.filters = filters;
+    for (_, q) in scope_queries(i, all, range) {
         let v = view(db, org, q, SpendPath::Auto).await?;
         for s in &v.series {
             for (slot, sums) in out.iter_mut().zip(&s.values) {
@@ -61,6 +62,46 @@ async fn daily(
                 slot.2 += sums.requests;
             }
         }
+    }
+    Ok(out)
+}
+
+/// Lifetime spend by rule, by feature and by model; each adds up to the initiative's spend.
+async fn breakdowns(
+    db: &Db,
+    org: OrgId,
+    i: &Initiative,
+    all: &[Initiative],
+    range: DateRange,
+) -> Result<Vec<Breakdown>, AppError> {
+    let mut by_rule =
+        Breakdown { title: "Spend by attribution rule".into(), testid: "by-rule".into(), rows: vec![] };
+    let mut by_feature =
+        Breakdown { title: "Spend by feature".into(), testid: "by-feature".into(), rows: vec![] };
+    let mut by_model = Breakdown { title: "Spend by model".into(), testid: "by-model".into(), rows: vec![] };
+    fn add(rows: &mut Vec<(String, Nanos)>, key: &str, c: Nanos) {
+        match rows.iter_mut().find(|(k, _)| k == key) {
+            Some((_, x)) => *x += c,
+            None => rows.push((key.to_string(), c)),
+        }
+    }
+    for (label, q) in scope_queries(i, all, range) {
+        for (dim, b) in [(Dim::Feature, &mut by_feature), (Dim::Model, &mut by_model)] {
+            let mut g = q.clone();
+            g.group = Some(dim);
+            let v = view(db, org, g, SpendPath::Auto).await?;
+            for row in v.table {
+                add(&mut b.rows, &row.group, Nanos(row.sums.cost_nanos));
+            }
+            if b.testid == "by-feature" {
+                add(&mut by_rule.rows, &label, Nanos(v.total.cost_nanos));
+            }
+        }
+    }
+    let mut out = vec![by_rule, by_feature, by_model];
+    for b in &mut out {
+        b.rows.retain(|(_, c)| c.0 != 0);
+        b.rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     }
     Ok(out)
 }
@@ -79,10 +120,11 @@ pub async fn evaluate_flags(db: &Db, org: OrgId, today: NaiveDate) -> Result<usi
     let range = DateRange { from: today - chrono::Duration::days(days - 1), to: today };
     let mut raised = 0;
     let outcomes = db.outcomes(org, None).await?;
-    for i in db.initiatives(org).await? {
+    let all = db.initiatives(org).await?;
+    for i in &all {
         let input = ZombieInput {
             status: i.status,
-            daily: daily(db, org, &i, range).await?,
+            daily: daily(db, org, i, &all, range).await?,
             outcomes: outcomes.iter().filter(|o| o.initiative_id == i.id).map(|o| (o.day, o.value)).collect(),
         };
         raised += db.sync_flags(org, i.id, &zombie_trips(&rules, &input, today), today).await?;
@@ -90,18 +132,30 @@ pub async fn evaluate_flags(db: &Db, org: OrgId, today: NaiveDate) -> Result<usi
     Ok(raised)
 }
 
+/// The initiative's line with metrics over `period` (lifetime when `None`) and its lifetime
+/// daily spend.
+#[allow(clippy::too_many_arguments)]
 async fn line(
     db: &Db,
     org: OrgId,
     today: NaiveDate,
     user: &UserRecord,
     i: Initiative,
+    all: &[Initiative],
     outcomes: &[Outcome],
+    period: Option<DateRange>,
 ) -> Result<(InitiativeLine, Vec<(NaiveDate, Nanos)>), AppError> {
+    let mut range = value_range(&i, today);
+    if let Some(p) = period {
+        range = DateRange { from: range.from.min(p.from), to: range.to.max(p.to) };
+    }
     let spend: Vec<(NaiveDate, Nanos)> =
-        daily(db, org, &i, value_range(&i, today)).await?.into_iter().map(|(d, c, _)| (d, c)).collect();
+        daily(db, org, &i, all, range).await?.into_iter().map(|(d, c, _)| (d, c)).collect();
     let mine: Vec<Outcome> = outcomes.iter().filter(|o| o.initiative_id == i.id).cloned().collect();
-    let m = metrics(&i, &mine, &spend);
+    let m = match period {
+        Some(p) => metrics_in(&i, &mine, &spend, p),
+        None => metrics(&i, &mine, &spend),
+    };
     let open_flags =
         db.flags(org, Some(i.id)).await?.into_iter().filter(|f| f.cleared_on.is_none()).collect();
     let can_manage = may_manage(user, &i);
@@ -114,12 +168,14 @@ pub async fn portfolio(
     org: OrgId,
     today: NaiveDate,
     user: &UserRecord,
+    period: Option<DateRange>,
 ) -> Result<Vec<InitiativeLine>, AppError> {
     evaluate_flags(db, org, today).await?;
     let outcomes = db.outcomes(org, None).await?;
+    let all = db.initiatives(org).await?;
     let mut out = Vec::new();
-    for i in db.initiatives(org).await? {
-        out.push(line(db, org, today, user, i, &outcomes).await?.0);
+    for i in all.clone() {
+        out.push(line(db, org, today, user, i, &all, &outcomes, period).await?.0);
     }
     out.sort_by(|a, b| {
         let key = |l: &InitiativeLine| {
@@ -147,21 +203,26 @@ pub async fn detail(
     today: NaiveDate,
     user: &UserRecord,
     id: i64,
+    period: Option<DateRange>,
 ) -> Result<InitiativeDetail, AppError> {
     let i = existing(db, org, id).await?;
     evaluate_flags(db, org, today).await?;
     let outcomes = db.outcomes(org, Some(id)).await?;
-    let range = value_range(&i, today);
-    let (line, spend) = line(db, org, today, user, i.clone(), &outcomes).await?;
-    let mut q = SpendQuery::total(range, None);
-    q.group = Some(Dim::Feature);
-    q.filters = scopes(&i).remove(0);
-    let breakdown = view(db, org, q, SpendPath::Auto).await?;
+    let all = db.initiatives(org).await?;
+    let (line, spend) = line(db, org, today, user, i.clone(), &all, &outcomes, period).await?;
+    let lifetime = value_range(&i, today);
+    let period = period.unwrap_or(lifetime);
+    let lifetime_spend: Vec<(NaiveDate, Nanos)> =
+        spend.iter().filter(|(d, _)| *d >= lifetime.from && *d <= lifetime.to).copied().collect();
     Ok(InitiativeDetail {
-        cumulative: cumulative(&outcomes, &spend),
+        cumulative: cumulative(&outcomes, &lifetime_spend),
+        period_metrics: metrics_in(&i, &outcomes, &spend, period),
+        months: monthly(&outcomes, &spend),
+        period,
+        corrections: corrections(db, org, &i).await?,
+        breakdowns: breakdowns(db, org, &i, &all, lifetime).await?,
         line,
         outcomes,
-        breakdown,
         flags: db.flags(org, Some(id)).await?,
         rules: rules(db, org).await?,
         today,
@@ -176,6 +237,7 @@ pub async fn create(db: &Db, org: OrgId, user: &UserRecord, mut i: Initiative) -
     if user.role != Role::Admin {
         i.owner = user.email.to_lowercase();
     }
+    check_claims(&i, &db.initiatives(org).await?)?;
     let entry = NewAudit {
         actor: Actor::person(user.id, &user.email),
         action: "initiative.create",
@@ -207,8 +269,8 @@ pub async fn record_outcome(
     let entry = NewAudit {
         actor: Actor::person(user.id, &user.email),
         action: "outcome.create",
-        entity: "initiative",
-        entity_id: i.key.clone(),
+        entity: "outcome",
+        entity_id: outcome_entity(&i, None),
         summary: format!("outcome for {}: {} worth {} on {}", i.name, o.metric, o.value.usd(), o.day),
         before: None,
         after: Some(serde_json::to_value(&o).map_err(internal)?),
@@ -299,11 +361,12 @@ pub async fn set_rules(db: &Db, org: OrgId, actor: &Actor, r: ZombieRules) -> Re
     Ok(())
 }
 
-/// Spend attributed to any initiative over `range` (each by its key and feature rules).
+/// Spend attributed to any initiative over `range` (each by its key and attribution rules).
 pub async fn attributed_spend(db: &Db, org: OrgId, range: DateRange) -> Result<Nanos, AppError> {
     let mut total = Nanos::ZERO;
-    for i in db.initiatives(org).await? {
-        total += daily(db, org, &i, range).await?.iter().map(|(_, c, _)| *c).sum();
+    let all = db.initiatives(org).await?;
+    for i in &all {
+        total += daily(db, org, i, &all, range).await?.iter().map(|(_, c, _)| *c).sum();
     }
     Ok(total)
 }
@@ -460,6 +523,7 @@ pub async fn update(
     }
     i.id = id;
     i.key = before.key.clone();
+    check_claims(&i, &db.initiatives(org).await?)?;
     let entry = NewAudit {
         actor: Actor::person(user.id, &user.email),
         action: "initiative.update",
@@ -470,5 +534,147 @@ pub async fn update(
         after: Some(serde_json::to_value(&i).map_err(internal)?),
     };
     db.update_initiative(org, id, &i, &entry).await?;
+    Ok(())
+}
+
+/// The audit entity id of an outcome: `initiative key/outcome id` (`key/new` before it has
+/// one), so an initiative's corrections, removed outcomes included, are found by prefix.
+fn outcome_entity(i: &Initiative, id: Option<i64>) -> String {
+    match id {
+        Some(id) => format!("{}/{id}", i.key),
+        None => format!("{}/new", i.key),
+    }
+}
+
+/// Corrections and removals of `i`'s outcomes from the audit log, by outcome id.
+async fn corrections(
+    db: &Db,
+    org: OrgId,
+    i: &Initiative,
+) -> Result<Vec<(i64, Vec<OutcomeChange>)>, AppError> {
+    let f = AuditFilter { entity: Some("outcome".into()), ..AuditFilter::default() };
+    let prefix = format!("{}/", i.key);
+    let mut out: Vec<(i64, Vec<OutcomeChange>)> = Vec::new();
+    for r in db.list_audit(org, &f, 10_000).await? {
+        let Some(id) = r.entity_id.strip_prefix(&prefix).and_then(|x| x.parse::<i64>().ok()) else {
+            continue;
+        };
+        if r.action == "outcome.create" {
+            continue;
+        }
+        let change = OutcomeChange {
+            at: r.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            by: r.actor,
+            summary: r.summary,
+        };
+        match out.iter_mut().find(|(x, _)| *x == id) {
+            Some((_, v)) => v.push(change),
+            None => out.push((id, vec![change])),
+        }
+    }
+    Ok(out)
+}
+
+/// What a correction changed, as a person reads it: "value $150.00 → $180.00; note … → …".
+fn outcome_changes(a: &Outcome, b: &Outcome) -> String {
+    use crate::domain::initiative::quantity_text;
+    let opt = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "—".into());
+    let money = |n: Option<Nanos>| n.map(Nanos::usd).unwrap_or_else(|| "—".into());
+    let fields = [
+        ("day", a.day.to_string(), b.day.to_string()),
+        ("period end", opt(a.period_end), opt(b.period_end)),
+        ("metric", a.metric.clone(), b.metric.clone()),
+        ("quantity", quantity_text(a.quantity_milli), quantity_text(b.quantity_milli)),
+        ("value", a.value.usd(), b.value.usd()),
+        ("baseline cost", money(a.baseline_cost), money(b.baseline_cost)),
+        ("note", a.note.clone(), b.note.clone()),
+        ("evidence", a.evidence.clone(), b.evidence.clone()),
+    ];
+    let changed: Vec<String> =
+        fields.into_iter().filter(|(_, x, y)| x != y).map(|(f, x, y)| format!("{f} {x} → {y}")).collect();
+    if changed.is_empty() {
+        "nothing changed".into()
+    } else {
+        changed.join("; ")
+    }
+}
+
+/// Corrects an outcome (the initiative's owner or an admin), keeping the old figures in the
+/// audit log.
+pub async fn correct_outcome(
+    db: &Db,
+    org: OrgId,
+    user: &UserRecord,
+    initiative: i64,
+    outcome: i64,
+    parse: impl FnOnce(&Initiative) -> Result<Outcome, AppError>,
+) -> Result<(), AppError> {
+    let i = existing(db, org, initiative).await?;
+    if !may_manage(user, &i) {
+        return Err(AppError::Forbidden);
+    }
+    let before = db
+        .outcomes(org, Some(initiative))
+        .await?
+        .into_iter()
+        .find(|o| o.id == outcome)
+        .ok_or_else(|| AppError::NotFound(format!("outcome {outcome}")))?;
+    let mut o = parse(&i)?;
+    o.id = before.id;
+    o.initiative_id = initiative;
+    o.external_id = before.external_id.clone();
+    o.recorded_by = before.recorded_by.clone();
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "outcome.update",
+        entity: "outcome",
+        entity_id: outcome_entity(&i, Some(outcome)),
+        summary: format!("corrected: {}", outcome_changes(&before, &o)),
+        before: Some(serde_json::to_value(&before).map_err(internal)?),
+        after: Some(serde_json::to_value(&o).map_err(internal)?),
+    };
+    db.update_outcome(org, &o, &entry).await?;
+    Ok(())
+}
+
+/// Removes an outcome recorded in error (owner or admin); the audit log keeps it, with why.
+pub async fn remove_outcome(
+    db: &Db,
+    org: OrgId,
+    user: &UserRecord,
+    initiative: i64,
+    outcome: i64,
+    reason: &str,
+) -> Result<(), AppError> {
+    let i = existing(db, org, initiative).await?;
+    if !may_manage(user, &i) {
+        return Err(AppError::Forbidden);
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::invalid("reason: say why the outcome is removed (it stays in the history)"));
+    }
+    let before = db
+        .outcomes(org, Some(initiative))
+        .await?
+        .into_iter()
+        .find(|o| o.id == outcome)
+        .ok_or_else(|| AppError::NotFound(format!("outcome {outcome}")))?;
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "outcome.delete",
+        entity: "outcome",
+        entity_id: outcome_entity(&i, Some(outcome)),
+        summary: format!(
+            "removed: {} {} worth {} on {} ({reason})",
+            crate::domain::initiative::quantity_text(before.quantity_milli),
+            before.metric,
+            before.value.usd(),
+            before.day
+        ),
+        before: Some(serde_json::to_value(&before).map_err(internal)?),
+        after: None,
+    };
+    db.delete_outcome(org, initiative, outcome, &entry).await?;
     Ok(())
 }
