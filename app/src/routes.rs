@@ -6,10 +6,10 @@ use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::Nav;
 use crate::pages::{
-    AccountPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetPage, BudgetsListPage, ComingSoonPage,
-    CoveragePage, ForecastAccuracyPage, InitiativePage, InitiativesListPage, KpisPage, LedgerPage,
-    NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage, SettingsPage, SetupPage, SignInPage,
-    SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
+    AccountPage, AnomaliesListPage, AnomalyPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetPage,
+    BudgetsListPage, ComingSoonPage, CoveragePage, ForecastAccuracyPage, InitiativePage, InitiativesListPage,
+    KpisPage, LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage, SettingsPage,
+    SetupPage, SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,7 +61,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/budgets/:id") view=BudgetPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=InitiativesListPage ssr=SsrMode::Async/>
                     <Route path=path!("/initiatives/:id") view=InitiativePage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("anomalies") view=soon("Anomalies") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("anomalies") view=AnomaliesListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/anomalies/:id") view=AnomalyPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("reviews") view=soon("Reviews") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("maturity") view=soon("Maturity") ssr=SsrMode::Async/>

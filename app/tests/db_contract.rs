@@ -1704,3 +1704,114 @@ async fn initiative_rules_attribute_untagged_spend_once(db: Db) {
     assert!(history[0].summary.contains("double entry"), "{}", history[0].summary);
 }
 on_both!(initiative_rules_attribute_untagged_spend_once);
+
+async fn anomalies_are_detected_once_with_contributors_and_counted_in_the_figures(db: Db) {
+    use app::domain::anomaly::Status;
+    use app::domain::explore::day_seconds;
+    use app::domain::Role;
+    use app::server::db::Actor;
+    use app::server::services::{anomalies, users, webhooks};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    const K: i64 = 1_000_000_000;
+    // ten days of $1 an hour on team a; on the tenth, 03:00–05:59, a runaway feature adds
+    // $20 an hour on another model and API key
+    let days = DateRange { from: d("2026-11-01"), to: d("2026-11-10") };
+    let mut events = Vec::new();
+    for day in days.iter_days() {
+        for h in 0..24 {
+            let mut e = event(&format!("b-{day}-{h}"), &format!("{day} {h:02}:10:00"), "m1", K);
+            e.team = Some("a".into());
+            e.feature = Some("chat".into());
+            events.push(e);
+            if day == d("2026-11-10") && (3..6).contains(&h) {
+                let mut s = event(&format!("s-{day}-{h}"), &format!("{day} {h:02}:20:00"), "m2", 20 * K);
+                s.team = Some("a".into());
+                s.feature = Some("runaway".into());
+                s.api_key = Some("k9".into());
+                events.push(s);
+            }
+        }
+    }
+    db.insert_usage_events(org, &events).await.unwrap();
+    let person = |email: &str, role| users::AddUser {
+        email: email.into(),
+        name: "P".into(),
+        role,
+        password: "a long enough password".into(),
+        team: None,
+    };
+    let eng = users::add_user(&db, org, &Actor::cli(), person("eng@x.com", Role::Engineering)).await.unwrap();
+    let viewer = users::add_user(&db, org, &Actor::cli(), person("v@x.com", Role::Viewer)).await.unwrap();
+    webhooks::create(&db, org, &Actor::cli(), "ops", "http://127.0.0.1:1/hook", "json").await.unwrap();
+
+    let end = day_seconds(d("2026-11-10")) + 86_399;
+    let r = anomalies::run(&db, org, end, end - 3 * 86_400, true).await.unwrap();
+    assert_eq!((r.new, r.announced), (1, 1));
+    let all = db.anomalies(org, 0).await.unwrap();
+    assert_eq!(all.len(), 1, "one incident, not one per series: {all:?}");
+    let a = &all[0];
+    let start = day_seconds(d("2026-11-10")) + 3 * 3_600;
+    assert_eq!(
+        (a.scope_dim.as_str(), a.scope_value.as_str(), a.grain.as_str()),
+        ("feature", "runaway", "hour")
+    );
+    assert_eq!((a.started_at, a.ended_at), (start, start + 3 * 3_600));
+    assert_eq!(a.detected_at, Some(start + 3_600), "a replay dates detection at the end of the first bucket");
+    assert_eq!((a.actual, a.expected, a.excess), (Nanos(60 * K), Nanos::ZERO, Nanos(60 * K)));
+    for scope in ["organisation", "team a", "model m2", "api key k9"] {
+        assert!(a.also_in.iter().any(|x| x == scope), "{scope} in {:?}", a.also_in);
+    }
+    let top = &a.contributors[0];
+    assert_eq!((top.during, top.usual), (Nanos(60 * K), Nanos::ZERO));
+    assert!(a.contributors.iter().any(|c| c.dim == "model" && c.value == "m2"), "{:?}", a.contributors);
+
+    // a live run later sees the same incident: nothing new, nothing announced twice
+    let again = anomalies::run(&db, org, end, end - 7 * 86_400, false).await.unwrap();
+    assert_eq!(
+        (again.new, again.updated, again.announced),
+        (0, 1, 0),
+        "{:?}",
+        db.anomalies(org, 0).await.unwrap()
+    );
+    assert_eq!(db.anomalies(org, 0).await.unwrap().len(), 1);
+    let sent: Vec<_> = db
+        .webhook_deliveries(org, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.key.starts_with("anomaly:"))
+        .collect();
+    assert_eq!(sent.len(), 1, "one delivery per anomaly");
+    assert_eq!(db.unread_anomaly_alerts(org).await.unwrap(), 1);
+
+    // the lifecycle: viewers may not act; steps must follow the lifecycle
+    assert!(matches!(
+        anomalies::act(&db, org, &viewer, a.id, "acknowledge", "", "").await,
+        Err(app::error::AppError::Forbidden)
+    ));
+    anomalies::act(&db, org, &eng, a.id, "acknowledge", "eng@x.com", "looking").await.unwrap();
+    let e = anomalies::act(&db, org, &eng, a.id, "acknowledge", "", "").await.unwrap_err();
+    assert!(e.to_string().starts_with("action: "), "{e}");
+    anomalies::act(&db, org, &eng, a.id, "resolve", "", "loop fixed").await.unwrap();
+    let now = db.anomaly(org, a.id).await.unwrap().unwrap();
+    assert_eq!((now.status, now.assignee.as_str()), (Status::Resolved, "eng@x.com"));
+    let steps: Vec<String> =
+        db.anomaly_events(org, a.id).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(steps, ["detected", "acknowledge", "resolve"]);
+
+    // a missed one is reported: the rate falls to one in two; as a false positive the
+    // detected one leaves both figures
+    let e = anomalies::report(&db, org, &eng, "team", "", "2026-11-05T10:00", "x").await.unwrap_err();
+    assert!(e.to_string().starts_with("scope_value: "), "{e}");
+    anomalies::report(&db, org, &eng, "team", "a", "2026-11-05T10:00", "batch job ran twice").await.unwrap();
+    let f = anomalies::figures_in(&db, org, days).await.unwrap();
+    assert_eq!((f.detected, f.reported, f.rate_pct, f.mttd_secs), (1, 1, Some(50.0), Some(3_600)));
+    anomalies::act(&db, org, &eng, a.id, "reopen", "", "").await.unwrap();
+    anomalies::act(&db, org, &eng, a.id, "false_positive", "", "planned load test").await.unwrap();
+    let f = anomalies::figures_in(&db, org, days).await.unwrap();
+    assert_eq!(
+        (f.detected, f.reported, f.false_positives, f.rate_pct, f.mttd_secs),
+        (0, 1, 1, Some(0.0), None)
+    );
+}
+on_both!(anomalies_are_detected_once_with_contributors_and_counted_in_the_figures);

@@ -299,6 +299,14 @@ async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
     if initiatives > 0 {
         println!("demo: {initiatives} initiatives with their outcomes added (see /initiatives)");
     }
+    // the detector replayed over the demo's last weeks, as if it had run all along
+    let now = app::domain::explore::day_seconds(end) + 86_399;
+    let found = services::anomalies::run(&db, org, now, now - 21 * 86_400, true)
+        .await
+        .map_err(|e| format!("demo anomalies: {e}"))?;
+    if found.new > 0 {
+        println!("demo: {} anomalies detected in the last 21 days (see /anomalies)", found.new);
+    }
     let sign_ins =
         services::auth::ensure_demo_users(&db, org).await.map_err(|e| format!("demo users: {e}"))?;
     println!("demo sign-ins (demo data only; these passwords are public):");
@@ -394,13 +402,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     let clock = args.today.map(Clock::Fixed).unwrap_or(Clock::System);
     let cookie_secure = args.cookie_secure.resolve(args.addr);
     app::server::auth::spawn_expired_session_cleanup(&db);
-    let eval_clock = clock;
-    services::budgets::spawn_evaluator(
-        db.clone(),
-        org,
-        move || eval_clock.today(),
-        services::budgets::EVALUATE_EVERY,
-    );
+    services::budgets::spawn_evaluator(db.clone(), org, clock, services::budgets::EVALUATE_EVERY);
     let sender = services::webhooks::Sender::standard(args.public_url.clone()).map_err(|e| e.to_string())?;
     services::webhooks::spawn_deliverer(db.clone(), sender, std::time::Duration::from_secs(5));
     if db.count_users().await.map_err(|e| e.to_string())? == 0 {

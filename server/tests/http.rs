@@ -222,7 +222,7 @@ async fn unknown_paths_are_404_and_static_files_are_served() {
     let (status, css) = send(&app, get("/pkg/costroom.css")).await;
     assert_eq!((status, css.as_str()), (StatusCode::OK, "body{}"));
     let cookie = sign_in(&app, VIEWER, PASSWORD, None).await.expect("signed in");
-    for section in ["/anomalies", "/guardrails", "/reviews", "/maturity"] {
+    for section in ["/guardrails", "/reviews", "/maturity"] {
         let (status, html) = send(&app, with_cookie(get(section), &cookie)).await;
         assert_eq!(status, StatusCode::OK, "{section}");
         assert!(html.contains("Coming soon"), "{section}");
@@ -1677,3 +1677,69 @@ async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming
     );
 }
 on_both!(outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming_line_and_field);
+
+async fn engineers_work_anomalies_through_the_router_and_viewers_read_them(db: Db) {
+    use app::api::anomalies::{ActOnAnomaly, GetAnomaly, ListAnomalies, ReportAnomaly};
+    use app::domain::anomaly::{AnomaliesPage, AnomalyDetail, Status};
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let eng = AddUser {
+        email: "eng@example.com".into(),
+        name: "E".into(),
+        role: app::domain::Role::Engineering,
+        password: "an engineer's long password".into(),
+        team: None,
+    };
+    add_user(&db, org, &app::server::db::Actor::cli(), eng).await.unwrap();
+    let eng = sign_in(&app, "eng@example.com", "an engineer's long password", None).await.unwrap();
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.unwrap();
+    let report = |start: &str| format!("scope_dim=total&scope_value=&start={start}&note=double+billing");
+    let (status, body) =
+        send(&app, with_cookie(post_form(ReportAnomaly::PATH, &report("yesterday")), &eng)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("start: 'yesterday' is not a date and time"), "{body}");
+    let (status, _) =
+        send(&app, with_cookie(post_form(ReportAnomaly::PATH, &report("2026-11-09T08%3A30")), &viewer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers report nothing");
+    let (status, body) =
+        send(&app, with_cookie(post_form(ReportAnomaly::PATH, &report("2026-11-09T08%3A30")), &eng)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id: i64 = serde_json::from_str(&body).unwrap();
+
+    // everyone signed in reads the inbox and the record; the reported one counts as missed
+    let (status, body) =
+        send(&app, with_cookie(post_form(ListAnomalies::PATH, "status=open&scope=&severity="), &viewer))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: AnomaliesPage = serde_json::from_str(&body).unwrap();
+    assert_eq!(page.anomalies.len(), 1);
+    assert_eq!((page.figures.reported, page.figures.rate_pct), (1, Some(0.0)));
+    assert!(!page.can_act);
+    let (status, _) = send(
+        &app,
+        with_cookie(
+            post_form(ActOnAnomaly::PATH, &format!("id={id}&action=acknowledge&assignee=&note=")),
+            &viewer,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let act = |action: &str| format!("id={id}&action={action}&assignee=eng%40example.com&note=on+it");
+    let (status, body) =
+        send(&app, with_cookie(post_form(ActOnAnomaly::PATH, &act("acknowledge")), &eng)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        send(&app, with_cookie(post_form(ActOnAnomaly::PATH, &act("acknowledge")), &eng)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("action: a acknowledged anomaly cannot become acknowledged"), "{body}");
+    let (status, body) =
+        send(&app, with_cookie(post_form(GetAnomaly::PATH, &format!("id={id}")), &viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let d: AnomalyDetail = serde_json::from_str(&body).unwrap();
+    assert_eq!((d.anomaly.status, d.anomaly.assignee.as_str()), (Status::Acknowledged, "eng@example.com"));
+    assert_eq!(d.events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["reported", "acknowledge"]);
+    let (status, html) = send(&app, with_cookie(get(&format!("/anomalies/{id}")), &viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("double billing") && html.contains("acknowledged"), "the page renders the record");
+}
+on_both!(engineers_work_anomalies_through_the_router_and_viewers_read_them);

@@ -1,5 +1,6 @@
 //! Server functions only, one file per resource. Bodies stay thin: authorize, delegate to a
 //! service, return a DTO.
+pub mod anomalies;
 pub mod auth;
 pub mod budgets;
 pub mod initiatives;

@@ -63,8 +63,8 @@ fn UserMenu() -> impl IntoView {
                                     href="/budgets#alerts"
                                     class="bell"
                                     data-testid="alert-bell"
-                                    title=format!("{unread} unread budget alerts")
-                                    aria-label=format!("{unread} unread budget alerts")
+                                    title=format!("{unread} unread alerts (budgets, anomalies)")
+                                    aria-label=format!("{unread} unread alerts")
                                 >
                                     "🔔"
                                     {(unread > 0).then(|| view! { <span class="badge" data-testid="alert-count">{unread}</span> })}

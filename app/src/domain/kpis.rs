@@ -28,6 +28,9 @@ pub struct KpiInputs {
     pub time_to_value_days: Vec<i64>,
     /// Kickoff → go-live, per initiative live by the period's end (days).
     pub time_to_deploy_days: Vec<i64>,
+    /// Anomalies that started in the period: detection rate and mean time to detect.
+    #[serde(default)]
+    pub anomalies: Option<super::anomaly::DetectionFigures>,
 }
 
 /// Mean of whole days, rounded, with how many it covers.
@@ -93,6 +96,14 @@ pub fn kpis(now: &KpiInputs, before: &KpiInputs) -> Vec<Kpi> {
     };
     let ttv = |i: &KpiInputs| mean_days(&i.time_to_value_days);
     let ttd = |i: &KpiInputs| mean_days(&i.time_to_deploy_days);
+    let rate = |i: &KpiInputs| {
+        let f = i.anomalies.as_ref()?;
+        f.rate_pct.map(|p| format!("{p:.1}% ({} of {})", f.detected, f.detected + f.reported))
+    };
+    let mttd = |i: &KpiInputs| {
+        let f = i.anomalies.as_ref()?;
+        f.mttd_secs.map(|s| format!("{} (mean of {})", super::anomaly::duration_label(s), f.detected))
+    };
     let kpi =
         |key: &str, name: &str, formula: &str, f: &dyn Fn(&KpiInputs) -> Option<String>, href: String| Kpi {
             key: key.into(),
@@ -141,17 +152,19 @@ pub fn kpis(now: &KpiInputs, before: &KpiInputs) -> Vec<Kpi> {
             &gpu,
             "/ledger".into(),
         ),
-        missing(
+        kpi(
             "anomaly_detection_rate",
             "Anomaly detection rate",
-            "anomalies detected automatically ÷ all anomalies (detected + reported)",
-            "Needs anomaly records: the detector and the report-a-missed-anomaly form (anomalies).",
+            "anomalies detected automatically ÷ all anomalies (detected + reported), false positives left out",
+            &rate,
+            "/anomalies".into(),
         ),
-        missing(
+        kpi(
             "mttd",
             "Mean time to detect",
-            "average of (detection time − start of the anomalous period)",
-            "Needs anomaly records with their start and detection times (anomalies).",
+            "average of (detection time − start of the anomalous period) over detected anomalies",
+            &mttd,
+            "/anomalies".into(),
         ),
         kpi(
             "ai_roi",
@@ -206,6 +219,13 @@ mod tests {
             initiative_spend: Nanos(200_000_000_000_000),
             time_to_value_days: vec![14, 15],
             time_to_deploy_days: vec![90],
+            anomalies: Some(crate::domain::anomaly::DetectionFigures {
+                detected: 2,
+                reported: 1,
+                false_positives: 1,
+                rate_pct: Some(200.0 / 3.0),
+                mttd_secs: Some(2_700),
+            }),
         }
     }
 
@@ -227,10 +247,11 @@ mod tests {
         assert_eq!(get("ai_roi").previous, None, "no spend before: no ROI");
         assert_eq!(get("time_to_value").value.as_deref(), Some("15 days (mean of 2)"), "14.5 rounds up");
         assert_eq!(get("time_to_first_deployment").value.as_deref(), Some("90 days (mean of 1)"));
-        for key in ["anomaly_detection_rate", "mttd", "model_fit"] {
-            let x = get(key);
-            assert!(x.value.is_none() && x.missing.is_some(), "{key} shows no fake number");
-        }
+        assert_eq!(get("anomaly_detection_rate").value.as_deref(), Some("66.7% (2 of 3)"));
+        assert_eq!(get("mttd").value.as_deref(), Some("45 min (mean of 2)"));
+        assert_eq!(get("mttd").previous, None, "no anomaly before: no number");
+        let fit = get("model_fit");
+        assert!(fit.value.is_none() && fit.missing.is_some(), "model fit shows no fake number");
     }
 
     #[test]

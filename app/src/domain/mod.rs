@@ -1,5 +1,6 @@
 //! Pure calculations shared by server and browser: no I/O, no leptos. Exhaustively unit-tested.
 pub mod account;
+pub mod anomaly;
 pub mod api_key;
 pub mod audit;
 pub mod budget;

@@ -1,5 +1,6 @@
 //! One file per route.
 pub mod account;
+pub mod anomalies;
 pub mod budgets;
 pub mod coming_soon;
 pub mod initiatives;
@@ -15,6 +16,7 @@ pub mod spend;
 pub mod traces;
 
 pub use account::AccountPage;
+pub use anomalies::{AnomaliesListPage, AnomalyPage};
 pub use budgets::{BudgetPage, BudgetsListPage, ForecastAccuracyPage};
 pub use coming_soon::ComingSoonPage;
 pub use initiatives::{InitiativePage, InitiativesListPage};

@@ -44,6 +44,15 @@ impl Clock {
             Clock::Fixed(d) => *d,
         }
     }
+
+    /// Unix seconds now; a fixed day's clock stands at that day's last second (its data is
+    /// all in, as in the demo and the end-to-end tests).
+    pub fn now_ts(&self) -> i64 {
+        match self {
+            Clock::System => chrono::Utc::now().timestamp(),
+            Clock::Fixed(d) => crate::domain::explore::day_seconds(*d) + 86_399,
+        }
+    }
 }
 
 /// The state of the current request (render or server function).

@@ -120,6 +120,7 @@ macro_rules! in_tx {
     };
 }
 
+pub mod anomalies;
 pub mod audit;
 pub mod budgets;
 mod export;

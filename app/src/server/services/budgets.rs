@@ -140,14 +140,11 @@ pub async fn create(
 /// opening a page (and after imports land).
 pub const EVALUATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Re-evaluates every budget (and every initiative's zombie flags) of `org` every `every`,
+/// Re-evaluates every budget (and every initiative's zombie flags, and runs anomaly
+/// detection) of `org` every `every`,
 /// for as long as the server runs.
-pub fn spawn_evaluator(
-    db: Db,
-    org: OrgId,
-    today: impl Fn() -> NaiveDate + Send + 'static,
-    every: std::time::Duration,
-) {
+pub fn spawn_evaluator(db: Db, org: OrgId, clock: crate::server::state::Clock, every: std::time::Duration) {
+    let today = move || clock.today();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -169,6 +166,11 @@ pub fn spawn_evaluator(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(zombie_flags = n, "initiatives evaluated"),
                 Err(e) => tracing::warn!(error = %e, "zombie flag evaluation failed"),
+            }
+            match super::anomalies::detect_now(&db, org, clock.now_ts()).await {
+                Ok(r) if r.new + r.announced == 0 => {}
+                Ok(r) => tracing::info!(new = r.new, announced = r.announced, "anomalies detected"),
+                Err(e) => tracing::warn!(error = %e, "anomaly detection failed"),
             }
         }
     });

@@ -49,6 +49,7 @@ async fn inputs(db: &Db, org: OrgId, range: DateRange) -> Result<KpiInputs, AppE
         initiative_spend: super::initiatives::attributed_spend(db, org, range).await?,
         time_to_value_days: lifecycle.iter().filter_map(|(_, ttv)| *ttv).collect(),
         time_to_deploy_days: lifecycle.iter().filter_map(|(ttd, _)| *ttd).collect(),
+        anomalies: Some(super::anomalies::figures_in(db, org, range).await?),
     })
 }
 
