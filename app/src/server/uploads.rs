@@ -117,6 +117,7 @@ pub async fn focus_upload_handler(
         };
         let _ = tokio::fs::remove_file(&named).await;
         st.jobs.finish(job, outcome);
+        crate::server::services::budgets::wake_evaluator();
     });
     Redirect::to(&format!("/settings/imports?job={job}")).into_response()
 }
@@ -178,6 +179,7 @@ pub async fn report_upload_handler(
         }
     };
     st.jobs.finish(job, outcome);
+    crate::server::services::budgets::wake_evaluator();
     Redirect::to(&format!("/ledger?job={job}")).into_response()
 }
 

@@ -140,6 +140,15 @@ pub async fn create(
 /// opening a page (and after imports land).
 pub const EVALUATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+const MIN_GAP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks the evaluator to run soon (after events or an import land) instead of at its next
+/// tick; runs are at least 30 s apart.
+pub fn wake_evaluator() {
+    WAKE.notify_one();
+}
+
 /// Re-evaluates every budget (and every initiative's zombie flags, and runs anomaly
 /// detection) of `org` every `every`,
 /// for as long as the server runs.
@@ -149,7 +158,10 @@ pub fn spawn_evaluator(db: Db, org: OrgId, clock: crate::server::state::Clock, e
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = WAKE.notified() => {}
+            }
             match evaluate_all(&db, org, today()).await {
                 Ok((_, 0)) => {}
                 Ok((_, n)) => tracing::info!(new_alerts = n, "budgets evaluated"),
@@ -172,6 +184,8 @@ pub fn spawn_evaluator(db: Db, org: OrgId, clock: crate::server::state::Clock, e
                 Ok(r) => tracing::info!(new = r.new, announced = r.announced, "anomalies detected"),
                 Err(e) => tracing::warn!(error = %e, "anomaly detection failed"),
             }
+            // a steady stream of ingest batches wakes it at most this often
+            tokio::time::sleep(MIN_GAP).await;
         }
     });
 }

@@ -71,6 +71,10 @@ pub async fn store(
     }
     price_events(book, &mut events);
     let new = db.insert_usage_events_returning(org, &events).await?;
+    if !new.is_empty() {
+        // budgets, zombie flags and anomalies see the new spend within seconds
+        super::budgets::wake_evaluator();
+    }
     let unpriced = events
         .iter()
         .filter(|e| e.cost_source == crate::domain::usage::CostSource::Unpriced && new.contains(&e.event_id))
