@@ -8,8 +8,9 @@ use crate::components::Nav;
 use crate::pages::{
     AccountPage, AnomaliesListPage, AnomalyPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetPage,
     BudgetsListPage, ComingSoonPage, CoveragePage, ForecastAccuracyPage, InitiativePage, InitiativesListPage,
-    KpisPage, LedgerPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage, ScopePage, SettingsPage,
-    SetupPage, SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
+    KpisPage, LedgerPage, MaturityChecklistPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage,
+    ReviewDetailPage, ReviewsListPage, ScopePage, SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage,
+    TracePage, TracesListPage, WebhooksPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,8 +65,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("anomalies") view=AnomaliesListPage ssr=SsrMode::Async/>
                     <Route path=path!("/anomalies/:id") view=AnomalyPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("reviews") view=soon("Reviews") ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("maturity") view=soon("Maturity") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("reviews") view=ReviewsListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reviews/:id") view=ReviewDetailPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("maturity") view=MaturityChecklistPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/people") view=PeoplePage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/teams") view=TeamsPage ssr=SsrMode::Async/>

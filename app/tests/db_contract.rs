@@ -1815,3 +1815,111 @@ async fn anomalies_are_detected_once_with_contributors_and_counted_in_the_figure
     );
 }
 on_both!(anomalies_are_detected_once_with_contributors_and_counted_in_the_figures);
+
+async fn a_closed_review_keeps_its_figures_and_the_next_one_shows_the_change(db: Db) {
+    use app::domain::Role;
+    use app::server::db::Actor;
+    use app::server::services::{reviews, users};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let person = |email: &str, role| users::AddUser {
+        email: email.into(),
+        name: "P".into(),
+        role,
+        password: "a long enough password".into(),
+        team: None,
+    };
+    let finance = users::add_user(&db, org, &Actor::cli(), person("fin@x.com", Role::Finance)).await.unwrap();
+    let viewer = users::add_user(&db, org, &Actor::cli(), person("v@x.com", Role::Viewer)).await.unwrap();
+    const K: i64 = 1_000_000_000;
+    // $10 a day from 1 to 15 November
+    let days = DateRange { from: d("2026-11-01"), to: d("2026-11-15") };
+    let events: Vec<UsageEvent> = days
+        .iter_days()
+        .map(|day| event(&format!("e-{day}"), &format!("{day} 12:00:00"), "m", 10 * K))
+        .collect();
+    db.insert_usage_events(org, &events).await.unwrap();
+
+    // weekly on Mondays: on Friday 20 November the review of the 16th covers 9–15 November
+    let today = d("2026-11-20");
+    let e = reviews::create_schedule(&db, org, &viewer, "", "weekly", "1", today).await.unwrap_err();
+    assert!(matches!(e, app::error::AppError::Forbidden));
+    let e = reviews::create_schedule(&db, org, &finance, "", "weekly", "9", today).await.unwrap_err();
+    assert!(e.to_string().starts_with("day: "), "{e}");
+    reviews::create_schedule(&db, org, &finance, "", "weekly", "1", today).await.unwrap();
+    assert_eq!(reviews::ensure_due(&db, org, today).await.unwrap(), 0, "created once");
+    let r1 = db.reviews(org).await.unwrap().remove(0);
+    assert_eq!(
+        (r1.meeting, r1.period),
+        (d("2026-11-16"), DateRange { from: d("2026-11-09"), to: d("2026-11-15") })
+    );
+    assert_eq!(db.unread_reviews(org).await.unwrap(), 1);
+
+    let page = reviews::page(&db, org, &finance, today, r1.id).await.unwrap();
+    assert_eq!(
+        (page.figures.spend, page.figures.spend_before),
+        (Nanos(70 * K), Nanos(70 * K)),
+        "2–8 November before"
+    );
+    assert!(reviews::add_decision(&db, org, &viewer, r1.id, "x").await.is_err(), "viewers record nothing");
+    reviews::add_decision(&db, org, &finance, r1.id, "cap model m at $60 a week").await.unwrap();
+    let e = reviews::add_action(&db, org, &finance, r1.id, "switch to a smaller model", "ops", "")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("owner: "), "{e}");
+    reviews::add_action(&db, org, &finance, r1.id, "switch to a smaller model", "ops@x.com", "2026-11-27")
+        .await
+        .unwrap();
+    reviews::close(&db, org, &finance, today, r1.id).await.unwrap();
+    assert!(reviews::close(&db, org, &finance, today, r1.id)
+        .await
+        .unwrap_err()
+        .to_string()
+        .starts_with("review: "));
+    assert!(reviews::add_decision(&db, org, &finance, r1.id, "late")
+        .await
+        .unwrap_err()
+        .to_string()
+        .starts_with("review: "));
+
+    // an import lands $5 more on 12 November: the closed review keeps its figures and says so
+    db.insert_usage_events(org, &[event("late", "2026-11-12 18:00:00", "m", 5 * K)]).await.unwrap();
+    let closed = reviews::page(&db, org, &finance, today, r1.id).await.unwrap();
+    assert_eq!(closed.figures.spend, Nanos(70 * K), "frozen");
+    assert_eq!(
+        closed.since,
+        vec!["Spend for the period is now $75.00 (was $70.00 when closed, +$5.00).".to_string()]
+    );
+    assert_eq!(closed.decisions.len(), 1);
+
+    // the next week's review compares with the week that changed; the open action carries over
+    let next = d("2026-11-27");
+    assert_eq!(reviews::ensure_due(&db, org, next).await.unwrap(), 1);
+    let r2 = db.reviews(org).await.unwrap().remove(0);
+    let p2 = reviews::page(&db, org, &finance, next, r2.id).await.unwrap();
+    assert_eq!((p2.figures.previous.from, p2.figures.spend_before), (d("2026-11-09"), Nanos(75 * K)));
+    assert_eq!(p2.actions.len(), 1, "carried over from the closed review");
+    assert_eq!(p2.actions[0].review_id, r1.id);
+    let csv = reviews::to_csv(&p2);
+    assert!(csv.lines().any(|l| l == "spend,total_nanos,0,75000000000"), "{csv}");
+    assert!(csv.contains("action,switch to a smaller model,ops@x.com,2026-11-27 open"), "{csv}");
+    reviews::set_action_done(&db, org, &finance, p2.actions[0].id, true).await.unwrap();
+    assert!(reviews::page(&db, org, &finance, next, r2.id).await.unwrap().actions.is_empty());
+
+    // maturity: the spend has no team; one review held (of three due) with a decision
+    let m = reviews::maturity(&db, org, &finance, next).await.unwrap();
+    let item = |k: &str| m.items.iter().find(|i| i.key == k).unwrap().clone();
+    assert!(item("tag_coverage").met(), "every test event has a team");
+    assert_eq!(
+        item("reviews").check,
+        app::domain::maturity::Check::Auto {
+            value: "1 of 3 due reviews closed with a decision".into(),
+            threshold: "≥ 3".into(),
+            met: false
+        }
+    );
+    assert_eq!(m.stage, None, "stage 0 needs its items ticked by hand");
+    let e = reviews::set_manual(&db, org, &finance, "objectives", true, "", "", "").await.unwrap_err();
+    assert!(matches!(e, app::error::AppError::Forbidden), "admins tick items");
+    assert_eq!(db.maturity_history(org).await.unwrap().len(), 1);
+}
+on_both!(a_closed_review_keeps_its_figures_and_the_next_one_shows_the_change);

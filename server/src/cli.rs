@@ -307,6 +307,14 @@ async fn demo(url: &str, args: DemoArgs) -> Result<(), String> {
     if found.new > 0 {
         println!("demo: {} anomalies detected in the last 21 days (see /anomalies)", found.new);
     }
+    // a weekly organisation review on Mondays; its latest one is ready for the meeting
+    if db.schedules(org).await.map_err(|e| e.to_string())?.is_empty() {
+        db.insert_schedule(org, None, app::domain::review::Cadence::Weekly(1), "demo")
+            .await
+            .map_err(|e| format!("demo reviews: {e}"))?;
+        services::reviews::ensure_due(&db, org, end).await.map_err(|e| format!("demo reviews: {e}"))?;
+        println!("demo: weekly cost reviews on Mondays (see /reviews)");
+    }
     let sign_ins =
         services::auth::ensure_demo_users(&db, org).await.map_err(|e| format!("demo users: {e}"))?;
     println!("demo sign-ins (demo data only; these passwords are public):");

@@ -73,6 +73,7 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
         (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
         (Method::GET, "/ledger/focus.csv", get(exports::focus_csv_handler)),
+        (Method::GET, "/reviews/{id}/export", get(exports::review_export_handler)),
         (Method::GET, "/api/v1/spend", get(spend_api::spend_handler)),
         (Method::POST, "/api/v1/events", post(ingest_api::events_handler)),
         (Method::POST, "/v1/traces", post(otlp_api::traces_handler)),

@@ -23,8 +23,9 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
     use crate::server::state::app_state;
     let Some(u) = current_user().await? else { return Ok(None) };
     let st = app_state()?;
-    let unread_alerts =
-        st.db.unread_budget_alerts(st.org).await? + st.db.unread_anomaly_alerts(st.org).await?;
+    let unread_alerts = st.db.unread_budget_alerts(st.org).await?
+        + st.db.unread_anomaly_alerts(st.org).await?
+        + st.db.unread_reviews(st.org).await?;
     Ok(Some(Me { name: u.name, email: u.email, role: u.role, unread_alerts }))
 }
 

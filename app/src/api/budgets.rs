@@ -69,7 +69,9 @@ pub async fn mark_alerts_read() -> Result<u64, AppError> {
     use crate::server::{auth, state};
     state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
-    Ok(st.db.mark_budget_alerts_read(st.org).await? + st.db.mark_anomaly_alerts_read(st.org).await?)
+    Ok(st.db.mark_budget_alerts_read(st.org).await?
+        + st.db.mark_anomaly_alerts_read(st.org).await?
+        + st.db.mark_reviews_read(st.org).await?)
 }
 
 /// One budget's page, and whether the person may change it.

@@ -8,6 +8,7 @@ pub mod kpis;
 pub mod ledger;
 pub mod overview;
 pub mod prices;
+pub mod reviews;
 pub mod settings;
 pub mod spend;
 pub mod traces;

@@ -63,7 +63,7 @@ fn UserMenu() -> impl IntoView {
                                     href="/budgets#alerts"
                                     class="bell"
                                     data-testid="alert-bell"
-                                    title=format!("{unread} unread alerts (budgets, anomalies)")
+                                    title=format!("{unread} unread alerts (budgets, anomalies, new reviews)")
                                     aria-label=format!("{unread} unread alerts")
                                 >
                                     "🔔"

@@ -29,6 +29,8 @@ pub enum Right {
     /// Where alerts go (webhooks) and their delivery log: finance's budget alerts and
     /// engineering's anomalies both leave through them.
     ManageAlerts,
+    /// Decisions and action items in cost reviews: everyone who takes part, not viewers.
+    TakePartInReviews,
 }
 
 impl Role {
@@ -50,9 +52,13 @@ impl Role {
         use Right::*;
         match self {
             Role::Admin => true,
-            Role::Finance => matches!(right, ManageBudgets | ImportBilling | ManageAlerts),
-            Role::Engineering => matches!(right, ManageEngineering | ImportBilling | ManageAlerts),
-            Role::Product => matches!(right, ManageInitiatives),
+            Role::Finance => {
+                matches!(right, ManageBudgets | ImportBilling | ManageAlerts | TakePartInReviews)
+            }
+            Role::Engineering => {
+                matches!(right, ManageEngineering | ImportBilling | ManageAlerts | TakePartInReviews)
+            }
+            Role::Product => matches!(right, ManageInitiatives | TakePartInReviews),
             Role::Viewer => false,
         }
     }
@@ -83,11 +89,11 @@ mod tests {
     #[test]
     fn rights_per_role() {
         let table = [
-            (Role::Admin, [true, true, true, true, true, true]),
-            (Role::Finance, [true, false, false, false, true, true]),
-            (Role::Engineering, [false, false, true, false, true, true]),
-            (Role::Product, [false, true, false, false, false, false]),
-            (Role::Viewer, [false, false, false, false, false, false]),
+            (Role::Admin, [true, true, true, true, true, true, true]),
+            (Role::Finance, [true, false, false, false, true, true, true]),
+            (Role::Engineering, [false, false, true, false, true, true, true]),
+            (Role::Product, [false, true, false, false, false, false, true]),
+            (Role::Viewer, [false, false, false, false, false, false, false]),
         ];
         for (role, expected) in table {
             let got = [
@@ -97,6 +103,7 @@ mod tests {
                 ManagePeople,
                 ImportBilling,
                 ManageAlerts,
+                TakePartInReviews,
             ]
             .map(|r| role.can(r));
             assert_eq!(got, expected, "{role}");

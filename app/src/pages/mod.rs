@@ -8,6 +8,7 @@ pub mod kpis;
 pub mod ledger;
 pub mod not_found;
 pub mod overview;
+pub mod reviews;
 pub mod scope;
 pub mod settings;
 pub mod setup;
@@ -24,6 +25,7 @@ pub use kpis::{CoveragePage, KpisPage};
 pub use ledger::LedgerPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
+pub use reviews::{MaturityChecklistPage, ReviewDetailPage, ReviewsListPage};
 pub use scope::ScopePage;
 pub use settings::{
     ApiKeysPage, AuditLogPage, BillingImportsPage, PeoplePage, PriceBookPage, SettingsPage, TeamsPage,

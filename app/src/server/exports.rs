@@ -126,3 +126,38 @@ pub async fn focus_csv_handler(
     }
     res
 }
+
+/// `GET /reviews/{id}/export?format=csv|json`: one review as shown (frozen figures once
+/// closed), for anyone signed in.
+pub async fn review_export_handler(
+    State(st): State<AppState>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let user = user_of(&session, &st).await?.ok_or(AppError::Unauthorized)?;
+        let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("review {id}")))?;
+        let page = super::services::reviews::page(&st.db, st.org, &user, st.clock.today(), id).await?;
+        Ok::<_, AppError>(page)
+    }
+    .await;
+    let page = match result {
+        Ok(p) => p,
+        Err(e) => return (e.status(), e.to_string()).into_response(),
+    };
+    let (body, kind, ext) = match q.get("format").map(String::as_str) {
+        Some("json") => (serde_json::to_string_pretty(&page).unwrap_or_default(), "application/json", "json"),
+        _ => (super::services::reviews::to_csv(&page), "text/csv; charset=utf-8", "csv"),
+    };
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"costroom-review-{id}.{ext}\"",
+        id = page.review.id
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}

@@ -130,6 +130,7 @@ pub mod ledger;
 pub mod prices;
 pub mod records;
 pub mod reports;
+pub mod reviews;
 mod settings;
 pub mod spend;
 mod throttle;

@@ -184,6 +184,11 @@ pub fn spawn_evaluator(db: Db, org: OrgId, clock: crate::server::state::Clock, e
                 Ok(r) => tracing::info!(new = r.new, announced = r.announced, "anomalies detected"),
                 Err(e) => tracing::warn!(error = %e, "anomaly detection failed"),
             }
+            match super::reviews::ensure_due(&db, org, today()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reviews = n, "cost reviews scheduled"),
+                Err(e) => tracing::warn!(error = %e, "review scheduling failed"),
+            }
             // a steady stream of ingest batches wakes it at most this often
             tokio::time::sleep(MIN_GAP).await;
         }

@@ -363,12 +363,7 @@ pub async fn set_rules(db: &Db, org: OrgId, actor: &Actor, r: ZombieRules) -> Re
 
 /// Spend attributed to any initiative over `range` (each by its key and attribution rules).
 pub async fn attributed_spend(db: &Db, org: OrgId, range: DateRange) -> Result<Nanos, AppError> {
-    let mut total = Nanos::ZERO;
-    let all = db.initiatives(org).await?;
-    for i in &all {
-        total += daily(db, org, i, &all, range).await?.iter().map(|(_, c, _)| *c).sum();
-    }
-    Ok(total)
+    Ok(portfolio_spend(db, org, range).await?.into_iter().map(|(_, c)| c).sum())
 }
 
 /// Per initiative live by `by`: (kickoff → go-live days, go-live → first outcome days when
@@ -677,4 +672,14 @@ pub async fn remove_outcome(
     };
     db.delete_outcome(org, initiative, outcome, &entry).await?;
     Ok(())
+}
+
+/// Each initiative's spend over `range` (by its key and attribution rules): (id, spend).
+pub async fn portfolio_spend(db: &Db, org: OrgId, range: DateRange) -> Result<Vec<(i64, Nanos)>, AppError> {
+    let all = db.initiatives(org).await?;
+    let mut out = Vec::new();
+    for i in &all {
+        out.push((i.id, daily(db, org, i, &all, range).await?.iter().map(|(_, c, _)| *c).sum()));
+    }
+    Ok(out)
 }

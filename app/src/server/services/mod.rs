@@ -12,6 +12,7 @@ pub mod overview;
 pub mod prices;
 pub mod reconcile;
 pub mod records;
+pub mod reviews;
 pub mod settings;
 pub mod spend;
 pub mod traces;
