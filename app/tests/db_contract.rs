@@ -1921,5 +1921,10 @@ async fn a_closed_review_keeps_its_figures_and_the_next_one_shows_the_change(db:
     let e = reviews::set_manual(&db, org, &finance, "objectives", true, "", "", "").await.unwrap_err();
     assert!(matches!(e, app::error::AppError::Forbidden), "admins tick items");
     assert_eq!(db.maturity_history(org).await.unwrap().len(), 1);
+    // the daily job scores once a day
+    assert!(!reviews::record_daily_maturity(&db, org, next).await.unwrap(), "already scored today");
+    assert!(reviews::record_daily_maturity(&db, org, d("2026-11-28")).await.unwrap());
+    let history = db.maturity_history(org).await.unwrap();
+    assert_eq!(history.iter().map(|h| h.0).collect::<Vec<_>>(), [next, d("2026-11-28")]);
 }
 on_both!(a_closed_review_keeps_its_figures_and_the_next_one_shows_the_change);

@@ -505,6 +505,9 @@ pub struct AccuracyRow {
     pub scope: String,
     pub period: DateRange,
     pub actual: Nanos,
+    /// The forecast made at the period's start (its first snapshot).
+    #[serde(default)]
+    pub at_start: Nanos,
     pub accuracy: super::snapshot::Accuracy,
 }
 

@@ -189,6 +189,9 @@ pub fn spawn_evaluator(db: Db, org: OrgId, clock: crate::server::state::Clock, e
                 Ok(n) => tracing::info!(reviews = n, "cost reviews scheduled"),
                 Err(e) => tracing::warn!(error = %e, "review scheduling failed"),
             }
+            if let Err(e) = super::reviews::record_daily_maturity(&db, org, today()).await {
+                tracing::warn!(error = %e, "maturity scoring failed");
+            }
             // a steady stream of ingest batches wakes it at most this often
             tokio::time::sleep(MIN_GAP).await;
         }
@@ -329,6 +332,12 @@ pub async fn accuracy_ranking(db: &Db, org: OrgId, today: NaiveDate) -> Result<V
                     scope: b.scope_label(),
                     period: h.period,
                     actual: h.actual,
+                    at_start: h
+                        .snapshots
+                        .iter()
+                        .min_by_key(|s| s.as_of)
+                        .map(|s| s.projected.point)
+                        .unwrap_or_default(),
                     accuracy: a,
                 });
             }

@@ -140,12 +140,10 @@ pub async fn figures(
         .await?
         .into_iter()
         .map(|r| {
-            let at_start =
-                Nanos((r.actual.0 as f64 * (1.0 + r.accuracy.at_start_pct / 100.0)).round() as i64);
             (
                 r.budget,
                 format!("{} to {}", r.period.from, r.period.to),
-                at_start,
+                r.at_start,
                 r.actual,
                 Some(r.accuracy.mape_pct),
             )
@@ -430,16 +428,35 @@ pub async fn maturity(
     user: &UserRecord,
     today: NaiveDate,
 ) -> Result<MaturityPage, AppError> {
-    let inputs = maturity_inputs(db, org, today).await?;
-    let items = maturity::items(&inputs, &db.maturity_manual(org).await?);
-    let stage = maturity::stage_reached(&items);
-    db.record_maturity(org, today, stage, items.iter().filter(|i| i.met()).count(), items.len()).await?;
+    let (items, stage) = score(db, org, today).await?;
     Ok(MaturityPage {
         stage,
         history: db.maturity_history(org).await?,
         items,
         can_edit: user.role.can(Right::ManagePeople),
     })
+}
+
+/// Scores the checklist now and records it as the day's score.
+async fn score(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+) -> Result<(Vec<maturity::Item>, Option<usize>), AppError> {
+    let inputs = maturity_inputs(db, org, today).await?;
+    let items = maturity::items(&inputs, &db.maturity_manual(org).await?);
+    let stage = maturity::stage_reached(&items);
+    db.record_maturity(org, today, stage, items.iter().filter(|i| i.met()).count(), items.len()).await?;
+    Ok((items, stage))
+}
+
+/// The daily score for the history, once a day (the scheduled job); true when recorded now.
+pub async fn record_daily_maturity(db: &Db, org: OrgId, today: NaiveDate) -> Result<bool, AppError> {
+    if db.maturity_history(org).await?.last().is_some_and(|(d, ..)| *d >= today) {
+        return Ok(false);
+    }
+    score(db, org, today).await?;
+    Ok(true)
 }
 
 #[allow(clippy::too_many_arguments)]
