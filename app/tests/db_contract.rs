@@ -1765,15 +1765,26 @@ async fn anomalies_are_detected_once_with_contributors_and_counted_in_the_figure
     assert_eq!((top.during, top.usual), (Nanos(60 * K), Nanos::ZERO));
     assert!(a.contributors.iter().any(|c| c.dim == "model" && c.value == "m2"), "{:?}", a.contributors);
 
-    // a live run later sees the same incident: nothing new, nothing announced twice
+    // a live run later sees the same incident: nothing new, rewritten or announced twice
     let again = anomalies::run(&db, org, end, end - 7 * 86_400, false).await.unwrap();
     assert_eq!(
         (again.new, again.updated, again.announced),
-        (0, 1, 0),
+        (0, 0, 0),
         "{:?}",
         db.anomalies(org, 0).await.unwrap()
     );
-    assert_eq!(db.anomalies(org, 0).await.unwrap().len(), 1);
+    // it goes on for another hour: the same record grows, still announced once
+    let mut more = event("s-late", "2026-11-10 06:20:00", "m2", 20 * K);
+    more.team = Some("a".into());
+    more.feature = Some("runaway".into());
+    more.api_key = Some("k9".into());
+    db.insert_usage_events(org, &[more]).await.unwrap();
+    let grown = anomalies::run(&db, org, end, end - 7 * 86_400, false).await.unwrap();
+    assert_eq!((grown.new, grown.updated, grown.announced), (0, 1, 0));
+    let all = db.anomalies(org, 0).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].ended_at, all[0].excess), (start + 4 * 3_600, Nanos(80 * K)));
+    assert_eq!(all[0].detected_at, Some(start + 3_600), "detection time is the first one");
     let sent: Vec<_> = db
         .webhook_deliveries(org, 100)
         .await

@@ -404,14 +404,13 @@ pub async fn run(db: &Db, org: OrgId, now: i64, from: i64, replay: bool) -> Resu
             actual: p.actual,
             excess: p.excess,
             severity: Severity::of(p.excess, s.min_excess),
-            contributors: contributors(db, org, p, &cfg).await?,
+            contributors: vec![],
             also_in: f.also_in.clone(),
             status: Status::Open,
             assignee: String::new(),
             reported_by: None,
             note: String::new(),
         };
-        let alert = (a.severity >= s.alert_severity).then(|| notice(&a));
         let mine: Vec<String> = std::iter::once(scope_label(&a.scope_dim, &a.scope_value))
             .chain(a.also_in.iter().cloned())
             .collect();
@@ -424,23 +423,34 @@ pub async fn run(db: &Db, org: OrgId, now: i64, from: i64, replay: bool) -> Resu
         });
         match same {
             Some(k) => {
-                // the record keeps its scope, start and detection time; the extent and figures grow
+                // the record keeps its scope, start and detection time; the extent and figures
+                // grow; an unchanged incident costs no query and no write
                 a.id = k.id;
                 a.scope_dim = k.scope_dim.clone();
                 a.scope_value = k.scope_value.clone();
                 a.started_at = k.started_at.min(a.started_at);
                 a.ended_at = k.ended_at.max(a.ended_at);
-                if k.excess > a.excess {
+                a.detected_at = k.detected_at;
+                if k.excess >= a.excess {
                     (a.expected, a.actual, a.excess, a.severity) =
                         (k.expected, k.actual, k.excess, k.severity);
                     a.contributors = k.contributors.clone();
+                    a.also_in = k.also_in.clone();
+                    if a.ended_at == k.ended_at {
+                        continue;
+                    }
+                } else {
+                    a.contributors = contributors(db, org, p, &cfg).await?;
                 }
+                let alert = (a.severity >= s.alert_severity).then(|| notice(&a));
                 if db.update_detection(org, &a, alert.as_ref()).await? {
                     report.announced += 1;
                 }
                 report.updated += 1;
             }
             None => {
+                a.contributors = contributors(db, org, p, &cfg).await?;
+                let alert = (a.severity >= s.alert_severity).then(|| notice(&a));
                 db.insert_anomaly(org, &a, "detector", alert.as_ref()).await?;
                 report.new += 1;
                 report.announced += alert.is_some() as usize;
