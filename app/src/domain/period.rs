@@ -25,6 +25,13 @@ pub fn required_day(field: &str, v: &str) -> Result<NaiveDate, AppError> {
     parse_day(field, Some(v))?.ok_or_else(|| AppError::invalid(format!("{field}: required")))
 }
 
+/// Unix seconds as a person reads them: `2026-11-02 03:00 UTC`.
+pub fn utc_minute(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// Inclusive on both ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRange {

@@ -12,12 +12,7 @@ use crate::components::{ActionResult, EChart, ErrorNotice, FieldError, KpiTile};
 use crate::domain::anomaly::{
     duration_label, AnomaliesPage, Anomaly, AnomalyDetail, DetectionFigures, Severity, Status,
 };
-
-fn when(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
+use crate::domain::period::utc_minute;
 
 fn rate(f: &DetectionFigures) -> String {
     f.rate_pct.map(|p| format!("{p:.1}%")).unwrap_or_else(|| "—".into())
@@ -189,7 +184,7 @@ fn Row(a: Anomaly) -> impl IntoView {
     };
     view! {
         <tr data-anomaly=a.id data-status=a.status.as_str() data-origin=if a.detected_at.is_some() { "detected" } else { "reported" }>
-            <td><A href=href>{when(a.started_at)}</A></td>
+            <td><A href=href>{utc_minute(a.started_at)}</A></td>
             <td>{a.scope_label()}</td>
             <td class=format!("severity-{}", a.severity.as_str())>{a.severity.as_str()}</td>
             <td class="num">{if a.detected_at.is_some() { a.excess.usd() } else { "—".into() }}</td>
@@ -290,7 +285,7 @@ fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
     let a = d.anomaly.clone();
     let chart = charts::anomaly::series_with_band(&d.series, a.grain == "hour");
     let detected = match (a.detected_at, a.time_to_detect()) {
-        (Some(t), Some(s)) => format!("{} (after {})", when(t), duration_label(s)),
+        (Some(t), Some(s)) => format!("{} (after {})", utc_minute(t), duration_label(s)),
         _ => format!("reported by {}", a.reported_by.clone().unwrap_or_default()),
     };
     let also = if a.also_in.is_empty() { "—".to_string() } else { a.also_in.join(", ") };
@@ -298,7 +293,7 @@ fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
     view! {
         <h1 data-testid="anomaly-title">{format!("{} · {} · {}", a.scope_label(), a.severity.as_str(), a.status.label())}</h1>
         <section class="kpis" aria-label="Anomaly">
-            <KpiTile label="Started" value=when(a.started_at) testid="anomaly-start" formula="start of the first bucket out of band"/>
+            <KpiTile label="Started" value=utc_minute(a.started_at) testid="anomaly-start" formula="start of the first bucket out of band"/>
             <KpiTile label="Detected" value=detected testid="anomaly-detected" formula="when the detector first flagged it"/>
             <KpiTile label="Actual" value=a.actual.usd() testid="anomaly-actual" formula="cost in the anomalous buckets"/>
             <KpiTile label="Expected" value=a.expected.usd() testid="anomaly-expected" formula="seasonal median of the same buckets"/>
@@ -343,7 +338,7 @@ fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
             <ol data-testid="anomaly-events">
                 {d.events
                     .iter()
-                    .map(|e| view! { <li>{format!("{} · {} · {}{}", when(e.at), e.actor, e.action.replace('_', " "), if e.note.is_empty() { String::new() } else { format!(": {}", e.note) })}</li> })
+                    .map(|e| view! { <li>{format!("{} · {} · {}{}", utc_minute(e.at), e.actor, e.action.replace('_', " "), if e.note.is_empty() { String::new() } else { format!(": {}", e.note) })}</li> })
                     .collect_view()}
             </ol>
             {d.can_act.then(|| view! { <ActForm id=a.id status act/> })}

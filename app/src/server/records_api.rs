@@ -11,27 +11,32 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::db::{Actor, OrgId};
+use super::db::{Actor, ApiKeyRow, OrgId};
 use super::ingest_api::{ingest_key, problem, read_body};
 use super::services::records::{parse_records, record, RecordKind};
 use super::state::AppState;
 
-async fn handle(st: AppState, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
-    let key = match ingest_key(&st, &headers).await {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_body(&headers, body).await {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
+/// The ingest key of the request and its records (CSV with `Content-Type: text/csv`, else
+/// JSON), or the response refusing it.
+async fn keyed_records(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(ApiKeyRow, Vec<super::services::records::RawRecord>), Response> {
+    let key = ingest_key(st, headers).await?;
+    let bytes = read_body(headers, body).await?;
     let csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
-    let records = match parse_records(&bytes, csv) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e),
+    let records = parse_records(&bytes, csv).map_err(|e| problem(StatusCode::BAD_REQUEST, e))?;
+    Ok((key, records))
+}
+
+async fn handle(st: AppState, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
+    let (key, records) = match keyed_records(&st, &headers, body).await {
+        Ok(x) => x,
+        Err(res) => return res,
     };
     let actor = Actor { user: None, label: format!("api key {}", key.prefix) };
     let label = format!("api key {}", key.name);
@@ -65,21 +70,9 @@ pub async fn commitments_handler(State(st): State<AppState>, headers: HeaderMap,
 /// `initiative` (its key) and `external_id` (a resend with the same id is skipped).
 pub async fn outcomes_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     use super::services::initiatives::{import_outcomes, Importer};
-    let key = match ingest_key(&st, &headers).await {
-        Ok(k) => k,
+    let (key, records) = match keyed_records(&st, &headers, body).await {
+        Ok(x) => x,
         Err(res) => return res,
-    };
-    let bytes = match read_body(&headers, body).await {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
-    let csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
-    let records = match parse_records(&bytes, csv) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e),
     };
     let who = Importer::Key { label: format!("api key {}", key.prefix), initiative: key.initiative.clone() };
     match import_outcomes(&st.db, OrgId(key.org_id), &who, None, &records).await {

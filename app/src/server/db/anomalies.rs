@@ -57,6 +57,10 @@ impl FlatRow {
     }
 }
 
+/// One step of an anomaly's lifecycle, written in the transaction of the change it records.
+const EVENT: &str = "insert into anomaly_events (org_id, anomaly_id, at, actor, action, note) \
+    values ($1, $2, $3, $4, $5, $6)";
+
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
@@ -104,18 +108,15 @@ impl Db {
                 .bind(now())
                 .fetch_one(&mut *tx)
                 .await?;
-            sqlx::query(
-                "insert into anomaly_events (org_id, anomaly_id, at, actor, action, note) \
-                 values ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(org.0)
-            .bind(id)
-            .bind(a.detected_at.unwrap_or_else(now))
-            .bind(actor)
-            .bind(action)
-            .bind(&a.note)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(EVENT)
+                .bind(org.0)
+                .bind(id)
+                .bind(a.detected_at.unwrap_or_else(now))
+                .bind(actor)
+                .bind(action)
+                .bind(&a.note)
+                .execute(&mut *tx)
+                .await?;
             if let Some(n) = notice {
                 let mut n = n.clone();
                 n.key = format!("anomaly:{id}");
@@ -215,18 +216,15 @@ impl Db {
                 .await?
                 .rows_affected();
             if n == 1 {
-                sqlx::query(
-                    "insert into anomaly_events (org_id, anomaly_id, at, actor, action, note) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(org.0)
-                .bind(id)
-                .bind(at)
-                .bind(actor)
-                .bind(action)
-                .bind(note)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(EVENT)
+                    .bind(org.0)
+                    .bind(id)
+                    .bind(at)
+                    .bind(actor)
+                    .bind(action)
+                    .bind(note)
+                    .execute(&mut *tx)
+                    .await?;
             }
             n == 1
         }))

@@ -13,12 +13,6 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn when(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
-
 type ReviewRow = (i64, i64, String, NaiveDate, NaiveDate, NaiveDate, Option<i64>, Option<String>);
 /// A review row and its frozen figures.
 type FrozenRow =
@@ -31,7 +25,7 @@ fn review_of(r: ReviewRow) -> Review {
         title: r.2,
         meeting: r.3,
         period: DateRange { from: r.4, to: r.5 },
-        closed_at: r.6.map(when),
+        closed_at: r.6.map(crate::domain::period::utc_minute),
         closed_by: r.7,
     }
 }
@@ -171,7 +165,12 @@ impl Db {
             where org_id = $1 and ($2 is null or review_id = $2) order by at, id";
         let rows: Vec<(i64, i64, String, String, i64)> =
             on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(review).fetch_all(p).await)?;
-        Ok(rows.into_iter().map(|r| (r.0, Decision { id: r.1, text: r.2, by: r.3, at: when(r.4) })).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (r.0, Decision { id: r.1, text: r.2, by: r.3, at: crate::domain::period::utc_minute(r.4) })
+            })
+            .collect())
     }
 
     pub async fn insert_action(

@@ -329,8 +329,6 @@ fn notice(a: &Anomaly) -> Notice {
             format!(" Main contributor: {} {} (+{}).", c.dim.replace('_', " "), c.value, c.increase().usd())
         })
         .unwrap_or_default();
-    let start =
-        chrono::DateTime::from_timestamp(a.started_at, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     Notice {
         key: String::new(),
         event: "anomaly.detected".into(),
@@ -340,7 +338,7 @@ fn notice(a: &Anomaly) -> Notice {
             a.scope_label(),
             a.actual.usd(),
             a.expected.usd(),
-            start.unwrap_or_default()
+            crate::domain::period::utc_minute(a.started_at)
         ),
         path: String::new(),
         data: serde_json::json!({
@@ -623,7 +621,12 @@ pub async fn detail(db: &Db, org: OrgId, user: &UserRecord, id: i64) -> Result<A
     let range = DateRange { from: show_from - chrono::Duration::days(grain.history_days()), to: show_to };
     let series =
         load_series(db, org, grain, range, i64::MAX / 2, Some((&a.scope_dim, &a.scope_value))).await?;
-    let first = data_start(&load_series(db, org, grain, range, i64::MAX / 2, Some(("total", ""))).await?);
+    // the organisation's first spend: the scope's own series when it is the total
+    let first = if a.scope_dim == "total" {
+        data_start(&series)
+    } else {
+        data_start(&load_series(db, org, grain, range, i64::MAX / 2, Some(("total", ""))).await?)
+    };
     let lo = day_seconds(show_from);
     let points = series
         .into_iter()

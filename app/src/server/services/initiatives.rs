@@ -171,6 +171,17 @@ pub async fn portfolio(
     period: Option<DateRange>,
 ) -> Result<Vec<InitiativeLine>, AppError> {
     evaluate_flags(db, org, today).await?;
+    lines(db, org, today, user, period).await
+}
+
+/// The portfolio's lines as the flags stand (callers that evaluated them already).
+pub async fn lines(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    user: &UserRecord,
+    period: Option<DateRange>,
+) -> Result<Vec<InitiativeLine>, AppError> {
     let outcomes = db.outcomes(org, None).await?;
     let all = db.initiatives(org).await?;
     let mut out = Vec::new();

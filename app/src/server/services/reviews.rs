@@ -167,6 +167,8 @@ pub async fn figures(
             (a.id, a.scope_label(), start.unwrap_or_default(), a.excess, a.status.label().to_string())
         })
         .collect();
+    // flags brought up to date once for the zombie list and both ROI columns
+    super::initiatives::evaluate_flags(db, org, today).await?;
     let initiatives = db.initiatives(org).await?;
     let zombies = db
         .flags(org, None)
@@ -182,8 +184,8 @@ pub async fn figures(
             (name, f.rule.label().to_string(), f.reason.clone(), f.at_stake)
         })
         .collect();
-    let roi_now = super::initiatives::portfolio(db, org, today, user, Some(period)).await?;
-    let roi_before = super::initiatives::portfolio(db, org, today, user, Some(before)).await?;
+    let roi_now = super::initiatives::lines(db, org, today, user, Some(period)).await?;
+    let roi_before = super::initiatives::lines(db, org, today, user, Some(before)).await?;
     let shown = |bp: Option<i64>| bp.map(crate::domain::initiative::pct_label).unwrap_or_else(|| "—".into());
     let roi = roi_now
         .iter()
