@@ -64,6 +64,9 @@ pub fn internal(e: impl std::fmt::Debug) -> AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        if let Some(over) = crate::server::db::OverLimit::of(&e) {
+            return Self::Invalid(over.0.clone());
+        }
         match e {
             sqlx::Error::RowNotFound => Self::NotFound("record".into()),
             other => internal(other),

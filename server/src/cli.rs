@@ -409,10 +409,15 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     }
     let clock = args.today.map(Clock::Fixed).unwrap_or(Clock::System);
     let cookie_secure = args.cookie_secure.resolve(args.addr);
-    app::server::auth::spawn_expired_session_cleanup(&db);
-    services::budgets::spawn_evaluator(db.clone(), org, clock, services::budgets::EVALUATE_EVERY);
     let sender = services::webhooks::Sender::standard(args.public_url.clone()).map_err(|e| e.to_string())?;
-    services::webhooks::spawn_deliverer(db.clone(), sender, std::time::Duration::from_secs(5));
+    services::jobs::spawn_all(services::jobs::Context {
+        db: db.clone(),
+        org,
+        clock,
+        sender,
+        timing: services::jobs::Timing::from_env(),
+        holder: services::jobs::holder_id(),
+    });
     if db.count_users().await.map_err(|e| e.to_string())? == 0 {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }
@@ -540,16 +545,16 @@ async fn import_events(url: &str, file: &std::path::Path) -> Result<(), String> 
         let mut errors = vec![];
         for (line, item) in chunk {
             match parse_item(*line, item) {
-                Ok(e) => events.push(e),
+                Ok(e) => events.push((*line, e)),
                 Err(e) => errors.push(e),
             }
-        }
-        for e in &errors {
-            eprintln!("\r{}: {unit} {}: {}: {}", file.display(), e.index, e.field, e.reason);
         }
         let r = services::ingest::store(&db, &book, org, None, events, errors)
             .await
             .map_err(|e| e.to_string())?;
+        for e in &r.errors {
+            eprintln!("\r{}: {unit} {}: {}: {}", file.display(), e.index, e.field, e.reason);
+        }
         accepted += r.accepted;
         duplicates += r.duplicates;
         rejected += r.rejected;

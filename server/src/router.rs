@@ -43,7 +43,7 @@ pub fn build_router(state: AppState) -> Router {
     // Sessions live in the application's own database: they survive restarts and are shared
     // by several servers on PostgreSQL.
     let router = match &state.db {
-        Db::Sqlite(p) => router.layer(sessions(SqliteStore::new(p.clone()), secure)),
+        Db::Sqlite(s) => router.layer(sessions(SqliteStore::new(s.pool.clone()), secure)),
         Db::Postgres(p) => router.layer(sessions(PostgresStore::new(p.clone()), secure)),
     };
     router

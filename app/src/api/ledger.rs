@@ -52,7 +52,12 @@ pub async fn import_status(job: u64) -> Result<JobView, AppError> {
     use crate::server::{auth, state};
     state::with_status(auth::require_right(Right::ImportBilling).await)?;
     let st = state::app_state()?;
-    state::with_status(st.jobs.get(job, st.org.0).ok_or_else(|| AppError::NotFound(format!("job {job}"))))
+    state::with_status(
+        st.jobs
+            .get(&st.db, job, st.org)
+            .await
+            .and_then(|j| j.ok_or_else(|| AppError::NotFound(format!("job {job}")))),
+    )
 }
 
 /// GPU usage of a cluster / pool / type / team over the range.

@@ -44,19 +44,7 @@ pub struct PricesPage {
 
 pub const PRICE_ROWS: usize = 100;
 
-/// A background job's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobView {
-    pub id: u64,
-    pub org: i64,
-    pub kind: String,
-    /// Events examined so far.
-    pub done: u64,
-    pub finished: bool,
-    /// What it did, or why it failed.
-    pub outcome: Option<String>,
-    pub failed: bool,
-}
+pub use crate::domain::job::JobView;
 
 #[cfg(feature = "ssr")]
 fn row(e: &crate::domain::price_book::PriceEntry) -> PriceRow {
@@ -198,13 +186,13 @@ pub async fn start_recompute(since: String) -> Result<u64, AppError> {
     let me = state::with_status(auth::require_right(Right::ManageEngineering).await)?;
     let st = state::app_state()?;
     let since = state::with_status(crate::domain::period::required_day("since", &since))?;
-    let id = st.jobs.start(st.org.0, "recompute");
+    let id = state::with_status(st.jobs.start(&st.db, st.org, "recompute").await)?;
     let actor = Actor::person(me.id, &me.email);
     tokio::spawn(async move {
         let run = async {
             let book = st.prices.book(&st.db, st.org).await?;
             services::prices::recompute(&st.db, st.org, &actor, since, &book, |done| {
-                st.jobs.progress(id, done)
+                st.jobs.progress(&st.db, id, done)
             })
             .await
         };
@@ -218,7 +206,7 @@ pub async fn start_recompute(since: String) -> Result<u64, AppError> {
                 r.unpriced
             )
         });
-        st.jobs.finish(id, outcome.map_err(|e| e.to_string()));
+        st.jobs.finish(&st.db, id, outcome.map_err(|e| e.to_string())).await;
     });
     Ok(id)
 }
@@ -229,5 +217,10 @@ pub async fn recompute_status(job: u64) -> Result<JobView, AppError> {
     use crate::server::{auth, state};
     state::with_status(auth::require_right(Right::ManageEngineering).await)?;
     let st = state::app_state()?;
-    state::with_status(st.jobs.get(job, st.org.0).ok_or_else(|| AppError::NotFound(format!("job {job}"))))
+    state::with_status(
+        st.jobs
+            .get(&st.db, job, st.org)
+            .await
+            .and_then(|j| j.ok_or_else(|| AppError::NotFound(format!("job {job}")))),
+    )
 }

@@ -5,16 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::pricing::{femto_to_nanos, parse_scaled, ServiceTier, Tokens};
+use super::limits::{self, MAX_CODE_LEN, MAX_ID_LEN, MAX_TAGS, MAX_TEXT_LEN, MAX_TOKENS};
+pub use super::limits::{MAX_BATCH_ITEMS, MAX_BODY_BYTES};
+use super::pricing::{femto_to_nanos, parse_scaled_i128, ServiceTier, Tokens};
 use super::{Nanos, UsageEvent};
-
-/// Largest body accepted (after gzip decompression).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// Most items in one batch.
-pub const MAX_BATCH_ITEMS: usize = 10_000;
-const MAX_ID_LEN: usize = 200;
-const MAX_TEXT_LEN: usize = 200;
-const MAX_TAGS: usize = 50;
 
 /// What was wrong with one item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,16 +147,16 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
         (None, None) => return Err(err("model", "required".into())),
     };
     let tokens = Tokens {
-        input: r.count("input_tokens")?.unwrap_or(0),
-        cache_read: r.count("cache_read_tokens")?.unwrap_or(0),
-        cache_write_5m: r.count("cache_write_5m_tokens")?.unwrap_or(0),
-        cache_write_1h: r.count("cache_write_1h_tokens")?.unwrap_or(0),
-        output: r.count("output_tokens")?.unwrap_or(0),
-        reasoning: r.count("reasoning_tokens")?.unwrap_or(0),
+        input: r.count("input_tokens", MAX_TOKENS)?.unwrap_or(0),
+        cache_read: r.count("cache_read_tokens", MAX_TOKENS)?.unwrap_or(0),
+        cache_write_5m: r.count("cache_write_5m_tokens", MAX_TOKENS)?.unwrap_or(0),
+        cache_write_1h: r.count("cache_write_1h_tokens", MAX_TOKENS)?.unwrap_or(0),
+        output: r.count("output_tokens", MAX_TOKENS)?.unwrap_or(0),
+        reasoning: r.count("reasoning_tokens", MAX_TOKENS)?.unwrap_or(0),
     };
-    tokens.check().map_err(|m| split_field(index, &m))?;
-    let request_count = r.count("request_count")?.unwrap_or(1);
-    let service_tier = match r.text("service_tier", 32)? {
+    limits::check_tokens(&tokens).map_err(|m| split_field(index, &m))?;
+    let request_count = r.count("request_count", limits::MAX_REQUESTS)?.unwrap_or(1);
+    let service_tier = match r.text("service_tier", MAX_CODE_LEN)? {
         Some(t) => ServiceTier::parse("service_tier", &t).map_err(|m| split_field(index, &m))?,
         None => ServiceTier::Standard,
     };
@@ -197,18 +191,18 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
         None | Some(Value::Null) => None,
         Some(v) => Some(usd_to_nanos(v).map_err(|m| err("cost_usd", m))?),
     };
-    Ok(UsageEvent {
+    let event = UsageEvent {
         event_id,
         occurred_at,
         provider,
         requested_model: requested_model.filter(|m| *m != model),
         model,
-        operation: r.text("operation", 64)?.unwrap_or_else(|| "chat".into()),
+        operation: r.text("operation", MAX_CODE_LEN)?.unwrap_or_else(|| "chat".into()),
         tokens,
         request_count,
         service_tier,
-        latency_ms: r.count("latency_ms")?,
-        status: r.text("status", 64)?.unwrap_or_else(|| "ok".into()),
+        latency_ms: r.count("latency_ms", limits::MAX_LATENCY_MS)?,
+        status: r.text("status", MAX_CODE_LEN)?.unwrap_or_else(|| "ok".into()),
         team: r.text("team", MAX_TEXT_LEN)?,
         feature: r.text("feature", MAX_TEXT_LEN)?,
         initiative: r.text("initiative", MAX_TEXT_LEN)?,
@@ -219,8 +213,8 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
         trace_id: r.text("trace_id", MAX_ID_LEN)?,
         span_id: r.text("span_id", MAX_ID_LEN)?,
         parent_span_id: r.text("parent_span_id", MAX_ID_LEN)?,
-        depth: r.count("depth")?,
-        retry: r.count("retry")?,
+        depth: r.count("depth", limits::MAX_DEPTH)?,
+        retry: r.count("retry", limits::MAX_RETRY)?,
         tool_name: r.text("tool_name", MAX_TEXT_LEN)?,
         cost: cost.unwrap_or(Nanos::ZERO),
         cost_source: if cost.is_some() {
@@ -229,7 +223,14 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
             super::usage::CostSource::Unpriced
         },
         price_entry_id: None,
-    })
+    };
+    check(index, &event)?;
+    Ok(event)
+}
+
+/// [`limits::check_event`] as an item error: the last word on every path's events.
+pub fn check(index: usize, e: &UsageEvent) -> Result<(), ItemError> {
+    limits::check_event(e).map_err(|(field, reason)| ItemError { index, field, reason })
 }
 
 /// An event in the ingest format (what [`parse_item`] reads back); used by exports, the
@@ -295,7 +296,8 @@ fn split_field(index: usize, msg: &str) -> ItemError {
     ItemError { index, field: field.into(), reason: reason.into() }
 }
 
-/// A provider-reported cost in USD → nanos, exact up to 15 decimals, rounded half up once.
+/// A provider-reported cost in USD → nanos, exact up to 15 decimals, rounded half up once, at
+/// most [`limits::MAX_EVENT_COST`].
 pub fn usd_to_nanos(v: &Value) -> Result<Nanos, String> {
     let text = match v {
         Value::String(s) => s.trim().to_string(),
@@ -305,12 +307,24 @@ pub fn usd_to_nanos(v: &Value) -> Result<Nanos, String> {
         },
         _ => return Err("expected a decimal number of US dollars".into()),
     };
-    let femto = parse_scaled(&text, 15)
-        .ok_or_else(|| format!("'{text}' is not a decimal amount of US dollars (at most 15 decimals)"))?;
+    let shown: String = text.chars().take(40).collect();
+    let femto = parse_scaled_i128(&text, 15).ok_or_else(|| {
+        if text.len() > 64 {
+            format!("'{shown}…' is not a decimal amount of US dollars")
+        } else {
+            format!(
+                "'{shown}' is not a decimal amount of US dollars (digits, one point, at most 15 decimals)"
+            )
+        }
+    })?;
     if femto < 0 {
-        return Err(format!("'{text}' is negative"));
+        return Err(format!("'{shown}' is negative"));
     }
-    Ok(femto_to_nanos(i128::from(femto)))
+    let max = i128::from(limits::MAX_EVENT_COST.0) * 1_000_000;
+    if femto > max {
+        return Err(format!("'{shown}' is above the per-event maximum of {}", limits::MAX_EVENT_COST.usd()));
+    }
+    Ok(femto_to_nanos(femto))
 }
 
 struct Reader<'a> {
@@ -340,11 +354,16 @@ impl Reader<'_> {
         }
     }
 
-    fn count(&self, field: &str) -> Result<Option<i64>, ItemError> {
+    fn count(&self, field: &str, max: i64) -> Result<Option<i64>, ItemError> {
         match self.obj.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => match n.as_i64() {
-                Some(v) if v >= 0 => Ok(Some(v)),
+                Some(v) if v >= 0 => {
+                    limits::count(field, v, max).map(Some).map_err(|m| split_field(self.index, &m))
+                }
+                _ if n.as_u64().is_some() => {
+                    Err(self.err(field, format!("{n} is above the maximum of {max}")))
+                }
                 _ => Err(self.err(field, format!("expected a whole number ≥ 0, got {n}"))),
             },
             Some(other) => Err(self.err(field, format!("expected a whole number ≥ 0, got {other}"))),

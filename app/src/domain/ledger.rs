@@ -4,6 +4,7 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::limits;
 use super::otlp::AttributeMapping;
 use super::pricing::parse_scaled_rounded;
 use super::Nanos;
@@ -133,46 +134,106 @@ pub trait Fields {
 
     fn day(&self, name: &str) -> Result<NaiveDate, FieldError> {
         let v = self.req(name)?;
-        NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-            .map_err(|_| err(name, format!("'{v}' is not a date (expected YYYY-MM-DD)")))
+        let d = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+            .map_err(|_| err(name, format!("'{}' is not a date (expected YYYY-MM-DD)", shown(&v))))?;
+        in_years(name, d)?;
+        Ok(d)
     }
 
     fn time(&self, name: &str) -> Result<DateTime<Utc>, FieldError> {
         let v = self.req(name)?;
-        DateTime::parse_from_rfc3339(&v)
+        let t = DateTime::parse_from_rfc3339(&v)
             .map(|t| t.with_timezone(&Utc))
             .or_else(|_| {
                 NaiveDate::parse_from_str(&v, "%Y-%m-%d").map(|d| d.and_time(Default::default()).and_utc())
             })
-            .map_err(|_| err(name, format!("'{v}' is not an RFC 3339 time (2026-11-03T09:00:00Z) or a date")))
+            .map_err(|_| {
+                err(name, format!("'{}' is not an RFC 3339 time (2026-11-03T09:00:00Z) or a date", shown(&v)))
+            })?;
+        in_years(name, t.date_naive())?;
+        Ok(t)
     }
 
-    /// A non-negative decimal amount of US dollars (rounded to the nano-dollar).
+    /// A non-negative decimal amount of US dollars (rounded to the nano-dollar), at most
+    /// [`limits::MAX_LINE_COST`].
     fn usd(&self, name: &str) -> Result<Option<Nanos>, FieldError> {
         let Some(v) = self.opt(name) else { return Ok(None) };
         match parse_scaled_rounded(&v, 9) {
-            Some(n) if n >= 0 => Ok(Some(Nanos(n))),
-            Some(_) => Err(err(name, format!("'{v}' is negative"))),
-            None => Err(err(name, format!("'{v}' is not a decimal amount of US dollars"))),
+            Some(n) if n >= 0 => {
+                limits::amount(name, Nanos(n), limits::MAX_LINE_COST).map(Some).map_err(split)
+            }
+            Some(_) => Err(err(name, format!("'{}' is negative", shown(&v)))),
+            None => Err(err(name, format!("'{}' is not a decimal amount of US dollars", shown(&v)))),
         }
     }
 
-    /// A non-negative decimal number of hours, kept in thousandths.
+    /// A non-negative decimal number of hours, kept in thousandths, at most [`MAX_HOURS`].
     fn milli(&self, name: &str) -> Result<Option<i64>, FieldError> {
         let Some(v) = self.opt(name) else { return Ok(None) };
         match parse_scaled_rounded(&v, 3) {
-            Some(n) if n >= 0 => Ok(Some(n)),
-            _ => Err(err(name, format!("'{v}' is not a non-negative number"))),
+            Some(n) if (0..=MAX_HOURS * 1000).contains(&n) => Ok(Some(n)),
+            Some(n) if n > 0 => {
+                Err(err(name, format!("'{}' is above the maximum of {MAX_HOURS} hours", shown(&v))))
+            }
+            _ => Err(err(name, format!("'{}' is not a non-negative number", shown(&v)))),
         }
     }
 
+    /// A whole number in `0..=`[`MAX_COUNT`].
     fn count(&self, name: &str) -> Result<Option<i64>, FieldError> {
         let Some(v) = self.opt(name) else { return Ok(None) };
-        v.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| err(name, format!("'{v}' is not a whole non-negative number")))
+        match v.parse::<i64>() {
+            Ok(n) if n >= 0 => limits::count(name, n, MAX_COUNT).map(Some).map_err(split),
+            _ => Err(err(name, format!("'{}' is not a whole non-negative number", shown(&v)))),
+        }
+    }
+
+    /// Every named text field within [`limits::MAX_TEXT_LEN`] bytes and free of control
+    /// characters (notes may hold [`MAX_NOTE_LEN`] and line breaks).
+    fn check_texts(&self, names: &[&str]) -> Result<(), FieldError> {
+        for name in names {
+            let Some(v) = self.get(name) else { continue };
+            if *name == "note" {
+                if v.len() > MAX_NOTE_LEN {
+                    return Err(err(name, format!("longer than {MAX_NOTE_LEN} bytes")));
+                }
+                continue;
+            }
+            limits::text(name, v.trim(), limits::MAX_TEXT_LEN).map_err(split)?;
+        }
+        Ok(())
+    }
+}
+
+/// GPU-hours in one record: a billion.
+pub const MAX_HOURS: i64 = 1_000_000_000;
+/// Units, tokens per minute and other counts of a record.
+pub const MAX_COUNT: i64 = 1_000_000_000_000;
+/// A commitment's free-text note.
+pub const MAX_NOTE_LEN: usize = 2_000;
+
+/// At most 40 characters of what was sent, for messages (a megabyte of text is not echoed).
+fn shown(v: &str) -> String {
+    if v.chars().count() > 40 {
+        format!("{}…", v.chars().take(40).collect::<String>())
+    } else {
+        v.to_string()
+    }
+}
+
+fn split(m: String) -> FieldError {
+    match m.split_once(": ") {
+        Some((f, r)) => err(f, r),
+        None => err("record", m),
+    }
+}
+
+fn in_years(name: &str, d: NaiveDate) -> Result<(), FieldError> {
+    use chrono::Datelike;
+    if (limits::MIN_YEAR..=limits::MAX_YEAR).contains(&d.year()) {
+        Ok(())
+    } else {
+        Err(err(name, format!("{d} is outside the years {} to {}", limits::MIN_YEAR, limits::MAX_YEAR)))
     }
 }
 
@@ -235,6 +296,7 @@ pub const GPU_FIELDS: [&str; 9] = [
 
 impl GpuUsage {
     pub fn parse(f: &impl Fields) -> Result<GpuUsage, FieldError> {
+        f.check_texts(&GPU_FIELDS)?;
         let allocated =
             f.milli("allocated_gpu_hours")?.ok_or_else(|| err("allocated_gpu_hours", "is required"))?;
         let used = f.milli("used_gpu_hours")?.unwrap_or(0);
@@ -264,10 +326,11 @@ pub fn milli_text(m: i64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// `hours` (thousandths) at `nanos_per_hour`, rounded half up to the nano-dollar.
-pub fn hours_cost(mhours: i64, nanos_per_hour: i64) -> Nanos {
-    let v = i128::from(mhours) * i128::from(nanos_per_hour);
-    Nanos(((v + 500) / 1000) as i64)
+/// `hours` (thousandths) at `nanos_per_hour`, rounded half up to the nano-dollar; `None` when
+/// that is more than one line may cost ([`limits::MAX_LINE_COST`]).
+pub fn hours_cost(mhours: i64, nanos_per_hour: i64) -> Option<Nanos> {
+    let v = (i128::from(mhours) * i128::from(nanos_per_hour) + 500) / 1000;
+    i64::try_from(v).ok().map(Nanos).filter(|c| *c <= limits::MAX_LINE_COST)
 }
 
 /// Cost of allocated hours that were not used: cost × (allocated − used) ÷ allocated.
@@ -322,10 +385,17 @@ pub const TRAINING_FIELDS: [&str; 12] = [
 
 impl TrainingRun {
     pub fn parse(f: &impl Fields) -> Result<TrainingRun, FieldError> {
+        f.check_texts(&TRAINING_FIELDS)?;
         let started_at = f.time("started_at")?;
         let ended_at = f.time("ended_at")?;
         if ended_at < started_at {
             return Err(err("ended_at", "is before started_at"));
+        }
+        if (ended_at - started_at).num_seconds() > limits::MAX_TRAINING_DAYS * 86_400 {
+            return Err(err(
+                "ended_at",
+                format!("a run lasts at most {} days; split longer ones", limits::MAX_TRAINING_DAYS),
+            ));
         }
         let cost = f.usd("cost_usd")?;
         let gpu_mhours = f.milli("gpu_hours")?;
@@ -412,10 +482,20 @@ pub const COMMITMENT_FIELDS: [&str; 11] = [
 
 impl Commitment {
     pub fn parse(f: &impl Fields) -> Result<Commitment, FieldError> {
+        f.check_texts(&COMMITMENT_FIELDS)?;
         let term_start = f.day("term_start")?;
         let term_end = f.day("term_end")?;
         if term_end < term_start {
             return Err(err("term_end", "is before term_start"));
+        }
+        if (term_end - term_start).num_days() + 1 > limits::MAX_COMMITMENT_DAYS {
+            return Err(err(
+                "term_end",
+                format!(
+                    "a term lasts at most {} days (five years); record longer ones as several",
+                    limits::MAX_COMMITMENT_DAYS
+                ),
+            ));
         }
         let units = f.count("units")?.ok_or_else(|| err("units", "is required"))?;
         if units == 0 {
@@ -592,13 +672,15 @@ mod tests {
     #[test]
     fn gpu_cost_idle_cost_and_utilization() {
         // 153.6 of 192 H100-hours at $2.49/h
-        let cost = hours_cost(192_000, 2_490_000_000);
+        let cost = hours_cost(192_000, 2_490_000_000).unwrap();
         assert_eq!(cost, Nanos(478_080_000_000));
         assert_eq!(idle_cost(cost, 192_000, 153_600), Nanos(95_616_000_000));
         assert_eq!(idle_cost(cost, 0, 0), Nanos(0));
         assert_eq!(utilization_pct(0, 0), None);
-        assert_eq!(hours_cost(1, 1), Nanos(0));
-        assert_eq!(hours_cost(1, 500), Nanos(1));
+        assert_eq!(hours_cost(1, 1), Some(Nanos(0)));
+        assert_eq!(hours_cost(1, 500), Some(Nanos(1)));
+        // a billion hours at $1B an hour is no line's cost
+        assert_eq!(hours_cost(MAX_HOURS * 1000, limits::MAX_LINE_COST.0), None);
         assert_eq!(milli_text(153_600), "153.6");
         assert_eq!(milli_text(2_000), "2");
     }

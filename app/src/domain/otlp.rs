@@ -54,7 +54,9 @@ pub struct Span {
     pub end_unix_nano: u64,
     pub error: bool,
     pub attributes: Vec<(String, AttrValue)>,
-    pub resource: Vec<(String, AttrValue)>,
+    /// Shared by every span of its resource: a request with a large resource and many spans
+    /// must not copy it once per span.
+    pub resource: std::sync::Arc<Vec<(String, AttrValue)>>,
 }
 
 impl Span {
@@ -149,7 +151,8 @@ impl AttributeMapping {
 /// What the spans of one request came to.
 #[derive(Debug, Default)]
 pub struct Mapped {
-    pub events: Vec<UsageEvent>,
+    /// Each event with the position of its span in the request.
+    pub events: Vec<(usize, UsageEvent)>,
     /// Spans with `gen_ai.*` attributes that could not be read (index into the request's spans).
     pub errors: Vec<ItemError>,
     /// Spans without `gen_ai.*` attributes.
@@ -183,7 +186,7 @@ pub fn spans_to_events(spans: &[Span], mapping: &AttributeMapping) -> Mapped {
             continue;
         }
         match span_event(i, s, depth(s), mapping) {
-            Ok(e) => out.events.push(e),
+            Ok(e) => out.events.push((i, e)),
             Err(e) => out.errors.push(e),
         }
     }
@@ -220,7 +223,7 @@ fn span_event(
         output: count("gen_ai.usage.output_tokens")?,
         reasoning: count("gen_ai.usage.reasoning.output_tokens")?,
     };
-    tokens.check().map_err(|m| {
+    super::limits::check_tokens(&tokens).map_err(|m| {
         let (f, r) = m.split_once(": ").unwrap_or(("gen_ai.usage", &m));
         err(f, r.to_string())
     })?;
@@ -264,7 +267,7 @@ fn span_event(
     tags.sort();
     let latency = (s.end_unix_nano > s.start_unix_nano && s.start_unix_nano > 0)
         .then(|| ((s.end_unix_nano - s.start_unix_nano) / 1_000_000) as i64);
-    Ok(UsageEvent {
+    let event = UsageEvent {
         event_id: format!("otel:{}:{}", s.trace_id, s.span_id),
         occurred_at,
         provider: s
@@ -298,7 +301,15 @@ fn span_event(
         cost: cost.unwrap_or_default(),
         cost_source: if cost.is_some() { CostSource::Provider } else { CostSource::Unpriced },
         price_entry_id: None,
-    })
+    };
+    // the same bounds, in the same words, as the JSON API's
+    super::ingest::check(index, &event)?;
+    Ok(event)
+}
+
+/// The refusal of a request with more spans than a batch may hold, worded as the JSON API's.
+pub fn too_many_spans() -> String {
+    super::ingest::BodyError::TooManyItems { limit: super::limits::MAX_BATCH_ITEMS }.to_string()
 }
 
 /// Reads an OTLP/JSON `ExportTraceServiceRequest`. Ids are hex (the OTLP/JSON rule, unlike
@@ -307,8 +318,18 @@ pub fn parse_json(body: &[u8]) -> Result<Vec<Span>, String> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
     let mut spans = vec![];
-    for rs in v.get("resourceSpans").and_then(Value::as_array).into_iter().flatten() {
-        let resource = attributes(rs.get("resource").and_then(|r| r.get("attributes")));
+    let all = v.get("resourceSpans").and_then(Value::as_array);
+    let count: usize = all
+        .into_iter()
+        .flatten()
+        .flat_map(|rs| rs.get("scopeSpans").and_then(Value::as_array).into_iter().flatten())
+        .map(|ss| ss.get("spans").and_then(Value::as_array).map_or(0, Vec::len))
+        .sum();
+    if count > super::limits::MAX_BATCH_ITEMS {
+        return Err(too_many_spans());
+    }
+    for rs in all.into_iter().flatten() {
+        let resource = std::sync::Arc::new(attributes(rs.get("resource").and_then(|r| r.get("attributes"))));
         for ss in rs.get("scopeSpans").and_then(Value::as_array).into_iter().flatten() {
             for sp in ss.get("spans").and_then(Value::as_array).into_iter().flatten() {
                 let text = |k: &str| sp.get(k).and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
@@ -376,7 +397,10 @@ mod tests {
             start_unix_nano: 1_763_632_800_000_000_000,
             end_unix_nano: 1_763_632_801_250_000_000,
             attributes: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            resource: vec![("service.name".into(), AttrValue::Str("weather-bot".into()))],
+            resource: std::sync::Arc::new(vec![(
+                "service.name".into(),
+                AttrValue::Str("weather-bot".into()),
+            )]),
             ..Default::default()
         }
     }
@@ -409,7 +433,7 @@ mod tests {
         ];
         let m = spans_to_events(&spans, &AttributeMapping::default());
         assert_eq!((m.events.len(), m.skipped, m.errors.len()), (3, 1, 0));
-        let c1 = &m.events[0];
+        let c1 = &m.events[0].1;
         assert_eq!(c1.event_id, "otel:4bf92f3577b34da6a3ce929d0e0e4736:c1");
         assert_eq!((c1.tokens.input, c1.tokens.output), (47, 17));
         assert_eq!((c1.model.as_str(), c1.requested_model.as_deref()), ("gpt-4-0613", Some("gpt-4")));
@@ -419,12 +443,12 @@ mod tests {
         );
         assert_eq!(c1.feature.as_deref(), Some("weather-bot"), "service.name");
         assert_eq!(c1.request_count, 1);
-        let t1 = &m.events[1];
+        let t1 = &m.events[1].1;
         assert_eq!(
             (t1.operation.as_str(), t1.tool_name.as_deref(), t1.request_count),
             ("execute_tool", Some("get_weather"), 0)
         );
-        assert_eq!((m.events[2].tokens.input, m.events[2].tokens.output), (97, 52));
+        assert_eq!((m.events[2].1.tokens.input, m.events[2].1.tokens.output), (97, 52));
     }
 
     #[test]
@@ -447,7 +471,7 @@ mod tests {
                 ("gen_ai.agent.id", Str("asst_1".into())),
             ],
         );
-        let e = &spans_to_events(&[s], &AttributeMapping::default()).events[0];
+        let e = &spans_to_events(&[s], &AttributeMapping::default()).events[0].1;
         assert_eq!(e.provider, "anthropic", "the older gen_ai.system attribute");
         assert_eq!(
             e.tokens,
@@ -487,12 +511,12 @@ mod tests {
             ],
         );
         let mapping = AttributeMapping::parse("app.team, costroom.team", "", "", "tenant", "").unwrap();
-        let e = &spans_to_events(std::slice::from_ref(&s), &mapping).events[0];
+        let e = &spans_to_events(std::slice::from_ref(&s), &mapping).events[0].1;
         assert_eq!(
             (e.team.as_deref(), e.customer.as_deref(), e.feature.as_deref()),
             (Some("risk"), Some("acme"), None)
         );
-        let e = &spans_to_events(&[s], &AttributeMapping::default()).events[0];
+        let e = &spans_to_events(&[s], &AttributeMapping::default()).events[0].1;
         assert_eq!((e.team.as_deref(), e.customer.as_deref()), (Some("ignored"), None));
         assert_eq!(
             AttributeMapping::parse("a b", "", "", "", "").unwrap_err(),
@@ -509,7 +533,7 @@ mod tests {
           {"key":"gen_ai.request.model","value":{"stringValue":"gpt-4"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":47}}]}]}]}]}"#;
         let spans = parse_json(body).unwrap();
         assert_eq!(spans[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        let e = &spans_to_events(&spans, &AttributeMapping::default()).events[0];
+        let e = &spans_to_events(&spans, &AttributeMapping::default()).events[0].1;
         assert_eq!((e.tokens.input, e.tokens.output, e.status.as_str()), (52, 47, "error"));
         assert_eq!(e.environment.as_deref(), Some("prod"));
         assert_eq!(e.occurred_at.to_rfc3339(), "2025-11-20T10:00:01+00:00");

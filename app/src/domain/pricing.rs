@@ -190,6 +190,9 @@ pub struct ModelPrice {
 pub enum Unpriced {
     /// The model lists no rate for a class the event has tokens in.
     NoRate(TokenClass),
+    /// The tokens at these rates cost more than one event may
+    /// ([`super::limits::MAX_EVENT_COST`]); ingest refuses such an event, a re-price flags it.
+    AboveMaximum(Nanos),
 }
 
 impl ModelPrice {
@@ -262,9 +265,14 @@ impl ModelPrice {
         Ok(total)
     }
 
-    /// [`ModelPrice::cost_femto`] rounded half up to the stored nano-dollar.
+    /// [`ModelPrice::cost_femto`] rounded half up to the stored nano-dollar, at most
+    /// [`super::limits::MAX_EVENT_COST`].
     pub fn cost(&self, tokens: &Tokens, tier: ServiceTier) -> Result<Nanos, Unpriced> {
-        self.cost_femto(tokens, tier).map(femto_to_nanos)
+        let cost = femto_to_nanos(self.cost_femto(tokens, tier)?);
+        if cost > super::limits::MAX_EVENT_COST {
+            return Err(Unpriced::AboveMaximum(cost));
+        }
+        Ok(cost)
     }
 }
 
@@ -303,12 +311,19 @@ pub fn rate_from_f64(field: &str, usd_per_token: f64) -> Result<i64, String> {
         return Err(format!("{field}: {usd_per_token} is not a price"));
     }
     scaled(&format!("{usd_per_token:e}"), RATE_SCALE, true)
-        .ok_or_else(|| format!("{field}: {usd_per_token} is out of range"))
+        .filter(|r| *r <= super::limits::MAX_RATE_FEMTO)
+        .ok_or_else(|| format!("{field}: {usd_per_token} is above the maximum of $1 per token"))
 }
 
 /// `d.ddd e±x` or `ddd.ddd` → the integer `value × 10^scale`, if exact and in range.
 pub fn parse_scaled(s: &str, scale: u32) -> Option<i64> {
-    scaled(s, scale, false)
+    scaled_i128(s, scale, false).and_then(|v| i64::try_from(v).ok())
+}
+
+/// As [`parse_scaled`], into an `i128`, for amounts whose scaled value may pass `i64` before
+/// their own bound is checked (a provider cost of $9,224 is 9.2e18 femto-dollars).
+pub fn parse_scaled_i128(s: &str, scale: u32) -> Option<i128> {
+    scaled_i128(s, scale, false)
 }
 
 /// As [`parse_scaled`], rounding digits past the scale half away from zero (for amounts files
@@ -317,10 +332,18 @@ pub fn parse_scaled_rounded(s: &str, scale: u32) -> Option<i64> {
     scaled(s, scale, true)
 }
 
-/// As [`parse_scaled`]; with `round`, digits past the scale are rounded half away from zero
-/// instead of refused.
 fn scaled(s: &str, scale: u32, round: bool) -> Option<i64> {
+    scaled_i128(s, scale, round).and_then(|v| i64::try_from(v).ok())
+}
+
+/// As [`parse_scaled`]; with `round`, digits past the scale are rounded half away from zero
+/// instead of refused. Texts longer than 64 bytes are refused before any arithmetic (no
+/// number Costroom accepts needs more).
+fn scaled_i128(s: &str, scale: u32, round: bool) -> Option<i128> {
     let s = s.trim();
+    if s.len() > 64 {
+        return None;
+    }
     let (mantissa, exp) = match s.split_once(['e', 'E']) {
         Some((m, e)) => (m, e.parse::<i32>().ok()?),
         None => (s, 0),
@@ -334,21 +357,20 @@ fn scaled(s: &str, scale: u32, round: bool) -> Option<i64> {
         return None;
     }
     let digits: String = format!("{int}{frac}");
-    let frac_len = frac.len() as i32;
-    // value = digits × 10^(exp − frac_len); scaled = digits × 10^(exp − frac_len + scale)
-    let shift = exp - frac_len + scale as i32;
+    // value = digits × 10^(exp − frac_len); scaled = digits × 10^(exp − frac_len + scale),
+    // in i64 so that an exponent near i32::MAX cannot overflow the shift itself
+    let shift = i64::from(exp) - frac.len() as i64 + i64::from(scale);
     let mut v: i128 = digits.parse().ok()?;
     if shift >= 0 {
-        v = v.checked_mul(10i128.checked_pow(shift as u32)?)?;
+        v = v.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)?;
     } else {
-        let d = 10i128.checked_pow((-shift) as u32)?;
+        let d = 10i128.checked_pow(u32::try_from(-shift).ok()?)?;
         if v % d != 0 && !round {
             return None;
         }
-        v = if round { (v + d / 2) / d } else { v / d };
+        v = if round { v.checked_add(d / 2)? / d } else { v / d };
     }
-    let v = if neg { -v } else { v };
-    i64::try_from(v).ok()
+    Some(if neg { -v } else { v })
 }
 
 #[cfg(test)]
@@ -392,6 +414,13 @@ mod tests {
         assert_eq!(parse_scaled("-3e-2", 2), Some(-3));
         assert_eq!(parse_scaled("1.2.3", 2), None);
         assert_eq!(parse_scaled("abc", 2), None);
+        // extreme texts are refused, never a panic or a wrapped value
+        assert_eq!(parse_scaled("1e2147483647", 15), None);
+        assert_eq!(parse_scaled("1e-2147483648", 15), None);
+        assert_eq!(parse_scaled("9223372036854775808", 0), None);
+        assert_eq!(parse_scaled_i128("9224", 15), Some(9_224_000_000_000_000_000));
+        assert_eq!(parse_scaled(&"1".repeat(65), 0), None);
+        assert!(rate_from_f64("f", 2.0).unwrap_err().contains("maximum of $1 per token"));
     }
 
     #[test]
@@ -502,6 +531,25 @@ mod tests {
         let t = Tokens { input: 10, output: 5, ..Default::default() };
         assert_eq!(embedding_only.cost(&t, ServiceTier::Standard), Err(Unpriced::NoRate(TokenClass::Output)));
         assert_eq!(ModelPrice::default().cost(&Tokens::default(), ServiceTier::Standard), Ok(Nanos(0)));
+    }
+
+    #[test]
+    fn a_cost_above_the_per_event_maximum_is_not_a_price() {
+        // 10¹² output tokens of gpt-4o at $10 per million: $10,000,000
+        let t = Tokens { input: 0, output: 1_000_000_000_000, ..Default::default() };
+        assert_eq!(
+            gpt_4o().cost(&t, ServiceTier::Standard),
+            Err(Unpriced::AboveMaximum(Nanos(10_000_000 * 1_000_000_000)))
+        );
+        // the largest counts at the largest rate still fit the femto-dollar sum
+        let max = ModelPrice {
+            rates: TokenClass::ALL
+                .iter()
+                .map(|c| (c.litellm_field().to_string(), super::super::limits::MAX_RATE_FEMTO))
+                .collect(),
+        };
+        let all = Tokens { input: 1_000_000_000_000, output: 1_000_000_000_000, ..Default::default() };
+        assert_eq!(max.cost_femto(&all, ServiceTier::Standard), Ok(2_000_000_000_000_000_000_000_000_000));
     }
 
     #[test]

@@ -77,24 +77,6 @@ pub async fn require_right(right: Right) -> Result<UserRecord, AppError> {
     }
 }
 
-/// Deletes expired sessions hourly in the background (the store keeps them otherwise).
-pub fn spawn_expired_session_cleanup(db: &super::db::Db) {
-    use tower_sessions::ExpiredDeletion;
-    let every = std::time::Duration::from_secs(3600);
-    match db {
-        super::db::Db::Sqlite(p) => {
-            tokio::spawn(
-                tower_sessions_sqlx_store::SqliteStore::new(p.clone()).continuously_delete_expired(every),
-            );
-        }
-        super::db::Db::Postgres(p) => {
-            tokio::spawn(
-                tower_sessions_sqlx_store::PostgresStore::new(p.clone()).continuously_delete_expired(every),
-            );
-        }
-    }
-}
-
 #[derive(Deserialize)]
 pub struct SignInForm {
     pub email: String,

@@ -7,7 +7,6 @@ pub mod focus;
 pub mod focus_export;
 pub mod focus_model;
 pub mod ingest_api;
-pub mod jobs;
 pub mod otlp_api;
 pub mod password;
 pub mod provider_reports;

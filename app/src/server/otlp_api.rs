@@ -129,9 +129,15 @@ fn attrs(kvs: &[proto::KeyValue]) -> Vec<(String, AttrValue)> {
 pub fn spans_from_protobuf(bytes: &[u8]) -> Result<Vec<otlp::Span>, String> {
     let req = proto::ExportTraceServiceRequest::decode(bytes)
         .map_err(|e| format!("body: not an OTLP protobuf request ({e})"))?;
-    let mut out = vec![];
+    let count: usize =
+        req.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum();
+    if count > crate::domain::limits::MAX_BATCH_ITEMS {
+        return Err(otlp::too_many_spans());
+    }
+    let mut out = Vec::with_capacity(count);
     for rs in &req.resource_spans {
-        let resource = rs.resource.as_ref().map(|r| attrs(&r.attributes)).unwrap_or_default();
+        let resource =
+            std::sync::Arc::new(rs.resource.as_ref().map(|r| attrs(&r.attributes)).unwrap_or_default());
         for ss in &rs.scope_spans {
             for s in &ss.spans {
                 out.push(otlp::Span {
@@ -167,6 +173,8 @@ pub async fn traces_handler(State(st): State<AppState>, headers: HeaderMap, body
     let spans = if json { otlp::parse_json(&bytes) } else { spans_from_protobuf(&bytes) };
     let spans = match spans {
         Ok(s) => s,
+        // the same status and words as the JSON API's batch limit
+        Err(e) if e == otlp::too_many_spans() => return problem(StatusCode::PAYLOAD_TOO_LARGE, e),
         Err(e) => return problem(StatusCode::BAD_REQUEST, e),
     };
     let mapping = match services::settings::attribute_mapping(&st.db, OrgId(key.org_id)).await {

@@ -19,8 +19,8 @@ pub struct AppState {
     pub keys: super::services::keys::KeyHasher,
     /// Each organisation's price book, cached for ingest.
     pub prices: super::services::prices::PriceCache,
-    /// Background jobs started from pages (re-pricing).
-    pub jobs: super::jobs::Jobs,
+    /// Jobs started from pages (re-pricing, billing imports), tracked in the database.
+    pub jobs: super::services::jobs::Tracked,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -81,7 +81,10 @@ pub async fn focus_upload_handler(
         let _ = tokio::fs::remove_file(&path).await;
         return back("empty");
     }
-    let job = st.jobs.start(st.org.0, "focus_import");
+    let job = match st.jobs.start(&st.db, st.org, "focus_import").await {
+        Ok(j) => j,
+        Err(_) => return back("storage"),
+    };
     let actor = Actor::person(user.id, &user.email);
     let mode = if all_or_nothing { ImportMode::AllOrNothing } else { ImportMode::ValidRows };
     tokio::spawn(async move {
@@ -91,7 +94,7 @@ pub async fn focus_upload_handler(
             Err(e) => Err(format!("could not store the upload: {e}")),
             Ok(()) => match ledger_rules(&st.db, st.org).await {
                 Err(e) => Err(e),
-                Ok(rules) => import_focus(&st.db, st.org, &actor, &named, mode, &rules, |n| st.jobs.progress(job, n)).await,
+                Ok(rules) => import_focus(&st.db, st.org, &actor, &named, mode, &rules, |n| st.jobs.progress(&st.db, job, n)).await,
             }
                 .map_err(|e| e.to_string())
                 .map(|r| {
@@ -116,8 +119,8 @@ pub async fn focus_upload_handler(
                 }),
         };
         let _ = tokio::fs::remove_file(&named).await;
-        st.jobs.finish(job, outcome);
-        crate::server::services::budgets::wake_evaluator();
+        st.jobs.finish(&st.db, job, outcome).await;
+        crate::server::services::jobs::wake(crate::server::services::jobs::Job::Evaluate);
     });
     Redirect::to(&format!("/settings/imports?job={job}")).into_response()
 }
@@ -159,7 +162,10 @@ pub async fn report_upload_handler(
             _ => {}
         }
     }
-    let job = st.jobs.start(st.org.0, "provider_report");
+    let job = match st.jobs.start(&st.db, st.org, "provider_report").await {
+        Ok(j) => j,
+        Err(_) => return Redirect::to("/ledger?error=storage").into_response(),
+    };
     let actor = Actor::person(user.id, &user.email);
     let outcome = match (ReportKind::parse(&kind), String::from_utf8(body)) {
         (Err(e), _) => Err(e.to_string()),
@@ -178,8 +184,8 @@ pub async fn report_upload_handler(
             })
         }
     };
-    st.jobs.finish(job, outcome);
-    crate::server::services::budgets::wake_evaluator();
+    st.jobs.finish(&st.db, job, outcome).await;
+    crate::server::services::jobs::wake(crate::server::services::jobs::Job::Evaluate);
     Redirect::to(&format!("/ledger?job={job}")).into_response()
 }
 

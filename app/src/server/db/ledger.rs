@@ -1,6 +1,7 @@
 //! The ledger: imported spend lines (FOCUS first), replaced per billing account and period.
 use chrono::{DateTime, Utc};
 
+use super::tx::Tx;
 use super::{Db, OrgId, UserId};
 use crate::domain::ledger::SpendSource;
 use crate::domain::Nanos;
@@ -27,20 +28,22 @@ pub struct LedgerLine<'a> {
 }
 
 /// A transaction on which an import deletes and inserts; finished with [`LedgerTx::commit`].
-pub enum LedgerTx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+/// It counts the weight (Σ |line|) of the lines it adds and deletes, and raises the
+/// organisation's totals by it before its rollups change, so that no import can take a sum
+/// past `i64` (see `db::totals`).
+pub struct LedgerTx {
+    pub(super) tx: Tx,
+    /// (organisation, Σ |added| − Σ |deleted|) not yet applied to the totals.
+    pending: Option<(OrgId, i128)>,
 }
 
-macro_rules! on_tx {
+/// The backend transaction of a [`LedgerTx`] (`&mut LedgerTx`), as `on_tx!` gives it.
+macro_rules! on_ledger {
     ($tx:expr, |$t:ident| $body:expr) => {
-        match $tx {
-            LedgerTx::Sqlite($t) => $body,
-            LedgerTx::Postgres($t) => $body,
-        }
+        super::tx::on_tx!(&mut $tx.tx, |$t| $body)
     };
 }
-pub(super) use on_tx;
+pub(super) use on_ledger as on_tx;
 
 const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, line, billing_account, \
     billing_period_start, billing_period_end, charge_period_start, charge_period_end, day, charge_category, \
@@ -49,7 +52,7 @@ const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, 
     resource_name, sku_id, sku_price_id, pricing_category, consumed_quantity, consumed_unit, pricing_quantity, \
     pricing_unit, commitment_discount_id, commitment_discount_category, commitment_discount_status, \
     commitment_discount_type, commitment_discount_quantity, commitment_discount_unit, team, initiative, feature, \
-    customer, environment, tags, spend_source, bucket, model, ref_id, counted) ";
+    customer, environment, tags, spend_source, bucket, model, ref_id, counted, abs_nanos) ";
 
 /// Clears the ledger sources' daily rollups over a bucket range (before a rebuild).
 const ROLLUP_DELETE: &str = "delete from usage_rollups where org_id = $1 and grain = 'day' \
@@ -95,7 +98,8 @@ const SUBTRACT_GROUP: &str = " group by org_id, d.dim, bucket, v, spend_source \
 /// (dim, bucket, value, source) → (cost, lines): the rollup increments of new ledger lines,
 /// summed in memory while an import streams (a few thousand keys however many lines).
 #[derive(Default)]
-pub struct LedgerRollups(std::collections::BTreeMap<(&'static str, i64, String, SpendSource), (i64, i64)>);
+/// Costs are summed in `i128`: a file's lines may pass `i64` before the totals refuse it.
+pub struct LedgerRollups(std::collections::BTreeMap<(&'static str, i64, String, SpendSource), (i128, i64)>);
 
 impl LedgerRollups {
     pub fn add(&mut self, l: &LedgerLine<'_>) {
@@ -118,7 +122,7 @@ impl LedgerRollups {
         ];
         for (dim, value) in values {
             let e = self.0.entry((dim, bucket, value, l.spend_source)).or_default();
-            e.0 += r.effective_cost.0;
+            e.0 += i128::from(r.effective_cost.0);
             e.1 += 1;
         }
     }
@@ -129,19 +133,68 @@ pub fn bucket_of(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(86_400) * 86_400
 }
 
-/// Rows per insert: 51 binds each stays under SQLite's 32,766 parameters.
+/// Rows per insert: 52 binds each stays under SQLite's 32,766 parameters.
 pub const LEDGER_CHUNK: usize = 500;
 
 impl Db {
     pub async fn begin_ledger(&self) -> sqlx::Result<LedgerTx> {
-        Ok(match self {
-            Db::Sqlite(p) => LedgerTx::Sqlite(p.begin().await?),
-            Db::Postgres(p) => LedgerTx::Postgres(p.begin().await?),
-        })
+        Ok(LedgerTx { tx: self.begin().await?, pending: None })
     }
 }
 
+/// A line's weight in the organisation's totals: its largest amount, whatever its sign.
+pub fn line_weight(r: &FocusRow) -> i128 {
+    [Some(r.billed_cost), Some(r.effective_cost), r.list_cost, r.contracted_cost]
+        .into_iter()
+        .flatten()
+        .map(|n| i128::from(n.0).abs())
+        .max()
+        .unwrap_or(0)
+}
+
 impl LedgerTx {
+    fn weigh(&mut self, org: OrgId, w: i128) {
+        let p = self.pending.get_or_insert((org, 0));
+        debug_assert_eq!(p.0, org, "one organisation per ledger transaction");
+        p.1 += w;
+    }
+
+    /// Σ weight of the lines a delete is about to remove (subtracted from the totals).
+    async fn weigh_deleted(
+        &mut self,
+        org: OrgId,
+        filter: &str,
+        binds: (&str, Option<&str>, Option<DateTime<Utc>>, Option<i64>),
+    ) -> sqlx::Result<()> {
+        let sql = format!("select cast(coalesce(sum(abs_nanos), 0) as bigint) from ledger_lines where org_id = $1 and source = $2 and {filter}");
+        let (source, account, start, ref_id) = binds;
+        let w: i64 = on_tx!(self, |t| {
+            let mut q = sqlx::query_scalar(&sql).bind(org.0).bind(source);
+            if let Some(a) = account {
+                q = q.bind(a);
+            }
+            if let Some(s) = start {
+                q = q.bind(s);
+            }
+            if let Some(r) = ref_id {
+                q = q.bind(r);
+            }
+            q.fetch_one(&mut **t).await?
+        });
+        self.weigh(org, -i128::from(w));
+        Ok(())
+    }
+
+    /// Applies the weight counted so far to the organisation's totals, or fails naming the
+    /// bound (the transaction is then dropped: nothing of the import is kept).
+    async fn settle_totals(&mut self) -> sqlx::Result<()> {
+        if let Some((org, w)) = self.pending.take() {
+            let d = super::totals::TotalsDelta { ledger_abs: w, ..Default::default() };
+            self.tx.raise_totals(org, d).await?;
+        }
+        Ok(())
+    }
+
     /// Starts an import record (its totals are filled in by [`LedgerTx::finish_import`]).
     pub async fn start_import(
         &mut self,
@@ -174,6 +227,12 @@ impl LedgerTx {
         const SQL: &str =
             "delete from ledger_lines where org_id = $1 and source = $2 and billing_account = $3 \
             and billing_period_start = $4";
+        self.weigh_deleted(
+            org,
+            "billing_account = $3 and billing_period_start = $4",
+            (source, Some(account), Some(period_start), None),
+        )
+        .await?;
         on_tx!(self, |t| Ok(sqlx::query(SQL)
             .bind(org.0)
             .bind(source)
@@ -191,6 +250,9 @@ impl LedgerTx {
         source: &str,
         lines: &[LedgerLine<'_>],
     ) -> sqlx::Result<()> {
+        for l in lines {
+            self.weigh(org, line_weight(l.row));
+        }
         for chunk in lines.chunks(LEDGER_CHUNK) {
             on_tx!(self, |t| {
                 let mut qb = sqlx::QueryBuilder::new(INSERT_HEAD);
@@ -253,7 +315,9 @@ impl LedgerTx {
                         .push_bind(bucket_of(r.charge_period_start))
                         .push_bind(l.model.clone())
                         .push_bind(l.ref_id)
-                        .push_bind(l.counted);
+                        .push_bind(l.counted)
+                        // ≤ MAX_LINE_COST (checked when the row was read), so it fits an i64
+                        .push_bind(line_weight(r) as i64);
                 });
                 qb.build().persistent(chunk.len() == LEDGER_CHUNK).execute(&mut **t).await?;
             });
@@ -264,6 +328,7 @@ impl LedgerTx {
     /// Deletes the lines derived from one record (before re-deriving them).
     pub async fn delete_derived(&mut self, org: OrgId, source: &str, ref_id: i64) -> sqlx::Result<()> {
         const DELETE: &str = "delete from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
+        self.weigh_deleted(org, "ref_id = $3", (source, None, None, Some(ref_id))).await?;
         on_tx!(self, |t| sqlx::query(DELETE)
             .bind(org.0)
             .bind(source)
@@ -305,20 +370,24 @@ impl LedgerTx {
             .map(|_| ()))
     }
 
-    /// Adds new lines' increments to the rollups.
+    /// Adds new lines' increments to the rollups (after the organisation's totals took the
+    /// lines' weight, which bounds every increment).
     pub async fn add_rollups(&mut self, org: OrgId, inc: LedgerRollups) -> sqlx::Result<()> {
+        self.settle_totals().await?;
         let rows: Vec<_> = inc.0.into_iter().collect();
         for chunk in rows.chunks(1_000) {
             on_tx!(self, |t| {
                 let mut qb = sqlx::QueryBuilder::new(super::ROLLUP_UPSERT_HEAD);
                 qb.push_values(chunk, |mut b, ((dim, bucket, value, source), (cost, n))| {
+                    // within ± the organisation's ledger weight, settled above
+                    let cost = *cost as i64;
                     b.push_bind(org.0)
                         .push_bind("day")
                         .push_bind(*dim)
                         .push_bind(*bucket)
                         .push_bind(value.clone())
                         .push_bind(source.as_str())
-                        .push_bind(*cost)
+                        .push_bind(cost)
                         .push_bind(0i64)
                         .push_bind(0i64)
                         .push_bind(0i64)
@@ -398,8 +467,9 @@ impl LedgerTx {
             .map(|_| ()))
     }
 
-    pub async fn commit(self) -> sqlx::Result<()> {
-        on_tx!(self, |t| t.commit().await)
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        self.settle_totals().await?;
+        self.tx.commit().await
     }
 }
 

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use std::collections::HashSet;
 
 use crate::domain::ledger::SpendSource;
 use crate::domain::rollup;
 use crate::domain::{DailyCost, DateRange, Nanos, UsageEvent};
+use tx::on_tx;
 
 /// Rows per multi-row insert: 35 binds each stays below SQLite's 32,766 and PostgreSQL's
 /// 65,535 parameter limits.
@@ -43,34 +44,49 @@ pub(super) const ROLLUP_UPSERT_TAIL: &str =
     events = usage_rollups.events + excluded.events, \
     unpriced_events = usage_rollups.unpriced_events + excluded.unpriced_events";
 
-/// Adds `$increments` (a map of rollup key → sums) to the stored rollups on `$tx`.
-macro_rules! upsert_rollups {
-    ($tx:ident, $org:expr, $increments:expr) => {{
-        let rows: Vec<_> = $increments.into_iter().collect();
-        for chunk in rows.chunks(ROLLUP_CHUNK) {
-            let mut qb = sqlx::QueryBuilder::new(ROLLUP_UPSERT_HEAD);
-            qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
-                b.push_bind($org.0)
-                    .push_bind(grain.as_str())
-                    .push_bind(*dim)
-                    .push_bind(*bucket)
-                    .push_bind(value)
-                    .push_bind("tokens")
-                    .push_bind(s.cost_nanos)
-                    .push_bind(s.input_tokens)
-                    .push_bind(s.cache_read_tokens)
-                    .push_bind(s.cache_write_5m_tokens)
-                    .push_bind(s.cache_write_1h_tokens)
-                    .push_bind(s.output_tokens)
-                    .push_bind(s.reasoning_tokens)
-                    .push_bind(s.requests)
-                    .push_bind(s.events)
-                    .push_bind(s.unpriced_events);
-            });
-            qb.push(ROLLUP_UPSERT_TAIL);
-            // one-off text (its length varies with the batch): not worth a cached statement
-            qb.build().persistent(false).execute(&mut *$tx).await?;
-        }
+/// One chunk of events as the rows of a multi-row insert. A macro only because sqlx's
+/// `QueryBuilder` is typed by its backend and the bind bounds of a generic function over both
+/// are longer than the rows themselves.
+macro_rules! push_event_rows {
+    ($qb:ident, $org:expr, $chunk:expr, $now:expr) => {{
+        let (org, chunk, now) = ($org, $chunk, $now);
+        $qb.push_values(chunk, |mut b, e| {
+            b.push_bind(org.0)
+                .push_bind(&e.event_id)
+                .push_bind(e.occurred_at)
+                .push_bind(e.day())
+                .push_bind(&e.provider)
+                .push_bind(&e.model)
+                .push_bind(&e.requested_model)
+                .push_bind(&e.operation)
+                .push_bind(&e.team)
+                .push_bind(&e.feature)
+                .push_bind(&e.initiative)
+                .push_bind(&e.customer)
+                .push_bind(&e.environment)
+                .push_bind(&e.api_key)
+                .push_bind(e.tags_json())
+                .push_bind(e.tokens.input)
+                .push_bind(e.tokens.cache_read)
+                .push_bind(e.tokens.cache_write_5m)
+                .push_bind(e.tokens.cache_write_1h)
+                .push_bind(e.tokens.output)
+                .push_bind(e.tokens.reasoning)
+                .push_bind(e.request_count)
+                .push_bind(e.service_tier.as_str())
+                .push_bind(e.latency_ms)
+                .push_bind(&e.status)
+                .push_bind(&e.trace_id)
+                .push_bind(&e.span_id)
+                .push_bind(&e.parent_span_id)
+                .push_bind(e.depth)
+                .push_bind(e.retry)
+                .push_bind(&e.tool_name)
+                .push_bind(e.cost.0)
+                .push_bind(e.cost_source.as_str())
+                .push_bind(e.price_entry_id)
+                .push_bind(now);
+        });
     }};
 }
 
@@ -84,7 +100,7 @@ pub struct OrgId(pub i64);
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
 }
 
@@ -93,25 +109,27 @@ pub enum Db {
 macro_rules! on_pool {
     ($db:expr, |$p:ident| $body:expr) => {
         match $db {
-            Db::Sqlite($p) => $body,
+            Db::Sqlite(sqlite) => {
+                let $p = &sqlite.pool;
+                $body
+            }
             Db::Postgres($p) => $body,
         }
     };
 }
 
-/// Runs `$body` inside one transaction of whichever pool `$db` holds, committing when it
-/// succeeds (an early `?` drops the transaction, which rolls it back).
+/// Runs `$body` inside one write transaction ([`Db::begin`]: on SQLite in the writer lane),
+/// committing when it succeeds (an early `?` drops the transaction, which rolls it back).
 macro_rules! in_tx {
     ($db:expr, |$tx:ident| $body:expr) => {
-        match $db {
-            Db::Sqlite(p) => {
-                let mut $tx = p.begin().await?;
+        match $db.begin().await? {
+            $crate::server::db::tx::Tx::Sqlite(mut $tx, turn) => {
                 let out = $body;
                 $tx.commit().await?;
+                drop(turn);
                 out
             }
-            Db::Postgres(p) => {
-                let mut $tx = p.begin().await?;
+            $crate::server::db::tx::Tx::Postgres(mut $tx) => {
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -125,6 +143,7 @@ pub mod audit;
 pub mod budgets;
 mod export;
 pub mod initiatives;
+pub mod jobs;
 mod keys;
 pub mod ledger;
 pub mod prices;
@@ -134,12 +153,16 @@ pub mod reviews;
 mod settings;
 pub mod spend;
 mod throttle;
+pub mod totals;
 mod traces;
+pub mod tx;
 mod users;
 pub mod webhooks;
 pub use audit::{Actor, NewAudit, AUDIT_LIMIT};
 pub use keys::{ApiKeyRow, NewApiKey};
 pub use prices::{NewPriceEntry, PUBLIC_LIST};
+pub use totals::OverLimit;
+pub use tx::{SqliteDb, Tx};
 pub use users::{Credentials, NewUser, TeamId, TeamRecord, UserId, UserRecord};
 
 /// True when the error is a unique-constraint violation (same meaning on both backends), so
@@ -302,7 +325,7 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
-            Ok(Self::Sqlite(pool))
+            Ok(Self::Sqlite(SqliteDb::new(pool)))
         }
     }
 
@@ -311,7 +334,8 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         use sqlx::migrate::MigrateError;
         match self {
-            Db::Sqlite(p) => {
+            Db::Sqlite(s) => {
+                let p = &s.pool;
                 sqlx::migrate!("../migrations/sqlite").run(p).await?;
                 tower_sessions_sqlx_store::SqliteStore::new(p.clone())
                     .migrate()
@@ -357,21 +381,28 @@ impl Db {
         const INSERT: &str = "insert into orgs (slug, name, created_at) values ($1, $2, $3)
                               on conflict (slug) do nothing";
         const SELECT: &str = "select id from orgs where slug = $1";
+        const TOTALS: &str = "insert into org_totals (org_id, event_cost_nanos, tokens, requests, \
+            ledger_abs_nanos) values ($1, 0, 0, 0, 0) on conflict (org_id) do nothing";
         let now = Utc::now();
         on_pool!(self, |p| {
             sqlx::query(INSERT).bind(slug).bind(name).bind(now).execute(p).await?;
-            sqlx::query_scalar(SELECT).bind(slug).fetch_one(p).await.map(OrgId)
+            let org = sqlx::query_scalar(SELECT).bind(slug).fetch_one(p).await.map(OrgId)?;
+            sqlx::query(TOTALS).bind(org.0).execute(p).await?;
+            Ok(org)
         })
     }
 
-    /// Inserts events and adds them to the rollups, in one transaction. Events whose
-    /// `event_id` the organisation already has (or that repeat an id earlier in `events`) are
-    /// skipped and not counted again. Returns how many were new.
+    /// Inserts events and adds them to the rollups and the organisation's totals, in one
+    /// transaction. Events whose `event_id` the organisation already has (or that repeat an id
+    /// earlier in `events`) are skipped and not counted again. Returns how many were new. A
+    /// batch that would take the organisation past a lifetime bound is refused whole (an
+    /// error naming the bound).
     pub async fn insert_usage_events(&self, org: OrgId, events: &[UsageEvent]) -> sqlx::Result<u64> {
         Ok(self.insert_usage_events_returning(org, events).await?.len() as u64)
     }
 
-    /// [`Db::insert_usage_events`], answering the ids of the events that were new.
+    /// [`Db::insert_usage_events`], answering the ids of the events that were new. A batch that
+    /// would pass a lifetime bound fails with [`OverLimit`] inside the error (nothing stored).
     pub async fn insert_usage_events_returning(
         &self,
         org: OrgId,
@@ -396,68 +427,31 @@ impl Db {
         let mut seen = HashSet::with_capacity(events.len());
         let events: Vec<&UsageEvent> = events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
         let now = Utc::now();
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let mut inserted: Vec<&UsageEvent> = Vec::with_capacity(events.len());
-            for chunk in events.chunks(INSERT_CHUNK) {
+        let mut tx = self.begin().await?;
+        let mut inserted: Vec<&UsageEvent> = Vec::with_capacity(events.len());
+        for chunk in events.chunks(INSERT_CHUNK) {
+            // full chunks repeat the same text and reuse one prepared statement; a batch's
+            // shorter tail is a one-off, and caching every length seen (each a statement of
+            // thousands of parameters) grew memory without bound
+            let persistent = chunk.len() == INSERT_CHUNK;
+            // the builder is typed by its backend, so each arm builds its own
+            let new: HashSet<String> = on_tx!(&mut tx, |t| {
                 let mut qb = sqlx::QueryBuilder::new(EVENT_INSERT_HEAD);
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(org.0)
-                        .push_bind(&e.event_id)
-                        .push_bind(e.occurred_at)
-                        .push_bind(e.day())
-                        .push_bind(&e.provider)
-                        .push_bind(&e.model)
-                        .push_bind(&e.requested_model)
-                        .push_bind(&e.operation)
-                        .push_bind(&e.team)
-                        .push_bind(&e.feature)
-                        .push_bind(&e.initiative)
-                        .push_bind(&e.customer)
-                        .push_bind(&e.environment)
-                        .push_bind(&e.api_key)
-                        .push_bind(e.tags_json())
-                        .push_bind(e.tokens.input)
-                        .push_bind(e.tokens.cache_read)
-                        .push_bind(e.tokens.cache_write_5m)
-                        .push_bind(e.tokens.cache_write_1h)
-                        .push_bind(e.tokens.output)
-                        .push_bind(e.tokens.reasoning)
-                        .push_bind(e.request_count)
-                        .push_bind(e.service_tier.as_str())
-                        .push_bind(e.latency_ms)
-                        .push_bind(&e.status)
-                        .push_bind(&e.trace_id)
-                        .push_bind(&e.span_id)
-                        .push_bind(&e.parent_span_id)
-                        .push_bind(e.depth)
-                        .push_bind(e.retry)
-                        .push_bind(&e.tool_name)
-                        .push_bind(e.cost.0)
-                        .push_bind(e.cost_source.as_str())
-                        .push_bind(e.price_entry_id)
-                        .push_bind(now);
-                });
+                push_event_rows!(qb, org, chunk, now);
                 qb.push(" on conflict (org_id, event_id) do nothing returning event_id");
-                let new: HashSet<String> = qb
-                    .build_query_scalar::<String>()
-                    // full chunks repeat the same text and reuse one prepared statement; a
-                    // batch's shorter tail is a one-off, and caching every length seen
-                    // (each a statement of thousands of parameters) grew memory without bound
-                    .persistent(chunk.len() == INSERT_CHUNK)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-                inserted.extend(chunk.iter().filter(|e| new.contains(&e.event_id)));
-            }
-            if with_rollups {
-                let increments = rollup::increments(inserted.iter().copied());
-                upsert_rollups!(tx, org, increments);
-            }
-            tx.commit().await?;
-            Ok(inserted.iter().map(|e| e.event_id.clone()).collect())
-        })
+                qb.build_query_scalar::<String>().persistent(persistent).fetch_all(&mut **t).await?
+            })
+            .into_iter()
+            .collect();
+            inserted.extend(chunk.iter().filter(|e| new.contains(&e.event_id)));
+        }
+        if with_rollups {
+            // the lifetime guard first (in i128), so that the rollup sums below cannot overflow
+            tx.raise_totals(org, totals::TotalsDelta::of_events(&inserted)).await?;
+            tx.upsert_rollups(org, rollup::increments(inserted.iter().copied())).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted.iter().map(|e| e.event_id.clone()).collect())
     }
 
     /// Up to `limit` events at or after `since` that the price book prices (not those with a
@@ -495,28 +489,33 @@ impl Db {
     ) -> sqlx::Result<u64> {
         const SQL: &str = "update usage_events set cost_nanos = $1, cost_source = $2, price_entry_id = $3 \
             where id = $4 and org_id = $5 and cost_nanos = $6 and cost_source = $7";
-        in_tx!(self, |tx| {
-            let mut applied = Vec::with_capacity(changes.len());
-            for c @ (id, old, new) in changes {
-                let n = sqlx::query(SQL)
-                    .bind(new.cost.0)
-                    .bind(new.cost_source.as_str())
-                    .bind(new.price_entry_id)
-                    .bind(id)
-                    .bind(org.0)
-                    .bind(old.cost.0)
-                    .bind(old.cost_source.as_str())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
-                    applied.push(c);
-                }
+        let mut tx = self.begin().await?;
+        let mut applied = Vec::with_capacity(changes.len());
+        for c @ (id, old, new) in changes {
+            let n = on_tx!(&mut tx, |t| sqlx::query(SQL)
+                .bind(new.cost.0)
+                .bind(new.cost_source.as_str())
+                .bind(new.price_entry_id)
+                .bind(id)
+                .bind(org.0)
+                .bind(old.cost.0)
+                .bind(old.cost_source.as_str())
+                .execute(&mut **t)
+                .await?
+                .rows_affected());
+            if n == 1 {
+                applied.push(c);
             }
-            let deltas = rollup::deltas(applied.iter().map(|c| &c.1), applied.iter().map(|c| &c.2));
-            upsert_rollups!(tx, org, deltas);
-            Ok(applied.len() as u64)
-        })
+        }
+        let delta = totals::TotalsDelta {
+            event_cost: applied.iter().map(|c| i128::from(c.2.cost.0) - i128::from(c.1.cost.0)).sum(),
+            ..Default::default()
+        };
+        tx.raise_totals(org, delta).await?;
+        let deltas = rollup::deltas(applied.iter().map(|c| &c.1), applied.iter().map(|c| &c.2));
+        tx.upsert_rollups(org, deltas).await?;
+        tx.commit().await?;
+        Ok(applied.len() as u64)
     }
 
     pub async fn org_name(&self, org: OrgId) -> sqlx::Result<String> {
@@ -528,8 +527,11 @@ impl Db {
     pub async fn delete_usage_events(&self, org: OrgId) -> sqlx::Result<u64> {
         const EVENTS: &str = "delete from usage_events where org_id = $1";
         const ROLLUPS: &str = "delete from usage_rollups where org_id = $1 and source = 'tokens'";
+        const TOTALS: &str =
+            "update org_totals set event_cost_nanos = 0, tokens = 0, requests = 0 where org_id = $1";
         let n = in_tx!(self, |tx| {
             sqlx::query(ROLLUPS).bind(org.0).execute(&mut *tx).await?;
+            sqlx::query(TOTALS).bind(org.0).execute(&mut *tx).await?;
             sqlx::query(EVENTS).bind(org.0).execute(&mut *tx).await?.rows_affected()
         });
         Ok(n)
@@ -662,6 +664,44 @@ impl Db {
             from usage_events where org_id = $1";
         let (n, total): (i64, i64) = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_one(p).await)?;
         Ok((n, Nanos(total)))
+    }
+}
+
+impl Tx {
+    /// Adds rollup increments (or a re-price's deltas) to the stored rollups, in key order.
+    pub async fn upsert_rollups(
+        &mut self,
+        org: OrgId,
+        increments: std::collections::BTreeMap<rollup::RollupKey, rollup::Sums>,
+    ) -> sqlx::Result<()> {
+        let rows: Vec<_> = increments.into_iter().collect();
+        for chunk in rows.chunks(ROLLUP_CHUNK) {
+            on_tx!(&mut *self, |t| {
+                let mut qb = sqlx::QueryBuilder::new(ROLLUP_UPSERT_HEAD);
+                qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
+                    b.push_bind(org.0)
+                        .push_bind(grain.as_str())
+                        .push_bind(*dim)
+                        .push_bind(*bucket)
+                        .push_bind(value)
+                        .push_bind("tokens")
+                        .push_bind(s.cost_nanos)
+                        .push_bind(s.input_tokens)
+                        .push_bind(s.cache_read_tokens)
+                        .push_bind(s.cache_write_5m_tokens)
+                        .push_bind(s.cache_write_1h_tokens)
+                        .push_bind(s.output_tokens)
+                        .push_bind(s.reasoning_tokens)
+                        .push_bind(s.requests)
+                        .push_bind(s.events)
+                        .push_bind(s.unpriced_events);
+                });
+                qb.push(ROLLUP_UPSERT_TAIL);
+                // one-off text (its length varies with the batch): not worth a cached statement
+                qb.build().persistent(false).execute(&mut **t).await.map(|_| ())?
+            });
+        }
+        Ok(())
     }
 }
 

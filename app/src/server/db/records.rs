@@ -125,21 +125,25 @@ impl LedgerTx {
     }
 
     /// Inserts or replaces a run (by its `run_id`); answers its id.
+    /// Its daily lines are left pending (written by [`LedgerTx::next_pending`]'s caller).
     pub async fn upsert_training_run(
         &mut self,
         org: OrgId,
         r: &TrainingRun,
         cost: Nanos,
         basis: &str,
+        import: i64,
     ) -> sqlx::Result<i64> {
         const SQL: &str = "insert into training_runs (org_id, run_id, initiative, team, model, started_at, ended_at, \
-            gpu_type, gpu_hours_milli, cost_nanos, cost_basis, metric_name, metric_score, higher_is_better, updated_at) \
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+            gpu_type, gpu_hours_milli, cost_nanos, cost_basis, metric_name, metric_score, higher_is_better, updated_at, \
+            pending_from, pending_import) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16) \
             on conflict (org_id, run_id) do update set initiative = excluded.initiative, team = excluded.team, \
             model = excluded.model, started_at = excluded.started_at, ended_at = excluded.ended_at, \
             gpu_type = excluded.gpu_type, gpu_hours_milli = excluded.gpu_hours_milli, cost_nanos = excluded.cost_nanos, \
             cost_basis = excluded.cost_basis, metric_name = excluded.metric_name, metric_score = excluded.metric_score, \
-            higher_is_better = excluded.higher_is_better, updated_at = excluded.updated_at returning id";
+            higher_is_better = excluded.higher_is_better, updated_at = excluded.updated_at, \
+            pending_from = 0, pending_import = excluded.pending_import returning id";
         on_tx!(self, |t| sqlx::query_scalar(SQL)
             .bind(org.0)
             .bind(&r.run_id)
@@ -156,6 +160,7 @@ impl LedgerTx {
             .bind(r.metric_score)
             .bind(r.higher_is_better)
             .bind(Utc::now())
+            .bind(import)
             .fetch_one(&mut **t)
             .await)
     }
@@ -165,11 +170,12 @@ impl LedgerTx {
         on_tx!(self, |t| sqlx::query_as(&sql).bind(org.0).bind(id).fetch_one(&mut **t).await)
     }
 
-    pub async fn insert_commitment(&mut self, org: OrgId, c: &Commitment) -> sqlx::Result<i64> {
+    /// Its daily lines are left pending, as a training run's.
+    pub async fn insert_commitment(&mut self, org: OrgId, c: &Commitment, import: i64) -> sqlx::Result<i64> {
         const SQL: &str =
             "insert into commitments (org_id, provider, model, deployment, units, tokens_per_minute, \
-            term_start, term_end, price_nanos, team, initiative, note, updated_at) \
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id";
+            term_start, term_end, price_nanos, team, initiative, note, updated_at, pending_from, pending_import) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14) returning id";
         on_tx!(self, |t| sqlx::query_scalar(SQL)
             .bind(org.0)
             .bind(&c.provider)
@@ -184,13 +190,128 @@ impl LedgerTx {
             .bind(&c.initiative)
             .bind(&c.note)
             .bind(Utc::now())
+            .bind(import)
             .fetch_one(&mut **t)
             .await)
+    }
+
+    /// The oldest record whose daily lines are not all written yet, if any.
+    pub async fn next_pending(&mut self, org: OrgId) -> sqlx::Result<Option<PendingRecord>> {
+        const COMMITMENT: &str =
+            "select id, provider, model, deployment, units, tokens_per_minute, term_start, \
+            term_end, price_nanos, team, initiative, note, pending_from, pending_import from commitments \
+            where org_id = $1 and pending_from is not null order by id limit 1";
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            NaiveDate,
+            NaiveDate,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+        );
+        let row: Option<Row> =
+            on_tx!(self, |t| sqlx::query_as(COMMITMENT).bind(org.0).fetch_optional(&mut **t).await)?;
+        if let Some((
+            id,
+            provider,
+            model,
+            deployment,
+            units,
+            tpm,
+            start,
+            end,
+            price,
+            team,
+            initiative,
+            note,
+            from,
+            import,
+        )) = row
+        {
+            let c = Commitment {
+                provider,
+                model,
+                deployment,
+                units,
+                tokens_per_minute: tpm,
+                term_start: start,
+                term_end: end,
+                price: Nanos(price),
+                team,
+                initiative,
+                note,
+            };
+            return Ok(Some(PendingRecord { id, from, import, kind: Pending::Commitment(c) }));
+        }
+        let sql = format!(
+            "{TRAINING_SELECT_PENDING} where org_id = $1 and pending_from is not null order by id limit 1"
+        );
+        let row: Option<(TrainingRunRow, i64, i64)> = on_tx!(self, |t| {
+            use sqlx::Row;
+            match sqlx::query(&sql).bind(org.0).fetch_optional(&mut **t).await? {
+                Some(r) => {
+                    let run = <TrainingRunRow as sqlx::FromRow<_>>::from_row(&r)?;
+                    Some((run, r.try_get::<i64, _>("pending_from")?, r.try_get::<i64, _>("pending_import")?))
+                }
+                None => None,
+            }
+        });
+        Ok(row.map(|(run, from, import)| PendingRecord {
+            id: run.id,
+            from,
+            import,
+            kind: Pending::Training(run),
+        }))
+    }
+
+    /// Records that the daily lines before `next` are written (`None`: all of them).
+    pub async fn set_pending(&mut self, source: &str, id: i64, next: Option<i64>) -> sqlx::Result<()> {
+        let sql = match source {
+            "commitment" => "update commitments set pending_from = $1 where id = $2",
+            _ => "update training_runs set pending_from = $1 where id = $2",
+        };
+        on_tx!(self, |t| sqlx::query(sql).bind(next).bind(id).execute(&mut **t).await.map(|_| ()))
+    }
+}
+
+/// A training run or commitment whose daily lines are still to be written from `from` on.
+pub struct PendingRecord {
+    pub id: i64,
+    pub from: i64,
+    pub import: i64,
+    pub kind: Pending,
+}
+
+pub enum Pending {
+    Training(TrainingRunRow),
+    Commitment(Commitment),
+}
+
+impl Db {
+    /// Whether any training run or commitment still has daily lines to write.
+    pub async fn has_pending_lines(&self, org: OrgId) -> sqlx::Result<bool> {
+        const SQL: &str =
+            "select (select count(*) from commitments where org_id = $1 and pending_from is not null) \
+            + (select count(*) from training_runs where org_id = $1 and pending_from is not null)";
+        let n: i64 = on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)?;
+        Ok(n > 0)
     }
 }
 
 const TRAINING_SELECT: &str = "select id, run_id, initiative, team, model, started_at, ended_at, gpu_type, \
     gpu_hours_milli, cost_nanos, cost_basis, metric_name, metric_score, higher_is_better from training_runs";
+const TRAINING_SELECT_PENDING: &str =
+    "select id, run_id, initiative, team, model, started_at, ended_at, gpu_type, \
+    gpu_hours_milli, cost_nanos, cost_basis, metric_name, metric_score, higher_is_better, pending_from, \
+    pending_import from training_runs";
 
 /// A training run as stored, with the cost it was given or priced at.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]

@@ -3,6 +3,7 @@ use chrono::Utc;
 
 use super::audit::insert_audit;
 use super::ledger::LedgerTx;
+use super::tx::Tx;
 use super::{Db, NewAudit, OrgId};
 
 impl Db {
@@ -42,12 +43,12 @@ impl LedgerTx {
         audit: &NewAudit,
     ) -> sqlx::Result<()> {
         let now = Utc::now();
-        match self {
-            LedgerTx::Sqlite(tx) => {
+        match &mut self.tx {
+            Tx::Sqlite(tx, _) => {
                 sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut **tx).await?;
                 insert_audit!((*tx), org, audit)?;
             }
-            LedgerTx::Postgres(tx) => {
+            Tx::Postgres(tx) => {
                 sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut **tx).await?;
                 insert_audit!((*tx), org, audit)?;
             }
@@ -57,9 +58,9 @@ impl LedgerTx {
 
     /// An audit record written in the ledger transaction (committed with it).
     pub async fn audit(&mut self, org: OrgId, audit: &NewAudit) -> sqlx::Result<()> {
-        match self {
-            LedgerTx::Sqlite(tx) => insert_audit!((*tx), org, audit).map(|_| ())?,
-            LedgerTx::Postgres(tx) => insert_audit!((*tx), org, audit).map(|_| ())?,
+        match &mut self.tx {
+            Tx::Sqlite(tx, _) => insert_audit!((*tx), org, audit).map(|_| ())?,
+            Tx::Postgres(tx) => insert_audit!((*tx), org, audit).map(|_| ())?,
         };
         Ok(())
     }

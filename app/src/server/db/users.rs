@@ -131,9 +131,8 @@ impl Db {
             select $1, $2, $3, $4, $5, false, $6 where not exists (select 1 from users) returning id";
         const FIRST_USER_LOCK: i64 = 0x436f_7374_0001; // "Cost" + 1: any constant unique to this use
         let now = Utc::now();
-        let id: Option<i64> = match self {
-            Db::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+        let id: Option<i64> = match self.begin().await? {
+            super::Tx::Sqlite(mut tx, _turn) => {
                 let id =
                     bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(&mut *tx).await?;
                 if id.is_some() {
@@ -142,8 +141,7 @@ impl Db {
                 tx.commit().await?;
                 id
             }
-            Db::Postgres(p) => {
-                let mut tx = p.begin().await?;
+            super::Tx::Postgres(mut tx) => {
                 sqlx::query("select pg_advisory_xact_lock($1)")
                     .bind(FIRST_USER_LOCK)
                     .execute(&mut *tx)

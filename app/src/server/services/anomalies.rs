@@ -449,9 +449,16 @@ pub async fn run(db: &Db, org: OrgId, now: i64, from: i64, replay: bool) -> Resu
             None => {
                 a.contributors = contributors(db, org, p, &cfg).await?;
                 let alert = (a.severity >= s.alert_severity).then(|| notice(&a));
-                db.insert_anomaly(org, &a, "detector", alert.as_ref()).await?;
-                report.new += 1;
-                report.announced += alert.is_some() as usize;
+                match db.insert_anomaly(org, &a, "detector", alert.as_ref()).await {
+                    Ok(_) => {
+                        report.new += 1;
+                        report.announced += alert.is_some() as usize;
+                    }
+                    // another server's detector stored the same incident a moment ago (the
+                    // unique key of detected incidents): its record and alert stand
+                    Err(e) if crate::server::db::is_unique_violation(&e) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
     }

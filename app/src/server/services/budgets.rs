@@ -89,7 +89,7 @@ pub async fn evaluate_all(
         lines.push(line);
     }
     if new > 0 {
-        super::webhooks::wake();
+        super::jobs::wake(super::jobs::Job::Webhooks);
     }
     Ok((lines, new))
 }
@@ -134,68 +134,6 @@ pub async fn create(
     evaluate_all(db, org, today).await?;
     record_snapshots(db, org, today).await?;
     Ok(id)
-}
-
-/// How often the server re-evaluates budgets on its own, so alerts appear without anyone
-/// opening a page (and after imports land).
-pub const EVALUATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
-
-static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-const MIN_GAP: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Asks the evaluator to run soon (after events or an import land) instead of at its next
-/// tick; runs are at least 30 s apart.
-pub fn wake_evaluator() {
-    WAKE.notify_one();
-}
-
-/// Re-evaluates every budget (and every initiative's zombie flags, and runs anomaly
-/// detection) of `org` every `every`,
-/// for as long as the server runs.
-pub fn spawn_evaluator(db: Db, org: OrgId, clock: crate::server::state::Clock, every: std::time::Duration) {
-    let today = move || clock.today();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = WAKE.notified() => {}
-            }
-            match evaluate_all(&db, org, today()).await {
-                Ok((_, 0)) => {}
-                Ok((_, n)) => tracing::info!(new_alerts = n, "budgets evaluated"),
-                Err(e) => tracing::warn!(error = %e, "budget evaluation failed"),
-            }
-            // the daily forecast snapshot (a no-op until the day changes or a budget is new)
-            match record_snapshots(&db, org, today()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(snapshots = n, "forecast snapshots recorded"),
-                Err(e) => tracing::warn!(error = %e, "forecast snapshots failed"),
-            }
-            // zombie flags follow spend that lands while nobody opens the initiatives pages
-            match super::initiatives::evaluate_flags(&db, org, today()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(zombie_flags = n, "initiatives evaluated"),
-                Err(e) => tracing::warn!(error = %e, "zombie flag evaluation failed"),
-            }
-            match super::anomalies::detect_now(&db, org, clock.now_ts()).await {
-                Ok(r) if r.new + r.announced == 0 => {}
-                Ok(r) => tracing::info!(new = r.new, announced = r.announced, "anomalies detected"),
-                Err(e) => tracing::warn!(error = %e, "anomaly detection failed"),
-            }
-            match super::reviews::ensure_due(&db, org, today()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(reviews = n, "cost reviews scheduled"),
-                Err(e) => tracing::warn!(error = %e, "review scheduling failed"),
-            }
-            if let Err(e) = super::reviews::record_daily_maturity(&db, org, today()).await {
-                tracing::warn!(error = %e, "maturity scoring failed");
-            }
-            // a steady stream of ingest batches wakes it at most this often
-            tokio::time::sleep(MIN_GAP).await;
-        }
-    });
 }
 
 fn audit_entry(

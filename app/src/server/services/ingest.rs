@@ -48,32 +48,65 @@ pub async fn ingest(
     let mut errors = vec![];
     for (i, item) in items.iter().enumerate() {
         match parse_item(i, item) {
-            Ok(e) => events.push(e),
+            Ok(e) => events.push((i, e)),
             Err(err) => errors.push(err),
         }
     }
     store(db, book, OrgId(key.org_id), Some(key), events, errors).await
 }
 
-/// Attributes, prices and stores events read from any source (ingest API, OTLP).
+/// Attributes, prices and stores events read from any source (ingest API, OTLP, the CLI),
+/// each with its position in the request for errors. Every event is checked against the
+/// bounds of `domain::limits` here, whatever path it came by.
 pub async fn store(
     db: &Db,
     book: &PriceBook,
     org: OrgId,
     key: Option<&ApiKeyRow>,
-    mut events: Vec<UsageEvent>,
-    errors: Vec<ItemError>,
+    events: Vec<(usize, UsageEvent)>,
+    mut errors: Vec<ItemError>,
 ) -> Result<IngestReport, AppError> {
-    if let Some(key) = key {
-        for e in &mut events {
-            attribute(e, key);
+    let mut checked = Vec::with_capacity(events.len());
+    let mut positions = Vec::with_capacity(events.len());
+    for (i, mut e) in events {
+        if let Some(key) = key {
+            attribute(&mut e, key);
+        }
+        match crate::domain::ingest::check(i, &e) {
+            Ok(()) => {
+                positions.push(i);
+                checked.push(e);
+            }
+            Err(err) => errors.push(err),
         }
     }
-    price_events(book, &mut events);
+    let mut events = checked;
+    let above = price_events(book, &mut events);
+    if !above.is_empty() {
+        let drop: std::collections::HashSet<usize> = above.iter().map(|(at, _)| *at).collect();
+        for (at, cost) in above {
+            errors.push(ItemError {
+                index: positions[at],
+                field: "cost_usd".into(),
+                reason: format!(
+                    "the tokens at the price book's rates cost {}, above the per-event maximum of {}; \
+                    send smaller events",
+                    cost.usd(),
+                    crate::domain::limits::MAX_EVENT_COST.usd()
+                ),
+            });
+        }
+        let mut at = 0;
+        events.retain(|_| {
+            at += 1;
+            !drop.contains(&(at - 1))
+        });
+    }
+    errors.sort_by_key(|e| e.index);
     let new = db.insert_usage_events_returning(org, &events).await?;
     if !new.is_empty() {
         // budgets, zombie flags and anomalies see the new spend within seconds
-        super::budgets::wake_evaluator();
+        super::jobs::wake(super::jobs::Job::Evaluate);
     }
     let unpriced = events
         .iter()

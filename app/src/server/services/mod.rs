@@ -5,6 +5,7 @@ pub mod budgets;
 pub mod demo;
 pub mod ingest;
 pub mod initiatives;
+pub mod jobs;
 pub mod keys;
 pub mod kpis;
 pub mod ledger;

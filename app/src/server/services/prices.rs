@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 
 use crate::domain::price_book::{PriceBook, SOURCE_LITELLM};
-use crate::domain::pricing::ModelPrice;
+use crate::domain::pricing::{ModelPrice, Unpriced};
 use crate::domain::usage::CostSource;
 use crate::domain::Nanos;
 use crate::domain::UsageEvent;
@@ -62,8 +62,10 @@ pub async fn ensure_public_list(db: &Db) -> Result<usize, AppError> {
 
 /// Prices events that carry no provider-reported cost from the book; an event whose model
 /// has no price stays `Unpriced` (cost 0, flagged). Provider-reported costs are kept: they
-/// win over the list.
-pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) {
+/// win over the list. Answers the positions of events whose tokens would cost more than one
+/// event may (left `Unpriced` here: ingest refuses them, a re-price leaves them flagged).
+pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) -> Vec<(usize, Nanos)> {
+    let mut above = vec![];
     // A batch holds few distinct models and days; look each up once (a lookup tries several
     // alias keys, which is the costly part of pricing on the ingest path).
     let entries: Vec<Option<&crate::domain::price_book::PriceEntry>> = {
@@ -79,7 +81,7 @@ pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) {
             })
             .collect()
     };
-    for (e, entry) in events.iter_mut().zip(entries) {
+    for (i, (e, entry)) in events.iter_mut().zip(entries).enumerate() {
         if e.cost_source == CostSource::Provider {
             continue;
         }
@@ -89,13 +91,17 @@ pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) {
                 e.cost_source = CostSource::Computed;
                 e.price_entry_id = Some(id);
             }
-            _ => {
+            other => {
+                if let Some((_, Err(Unpriced::AboveMaximum(cost)))) = other {
+                    above.push((i, cost));
+                }
                 e.cost = crate::domain::Nanos::ZERO;
                 e.cost_source = CostSource::Unpriced;
                 e.price_entry_id = None;
             }
         }
     }
+    above
 }
 
 /// What a re-price did.

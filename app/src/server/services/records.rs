@@ -17,7 +17,7 @@ use crate::domain::ledger::{
 use crate::domain::Nanos;
 use crate::error::{internal, AppError};
 use crate::server::db::ledger::{LedgerLine, LedgerRollups, LedgerTx};
-use crate::server::db::records::TrainingRunRow;
+use crate::server::db::records::{Pending, TrainingRunRow};
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 use crate::server::focus::{ChargeCategory, FocusRow};
 
@@ -123,8 +123,31 @@ async fn write_lines(
     rows: &[FocusRow],
     rollups: &mut LedgerRollups,
 ) -> Result<(), AppError> {
-    tx.subtract_derived(org, d.source.as_str(), d.ref_id).await?;
-    tx.delete_derived(org, d.source.as_str(), d.ref_id).await?;
+    clear_lines(tx, org, d.source, d.ref_id).await?;
+    append_lines(tx, org, import, d, rows, rollups).await
+}
+
+/// Takes a record's lines out of the ledger and its rollups (before it is re-derived).
+async fn clear_lines(
+    tx: &mut LedgerTx,
+    org: OrgId,
+    source: SpendSource,
+    ref_id: i64,
+) -> Result<(), AppError> {
+    tx.subtract_derived(org, source.as_str(), ref_id).await?;
+    tx.delete_derived(org, source.as_str(), ref_id).await?;
+    Ok(())
+}
+
+/// Adds lines of one record (a whole GPU day, or the next days of a run or commitment).
+async fn append_lines(
+    tx: &mut LedgerTx,
+    org: OrgId,
+    import: i64,
+    d: Derived<'_>,
+    rows: &[FocusRow],
+    rollups: &mut LedgerRollups,
+) -> Result<(), AppError> {
     let account = format!("costroom-{}", d.source.as_str());
     let lines: Vec<LedgerLine<'_>> = rows
         .iter()
@@ -172,6 +195,16 @@ fn gpu_row(u: &GpuUsage, cost: Nanos, rate: Option<i64>) -> FocusRow {
     r
 }
 
+fn too_costly(field: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        reason: format!(
+            "the hours at the GPU rate cost more than one record may ({})",
+            crate::domain::limits::MAX_LINE_COST.usd()
+        ),
+    }
+}
+
 fn no_rate(gpu_type: &str, day: NaiveDate) -> FieldError {
     FieldError {
         field: "cost_usd".into(),
@@ -192,7 +225,10 @@ async fn put_gpu(
     let (cost, rate) = match u.cost {
         Some(c) => (c, None),
         None => match tx.gpu_rate_on(org, &u.gpu_type, u.day).await? {
-            Some(rate) => (hours_cost(u.allocated_mhours, rate), Some(rate)),
+            Some(rate) => match hours_cost(u.allocated_mhours, rate) {
+                Some(cost) => (cost, Some(rate)),
+                None => return Ok(Err(too_costly("allocated_gpu_hours"))),
+            },
             None => return Ok(Err(no_rate(&u.gpu_type, u.day))),
         },
     };
@@ -235,26 +271,23 @@ async fn put_training(
     org: OrgId,
     import: i64,
     r: &TrainingRun,
-    rollups: &mut LedgerRollups,
 ) -> Result<Result<Nanos, FieldError>, AppError> {
     let (cost, basis) = match (r.cost, &r.gpu_type, r.gpu_mhours) {
         (Some(c), _, _) => (c, "given"),
         (None, Some(t), Some(h)) => match tx.gpu_rate_on(org, t, r.started_at.date_naive()).await? {
-            Some(rate) => (hours_cost(h, rate), "gpu_rate"),
+            Some(rate) => match hours_cost(h, rate) {
+                Some(cost) => (cost, "gpu_rate"),
+                None => return Ok(Err(too_costly("gpu_hours"))),
+            },
             None => return Ok(Err(no_rate(t, r.started_at.date_naive()))),
         },
         // parse() guarantees a cost or GPU-hours with a type
         _ => return Err(AppError::Invalid("cost_usd: required".into())),
     };
-    let id = tx.upsert_training_run(org, r, cost, basis).await?;
-    let d = Derived {
-        source: SpendSource::Training,
-        ref_id: id,
-        team: r.team.as_deref(),
-        initiative: r.initiative.as_deref(),
-        model: Some(&r.model),
-    };
-    write_lines(tx, org, import, d, &training_rows(r, cost), rollups).await?;
+    // the record now, its daily lines lazily (see expand_pending); a run sent again loses its
+    // old lines here, in the same transaction
+    let id = tx.upsert_training_run(org, r, cost, basis, import).await?;
+    clear_lines(tx, org, SpendSource::Training, id).await?;
     Ok(Ok(cost))
 }
 
@@ -327,6 +360,8 @@ pub async fn record(
     let mut tx = db.begin_ledger().await?;
     let import = tx.start_import(org, source.as_str(), label, actor.user).await?;
     let mut rollups = LedgerRollups::default();
+    // summed wide: records may add up past i64 before the organisation's totals refuse them
+    let mut total: i128 = 0;
     for (at, fields) in records {
         let outcome = match kind {
             RecordKind::GpuUsage => match GpuUsage::parse(fields) {
@@ -334,20 +369,12 @@ pub async fn record(
                 Err(e) => Err(e),
             },
             RecordKind::TrainingRuns => match TrainingRun::parse(fields) {
-                Ok(r) => put_training(&mut tx, org, import, &r, &mut rollups).await?,
+                Ok(r) => put_training(&mut tx, org, import, &r).await?,
                 Err(e) => Err(e),
             },
             RecordKind::Commitments => match Commitment::parse(fields) {
                 Ok(c) => {
-                    let id = tx.insert_commitment(org, &c).await?;
-                    let d = Derived {
-                        source,
-                        ref_id: id,
-                        team: c.team.as_deref(),
-                        initiative: c.initiative.as_deref(),
-                        model: Some(&c.model),
-                    };
-                    write_lines(&mut tx, org, import, d, &commitment_rows(&c), &mut rollups).await?;
+                    tx.insert_commitment(org, &c, import).await?;
                     Ok(c.price)
                 }
                 Err(e) => Err(e),
@@ -356,7 +383,7 @@ pub async fn record(
         match outcome {
             Ok(cost) => {
                 report.accepted += 1;
-                report.cost += cost;
+                total += i128::from(cost.0);
             }
             Err(e) => {
                 report.rejected += 1;
@@ -364,9 +391,18 @@ pub async fn record(
             }
         }
     }
+    report.cost = Nanos(i64::try_from(total).map_err(|_| {
+        AppError::invalid(format!(
+            "totals: the records add up to more than {}; send fewer at a time",
+            Nanos(i64::MAX).usd()
+        ))
+    })?);
     tx.add_rollups(org, rollups).await?;
     tx.finish_import(import, report.accepted, 0, report.cost, report.cost).await?;
     tx.commit().await?;
+    if kind != RecordKind::GpuUsage && report.accepted > 0 {
+        write_pending(db, org).await?;
+    }
     if report.accepted > 0 {
         let entry = NewAudit {
             actor: actor.clone(),
@@ -440,9 +476,7 @@ pub async fn set_gpu_rate(
     }
     for id in tx.rate_priced_runs(org, gpu_type, from).await? {
         let run = run_of(tx.training_run(org, id).await?);
-        put_training(&mut tx, org, import, &run, &mut rollups)
-            .await?
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        put_training(&mut tx, org, import, &run).await?.map_err(|e| AppError::Invalid(e.to_string()))?;
         n += 1;
     }
     tx.add_rollups(org, rollups).await?;
@@ -460,5 +494,68 @@ pub async fn set_gpu_rate(
     };
     tx.audit(org, &entry).await.map_err(internal)?;
     tx.commit().await?;
+    write_pending(db, org).await?;
     Ok(n)
+}
+
+/// Daily lines one expansion transaction writes: short enough that other writers wait
+/// milliseconds for it.
+pub const EXPAND_CHUNK: usize = 500;
+/// Daily lines a request writes itself before leaving the rest to the ledger job (a year's
+/// commitment fits; a batch of five-year terms does not hold the request).
+pub const EXPAND_INLINE: usize = 1_000;
+
+/// After a request: writes up to [`EXPAND_INLINE`] pending lines, and wakes the ledger job
+/// when more remain.
+async fn write_pending(db: &Db, org: OrgId) -> Result<(), AppError> {
+    if expand_pending(db, org, EXPAND_INLINE).await? {
+        crate::server::services::jobs::wake(crate::server::services::jobs::Job::Ledger);
+    }
+    Ok(())
+}
+
+/// Writes the daily ledger lines of training runs and commitments that are not all written
+/// yet, at most `budget` of them, [`EXPAND_CHUNK`] per transaction (each with its rollups).
+/// Answers whether lines remain. Safe to run on several servers at once: each chunk re-reads
+/// what is pending inside its own write transaction.
+pub async fn expand_pending(db: &Db, org: OrgId, budget: usize) -> Result<bool, AppError> {
+    let mut written = 0;
+    while written < budget {
+        let mut tx = db.begin_ledger().await?;
+        let Some(p) = tx.next_pending(org).await? else {
+            tx.commit().await?;
+            return Ok(false);
+        };
+        let (source, rows) = match &p.kind {
+            Pending::Training(run) => {
+                (SpendSource::Training, training_rows(&run_of(run.clone()), Nanos(run.cost_nanos)))
+            }
+            Pending::Commitment(c) => (SpendSource::Commitment, commitment_rows(c)),
+        };
+        let from = usize::try_from(p.from).unwrap_or(0).min(rows.len());
+        let to = (from + EXPAND_CHUNK.min(budget - written)).min(rows.len());
+        let d = match &p.kind {
+            Pending::Training(run) => Derived {
+                source,
+                ref_id: p.id,
+                team: run.team.as_deref(),
+                initiative: run.initiative.as_deref(),
+                model: Some(&run.model),
+            },
+            Pending::Commitment(c) => Derived {
+                source,
+                ref_id: p.id,
+                team: c.team.as_deref(),
+                initiative: c.initiative.as_deref(),
+                model: Some(&c.model),
+            },
+        };
+        let mut rollups = LedgerRollups::default();
+        append_lines(&mut tx, org, p.import, d, &rows[from..to], &mut rollups).await?;
+        tx.add_rollups(org, rollups).await?;
+        tx.set_pending(source.as_str(), p.id, (to < rows.len()).then_some(to as i64)).await?;
+        tx.commit().await?;
+        written += to - from;
+    }
+    Ok(db.has_pending_lines(org).await?)
 }

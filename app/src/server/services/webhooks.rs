@@ -7,21 +7,12 @@
 //! receiver that answered too late can recognise the retry.
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 use crate::domain::webhook::{
     backoff_ms, parse_url, render, Delivery, Notice, Webhook, WebhookFormat, MAX_ATTEMPTS,
 };
 use crate::error::{internal, AppError};
 use crate::server::db::webhooks::now_ms;
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
-
-/// Wakes the worker as soon as something is queued (it also looks every few seconds).
-static WAKE: Notify = Notify::const_new();
-
-pub fn wake() {
-    WAKE.notify_one();
-}
 
 /// How the worker sends: the HTTP client and its retry timing.
 #[derive(Clone)]
@@ -130,19 +121,6 @@ pub async fn deliver_due(db: &Db, sender: &Sender) -> Result<usize, AppError> {
     }
 }
 
-/// Sends due deliveries for as long as the server runs: at once when woken, else every
-/// `every` (retries come due on their own).
-pub fn spawn_deliverer(db: Db, sender: Sender, every: Duration) {
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = deliver_due(&db, &sender).await {
-                tracing::warn!(error = %e, "webhook delivery round failed");
-            }
-            let _ = tokio::time::timeout(every, WAKE.notified()).await;
-        }
-    });
-}
-
 /// Everything the webhooks page shows.
 pub async fn overview(db: &Db, org: OrgId) -> Result<(Vec<Webhook>, Vec<Delivery>), AppError> {
     Ok((db.webhooks(org).await?, db.webhook_deliveries(org, 200).await?))
@@ -212,7 +190,7 @@ pub async fn send_test(db: &Db, org: OrgId, actor: &Actor, id: i64) -> Result<()
         data: serde_json::json!({}),
     };
     db.enqueue_notice(org, &notice, Some(id)).await?;
-    wake();
+    super::jobs::wake(super::jobs::Job::Webhooks);
     Ok(())
 }
 
@@ -220,6 +198,6 @@ pub async fn retry(db: &Db, org: OrgId, id: i64) -> Result<(), AppError> {
     if !db.retry_delivery(org, id).await? {
         return Err(AppError::NotFound(format!("failed delivery {id}")));
     }
-    wake();
+    super::jobs::wake(super::jobs::Job::Webhooks);
     Ok(())
 }

@@ -1,0 +1,92 @@
+//! Write transactions on either backend, and the SQLite writer lane.
+//!
+//! SQLite has one writer at a time. Left to itself, every writer would hold a pooled
+//! connection while it waits on the file lock, so a storm of ingest batches would take every
+//! connection and the pages' reads (which WAL lets run beside a writer) would queue behind
+//! them for a connection. So each process sends SQLite writes through one lane: a fair
+//! semaphore taken *before* a connection is, then `BEGIN IMMEDIATE`, which takes the file's
+//! write lock at once (a deferred transaction that reads first fails with "database is
+//! locked" without waiting when another writer commits in between). Another process on the
+//! same file (the CLI beside the server) waits on the lock through `busy_timeout`.
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{Postgres, Sqlite, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::Db;
+
+/// How long a writer waits for its turn before the request is answered 503.
+pub const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// A SQLite pool and the process's writer lane for its file.
+#[derive(Clone, Debug)]
+pub struct SqliteDb {
+    pub pool: sqlx::SqlitePool,
+    writer: Arc<Semaphore>,
+}
+
+impl SqliteDb {
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        SqliteDb { pool, writer: Arc::new(Semaphore::new(1)) }
+    }
+
+    /// This process's turn to write, or `PoolTimedOut` (answered 503) after [`WRITE_WAIT`].
+    pub async fn write_turn(&self) -> sqlx::Result<OwnedSemaphorePermit> {
+        match tokio::time::timeout(WRITE_WAIT, self.writer.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(sqlx::Error::PoolClosed),
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+}
+
+/// One write transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub enum Tx {
+    /// The permit keeps this process's SQLite writer lane until the transaction ends.
+    Sqlite(Transaction<'static, Sqlite>, OwnedSemaphorePermit),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same body on whichever transaction `$tx` (a `&mut Tx`) holds; `$t` is the
+/// backend's `&mut Transaction` (queries take `&mut **$t`).
+macro_rules! on_tx {
+    ($tx:expr, |$t:ident| $body:expr) => {
+        match $tx {
+            $crate::server::db::tx::Tx::Sqlite($t, _) => $body,
+            $crate::server::db::tx::Tx::Postgres($t) => $body,
+        }
+    };
+}
+pub(crate) use on_tx;
+
+impl Db {
+    /// Starts a write transaction (SQLite: in this process's writer lane, `BEGIN IMMEDIATE`).
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self {
+            Db::Sqlite(s) => {
+                let turn = s.write_turn().await?;
+                Ok(Tx::Sqlite(s.pool.begin_with("BEGIN IMMEDIATE").await?, turn))
+            }
+            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await?)),
+        }
+    }
+
+    /// Runs a single-statement write in the writer lane on SQLite (hot writes such as a key's
+    /// last use, which would otherwise hold a connection while waiting on the file lock).
+    pub async fn write_lane(&self) -> sqlx::Result<Option<OwnedSemaphorePermit>> {
+        match self {
+            Db::Sqlite(s) => s.write_turn().await.map(Some),
+            Db::Postgres(_) => Ok(None),
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(t, _turn) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
