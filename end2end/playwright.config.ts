@@ -36,6 +36,8 @@ export default defineConfig({
           LEPTOS_SITE_ROOT: process.env.COSTROOM_SITE ?? '../target/site',
           COSTROOM_TODAY: process.env.COSTROOM_TODAY ?? '',
           COSTROOM_LOG: 'warn',
+          // the test's own webhook receiver listens on loopback, which is refused by default
+          COSTROOM_WEBHOOK_ALLOW: '127.0.0.1',
         },
       }
     : undefined,

@@ -1290,8 +1290,11 @@ async fn webhook_deliveries_are_queued_once_per_alert_and_claimed_by_one_worker(
     db.insert_usage_events(org, &events).await.unwrap();
     let total: i64 = events.iter().map(|e| e.cost.0).sum();
     let actor = Actor::cli();
+    let egress =
+        webhooks::Egress::new(app::domain::egress::AllowList::parse("127.0.0.1,hooks.slack.test").unwrap());
     let slack = webhooks::create(
         &db,
+        &egress,
         org,
         &actor,
         "finance",
@@ -1300,9 +1303,14 @@ async fn webhook_deliveries_are_queued_once_per_alert_and_claimed_by_one_worker(
     )
     .await
     .unwrap();
-    let json = webhooks::create(&db, org, &actor, "pager", "http://127.0.0.1:9/hook", "json").await.unwrap();
-    webhooks::create(&db, other, &actor, "theirs", "http://127.0.0.1:9/other", "json").await.unwrap();
-    let err = webhooks::create(&db, org, &actor, "bad", "hooks.slack.test/x", "slack").await.unwrap_err();
+    let json = webhooks::create(&db, &egress, org, &actor, "pager", "http://127.0.0.1:9/hook", "json")
+        .await
+        .unwrap();
+    webhooks::create(&db, &egress, other, &actor, "theirs", "http://127.0.0.1:9/other", "json")
+        .await
+        .unwrap();
+    let err =
+        webhooks::create(&db, &egress, org, &actor, "bad", "hooks.slack.test/x", "slack").await.unwrap_err();
     assert!(err.to_string().starts_with("url: "), "{err}");
     // listed without the secret path; the audit log never holds it either
     let listed = db.webhooks(org).await.unwrap();
@@ -1742,7 +1750,17 @@ async fn anomalies_are_detected_once_with_contributors_and_counted_in_the_figure
     };
     let eng = users::add_user(&db, org, &Actor::cli(), person("eng@x.com", Role::Engineering)).await.unwrap();
     let viewer = users::add_user(&db, org, &Actor::cli(), person("v@x.com", Role::Viewer)).await.unwrap();
-    webhooks::create(&db, org, &Actor::cli(), "ops", "http://127.0.0.1:1/hook", "json").await.unwrap();
+    webhooks::create(
+        &db,
+        &webhooks::Egress::new(app::domain::egress::AllowList::parse("127.0.0.1").unwrap()),
+        org,
+        &Actor::cli(),
+        "ops",
+        "http://127.0.0.1:1/hook",
+        "json",
+    )
+    .await
+    .unwrap();
 
     let end = day_seconds(d("2026-11-10")) + 86_399;
     let r = anomalies::run(&db, org, end, end - 3 * 86_400, true).await.unwrap();

@@ -7,7 +7,9 @@ create table org_totals (
     event_cost_nanos bigint not null,
     tokens bigint not null,
     requests bigint not null,
-    ledger_abs_nanos bigint not null
+    ledger_abs_nanos bigint not null,
+    -- outcome values (value + baseline) people recorded, summed in the portfolio's ROI
+    outcome_value_nanos bigint not null default 0
 );
 
 -- A line's weight in the guard: its largest amount, whatever its sign.
@@ -15,7 +17,7 @@ alter table ledger_lines add column abs_nanos bigint not null default 0;
 update ledger_lines set abs_nanos = max(abs(billed_nanos), abs(effective_nanos),
     abs(coalesce(list_nanos, 0)), abs(coalesce(contracted_nanos, 0)));
 
-insert into org_totals (org_id, event_cost_nanos, tokens, requests, ledger_abs_nanos)
+insert into org_totals (org_id, event_cost_nanos, tokens, requests, ledger_abs_nanos, outcome_value_nanos)
 select o.id,
     coalesce((select sum(cost_nanos) from usage_rollups r
         where r.org_id = o.id and r.grain = 'day' and r.dim = 'total' and r.source = 'tokens'), 0),
@@ -23,5 +25,6 @@ select o.id,
         where r.org_id = o.id and r.grain = 'day' and r.dim = 'total' and r.source = 'tokens'), 0),
     coalesce((select sum(requests) from usage_rollups r
         where r.org_id = o.id and r.grain = 'day' and r.dim = 'total' and r.source = 'tokens'), 0),
-    coalesce((select sum(abs_nanos) from ledger_lines l where l.org_id = o.id), 0)
+    coalesce((select sum(abs_nanos) from ledger_lines l where l.org_id = o.id), 0),
+    coalesce((select sum(value_nanos + coalesce(baseline_nanos, 0)) from outcomes x where x.org_id = o.id), 0)
 from orgs o;

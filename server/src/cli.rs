@@ -134,7 +134,7 @@ pub struct KeyCreateArgs {
     /// Team slug the key's usage is attributed to (must exist).
     #[arg(long)]
     pub team: String,
-    /// Comma-separated: ingest, authorize, read.
+    /// Comma-separated: ingest, authorize, read, outcomes (outcomes needs --initiative).
     #[arg(long)]
     pub scopes: String,
     #[arg(long)]
@@ -187,6 +187,11 @@ pub struct ServeArgs {
     /// webhook messages lead back to the page that explains them.
     #[arg(long, env = "COSTROOM_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Internal webhook receivers to allow, comma-separated: addresses, networks
+    /// (`10.1.0.0/16`) or host names. Loopback, private, link-local and metadata addresses are
+    /// refused otherwise.
+    #[arg(long, env = "COSTROOM_WEBHOOK_ALLOW", default_value = "")]
+    pub webhook_allow: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -409,7 +414,12 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
     }
     let clock = args.today.map(Clock::Fixed).unwrap_or(Clock::System);
     let cookie_secure = args.cookie_secure.resolve(args.addr);
-    let sender = services::webhooks::Sender::standard(args.public_url.clone()).map_err(|e| e.to_string())?;
+    let egress = services::webhooks::Egress::new(
+        app::domain::egress::AllowList::parse(&args.webhook_allow)
+            .map_err(|e| format!("--webhook-allow: {e}"))?,
+    );
+    let sender = services::webhooks::Sender::standard(args.public_url.clone(), egress.clone())
+        .map_err(|e| e.to_string())?;
     services::jobs::spawn_all(services::jobs::Context {
         db: db.clone(),
         org,
@@ -432,6 +442,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
         keys,
         prices: Default::default(),
         jobs: Default::default(),
+        egress,
     };
     let router = crate::build_router(state);
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -303,6 +303,9 @@ async fn the_table_is_complete_and_every_caller_gets_what_it_says() {
         keys: keys.clone(),
         prices: Default::default(),
         jobs: Default::default(),
+        egress: app::server::services::webhooks::Egress::new(
+            app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
+        ),
     };
     let app = server::build_router(state);
     let cli = Actor::cli();

@@ -89,6 +89,9 @@ async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
         keys,
         prices: Default::default(),
         jobs: Default::default(),
+        egress: app::server::services::webhooks::Egress::new(
+            app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
+        ),
     })
 }
 
@@ -398,6 +401,90 @@ async fn repeated_failures_throttle_the_account_then_the_owner_gets_back_in(db: 
 }
 on_both!(repeated_failures_throttle_the_account_then_the_owner_gets_back_in);
 
+/// 100 guesses at once for one e-mail, each from its own address (so only the account's lock
+/// can stop them), with the right password among them: no more passwords are checked than
+/// the policy's free failures plus the one that sets the lock, exactly as when they come one
+/// by one.
+async fn parallel_guesses_check_no_more_passwords_than_one_by_one(db: Db) {
+    use app::domain::throttle::PER_ACCOUNT;
+    let app = app_with_events(&db).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..100u8 {
+        let app = app.clone();
+        guesses.spawn(async move {
+            let password = if i == 50 { PASSWORD.to_string() } else { format!("guess {i}") };
+            let body = format!(
+                "email=viewer%40example.com&password={}&next=%2F",
+                password.replace(' ', "+").replace('\'', "%27")
+            );
+            let mut req = Request::post("/auth/signin")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([10, 1, 0, i], 40000))));
+            let res = app.oneshot(req).await.unwrap();
+            res.headers()["location"].to_str().unwrap().to_string()
+        });
+    }
+    let answers = guesses.join_all().await;
+    let checked = answers.iter().filter(|l| !l.contains("error=throttled")).count();
+    let throttled = answers.len() - checked;
+    assert_eq!(checked as i64, PER_ACCOUNT.free_failures + 1, "{answers:?}");
+    assert_eq!(throttled, 94);
+    let stored = db.sign_in_failures(&format!("account:{VIEWER}")).await.unwrap();
+    if answers.iter().any(|l| l == "/") {
+        assert_eq!(stored, None, "the right password was among the first six: signed in, counter cleared");
+    } else {
+        let f = stored.unwrap();
+        assert_eq!(f.count, 6, "only checked guesses are counted");
+        assert!(f.locked_until > 0);
+    }
+}
+on_both!(parallel_guesses_check_no_more_passwords_than_one_by_one);
+
+/// `next` survives a sign-in only as a path on this site; the answer is a redirect, never a 500.
+async fn hostile_next_values_are_replaced_by_home_after_sign_in(db: Db) {
+    let app = app_with_events(&db).await;
+    let hostile = [
+        "//evil.example/",
+        "https://evil.example/",
+        "http:evil.example",
+        "javascript:alert(1)",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "\t//evil.example",
+        " /evil",
+        "/ /evil.example",
+        "/\u{0}/x",
+        "/\u{7f}/x",
+        "/\u{a0}/x",
+        "/évil",
+        "evil.example",
+        "///evil.example",
+        "/\u{2028}/x",
+    ];
+    for next in hostile {
+        let body = format!(
+            "email=viewer%40example.com&password=a+viewer%27s+long+password&next={}",
+            app::domain::text::encode_query_value(next)
+        );
+        let (status, location, _) = sign_in_response(&app, &body).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(location.as_deref(), Some("/"), "{next:?}");
+        let wrong = body.replace("a+viewer%27s+long+password", "wrong");
+        let (status, location, _) = sign_in_response(&app, &wrong).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(location.as_deref(), Some("/signin?error=credentials&next=/"), "{next:?}");
+        // the failed guesses above must not lock the account before the list ends
+        db.clear_sign_in_failures(&format!("account:{VIEWER}")).await.unwrap();
+    }
+}
+on_both!(hostile_next_values_are_replaced_by_home_after_sign_in);
+
 #[tokio::test]
 async fn first_run_setup_creates_one_admin_and_then_closes() {
     use app::domain::Role;
@@ -414,6 +501,9 @@ async fn first_run_setup_creates_one_admin_and_then_closes() {
         keys,
         prices: Default::default(),
         jobs: Default::default(),
+        egress: app::server::services::webhooks::Egress::new(
+            app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
+        ),
     };
     let app = server::build_router(state);
 
@@ -561,7 +651,7 @@ async fn api_keys_work_until_revoked_and_are_never_stored_in_clear(db: Db) {
     assert_eq!(err.to_string(), "team: no team 'nope'");
     let err =
         create_key(&db, &hasher, org, KeyRequest { scopes: "ingest,admin".into(), ..req }).await.unwrap_err();
-    assert_eq!(err.to_string(), "scopes: 'admin' is not one of ingest, authorize, read");
+    assert_eq!(err.to_string(), "scopes: 'admin' is not one of ingest, authorize, read, outcomes");
 }
 on_both!(api_keys_work_until_revoked_and_are_never_stored_in_clear);
 
@@ -1403,8 +1493,12 @@ async fn webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_
     let alerts = db.budget_alerts(org, 100).await.unwrap();
     assert!(!alerts.is_empty());
 
+    let egress = app::server::services::webhooks::Egress::new(
+        app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
+    );
     let sender =
-        Sender::new(None, std::time::Duration::from_millis(5), std::time::Duration::from_millis(20)).unwrap();
+        Sender::new(None, std::time::Duration::from_millis(5), std::time::Duration::from_millis(20), egress)
+            .unwrap();
     let log = |body: &str| serde_json::from_str::<WebhooksPage>(body).unwrap().deliveries;
     let started = std::time::Instant::now();
     let deliveries = loop {
@@ -1422,8 +1516,7 @@ async fn webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_
         match d.webhook.as_str() {
             "dead" => {
                 assert_eq!((d.status, d.attempts), (DeliveryStatus::Failed, 8), "{d:?}");
-                assert!(d.last_error.as_deref().unwrap().starts_with("could not connect"), "{d:?}");
-                assert!(!d.last_error.as_deref().unwrap().contains("/x"), "the address is never logged");
+                assert_eq!(d.last_error.as_deref(), Some("connection failed"), "{d:?}");
             }
             _ => assert_eq!(
                 (d.status, d.attempts, d.last_status),
@@ -1479,6 +1572,68 @@ async fn webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_
     assert_eq!((again.status, again.attempts), (DeliveryStatus::Pending, 0));
 }
 on_both!(webhooks_deliver_each_alert_exactly_once_through_a_receiver_that_fails_twice);
+
+/// The server is not a port scanner: internal receivers are refused when saved (after DNS),
+/// and a stored address that points inward is refused again at delivery, with a log line that
+/// tells nothing about what listens there.
+async fn webhooks_to_internal_addresses_are_refused_unless_the_operator_allows_them(db: Db) {
+    use app::domain::egress::AllowList;
+    use app::domain::webhook::DeliveryStatus;
+    use app::server::services::webhooks::{create, deliver_due, Egress, Sender};
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let actor = app::server::db::Actor::cli();
+    let strict = Egress::default();
+    for (url, why) in [
+        ("http://127.0.0.1:5432/x", "127.0.0.1 is a loopback address"),
+        ("http://10.0.0.1/hook", "10.0.0.1 is a private address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a cloud metadata address"),
+        ("http://localhost:3000/hook", "localhost is a loopback address"),
+        ("http://[::1]:9000/", "::1 is a loopback address"),
+        ("http://[::ffff:192.168.0.1]/", "::ffff:192.168.0.1 is a private address"),
+    ] {
+        let e = create(&db, &strict, org, &actor, "inside", url, "json").await.unwrap_err();
+        assert!(e.to_string().starts_with(&format!("url: {why}")), "{url}: {e}");
+        assert!(e.to_string().contains("--webhook-allow"), "{e}");
+    }
+    assert!(db.webhooks(org).await.unwrap().is_empty(), "nothing refused was saved");
+
+    // an operator allows one on-premise receiver; a delivery there is refused again once the
+    // policy no longer allows it (the check is repeated on every attempt)
+    let (receiver, base) = start_receiver().await;
+    let allowed = Egress::new(AllowList::parse("127.0.0.1").unwrap());
+    create(&db, &allowed, org, &actor, "on-prem", &format!("{base}/json"), "json").await.unwrap();
+    let hook = db.webhooks(org).await.unwrap()[0].id;
+    app::server::services::webhooks::send_test(&db, org, &actor, hook).await.unwrap();
+    let quick = |egress| {
+        Sender::new(None, std::time::Duration::from_millis(1), std::time::Duration::from_millis(1), egress)
+            .unwrap()
+    };
+    let (mut attempts, started) = (0, std::time::Instant::now());
+    while db.webhook_deliveries(org, 10).await.unwrap()[0].status == DeliveryStatus::Pending {
+        attempts += deliver_due(&db, &quick(strict.clone())).await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    assert_eq!(attempts, 8, "every attempt made, each refused");
+    assert!(receiver.seen.lock().unwrap().is_empty(), "nothing reached the receiver");
+    let log = db.webhook_deliveries(org, 10).await.unwrap();
+    assert_eq!(
+        (log[0].status, log[0].last_error.as_deref()),
+        (DeliveryStatus::Failed, Some("connection failed"))
+    );
+    assert_eq!(log[0].last_status, None);
+    assert!(db.retry_delivery(org, log[0].id).await.unwrap());
+    // and with the operator's allow-list it arrives (the test receiver fails twice, then 200)
+    let started = std::time::Instant::now();
+    while db.webhook_deliveries(org, 10).await.unwrap()[0].status == DeliveryStatus::Pending {
+        deliver_due(&db, &quick(allowed.clone())).await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(db.webhook_deliveries(org, 10).await.unwrap()[0].status, DeliveryStatus::Delivered);
+    assert_eq!(receiver.seen.lock().unwrap().len(), 3);
+}
+on_both!(webhooks_to_internal_addresses_are_refused_unless_the_operator_allows_them);
 
 async fn product_owners_record_outcomes_for_their_own_initiatives_only(db: Db) {
     use app::api::initiatives::{
@@ -1599,13 +1754,45 @@ async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming
     };
     let cli = app::server::db::Actor::cli();
     let admin = add_user(&db, org, &cli, add("boss@example.com", app::domain::Role::Admin)).await.unwrap();
-    add_user(&db, org, &cli, add("po@example.com", app::domain::Role::Product)).await.unwrap();
+    let po_user = add_user(&db, org, &cli, add("po@example.com", app::domain::Role::Product)).await.unwrap();
     let mut ids = Vec::new();
     for (key, owner) in [("smart-search", "po@example.com"), ("copilot", "other@example.com")] {
         let i = parse_initiative(key, key, "", owner, "", "live", "", "", "conversions", "", "", "", "", "")
             .unwrap();
         ids.push(initiatives::create(&db, org, &admin, i).await.unwrap());
     }
+    // outcomes need their own scope: the ingest key (bound to smart-search) is refused, and only
+    // someone who manages the initiative may make an outcomes key for it
+    use app::server::services::keys::{create_key, KeyRequest};
+    let hasher = KeyHasher::load(&db).await.unwrap();
+    let eng = add_user(&db, org, &cli, add("eng@example.com", app::domain::Role::Engineering)).await.unwrap();
+    let po_id = po_user.id;
+    let outcomes_key = |user: app::server::db::UserId, email: &str, initiative: Option<&str>| KeyRequest {
+        name: "crm".into(),
+        team: "search".into(),
+        scopes: "outcomes".into(),
+        initiative: initiative.map(String::from),
+        expires_in_days: None,
+        actor: app::server::db::Actor::person(user, email),
+    };
+    let refused =
+        create_key(&db, &hasher, org, outcomes_key(eng.id, "eng@example.com", Some("smart-search"))).await;
+    assert!(
+        matches!(refused, Err(app::error::AppError::Forbidden)),
+        "engineering does not manage it: {refused:?}"
+    );
+    let refused = create_key(&db, &hasher, org, outcomes_key(po_id, "po@example.com", Some("copilot"))).await;
+    assert!(matches!(refused, Err(app::error::AppError::Forbidden)), "not the owner: {refused:?}");
+    let unbound =
+        create_key(&db, &hasher, org, outcomes_key(po_id, "po@example.com", None)).await.unwrap_err();
+    assert!(unbound.to_string().starts_with("initiative:"), "{unbound}");
+    let unknown =
+        create_key(&db, &hasher, org, outcomes_key(po_id, "po@example.com", Some("nope"))).await.unwrap_err();
+    assert!(unknown.to_string().contains("'nope' is not an initiative"), "{unknown}");
+    let outcomes = create_key(&db, &hasher, org, outcomes_key(po_id, "po@example.com", Some("smart-search")))
+        .await
+        .unwrap()
+        .token;
     // the key was made for smart-search: copilot's line is refused
     let csv = "initiative,day,metric,quantity,value_per_unit,total_value,external_id\n\
         smart-search,2026-11-02,conversions,3,2.50,,w45\n\
@@ -1622,6 +1809,8 @@ async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming
     let (status, _) = send(&app, post(None)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, body) = send(&app, post(Some(&ingest))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an ingest key records no value: {body}");
+    let (status, body) = send(&app, post(Some(&outcomes))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let r: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -1633,7 +1822,7 @@ async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming
     assert_eq!((errors[0]["at"].as_u64(), errors[0]["field"].as_str()), (Some(3), Some("quantity")));
     assert_eq!((errors[1]["at"].as_u64(), errors[1]["field"].as_str()), (Some(4), Some("initiative")));
     // the same file again: nothing counted twice
-    let (status, body) = send(&app, post(Some(&ingest))).await;
+    let (status, body) = send(&app, post(Some(&outcomes))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let r: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(2)));
@@ -1674,6 +1863,11 @@ async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming
         stored.iter().find(|o| o.external_id.as_deref() == Some("p1")).unwrap().recorded_by,
         "po@example.com"
     );
+    // the key's right is its creator's right today: once the owner is no longer product, it stops
+    app::server::services::users::change_role(&db, org, &cli, po_id, "viewer").await.unwrap();
+    let (status, body) = send(&app, post(Some(&outcomes))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(db.outcomes(org, None).await.unwrap().len(), 3);
 }
 on_both!(outcomes_arrive_by_api_and_csv_upload_each_line_once_with_errors_naming_line_and_field);
 

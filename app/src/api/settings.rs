@@ -227,6 +227,8 @@ pub async fn list_api_keys() -> Result<Vec<KeyInfo>, AppError> {
 }
 
 /// Scopes come as one checkbox each (`scope_ingest=on`), so the form works as plain HTML.
+// one checkbox per scope keeps the form plain HTML; issue 20 replaces positional form fields
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(
     name: String,
@@ -234,6 +236,7 @@ pub async fn create_api_key(
     scope_ingest: Option<String>,
     scope_authorize: Option<String>,
     scope_read: Option<String>,
+    scope_outcomes: Option<String>,
     initiative: Option<String>,
     expires_in_days: Option<String>,
 ) -> Result<NewKey, AppError> {
@@ -241,15 +244,23 @@ pub async fn create_api_key(
     use crate::server::db::Actor;
     use crate::server::services::keys::{create_key, KeyRequest};
     use crate::server::{auth, state};
-    let me = state::with_status(auth::require_right(Right::ManageEngineering).await)?;
+    let scopes = [
+        ("ingest", scope_ingest),
+        ("authorize", scope_authorize),
+        ("read", scope_read),
+        ("outcomes", scope_outcomes),
+    ]
+    .into_iter()
+    .filter(|(_, on)| on.is_some())
+    .map(|(s, _)| s)
+    .collect::<Vec<_>>()
+    .join(",");
+    // a product owner may make an outcomes-only key for an initiative they manage (checked
+    // in create_key); every other key is engineering's
+    let right = if scopes == "outcomes" { Right::ManageInitiatives } else { Right::ManageEngineering };
+    let me = state::with_status(auth::require_right(right).await)?;
     let st = state::app_state()?;
     let run = async {
-        let scopes = [("ingest", scope_ingest), ("authorize", scope_authorize), ("read", scope_read)]
-            .into_iter()
-            .filter(|(_, on)| on.is_some())
-            .map(|(s, _)| s)
-            .collect::<Vec<_>>()
-            .join(",");
         let req = KeyRequest {
             name,
             team,

@@ -34,7 +34,9 @@ pub async fn create_webhook(name: String, url: String, format: String) -> Result
     let user = state::with_status(auth::require_right(Right::ManageAlerts).await)?;
     let st = state::app_state()?;
     let actor = Actor::person(user.id, &user.email);
-    state::with_status(services::webhooks::create(&st.db, st.org, &actor, &name, &url, &format).await)
+    state::with_status(
+        services::webhooks::create(&st.db, &st.egress, st.org, &actor, &name, &url, &format).await,
+    )
 }
 
 #[server(endpoint = "delete_webhook")]

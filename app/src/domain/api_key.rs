@@ -15,16 +15,21 @@ pub enum Scope {
     Authorize,
     /// Read figures.
     Read,
+    /// Record outcomes (business value) for the one initiative the key is bound to. Never
+    /// implied by `ingest`: value drives ROI, so it is granted explicitly, by someone who may
+    /// manage that initiative.
+    Outcomes,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Authorize, Scope::Read];
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Authorize, Scope::Read, Scope::Outcomes];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
             Scope::Authorize => "authorize",
             Scope::Read => "read",
+            Scope::Outcomes => "outcomes",
         }
     }
 
@@ -32,16 +37,16 @@ impl Scope {
     pub fn parse_list(field: &str, s: &str) -> Result<Vec<Scope>, String> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let scope = Scope::ALL
-                .into_iter()
-                .find(|sc| sc.as_str() == part.to_ascii_lowercase())
-                .ok_or_else(|| format!("{field}: '{part}' is not one of ingest, authorize, read"))?;
+            let scope =
+                Scope::ALL.into_iter().find(|sc| sc.as_str() == part.to_ascii_lowercase()).ok_or_else(
+                    || format!("{field}: '{part}' is not one of ingest, authorize, read, outcomes"),
+                )?;
             out.push(scope);
         }
         out.sort();
         out.dedup();
         if out.is_empty() {
-            return Err(format!("{field}: at least one of ingest, authorize, read is needed"));
+            return Err(format!("{field}: at least one of ingest, authorize, read, outcomes is needed"));
         }
         Ok(out)
     }
@@ -81,7 +86,7 @@ mod tests {
         assert_eq!(Scope::parse_list("scopes", "read, ingest,read"), Ok(vec![Scope::Ingest, Scope::Read]));
         assert_eq!(
             Scope::parse_list("scopes", "ingest,admin"),
-            Err("scopes: 'admin' is not one of ingest, authorize, read".into())
+            Err("scopes: 'admin' is not one of ingest, authorize, read, outcomes".into())
         );
         assert!(Scope::parse_list("scopes", " , ").unwrap_err().contains("at least one"));
         assert_eq!(Scope::join(&[Scope::Ingest, Scope::Authorize]), "ingest,authorize");

@@ -125,13 +125,13 @@ pub fn parse_budget(
     };
     let start = super::period::required_day("start", start)?;
     // people type "$1,000.50"; the amount is held to the nano like every figure
-    let cleaned = amount_usd.trim().trim_start_matches('$').replace(',', "");
-    let amount = super::pricing::parse_scaled_rounded(&cleaned, 9).map(Nanos).ok_or_else(|| {
-        AppError::invalid(format!("amount_usd: '{amount_usd}' is not an amount of US dollars"))
-    })?;
+    let amount = Nanos::parse_usd(amount_usd).map_err(|e| AppError::invalid(format!("amount_usd: {e}")))?;
     if amount.0 <= 0 {
         return Err(AppError::invalid("amount_usd: a budget is more than $0"));
     }
+    // no budget is larger than all the spend an organisation may hold
+    super::limits::amount("amount_usd", amount, Nanos(super::limits::MAX_ORG_TOTAL))
+        .map_err(AppError::Invalid)?;
     let mut ts: Vec<u32> = if thresholds.trim().is_empty() {
         DEFAULT_THRESHOLDS.to_vec()
     } else {

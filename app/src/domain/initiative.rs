@@ -199,21 +199,31 @@ fn parse_tags(s: &str) -> Result<Vec<(String, String)>, AppError> {
     Ok(out)
 }
 
-/// Thousandths from a typed quantity ("1,200", "2.5"); errors name `field`.
+/// The largest quantity of one outcome: a trillion units.
+pub const MAX_QUANTITY: i64 = 1_000_000_000_000;
+
+/// Thousandths from a typed quantity ("1,200", "2.5"); errors name `field`. Commas separate
+/// thousands only, as in money (`1,5` is refused).
 pub fn parse_milli(field: &str, s: &str) -> Result<i64, AppError> {
-    let cleaned = s.trim().replace(',', "");
-    super::pricing::parse_scaled_rounded(&cleaned, 3)
-        .filter(|v| *v >= 0)
-        .ok_or_else(|| AppError::invalid(format!("{field}: '{}' is not a number of 0 or more", s.trim())))
+    let shown: String = s.trim().chars().take(40).collect();
+    // the money parser's grammar, read in thousandths instead of nanos
+    let n = Nanos::parse_usd(s.trim().trim_start_matches('$'))
+        .map_err(|_| AppError::invalid(format!("{field}: '{shown}' is not a number of 0 or more")))?;
+    let milli = (i128::from(n.0) + 500_000) / 1_000_000;
+    if n.0 < 0 {
+        return Err(AppError::invalid(format!("{field}: '{shown}' is not a number of 0 or more")));
+    }
+    if milli > i128::from(MAX_QUANTITY) * 1000 {
+        return Err(AppError::invalid(format!("{field}: '{shown}' is above the maximum of {MAX_QUANTITY}")));
+    }
+    Ok(milli as i64)
 }
 
-/// US dollars typed by a person ("$1,000.50") to nanos; errors name `field`.
+/// US dollars typed by a person ("$1,000.50") to nanos, 0 to [`limits::MAX_LINE_COST`];
+/// errors name `field`.
 pub fn parse_usd(field: &str, s: &str) -> Result<Nanos, AppError> {
-    let cleaned = s.trim().trim_start_matches('$').replace(',', "");
-    super::pricing::parse_scaled_rounded(&cleaned, 9)
-        .filter(|v| *v >= 0)
-        .map(Nanos)
-        .ok_or_else(|| AppError::invalid(format!("{field}: '{}' is not an amount of US dollars", s.trim())))
+    let v = Nanos::parse_usd(s).map_err(|e| AppError::invalid(format!("{field}: {e}")))?;
+    super::limits::amount(field, v, super::limits::MAX_LINE_COST).map_err(AppError::Invalid)
 }
 
 fn optional_day(field: &str, s: &str) -> Result<Option<NaiveDate>, AppError> {
@@ -318,10 +328,20 @@ pub fn quantity_text(milli: i64) -> String {
     }
 }
 
-/// `quantity × value_per_unit`, both as typed, to the nano (half away from zero).
-pub fn value_of(quantity_milli: i64, per_unit: Nanos) -> Nanos {
-    let v = quantity_milli as i128 * per_unit.0 as i128;
-    Nanos(((v + 500) / 1000) as i64)
+/// `quantity × value_per_unit`, both as typed, to the nano (half away from zero); `None`
+/// above what one outcome may be worth ([`super::limits::MAX_LINE_COST`]).
+pub fn value_of(quantity_milli: i64, per_unit: Nanos) -> Option<Nanos> {
+    let v = (quantity_milli as i128 * per_unit.0 as i128 + 500) / 1000;
+    i64::try_from(v).ok().map(Nanos).filter(|v| *v <= super::limits::MAX_LINE_COST)
+}
+
+fn valued(quantity_milli: i64, per_unit: Nanos) -> Result<Nanos, AppError> {
+    value_of(quantity_milli, per_unit).ok_or_else(|| {
+        AppError::invalid(format!(
+            "quantity: quantity × value per unit is above what one outcome may be worth ({})",
+            super::limits::MAX_LINE_COST.usd()
+        ))
+    })
 }
 
 /// An outcome from its form: the value is the total when given, else quantity × value per
@@ -357,7 +377,7 @@ pub fn parse_outcome(
     };
     let value = match (total_value.trim(), value_per_unit.trim()) {
         ("", "") => match i.hypothesis.value_per_unit {
-            Some(per) if quantity_milli > 0 => value_of(quantity_milli, per),
+            Some(per) if quantity_milli > 0 => valued(quantity_milli, per)?,
             _ => {
                 return Err(AppError::invalid(
                     "total_value: give the total value, or a quantity and its value per unit",
@@ -368,7 +388,7 @@ pub fn parse_outcome(
             if quantity_milli == 0 {
                 return Err(AppError::invalid("quantity: how many units the value per unit applies to"));
             }
-            value_of(quantity_milli, parse_usd("value_per_unit", per)?)
+            valued(quantity_milli, parse_usd("value_per_unit", per)?)?
         }
         (total, _) => parse_usd("total_value", total)?,
     };
@@ -984,8 +1004,9 @@ mod tests {
         assert_eq!(o.value, Nanos(100_250_000_000));
         let o = parse_outcome(&i, "2026-11-02", "", "", "", "", "800,000", "", "", "https://x/y").unwrap();
         assert_eq!((o.value, o.metric.as_str()), (Nanos(800_000 * K), "fraud losses prevented"));
-        assert_eq!(value_of(1, Nanos(1)), Nanos(0));
-        assert_eq!(value_of(500, Nanos(1)), Nanos(1), "half a nano rounds away from zero");
+        assert_eq!(value_of(1, Nanos(1)), Some(Nanos(0)));
+        assert_eq!(value_of(MAX_QUANTITY * 1000, crate::domain::limits::MAX_LINE_COST), None);
+        assert_eq!(value_of(500, Nanos(1)), Some(Nanos(1)), "half a nano rounds away from zero");
     }
 
     #[test]

@@ -158,12 +158,10 @@ pub trait Fields {
     /// [`limits::MAX_LINE_COST`].
     fn usd(&self, name: &str) -> Result<Option<Nanos>, FieldError> {
         let Some(v) = self.opt(name) else { return Ok(None) };
-        match parse_scaled_rounded(&v, 9) {
-            Some(n) if n >= 0 => {
-                limits::amount(name, Nanos(n), limits::MAX_LINE_COST).map(Some).map_err(split)
-            }
-            Some(_) => Err(err(name, format!("'{}' is negative", shown(&v)))),
-            None => Err(err(name, format!("'{}' is not a decimal amount of US dollars", shown(&v)))),
+        match Nanos::parse_usd(&v) {
+            Ok(n) if n.0 >= 0 => limits::amount(name, n, limits::MAX_LINE_COST).map(Some).map_err(split),
+            Ok(_) => Err(err(name, format!("'{}' is negative", shown(&v)))),
+            Err(e) => Err(err(name, e)),
         }
     }
 

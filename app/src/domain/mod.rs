@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit;
 pub mod budget;
 pub mod coverage;
+pub mod egress;
 pub mod explore;
 pub mod forecast;
 pub mod ingest;

@@ -67,6 +67,82 @@ impl Nanos {
     }
 }
 
+impl Nanos {
+    /// US dollars as people and files write them, to the nano-dollar: `1.5`, `-3`, `$1,234.50`,
+    /// `1e-3`; digits past the ninth decimal are rounded half away from zero (one rounding,
+    /// at the source). Ambiguous text is refused with a reason, never guessed: a comma is a
+    /// thousands separator only in groups of three (`1,5` is not one and a half, nor fifteen),
+    /// and there is one sign, one `$`, one point. Callers bound the value (e.g. `limits::amount`).
+    /// The one money parser of forms, importers and the CLI.
+    pub fn parse_usd(text: &str) -> Result<Nanos, String> {
+        let shown: String = text.trim().chars().take(40).collect();
+        let bad = |why: &str| Err(format!("'{shown}' is not an amount of US dollars ({why})"));
+        let t = text.trim();
+        if t.is_empty() {
+            return bad("empty");
+        }
+        if t.len() > 64 {
+            return Err(format!("'{shown}…' is not an amount of US dollars (too long)"));
+        }
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let t = t.strip_prefix('$').unwrap_or(t).trim_start();
+        if !t.bytes().all(|b| b.is_ascii_digit() || b".,eE+-".contains(&b)) {
+            return bad("digits, one point, and an optional $ and sign only");
+        }
+        let (mantissa, exp) = match t.split_once(['e', 'E']) {
+            Some((m, e)) => match e.parse::<i32>() {
+                Ok(e) if (-30..=30).contains(&e) => (m, e),
+                _ => return bad("its exponent"),
+            },
+            None => (t, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let int: String = if int.contains(',') {
+            let groups: Vec<&str> = int.split(',').collect();
+            let grouped = !groups[0].is_empty()
+                && groups[0].len() <= 3
+                && groups[1..].iter().all(|g| g.len() == 3)
+                && exp == 0;
+            if !grouped {
+                return bad("a comma only separates thousands, as in 1,500; decimals take a point");
+            }
+            groups.concat()
+        } else {
+            int.to_string()
+        };
+        if int.is_empty() && frac.is_empty() {
+            return bad("no digits");
+        }
+        if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return bad("digits, one point, and an optional $ and sign only");
+        }
+        // value = digits × 10^(exp − |frac|) dollars = digits × 10^(exp − |frac| + 9) nanos
+        let digits = format!("{int}{frac}");
+        let digits = digits.trim_start_matches('0');
+        if digits.len() > 38 {
+            return Err(format!("'{shown}' is larger than any amount Costroom holds"));
+        }
+        let v: i128 = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().map_err(|_| format!("'{shown}' is not a number"))?
+        };
+        let shift = i64::from(exp) - frac.len() as i64 + 9;
+        let nanos = if shift >= 0 {
+            10i128.checked_pow(shift as u32).and_then(|m| v.checked_mul(m))
+        } else {
+            10i128.checked_pow((-shift) as u32).map(|d| (v + d / 2) / d).or(Some(0))
+        };
+        let nanos = nanos.and_then(|n| i64::try_from(n).ok()).ok_or_else(|| {
+            format!("'{shown}' is larger than the largest amount, {}", Nanos(i64::MAX).usd())
+        })?;
+        Ok(Nanos(if neg { -nanos } else { nanos }))
+    }
+}
+
 /// `1234567` -> `1,234,567`, for counts shown next to money.
 pub fn group_thousands(n: u64) -> String {
     let s = n.to_string();
@@ -155,6 +231,57 @@ mod tests {
     fn sums_without_loss() {
         let parts = vec![Nanos(1); 1_000_000];
         assert_eq!(parts.into_iter().sum::<Nanos>(), Nanos(1_000_000));
+    }
+
+    #[test]
+    fn one_parser_reads_dollars_as_people_and_files_write_them() {
+        const USD: i64 = 1_000_000_000;
+        let ok = |t: &str| Nanos::parse_usd(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+        let table: &[(&str, i64)] = &[
+            ("1.5", 1_500_000_000),
+            ("$1.50", 1_500_000_000),
+            ("$1,234.50", 1_234_500_000_000),
+            ("1,234,567", 1_234_567 * USD),
+            ("1e3", 1_000 * USD),
+            ("1.5E-3", 1_500_000),
+            ("-0", 0),
+            ("-$3.10", -3_100_000_000),
+            ("  12  ", 12 * USD),
+            (".5", 500_000_000),
+            ("7.", 7 * USD),
+            ("0.000000001", 1),
+            // past the nano: rounded once, half away from zero
+            ("0.0000000015", 2),
+            ("0.0000000001", 0),
+            ("-0.0000000005", -1),
+            ("999999999", 999_999_999 * USD),
+            ("9223372036.854775807", i64::MAX),
+        ];
+        for (text, nanos) in table {
+            assert_eq!(ok(text), Nanos(*nanos), "{text}");
+        }
+        let refused: &[(&str, &str)] = &[
+            ("1,5", "a comma only separates thousands"),
+            ("1,50", "a comma only separates thousands"),
+            (",500", "a comma only separates thousands"),
+            ("1.2.3", "digits, one point"),
+            ("12,5 USD", "digits, one point"),
+            ("ten", "digits, one point"),
+            ("$", "no digits"),
+            ("", "empty"),
+            ("--1", "digits, one point"),
+            ("1e99", "its exponent"),
+            ("9223372037", "larger than the largest amount"),
+            // a trillion dollars is more than a 64-bit count of nano-dollars holds
+            ("999999999999", "larger than the largest amount"),
+            ("99999999999999999999999999999999999999999", "larger than any amount"),
+            ("NaN", "digits, one point"),
+            ("inf", "digits, one point"),
+        ];
+        for (text, why) in refused {
+            let e = Nanos::parse_usd(text).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+        }
     }
 
     #[test]

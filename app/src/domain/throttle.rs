@@ -49,6 +49,15 @@ impl Policy {
         };
         Failures { count, last_at: now, locked_until }
     }
+
+    /// The state after a charged attempt turned out to be a success: one failure fewer, and no
+    /// lock once the count is back within the free failures (a lock that other failures earned
+    /// stays).
+    pub fn refund(&self, state: Failures) -> Failures {
+        let count = (state.count - 1).max(0);
+        let locked_until = if count > self.free_failures { state.locked_until } else { 0 };
+        Failures { count, locked_until, ..state }
+    }
 }
 
 /// "2 minutes", "1 minute": the wait as people read it (rounded up).
@@ -77,6 +86,17 @@ mod tests {
             s = Some(next);
         }
         assert_eq!(locks, vec![0, 0, 0, 0, 0, 60, 120, 240, 480, 900, 900, 900]);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_charge_and_only_its_own_lock() {
+        let p = PER_ACCOUNT;
+        let charged = Failures { count: 6, last_at: 1_000, locked_until: 1_060 };
+        assert_eq!(p.refund(charged), Failures { count: 5, last_at: 1_000, locked_until: 0 });
+        let earned = Failures { count: 8, last_at: 1_000, locked_until: 1_240 };
+        assert_eq!(p.refund(earned), Failures { count: 7, last_at: 1_000, locked_until: 1_240 });
+        let empty = Failures { count: 0, last_at: 0, locked_until: 0 };
+        assert_eq!(p.refund(empty).count, 0);
     }
 
     #[test]

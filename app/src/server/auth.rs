@@ -85,10 +85,21 @@ pub struct SignInForm {
     pub next: Option<String>,
 }
 
-/// Only paths on this site: `/x` but not `//evil.example` or `https://…` (no open redirect).
+/// Only a path on this site, else `/` (no open redirect). Browsers drop tabs and newlines
+/// from URLs and read `\\` as `/`, so `/\t/evil.example` would become `//evil.example`: every
+/// character must be visible ASCII other than `\\`, and the path must not start `//`.
+/// Visible ASCII is also all a `Location` header may carry.
 pub fn safe_next(next: Option<&str>) -> String {
+    const MAX_NEXT: usize = 2048;
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= MAX_NEXT
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -200,10 +211,39 @@ mod tests {
 
     #[test]
     fn next_is_kept_on_this_site() {
-        assert_eq!(safe_next(Some("/?from=2026-01-01")), "/?from=2026-01-01");
-        assert_eq!(safe_next(Some("//evil.example/")), "/");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        for kept in ["/", "/?from=2026-01-01", "/budgets/3?tab=alerts#top", "/a/%2F/b", "/x?next=//y"] {
+            assert_eq!(safe_next(Some(kept)), kept);
+        }
+    }
+
+    #[test]
+    fn hostile_next_values_go_home() {
+        let hostile = [
+            "//evil.example/",
+            "https://evil.example/",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " /evil",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{a0}/evil.example",
+            "/évil",
+            "evil.example",
+            "",
+            "///evil.example",
+            "/\u{2028}/evil.example",
+        ];
+        for h in hostile {
+            assert_eq!(safe_next(Some(h)), "/", "{h:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(5000)))), "/");
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -12,6 +12,7 @@ use std::io::Read;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+use crate::domain::limits;
 use crate::domain::pricing::parse_scaled_rounded;
 use crate::domain::Nanos;
 
@@ -261,9 +262,29 @@ impl Cells<'_> {
         (!v.is_empty() && !v.eq_ignore_ascii_case("null")).then(|| v.to_string())
     }
 
+    /// Every cell within [`MAX_CELL_LEN`] bytes (a line of megabytes would be stored as is).
+    fn check_lengths(&self) -> Result<(), RowError> {
+        for (name, i) in self.index {
+            if self.record.get(*i).is_some_and(|v| v.len() > MAX_CELL_LEN) {
+                return Err(self.err(name, format!("longer than {MAX_CELL_LEN} bytes")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A decimal amount within ± [`limits::MAX_LINE_COST`].
     fn money(&self, column: &str) -> Result<Option<Nanos>, RowError> {
         let Some(v) = self.text(column) else { return Ok(None) };
-        parse_amount(&v).map(Some).ok_or_else(|| self.err(column, format!("'{v}' is not a decimal amount")))
+        let shown: String = v.chars().take(40).collect();
+        let n =
+            parse_amount(&v).ok_or_else(|| self.err(column, format!("'{shown}' is not a decimal amount")))?;
+        if n.0.unsigned_abs() > limits::MAX_LINE_COST.0.unsigned_abs() {
+            return Err(self.err(
+                column,
+                format!("'{shown}' is beyond the per-line maximum of ±{}", limits::MAX_LINE_COST.usd()),
+            ));
+        }
+        Ok(Some(n))
     }
 
     fn required_money(&self, column: &str) -> Result<Nanos, RowError> {
@@ -286,8 +307,14 @@ impl Cells<'_> {
     }
 }
 
+/// The longest cell read (descriptions and resource ids included).
+pub const MAX_CELL_LEN: usize = 2_048;
+/// Tags on one row.
+pub const MAX_ROW_TAGS: usize = 100;
+
 fn row(line: u64, record: &csv::StringRecord, index: &HashMap<&str, usize>) -> Result<FocusRow, RowError> {
     let c = Cells { line, record, index };
+    c.check_lengths()?;
     let category = c.text("ChargeCategory").ok_or_else(|| c.err("ChargeCategory", "required".into()))?;
     let charge_category = ChargeCategory::parse(&category).ok_or_else(|| {
         c.err(
@@ -300,6 +327,20 @@ fn row(line: u64, record: &csv::StringRecord, index: &HashMap<&str, usize>) -> R
     if end < start {
         return Err(c.err("ChargePeriodEnd", format!("{end} is before ChargePeriodStart {start}")));
     }
+    for (column, t) in [("ChargePeriodStart", start), ("ChargePeriodEnd", end)] {
+        use chrono::Datelike;
+        if !(limits::MIN_YEAR..=limits::MAX_YEAR + 1).contains(&t.year()) {
+            return Err(c.err(
+                column,
+                format!(
+                    "{} is outside the years {} to {}",
+                    t.date_naive(),
+                    limits::MIN_YEAR,
+                    limits::MAX_YEAR
+                ),
+            ));
+        }
+    }
     let tags = match c.text("Tags") {
         None => vec![],
         Some(json) => {
@@ -311,6 +352,9 @@ fn row(line: u64, record: &csv::StringRecord, index: &HashMap<&str, usize>) -> R
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
                 .collect();
+            if tags.len() > MAX_ROW_TAGS {
+                return Err(c.err("Tags", format!("more than {MAX_ROW_TAGS} tags")));
+            }
             tags.sort();
             tags
         }
@@ -357,36 +401,10 @@ fn row(line: u64, record: &csv::StringRecord, index: &HashMap<&str, usize>) -> R
     })
 }
 
-/// A decimal amount of the billing currency → nanos. Accepts `-1.5`, `1e-3`, and the
-/// spreadsheet form `$10,000.00` (thousands separators only in groups of three, so `1,5`
-/// is refused rather than read as fifteen).
+/// A decimal amount of the billing currency → nanos ([`Nanos::parse_usd`]: `-1.5`, `1e-3`,
+/// the spreadsheet form `$10,000.00`; `1,5` is refused rather than read as fifteen).
 pub fn parse_amount(s: &str) -> Option<Nanos> {
-    let t = s.trim();
-    let (neg, t) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest.trim_start()),
-        None => (false, t),
-    };
-    let t = t.strip_prefix('$').unwrap_or(t).trim();
-    let plain = if t.contains(',') {
-        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-        let groups: Vec<&str> = int.split(',').collect();
-        let ok = !groups[0].is_empty()
-            && groups[0].len() <= 3
-            && groups[1..].iter().all(|g| g.len() == 3)
-            && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
-        if !ok {
-            return None;
-        }
-        if frac.is_empty() {
-            groups.concat()
-        } else {
-            format!("{}.{frac}", groups.concat())
-        }
-    } else {
-        t.to_string()
-    };
-    let v = parse_scaled_rounded(&plain, 9)?;
-    Some(Nanos(if neg { -v } else { v }))
+    Nanos::parse_usd(s).ok()
 }
 
 /// RFC 3339, `YYYY-MM-DDTHH:MM:SS` (UTC), `YYYY-MM-DD`, or US `M/D/YY` / `M/D/YYYY`. An hour

@@ -42,10 +42,17 @@ fn key_error(e: AppError) -> Response {
 
 /// The `ingest`-scoped key of the request, or the answer refusing it.
 pub(crate) async fn ingest_key(st: &AppState, headers: &HeaderMap) -> Result<ApiKeyRow, Response> {
+    scoped_key(st, headers, Scope::Ingest).await
+}
+
+/// The request's key if it holds `scope`, or the answer refusing it.
+pub(crate) async fn scoped_key(
+    st: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<ApiKeyRow, Response> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    services::keys::authenticate(&st.db, &st.keys, auth, Some(Scope::Ingest), Utc::now())
-        .await
-        .map_err(key_error)
+    services::keys::authenticate(&st.db, &st.keys, auth, Some(scope), Utc::now()).await.map_err(key_error)
 }
 
 /// The body, gunzipped when `Content-Encoding: gzip`, at most [`MAX_BODY_BYTES`] either way

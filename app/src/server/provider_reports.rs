@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::domain::ingest::usd_to_nanos;
+use crate::domain::limits;
 use crate::domain::pricing::{parse_scaled, Tokens};
 use crate::domain::Nanos;
 
@@ -43,8 +44,57 @@ fn text(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-fn count(v: &Value, k: &str) -> i64 {
-    v.get(k).and_then(Value::as_i64).unwrap_or(0)
+/// A token or request count: absent is 0; anything else must be a whole number in
+/// `0..=`[`limits::MAX_TOKENS`].
+fn count(v: &Value, k: &str) -> Result<i64, String> {
+    match v.get(k) {
+        None | Some(Value::Null) => Ok(0),
+        Some(n) => match n.as_i64() {
+            Some(c) => limits::count(k, c, limits::MAX_TOKENS),
+            None => Err(format!("{k}: {} is not a whole number", shown(&n.to_string()))),
+        },
+    }
+}
+
+fn shown(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Each line within the bounds every other source has: its time in the accepted years, its
+/// names short and free of control characters, its cost within [`limits::MAX_LINE_COST`].
+pub fn check_lines(report: &Report) -> Result<(), String> {
+    use chrono::Datelike;
+    for (i, l) in report.lines.iter().enumerate() {
+        let at = |m: String| format!("line {}: {m}", i + 1);
+        for t in [l.start, l.end] {
+            if !(limits::MIN_YEAR..=limits::MAX_YEAR).contains(&t.year()) {
+                return Err(at(format!(
+                    "{} is outside the years {} to {}",
+                    t.date_naive(),
+                    limits::MIN_YEAR,
+                    limits::MAX_YEAR
+                )));
+            }
+        }
+        for (field, v, max) in [
+            ("model", &l.model, limits::MAX_TEXT_LEN),
+            ("service_tier", &l.service_tier, limits::MAX_CODE_LEN),
+            ("description", &l.description, 2_048),
+            ("project", &l.project, limits::MAX_TEXT_LEN),
+            ("api_key", &l.api_key, limits::MAX_TEXT_LEN),
+        ] {
+            if let Some(v) = v {
+                limits::text(field, v, max).map_err(at)?;
+            }
+        }
+        if let Some(c) = l.cost {
+            limits::amount("cost", c, limits::MAX_LINE_COST).map_err(at)?;
+        }
+        if let Some(r) = l.requests {
+            limits::count("requests", r, limits::MAX_REQUESTS).map_err(at)?;
+        }
+    }
+    Ok(())
 }
 
 fn unix(v: &Value, k: &str) -> Result<DateTime<Utc>, String> {
@@ -113,11 +163,11 @@ pub fn openai_completions_usage(body: &str) -> Result<Report, String> {
         let (start, end) = (unix(bucket, "start_time")?, unix(bucket, "end_time")?);
         for res in bucket.get("results").and_then(Value::as_array).into_iter().flatten() {
             let tokens = Tokens {
-                input: count(res, "input_tokens"),
-                cache_read: count(res, "input_cached_tokens"),
-                cache_write_5m: count(res, "input_cache_write_tokens"),
+                input: count(res, "input_tokens")?,
+                cache_read: count(res, "input_cached_tokens")?,
+                cache_write_5m: count(res, "input_cache_write_tokens")?,
                 cache_write_1h: 0,
-                output: count(res, "output_tokens"),
+                output: count(res, "output_tokens")?,
                 reasoning: 0,
             };
             tokens.check()?;
@@ -132,7 +182,7 @@ pub fn openai_completions_usage(body: &str) -> Result<Report, String> {
                 model: text(res, "model"),
                 cost: None,
                 tokens: Some(tokens),
-                requests: Some(count(res, "num_model_requests")),
+                requests: Some(count(res, "num_model_requests")?),
                 service_tier: tier,
                 description: None,
                 project: text(res, "project_id"),
@@ -158,7 +208,7 @@ pub fn anthropic_costs(body: &str) -> Result<Report, String> {
             let cents = text(res, "amount").ok_or_else(|| format!("{field}: missing"))?;
             // 1 cent = 10,000,000 nano-dollars: exact up to 7 decimals of a cent
             let cost = parse_scaled(&cents, 7)
-                .ok_or_else(|| format!("{field}: '{cents}' is not a decimal number of cents"))?;
+                .ok_or_else(|| format!("{field}: '{}' is not a decimal number of cents", shown(&cents)))?;
             lines.push(ReportLine {
                 provider: "anthropic",
                 start,
@@ -187,16 +237,16 @@ pub fn anthropic_messages_usage(body: &str) -> Result<Report, String> {
         for res in bucket.get("results").and_then(Value::as_array).into_iter().flatten() {
             let creation = res.get("cache_creation").cloned().unwrap_or(Value::Null);
             let (w5, w1) = (
-                count(&creation, "ephemeral_5m_input_tokens"),
-                count(&creation, "ephemeral_1h_input_tokens"),
+                count(&creation, "ephemeral_5m_input_tokens")?,
+                count(&creation, "ephemeral_1h_input_tokens")?,
             );
-            let read = count(res, "cache_read_input_tokens");
+            let read = count(res, "cache_read_input_tokens")?;
             let tokens = Tokens {
-                input: count(res, "uncached_input_tokens") + read + w5 + w1,
+                input: count(res, "uncached_input_tokens")? + read + w5 + w1,
                 cache_read: read,
                 cache_write_5m: w5,
                 cache_write_1h: w1,
-                output: count(res, "output_tokens"),
+                output: count(res, "output_tokens")?,
                 reasoning: 0,
             };
             lines.push(ReportLine {

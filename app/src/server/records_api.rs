@@ -12,9 +12,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::db::{Actor, ApiKeyRow, OrgId};
-use super::ingest_api::{ingest_key, problem, read_body};
+use super::ingest_api::{problem, read_body, scoped_key};
 use super::services::records::{parse_records, record, RecordKind};
 use super::state::AppState;
+use crate::domain::api_key::Scope;
 
 /// The ingest key of the request and its records (CSV with `Content-Type: text/csv`, else
 /// JSON), or the response refusing it.
@@ -22,8 +23,9 @@ async fn keyed_records(
     st: &AppState,
     headers: &HeaderMap,
     body: Body,
+    scope: Scope,
 ) -> Result<(ApiKeyRow, Vec<super::services::records::RawRecord>), Response> {
-    let key = ingest_key(st, headers).await?;
+    let key = scoped_key(st, headers, scope).await?;
     let bytes = read_body(headers, body).await?;
     let csv = headers
         .get(header::CONTENT_TYPE)
@@ -34,7 +36,7 @@ async fn keyed_records(
 }
 
 async fn handle(st: AppState, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
-    let (key, records) = match keyed_records(&st, &headers, body).await {
+    let (key, records) = match keyed_records(&st, &headers, body, Scope::Ingest).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -65,16 +67,20 @@ pub async fn commitments_handler(State(st): State<AppState>, headers: HeaderMap,
     handle(st, headers, body, RecordKind::Commitments).await
 }
 
-/// `POST /api/v1/outcomes`: outcomes from machines (an `ingest` key; a key made for an
-/// initiative records for it only). CSV or JSON, fields as on the outcome form plus
+/// `POST /api/v1/outcomes`: outcomes from machines (a key with scope `outcomes`, bound to one
+/// initiative, made by someone who manages it; `ingest` keys are refused). CSV or JSON, fields as on the outcome form plus
 /// `initiative` (its key) and `external_id` (a resend with the same id is skipped).
 pub async fn outcomes_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     use super::services::initiatives::{import_outcomes, Importer};
-    let (key, records) = match keyed_records(&st, &headers, body).await {
+    let (key, records) = match keyed_records(&st, &headers, body, Scope::Outcomes).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    let who = Importer::Key { label: format!("api key {}", key.prefix), initiative: key.initiative.clone() };
+    let initiative = match super::services::keys::outcomes_grant(&st.db, &key).await {
+        Ok(i) => i,
+        Err(e) => return problem(e.status(), "this key may not record outcomes: it needs scope outcomes, an initiative, and a creator who still manages that initiative".into()),
+    };
+    let who = Importer::Key { label: format!("api key {}", key.prefix), initiative };
     match import_outcomes(&st.db, OrgId(key.org_id), &who, None, &records).await {
         Ok(report) => {
             let status = if !records.is_empty() && report.accepted == 0 && report.duplicates == 0 {

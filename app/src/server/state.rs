@@ -21,6 +21,8 @@ pub struct AppState {
     pub prices: super::services::prices::PriceCache,
     /// Jobs started from pages (re-pricing, billing imports), tracked in the database.
     pub jobs: super::services::jobs::Tracked,
+    /// Where webhooks may point (see [`super::services::webhooks::Egress`]).
+    pub egress: super::services::webhooks::Egress,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -213,8 +213,9 @@ fn CreateKeyForm(
                     <label class="check"><input type="checkbox" name="scope_ingest" checked data-testid="scope-ingest"/>" ingest (send usage)"</label>
                     <label class="check"><input type="checkbox" name="scope_authorize" data-testid="scope-authorize"/>" authorize (guardrail checks)"</label>
                     <label class="check"><input type="checkbox" name="scope_read" data-testid="scope-read"/>" read (figures)"</label>
+                    <label class="check"><input type="checkbox" name="scope_outcomes" data-testid="scope-outcomes"/>" outcomes (one initiative's value; you must manage it)"</label>
                 </fieldset>
-                <label>"Initiative key (optional)" <input name="initiative" data-testid="key-initiative"/></label>
+                <label>"Initiative key (required for outcomes)" <input name="initiative" data-testid="key-initiative"/></label>
                 <label>"Expires in days (optional)" <input type="number" min="1" name="expires_in_days" data-testid="key-expires"/></label>
                 <button type="submit" data-testid="key-submit">"Create key"</button>
             </ActionForm>

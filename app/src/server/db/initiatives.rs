@@ -68,6 +68,27 @@ fn rules_json(i: &Initiative) -> (String, String, String) {
     )
 }
 
+/// Raises the organisation's lifetime outcome value by `$2` (value plus baseline of what is
+/// stored), unless it would pass `$3`: outcome values are summed across initiatives (the
+/// portfolio's ROI), so their total is bounded like spend (see `db::totals`).
+const OUTCOME_GUARD: &str = "update org_totals set outcome_value_nanos = outcome_value_nanos + $2 \
+    where org_id = $1 and outcome_value_nanos + $2 <= $3 and outcome_value_nanos + $2 >= 0";
+const OUTCOME_WEIGHT: &str = "select value_nanos + coalesce(baseline_nanos, 0) from outcomes \
+    where org_id = $1 and initiative_id = $2 and id = $3";
+
+fn outcome_weight(o: &Outcome) -> i64 {
+    // each part is at most MAX_LINE_COST (checked when parsed), so the sum fits
+    o.value.0 + o.baseline_cost.map_or(0, |b| b.0)
+}
+
+fn outcome_over_limit() -> sqlx::Error {
+    super::OverLimit(format!(
+        "value_per_unit: this would take the organisation's recorded outcome value above {}; nothing was stored",
+        crate::domain::Nanos(crate::domain::limits::MAX_ORG_TOTAL).usd()
+    ))
+    .into()
+}
+
 impl Db {
     /// Stores a new initiative with its audit record; `Ok(None)` when its key is taken.
     pub async fn insert_initiative(
@@ -196,6 +217,16 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             if id.is_some() {
+                let n = sqlx::query(OUTCOME_GUARD)
+                    .bind(org.0)
+                    .bind(outcome_weight(o))
+                    .bind(crate::domain::limits::MAX_ORG_TOTAL)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(outcome_over_limit());
+                }
                 insert_audit!(tx, org, audit)?;
             }
             id
@@ -209,6 +240,24 @@ impl Db {
             value_nanos = $8, baseline_nanos = $9, note = $10, evidence = $11 \
             where org_id = $1 and initiative_id = $2 and id = $3";
         let n = in_tx!(self, |tx| {
+            let old: Option<i64> = sqlx::query_scalar(OUTCOME_WEIGHT)
+                .bind(org.0)
+                .bind(o.initiative_id)
+                .bind(o.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(old) = old {
+                let n = sqlx::query(OUTCOME_GUARD)
+                    .bind(org.0)
+                    .bind(outcome_weight(o) - old)
+                    .bind(crate::domain::limits::MAX_ORG_TOTAL)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(outcome_over_limit());
+                }
+            }
             let n = sqlx::query(SQL)
                 .bind(org.0)
                 .bind(o.initiative_id)
@@ -242,6 +291,20 @@ impl Db {
     ) -> sqlx::Result<bool> {
         const SQL: &str = "delete from outcomes where org_id = $1 and initiative_id = $2 and id = $3";
         let n = in_tx!(self, |tx| {
+            let old: Option<i64> = sqlx::query_scalar(OUTCOME_WEIGHT)
+                .bind(org.0)
+                .bind(initiative)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(old) = old {
+                sqlx::query(OUTCOME_GUARD)
+                    .bind(org.0)
+                    .bind(-old)
+                    .bind(crate::domain::limits::MAX_ORG_TOTAL)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let n = sqlx::query(SQL)
                 .bind(org.0)
                 .bind(initiative)

@@ -21,6 +21,8 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<DateTime<Utc>>,
     /// E-mail of the person who created it (`None`: the command line).
     pub created_by: Option<String>,
+    /// Who created it (`None`: the command line).
+    pub created_by_id: Option<i64>,
 }
 
 pub struct NewApiKey<'a> {
@@ -35,7 +37,7 @@ pub struct NewApiKey<'a> {
 }
 
 const KEY_COLUMNS: &str = "k.id, k.org_id, k.name, k.prefix, k.secret_hash, k.scopes, t.slug as team, \
-    k.initiative, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, u.email as created_by \
+    k.initiative, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, u.email as created_by, k.created_by as created_by_id \
     from api_keys k join teams t on t.id = k.team_id left join users u on u.id = k.created_by";
 
 impl Db {

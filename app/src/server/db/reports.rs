@@ -1,6 +1,7 @@
 //! Provider usage and cost reports, and the event figures they are reconciled with.
 use chrono::{NaiveDate, Utc};
 
+use super::tx::on_tx;
 use super::{Db, OrgId};
 use crate::domain::reconcile::Figure;
 use crate::domain::{DateRange, Nanos};
@@ -38,8 +39,12 @@ fn figures(rows: Vec<FigureRow>) -> Vec<Figure> {
 
 impl Db {
     /// Stores report lines; a line already stored for the same key is replaced (re-importing
-    /// a report, or a later report of the same days, never adds twice).
+    /// a report, or a later report of the same days, never adds twice). The organisation's
+    /// totals take what the report adds (new lines less the lines they replace), so the sums
+    /// the reconciliation makes stay within `i64`.
     pub async fn upsert_report_rows(&self, org: OrgId, rows: &[ReportRow]) -> sqlx::Result<()> {
+        const OLD: &str = "select cost_nanos, input_tokens + output_tokens, requests from provider_report_lines \
+            where org_id = $1 and provider = $2 and day = $3 and model = $4 and kind = $5 and description = $6";
         const SQL: &str =
             "insert into provider_report_lines (org_id, provider, day, model, kind, description, \
             cost_nanos, input_tokens, cache_read_tokens, output_tokens, requests, imported_at) \
@@ -49,7 +54,25 @@ impl Db {
             cache_read_tokens = excluded.cache_read_tokens, output_tokens = excluded.output_tokens, \
             requests = excluded.requests, imported_at = excluded.imported_at";
         let now = Utc::now();
-        in_tx!(self, |tx| {
+        let mut tx = self.begin().await?;
+        let mut delta = super::totals::TotalsDelta::default();
+        for r in rows {
+            let old: Option<(i64, i64, i64)> = on_tx!(&mut tx, |t| sqlx::query_as(OLD)
+                .bind(org.0)
+                .bind(&r.provider)
+                .bind(r.day)
+                .bind(&r.model)
+                .bind(r.kind)
+                .bind(&r.description)
+                .fetch_optional(&mut **t)
+                .await?);
+            let (c, k, q) = old.unwrap_or_default();
+            delta.ledger_abs += i128::from(r.cost.0).abs() - i128::from(c).abs();
+            delta.tokens += i128::from(r.input_tokens) + i128::from(r.output_tokens) - i128::from(k);
+            delta.requests += i128::from(r.requests) - i128::from(q);
+        }
+        tx.raise_totals(org, delta).await?;
+        on_tx!(&mut tx, |t| {
             for r in rows {
                 sqlx::query(SQL)
                     .bind(org.0)
@@ -64,11 +87,11 @@ impl Db {
                     .bind(r.output_tokens)
                     .bind(r.requests)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **t)
                     .await?;
             }
         });
-        Ok(())
+        tx.commit().await
     }
 
     /// Report figures of one kind (`cost` or `usage`) over the range; tokens are input + output.

@@ -1,6 +1,51 @@
 //! Sign-in failure counters (see `domain::throttle`).
+//!
+//! An attempt is charged as a failure *before* its password is checked, in one transaction
+//! that locks the counters' rows (SQLite: `BEGIN IMMEDIATE`, one writer for the file;
+//! PostgreSQL: `select … for update`, which also holds across servers). Parallel guesses
+//! therefore see each other's charges, and no more passwords are checked than the policy
+//! allows however many arrive at once. A success refunds its charge afterwards.
+use super::tx::{on_tx, Tx};
 use super::Db;
-use crate::domain::throttle::Failures;
+use crate::domain::throttle::{Failures, Policy};
+
+async fn locked_row(tx: &mut Tx, key: &str) -> sqlx::Result<Option<Failures>> {
+    let sql = match tx {
+        Tx::Sqlite(..) => {
+            "select failures, last_failure_at, locked_until from sign_in_failures where key = $1"
+        }
+        Tx::Postgres(_) => {
+            "select failures, last_failure_at, locked_until from sign_in_failures where key = $1 for update"
+        }
+    };
+    let row: Option<(i64, i64, i64)> =
+        on_tx!(tx, |t| sqlx::query_as(sql).bind(key).fetch_optional(&mut **t).await)?;
+    Ok(row.map(|(count, last_at, locked_until)| Failures { count, last_at, locked_until }))
+}
+
+async fn put_row(tx: &mut Tx, key: &str, f: Failures) -> sqlx::Result<()> {
+    const SQL: &str = "insert into sign_in_failures (key, failures, last_failure_at, locked_until) \
+        values ($1, $2, $3, $4) on conflict (key) do update set failures = excluded.failures, \
+        last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until";
+    on_tx!(tx, |t| sqlx::query(SQL)
+        .bind(key)
+        .bind(f.count)
+        .bind(f.last_at)
+        .bind(f.locked_until)
+        .execute(&mut **t)
+        .await
+        .map(|_| ()))
+}
+
+async fn seed_rows(tx: &mut Tx, keys: &[(&str, Policy)]) -> sqlx::Result<()> {
+    // rows must exist before `for update` can lock them; a fresh row counts nothing
+    const SQL: &str = "insert into sign_in_failures (key, failures, last_failure_at, locked_until) \
+        values ($1, 0, 0, 0) on conflict (key) do nothing";
+    for (key, _) in keys {
+        on_tx!(tx, |t| sqlx::query(SQL).bind(*key).execute(&mut **t).await.map(|_| ()))?;
+    }
+    Ok(())
+}
 
 impl Db {
     pub async fn sign_in_failures(&self, key: &str) -> sqlx::Result<Option<Failures>> {
@@ -11,22 +56,48 @@ impl Db {
         Ok(row.map(|(count, last_at, locked_until)| Failures { count, last_at, locked_until }))
     }
 
+    /// Charges one attempt against every key, atomically. `Err(wait)` when a key is locked at
+    /// `now` (nothing is charged then); `Ok(())` when the password may be checked.
+    pub async fn reserve_sign_in(&self, keys: &[(&str, Policy)], now: i64) -> sqlx::Result<Result<(), i64>> {
+        let mut tx = self.begin().await?;
+        seed_rows(&mut tx, keys).await?;
+        let mut states = Vec::with_capacity(keys.len());
+        let mut wait = None;
+        for (key, policy) in keys {
+            let state = locked_row(&mut tx, key).await?;
+            wait = wait.max(policy.wait(state.as_ref(), now));
+            states.push(state);
+        }
+        if let Some(wait) = wait {
+            tx.commit().await?;
+            return Ok(Err(wait));
+        }
+        for ((key, policy), state) in keys.iter().zip(states) {
+            put_row(&mut tx, key, policy.record_failure(state, now)).await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Sets a key's counter (operators and tests age a lock with it).
     pub async fn put_sign_in_failures(&self, key: &str, f: Failures) -> sqlx::Result<()> {
-        const SQL: &str = "insert into sign_in_failures (key, failures, last_failure_at, locked_until) \
-            values ($1, $2, $3, $4) on conflict (key) do update set failures = excluded.failures, \
-            last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until";
-        on_pool!(self, |p| sqlx::query(SQL)
-            .bind(key)
-            .bind(f.count)
-            .bind(f.last_at)
-            .bind(f.locked_until)
-            .execute(p)
-            .await
-            .map(|_| ()))
+        let mut tx = self.begin().await?;
+        put_row(&mut tx, key, f).await?;
+        tx.commit().await
+    }
+
+    /// Gives back one charged attempt on `key` (a success from that client).
+    pub async fn refund_sign_in(&self, key: &str, policy: Policy) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        if let Some(state) = locked_row(&mut tx, key).await? {
+            put_row(&mut tx, key, policy.refund(state)).await?;
+        }
+        tx.commit().await
     }
 
     pub async fn clear_sign_in_failures(&self, key: &str) -> sqlx::Result<()> {
         const SQL: &str = "delete from sign_in_failures where key = $1";
+        let _turn = self.write_lane().await?;
         on_pool!(self, |p| sqlx::query(SQL).bind(key).execute(p).await.map(|_| ()))
     }
 }

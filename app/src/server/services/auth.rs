@@ -48,23 +48,19 @@ pub async fn sign_in(
 ) -> Result<Result<UserId, Refused>, AppError> {
     let account_key = format!("account:{}", email.trim().to_lowercase());
     let client_key = format!("client:{client}");
-    let account = db.sign_in_failures(&account_key).await?;
-    let from_client = db.sign_in_failures(&client_key).await?;
-    let wait = PER_ACCOUNT.wait(account.as_ref(), now).max(PER_CLIENT.wait(from_client.as_ref(), now));
-    if let Some(wait_secs) = wait {
+    // charged before the check, atomically: parallel guesses cannot all slip in under the lock
+    let keys = [(account_key.as_str(), PER_ACCOUNT), (client_key.as_str(), PER_CLIENT)];
+    if let Err(wait_secs) = db.reserve_sign_in(&keys, now).await? {
         tracing::info!(wait_secs, "sign-in throttled");
         return Ok(Err(Refused::Throttled { wait_secs }));
     }
     match authenticate(db, email, password).await {
         Ok(user) => {
             db.clear_sign_in_failures(&account_key).await?;
+            db.refund_sign_in(&client_key, PER_CLIENT).await?;
             Ok(Ok(user))
         }
-        Err(AppError::Unauthorized) => {
-            db.put_sign_in_failures(&account_key, PER_ACCOUNT.record_failure(account, now)).await?;
-            db.put_sign_in_failures(&client_key, PER_CLIENT.record_failure(from_client, now)).await?;
-            Ok(Err(Refused::Credentials))
-        }
+        Err(AppError::Unauthorized) => Ok(Err(Refused::Credentials)),
         Err(e) => Err(e),
     }
 }

@@ -137,11 +137,11 @@ pub async fn seed_initiatives(
             let (qty, value) = match *key {
                 "support-copilot" => {
                     let q = scale(1.0 + week as f64 / 3.0) * 1000;
-                    (q, value_of(q, Nanos(4_000_000_000)))
+                    (q, value_of(q, Nanos(4_000_000_000)).unwrap_or_default())
                 }
                 "smart-search" => {
                     let q = scale(1.0 + week as f64 / 4.0) * 1000;
-                    (q, value_of(q, Nanos(2_000_000_000)))
+                    (q, value_of(q, Nanos(2_000_000_000)).unwrap_or_default())
                 }
                 // fraud prevented is reported monthly, as a total
                 "fraud-shield" if d.day() <= 7 => (0, Nanos(scale(8.0) * 1_000_000_000)),

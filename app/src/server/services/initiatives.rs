@@ -402,15 +402,15 @@ pub async fn lifecycle_days(
 pub enum Importer<'a> {
     /// A person signed in: admins for any initiative, product members for their own.
     Person(&'a UserRecord),
-    /// An `ingest` API key; one made for an initiative records for that initiative only.
-    Key { label: String, initiative: Option<String> },
+    /// An API key with scope `outcomes`, for the one initiative it is bound to.
+    Key { label: String, initiative: String },
 }
 
 impl Importer<'_> {
     fn may(&self, i: &Initiative) -> bool {
         match self {
             Importer::Person(u) => may_manage(u, i),
-            Importer::Key { initiative, .. } => initiative.as_ref().is_none_or(|k| *k == i.key),
+            Importer::Key { initiative, .. } => *initiative == i.key,
         }
     }
 

@@ -105,6 +105,12 @@ pub async fn create_key(
         .await?
         .ok_or_else(|| AppError::Invalid(format!("team: no team '{team_slug}'")))?;
     let initiative = req.initiative.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if scopes.contains(&Scope::Outcomes) {
+        let key = initiative.ok_or_else(|| {
+            AppError::invalid("initiative: a key with scope outcomes records for one initiative; name it")
+        })?;
+        may_record_outcomes(db, org, req.actor.user.map(|u| u.0), key).await?;
+    }
     let expires_at = req.expires_in_days.map(|d| Utc::now() + Duration::days(d as i64));
     // a prefix collision is astronomically rare; retry rather than fail
     for _ in 0..3 {
@@ -144,6 +150,32 @@ pub async fn create_key(
         }
     }
     Err(crate::error::internal("three API-key prefix collisions in a row"))
+}
+
+/// Whether `creator` (`None`: the command line, an operator) may let a machine record outcomes
+/// for initiative `key`: it must exist, and the person must manage it (admins, or its owner
+/// with the product right) and still have an active account.
+async fn may_record_outcomes(db: &Db, org: OrgId, creator: Option<i64>, key: &str) -> Result<(), AppError> {
+    use crate::server::services::initiatives::may_manage;
+    let all = db.initiatives(org).await?;
+    let Some(i) = all.iter().find(|i| i.key == key) else {
+        return Err(AppError::Invalid(format!("initiative: '{key}' is not an initiative here")));
+    };
+    let Some(id) = creator else { return Ok(()) };
+    let person = db.user_by_id(crate::server::db::UserId(id)).await?;
+    match person {
+        Some(u) if !u.disabled && u.org_id == org && may_manage(&u, i) => Ok(()),
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+/// The initiative an `outcomes` key records for, checked on every request: the key must hold
+/// the scope and an initiative, and the person who made it must still manage that initiative
+/// (a key outlives a change of role or owner, its right does not).
+pub async fn outcomes_grant(db: &Db, key: &ApiKeyRow) -> Result<String, AppError> {
+    let initiative = key.initiative.clone().ok_or(AppError::Forbidden)?;
+    may_record_outcomes(db, OrgId(key.org_id), key.created_by_id, &initiative).await?;
+    Ok(initiative)
 }
 
 /// Revokes the key with this prefix at once (the next request with it is refused).

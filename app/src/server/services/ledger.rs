@@ -109,6 +109,8 @@ pub async fn import_focus(
         report.replaced += tx.replace_period(org, SOURCE_FOCUS, account, *start).await?;
     }
     let mut rollups = LedgerRollups::default();
+    // summed wide: a file may add up past i64 before the organisation's totals refuse it
+    let (mut billed, mut effective) = (0i128, 0i128);
     // Second pass: rows in chunks. The reader calls back synchronously, so rows are collected
     // per chunk and written between reads of the next chunk.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<FocusRow>>(2);
@@ -159,13 +161,21 @@ pub async fn import_focus(
             rollups.add(l);
             report.not_counted += u64::from(!l.counted);
             report.imported += 1;
-            report.billed += r.billed_cost;
-            report.effective += r.effective_cost;
+            billed += i128::from(r.billed_cost.0);
+            effective += i128::from(r.effective_cost.0);
         }
         progress(report.imported);
     }
     reader.await.map_err(internal)??;
+    // the totals guard runs first: past it, every sum of the file fits an i64
     tx.add_rollups(org, rollups).await?;
+    let fit = |v: i128| {
+        i64::try_from(v)
+            .map(Nanos)
+            .map_err(|_| AppError::invalid("totals: the file adds up beyond what can be stored"))
+    };
+    report.billed = fit(billed)?;
+    report.effective = fit(effective)?;
     tx.finish_import(import, report.imported, report.replaced, report.billed, report.effective).await?;
     tx.commit().await?;
     let entry = NewAudit {

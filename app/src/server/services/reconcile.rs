@@ -75,7 +75,10 @@ pub async fn import_report(
     kind: ReportKind,
     body: &str,
 ) -> Result<ReportImport, AppError> {
-    let report = kind.read(body).map_err(|e| AppError::Invalid(format!("{}: {e}", kind.as_str())))?;
+    let report = kind
+        .read(body)
+        .and_then(|r| provider_reports::check_lines(&r).map(|_| r))
+        .map_err(|e| AppError::Invalid(format!("{}: {e}", kind.as_str())))?;
     let mut rows: BTreeMap<(String, chrono::NaiveDate, String, String), ReportRow> = BTreeMap::new();
     let mut out =
         ReportImport { lines: report.lines.len() as u64, next_page: report.next_page, ..Default::default() };
@@ -102,19 +105,30 @@ pub async fn import_report(
                 requests: 0,
             },
         );
-        r.cost += l.cost.unwrap_or_default();
+        // checked: a report's lines may add up past i64 (the totals guard would refuse it)
+        let add = |a: i64, b: i64| {
+            a.checked_add(b).ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "{}: the report's lines add up beyond what can be stored",
+                    kind.as_str()
+                ))
+            })
+        };
+        r.cost = Nanos(add(r.cost.0, l.cost.unwrap_or_default().0)?);
         if let Some(t) = &l.tokens {
-            r.input_tokens += t.input;
-            r.cache_read_tokens += t.cache_read;
-            r.output_tokens += t.output;
+            r.input_tokens = add(r.input_tokens, t.input)?;
+            r.cache_read_tokens = add(r.cache_read_tokens, t.cache_read)?;
+            r.output_tokens = add(r.output_tokens, t.output)?;
         }
-        r.requests += l.requests.unwrap_or(0);
+        r.requests = add(r.requests, l.requests.unwrap_or(0))?;
     }
     let rows: Vec<ReportRow> = rows.into_values().collect();
     out.rows = rows.len() as u64;
-    out.cost = rows.iter().map(|r| r.cost).sum();
-    out.tokens = rows.iter().map(|r| r.input_tokens + r.output_tokens).sum();
+    // the rows were stored under the totals guard (upsert_report_rows), so these sums fit
     db.upsert_report_rows(org, &rows).await?;
+    out.cost = Nanos(rows.iter().map(|r| i128::from(r.cost.0)).sum::<i128>() as i64);
+    out.tokens =
+        rows.iter().map(|r| i128::from(r.input_tokens) + i128::from(r.output_tokens)).sum::<i128>() as i64;
     let entry = NewAudit {
         actor: actor.clone(),
         action: "ledger.provider_report",

@@ -5,8 +5,11 @@
 //! per webhook and event (unique key), the worker stops at the first 2xx answer, and every
 //! attempt carries the same `X-Costroom-Delivery` id (and `delivery_id` in JSON bodies) so a
 //! receiver that answered too late can recognise the retry.
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::egress::{host_and_port, AllowList};
 use crate::domain::webhook::{
     backoff_ms, parse_url, render, Delivery, Notice, Webhook, WebhookFormat, MAX_ATTEMPTS,
 };
@@ -14,10 +17,84 @@ use crate::error::{internal, AppError};
 use crate::server::db::webhooks::now_ms;
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 
+/// Where webhooks may point: public addresses, plus what the operator allows
+/// (`--webhook-allow`). Checked when a webhook is saved and again at every delivery, on the
+/// addresses actually connected to (a name that later resolves inward is still refused).
+#[derive(Clone, Debug, Default)]
+pub struct Egress {
+    allow: Arc<AllowList>,
+}
+
+impl Egress {
+    pub fn new(allow: AllowList) -> Egress {
+        Egress { allow: Arc::new(allow) }
+    }
+
+    /// Refuses an address whose host is, or resolves to, an internal address not allowed.
+    pub async fn check(&self, url: &str) -> Result<(), AppError> {
+        let (host, port) = host_and_port(url)
+            .ok_or_else(|| AppError::invalid(format!("url: '{url}' is not a web address")))?;
+        let refuse = |ip: IpAddr, why: &str| {
+            AppError::Invalid(format!(
+                "url: {host} is {why} ({ip}); webhooks may not reach internal addresses unless the \
+                operator allows them (--webhook-allow)"
+            ))
+        };
+        if self.allow.allows_host(&host) {
+            return Ok(());
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return match self.allow.refusal(&host, ip) {
+                Some(why) => Err(refuse(ip, why)),
+                None => Ok(()),
+            };
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| AppError::Invalid(format!("url: the host {host} could not be resolved")))?
+            .collect();
+        for a in &addrs {
+            if let Some(why) = self.allow.refusal(&host, a.ip()) {
+                return Err(refuse(a.ip(), why));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a delivery may connect to an IP-literal address (names go through [`Guarded`]).
+    fn literal_refused(&self, url: &str) -> bool {
+        host_and_port(url)
+            .and_then(|(host, _)| {
+                host.parse::<IpAddr>().ok().map(|ip| self.allow.refusal(&host, ip).is_some())
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// The client's resolver: only allowed addresses come back, so the connection goes to an
+/// address that was checked (no window between check and connect for DNS rebinding).
+struct Guarded(Arc<AllowList>);
+
+impl reqwest::dns::Resolve for Guarded {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let allowed: Vec<SocketAddr> = found.filter(|a| allow.refusal(&host, a.ip()).is_none()).collect();
+            if allowed.is_empty() {
+                return Err(format!("{host}: no address allowed by the egress policy").into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// How the worker sends: the HTTP client and its retry timing.
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
+    egress: Egress,
     /// Public address of this Costroom (`--public-url`), to make links in bodies absolute.
     pub base_url: Option<String>,
     pub retry_base: Duration,
@@ -31,8 +108,10 @@ impl Sender {
         base_url: Option<String>,
         retry_base: Duration,
         retry_cap: Duration,
+        egress: Egress,
     ) -> Result<Sender, AppError> {
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(Guarded(egress.allow.clone())))
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
             // a redirect could carry the body somewhere the admin did not configure
@@ -40,25 +119,22 @@ impl Sender {
             .user_agent(concat!("Costroom/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(internal)?;
-        Ok(Sender { client, base_url, retry_base, retry_cap, lease: Duration::from_secs(60) })
+        Ok(Sender { client, egress, base_url, retry_base, retry_cap, lease: Duration::from_secs(60) })
     }
 
     /// Production timing: 30 s doubling to 30 min, eight attempts (about 1 h 34 min).
-    pub fn standard(base_url: Option<String>) -> Result<Sender, AppError> {
-        Sender::new(base_url, Duration::from_secs(30), Duration::from_secs(1800))
+    pub fn standard(base_url: Option<String>, egress: Egress) -> Result<Sender, AppError> {
+        Sender::new(base_url, Duration::from_secs(30), Duration::from_secs(1800), egress)
     }
 }
 
-/// What one attempt produced, for the log (never the address: it holds the secret).
-fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut out = what.to_string();
+/// What the delivery log (readable by every role) says of an attempt that got no answer:
+/// one phrase whatever went wrong, so the log cannot tell a closed port from a silent one.
+/// The cause goes to the server's own log (never the address: it holds the secret).
+const CONNECTION_FAILED: &str = "connection failed";
+
+fn cause(e: &reqwest::Error) -> String {
+    let mut out = String::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         out.push_str(": ");
@@ -85,19 +161,29 @@ pub async fn deliver_due(db: &Db, sender: &Sender) -> Result<usize, AppError> {
             attempts += 1;
             let attempt = d.attempts + 1;
             let body = render(d.format, &d.notice, sender.base_url.as_deref(), d.id);
-            let sent = sender
-                .client
-                .post(&d.url)
-                .header("content-type", "application/json")
-                .header("x-costroom-delivery", d.id.to_string())
-                .header("x-costroom-event", d.notice.event.as_str())
-                .body(body.to_string())
-                .send()
-                .await;
+            let sent = if sender.egress.literal_refused(&d.url) {
+                Err(None)
+            } else {
+                sender
+                    .client
+                    .post(&d.url)
+                    .header("content-type", "application/json")
+                    .header("x-costroom-delivery", d.id.to_string())
+                    .header("x-costroom-event", d.notice.event.as_str())
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .map_err(Some)
+            };
             let (ok, status, error) = match sent {
                 Ok(r) if r.status().is_success() => (true, Some(r.status().as_u16() as i64), None),
                 Ok(r) => (false, Some(r.status().as_u16() as i64), Some(format!("HTTP {}", r.status()))),
-                Err(e) => (false, None, Some(describe(&e))),
+                Err(e) => {
+                    let why =
+                        e.as_ref().map(cause).unwrap_or_else(|| ": refused by the egress policy".into());
+                    tracing::warn!(delivery = d.id, cause = %why, "webhook connection failed");
+                    (false, None, Some(CONNECTION_FAILED.to_string()))
+                }
             };
             let retry_at = (!ok && attempt < MAX_ATTEMPTS).then(|| {
                 now_ms()
@@ -129,6 +215,7 @@ pub async fn overview(db: &Db, org: OrgId) -> Result<(Vec<Webhook>, Vec<Delivery
 /// Adds a webhook (audited; the address is recorded only in its shown form).
 pub async fn create(
     db: &Db,
+    egress: &Egress,
     org: OrgId,
     actor: &Actor,
     name: &str,
@@ -141,6 +228,7 @@ pub async fn create(
     }
     let url = parse_url(url)?;
     let format = WebhookFormat::parse(format)?;
+    egress.check(&url).await?;
     let shown = crate::domain::webhook::redact_url(&url);
     let entry = NewAudit {
         actor: actor.clone(),
