@@ -18,6 +18,10 @@ pub enum AppError {
     /// Anything unexpected; the cause was logged server-side.
     #[error("something went wrong")]
     Internal,
+    /// The database could not take the work in time (pool exhausted, SQLite writer busy):
+    /// answered 503 with `Retry-After`, never 500, since trying again later will work.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
     /// server_fn plumbing (network, decoding).
     #[error("could not reach the server: {0}")]
     Transport(String),
@@ -35,6 +39,7 @@ impl AppError {
             Self::Forbidden => S::FORBIDDEN,
             Self::NotFound(_) => S::NOT_FOUND,
             Self::Invalid(_) => S::UNPROCESSABLE_ENTITY,
+            Self::Busy => S::SERVICE_UNAVAILABLE,
             Self::Internal | Self::Transport(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,9 +72,50 @@ impl From<sqlx::Error> for AppError {
         if let Some(over) = crate::server::db::OverLimit::of(&e) {
             return Self::Invalid(over.0.clone());
         }
+        if is_busy(&e) {
+            tracing::warn!(error = ?e, "database busy");
+            return Self::Busy;
+        }
         match e {
             sqlx::Error::RowNotFound => Self::NotFound("record".into()),
             other => internal(other),
         }
+    }
+}
+
+/// Errors that say "not now" rather than "wrong": a pool with no free connection in time,
+/// SQLite's busy/locked (another process held the file past `busy_timeout`), PostgreSQL out of
+/// connections.
+#[cfg(feature = "ssr")]
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code();
+            // SQLITE_BUSY 5, SQLITE_LOCKED 6 (extended codes keep them in the low byte);
+            // PostgreSQL 53300 too_many_connections, 57P03 cannot_connect_now
+            let sqlite_busy = code
+                .as_deref()
+                .and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy
+                || matches!(code.as_deref(), Some("53300" | "57P03"))
+                || d.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod busy_tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_busy_not_internal() {
+        let e: AppError = sqlx::Error::PoolTimedOut.into();
+        assert_eq!(e, AppError::Busy);
+        assert_eq!(e.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        let e: AppError = sqlx::Error::RowNotFound.into();
+        assert_eq!(e.status(), http::StatusCode::NOT_FOUND);
     }
 }

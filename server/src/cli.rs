@@ -444,7 +444,7 @@ async fn serve(url: &str, args: ServeArgs) -> Result<(), String> {
         jobs: Default::default(),
         egress,
     };
-    let router = crate::build_router(state);
+    let router = crate::build_router_with(state, crate::load::Load::from_env()?);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;

@@ -1,7 +1,8 @@
 //! The `costroom` binary's library half: configuration, the router (also used by the HTTP
 //! tests), and the CLI commands.
 pub mod cli;
+pub mod load;
 pub mod router;
 pub mod telemetry;
 
-pub use router::build_router;
+pub use router::{build_router, build_router_with};

@@ -17,7 +17,12 @@ use tower_sessions::cookie::{time::Duration, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
+/// The router with the default [`Load`](crate::load::Load) limits.
 pub fn build_router(state: AppState) -> Router {
+    build_router_with(state, crate::load::Load::default())
+}
+
+pub fn build_router_with(state: AppState, load: crate::load::Load) -> Router {
     let routes = page_routes();
     let context_state = state.clone();
     let fallback_state = state.clone();
@@ -48,6 +53,9 @@ pub fn build_router(state: AppState) -> Router {
     };
     router
         .layer(middleware::from_fn(refuse_cross_site_writes))
+        .layer(middleware::map_response(crate::load::retry_after))
+        // outermost after tracing: a refused request costs no session lookup, no body read
+        .layer(middleware::from_fn_with_state(crate::load::Gate::new(load), crate::load::admit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

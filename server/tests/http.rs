@@ -50,6 +50,10 @@ async fn app_with_events(db: &Db) -> axum::Router {
 }
 
 async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
+    app_with_load(db, cookie_secure, server::load::Load::default()).await
+}
+
+async fn app_with_load(db: &Db, cookie_secure: bool, load: server::load::Load) -> axum::Router {
     let org = db.ensure_org("default", "Default").await.unwrap();
     if db.count_users().await.unwrap() == 0 {
         let viewer = AddUser {
@@ -80,19 +84,22 @@ async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
         .site_root(site.to_str().unwrap().to_string())
         .build();
     let keys = KeyHasher::load(db).await.unwrap();
-    server::build_router(AppState {
-        leptos_options,
-        db: db.clone(),
-        org,
-        clock: Clock::Fixed(d(TODAY)),
-        cookie_secure,
-        keys,
-        prices: Default::default(),
-        jobs: Default::default(),
-        egress: app::server::services::webhooks::Egress::new(
-            app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
-        ),
-    })
+    server::build_router_with(
+        AppState {
+            leptos_options,
+            db: db.clone(),
+            org,
+            clock: Clock::Fixed(d(TODAY)),
+            cookie_secure,
+            keys,
+            prices: Default::default(),
+            jobs: Default::default(),
+            egress: app::server::services::webhooks::Egress::new(
+                app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
+            ),
+        },
+        load,
+    )
 }
 
 /// Signs in through the real form post; returns the `name=value` of the session cookie.
@@ -442,6 +449,68 @@ async fn parallel_guesses_check_no_more_passwords_than_one_by_one(db: Db) {
     }
 }
 on_both!(parallel_guesses_check_no_more_passwords_than_one_by_one);
+
+/// Overload is answered, not queued without end: with one ingest request at work and no
+/// waiting room, the others get 429 with `Retry-After` (never a 500), every accepted event is
+/// stored once, and pages still answer meanwhile.
+async fn overload_is_answered_429_with_retry_after_and_nothing_accepted_is_lost(db: Db) {
+    use app::server::services::keys::{create_key, KeyRequest};
+    let load = server::load::Load { ingest: 1, pages: 4, queued: 0, wait: std::time::Duration::ZERO };
+    let app = app_with_load(&db, false, load).await;
+    app::server::services::prices::ensure_public_list(&db).await.unwrap();
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    db.ensure_team(org, "search", "Search").await.unwrap();
+    let hasher = KeyHasher::load(&db).await.unwrap();
+    let req = KeyRequest {
+        name: "load".into(),
+        team: "search".into(),
+        scopes: "ingest".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: app::server::db::Actor::cli(),
+    };
+    let token = create_key(&db, &hasher, org, req).await.unwrap().token;
+    let before = db.lifetime_totals(org).await.unwrap().2;
+    let mut calls = tokio::task::JoinSet::new();
+    for b in 0..20 {
+        let (app, token) = (app.clone(), token.clone());
+        calls.spawn(async move {
+            let events: Vec<_> = (0..200)
+                .map(|i| serde_json::json!({"event_id": format!("load-{b}-{i}"), "timestamp": "2026-11-09T10:00:00Z",
+                    "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 10}))
+                .collect();
+            let req = Request::post("/api/v1/events")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&events).unwrap()))
+                .unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            let retry = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            let status = res.status();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            (status, retry, v["accepted"].as_u64())
+        });
+    }
+    let answers = calls.join_all().await;
+    let busy: Vec<_> = answers.iter().filter(|a| a.0 == StatusCode::TOO_MANY_REQUESTS).collect();
+    assert!(!busy.is_empty(), "one lane, no waiting room: some are refused {answers:?}");
+    assert!(busy.iter().all(|a| a.1.as_deref() == Some("2")), "{busy:?}");
+    let accepted: u64 = answers.iter().filter(|a| a.0 == StatusCode::OK).map(|a| a.2.unwrap()).sum();
+    assert_eq!(
+        answers.iter().filter(|a| a.0 == StatusCode::OK).count() + busy.len(),
+        20,
+        "only 200 or 429: {answers:?}"
+    );
+    assert_eq!(
+        db.lifetime_totals(org).await.unwrap().2 - before,
+        accepted as i64,
+        "requests counted once per stored event"
+    );
+    let (status, _) = send(&app, get("/healthz")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+on_both!(overload_is_answered_429_with_retry_after_and_nothing_accepted_is_lost);
 
 /// `next` survives a sign-in only as a path on this site; the answer is a redirect, never a 500.
 async fn hostile_next_values_are_replaced_by_home_after_sign_in(db: Db) {

@@ -88,6 +88,8 @@ impl Db {
 
     pub async fn touch_api_key(&self, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
         const SQL: &str = "update api_keys set last_used_at = $1 where id = $2";
+        // in the writer lane: otherwise each waits for SQLite's file lock holding a pooled connection
+        let _turn = self.write_lane().await?;
         on_pool!(self, |p| sqlx::query(SQL).bind(at).bind(id).execute(p).await.map(|_| ()))
     }
 

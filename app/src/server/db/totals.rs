@@ -4,7 +4,7 @@
 //! [`MAX_ORG_TOTAL`]. On PostgreSQL the update takes the row's lock, so concurrent writers
 //! (on one server or several) are checked one after the other against committed totals.
 use super::tx::{on_tx, Tx};
-use super::OrgId;
+use super::{Db, OrgId};
 use crate::domain::limits::MAX_ORG_TOTAL;
 use crate::domain::money::group_thousands;
 use crate::domain::Nanos;
@@ -138,5 +138,14 @@ impl Tx {
             }
         }
         Err(sqlx::Error::RowNotFound)
+    }
+}
+
+impl Db {
+    /// The organisation's lifetime totals: (event cost, tokens, requests, Σ|ledger line|).
+    pub async fn lifetime_totals(&self, org: OrgId) -> sqlx::Result<(i64, i64, i64, i64)> {
+        let row: Option<(i64, i64, i64, i64)> =
+            on_pool!(self, |p| sqlx::query_as(READ).bind(org.0).fetch_optional(p).await)?;
+        Ok(row.unwrap_or_default())
     }
 }
