@@ -1166,6 +1166,16 @@ fn the_openapi_document_lists_exactly_the_fields_ingest_reads() {
     for path in ["/api/v1/events", "/v1/traces", "/api/v1/key"] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+    // the documented maxima are the ones enforced
+    use app::domain::limits;
+    for class in ["input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens"] {
+        assert_eq!(props[class]["maximum"], limits::MAX_TOKENS, "{class}");
+    }
+    assert_eq!(props["request_count"]["maximum"], limits::MAX_REQUESTS);
+    assert_eq!(props["latency_ms"]["maximum"], limits::MAX_LATENCY_MS);
+    assert_eq!(props["event_id"]["maxLength"], limits::MAX_ID_LEN);
+    assert_eq!(props["feature"]["maxLength"], limits::MAX_TEXT_LEN);
+    assert_eq!(props["tags"]["maxProperties"], limits::MAX_TAGS);
 }
 
 async fn an_organisations_attribute_mapping_attributes_otlp_spans(db: Db) {
