@@ -21,7 +21,7 @@ test('finance creates a budget with a passed threshold and the alert appears', a
   await page.getByTestId('budget-submit').click();
   await expect(page.getByTestId('budget-result')).toContainText("amount_usd: 'abc'");
   // and beside the field itself
-  await expect(page.getByTestId('error-amount_usd')).toHaveText("'abc' is not an amount of US dollars");
+  await expect(page.getByTestId('error-amount_usd')).toHaveText("'abc' is not an amount of US dollars (digits, one point, and an optional $ and sign only)");
   // a dollar: the team's month to date is far past half of it
   await page.getByTestId('budget-amount').fill('1');
   await page.getByTestId('budget-submit').click();

@@ -21,7 +21,7 @@ test('a product owner records an outcome and sees ROI change, for their own init
   await page.getByTestId('outcome-day').fill(TODAY);
   await page.getByTestId('outcome-total').fill('lots');
   await page.getByTestId('outcome-submit').click();
-  await expect(page.getByTestId('error-total_value')).toHaveText("'lots' is not an amount of US dollars");
+  await expect(page.getByTestId('error-total_value')).toHaveText("'lots' is not an amount of US dollars (digits, one point, and an optional $ and sign only)");
   await page.getByTestId('outcome-total').fill('250');
   await page.getByTestId('outcome-note').fill('escalations avoided');
   await page.getByTestId('outcome-submit').click();
