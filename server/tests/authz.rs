@@ -202,7 +202,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/api/v1/key", "", ApiKey),
     ("GET", "/settings/audit.csv", "", PEOPLE),
     ("GET", "/ledger/focus.csv", "", SignedIn),
-    // also a read-scoped key (server/tests/http.rs)
+    // also a read-scoped key (server/tests/http/main.rs)
     ("GET", "/api/v1/spend", "", SignedIn),
     ("POST", "/api/v1/events", "[]", ApiKey),
     ("POST", "/v1/traces", "", ApiKey),

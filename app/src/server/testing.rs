@@ -9,6 +9,32 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use super::db::Db;
 
+/// Open-redirect shapes a `next=` parameter arrives in (schemes, protocol-relative and
+/// backslash forms, control and invisible characters that browsers strip): the sign-in's
+/// `safe_next` unit test and the HTTP test through the real form both walk this list.
+pub const HOSTILE_NEXT: &[&str] = &[
+    "//evil.example/",
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    " /evil",
+    "/ /evil.example",
+    "/\u{0}/evil.example",
+    "/\u{7f}/evil.example",
+    "/\u{a0}/evil.example",
+    "/évil",
+    "evil.example",
+    "",
+    "///evil.example",
+    "/\u{2028}/evil.example",
+];
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique_name(prefix: &str) -> String {

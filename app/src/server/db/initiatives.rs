@@ -76,6 +76,25 @@ const OUTCOME_GUARD: &str = "update org_totals set outcome_value_nanos = outcome
 const OUTCOME_WEIGHT: &str = "select value_nanos + coalesce(baseline_nanos, 0) from outcomes \
     where org_id = $1 and initiative_id = $2 and id = $3";
 
+/// Moves the lifetime outcome value by a delta inside the caller's transaction (either
+/// backend's): `Err(OverLimit)` when it would leave `0..=MAX_ORG_TOTAL`.
+macro_rules! outcome_total {
+    ($tx:ident, $org:expr, $delta:expr) => {{
+        let n = sqlx::query(OUTCOME_GUARD)
+            .bind($org.0)
+            .bind($delta)
+            .bind(crate::domain::limits::MAX_ORG_TOTAL)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            Err(outcome_over_limit())
+        } else {
+            Ok(())
+        }
+    }};
+}
+
 fn outcome_weight(o: &Outcome) -> i64 {
     // each part is at most MAX_LINE_COST (checked when parsed), so the sum fits
     o.value.0 + o.baseline_cost.map_or(0, |b| b.0)
@@ -217,16 +236,7 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             if id.is_some() {
-                let n = sqlx::query(OUTCOME_GUARD)
-                    .bind(org.0)
-                    .bind(outcome_weight(o))
-                    .bind(crate::domain::limits::MAX_ORG_TOTAL)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 0 {
-                    return Err(outcome_over_limit());
-                }
+                outcome_total!(tx, org, outcome_weight(o))?;
                 insert_audit!(tx, org, audit)?;
             }
             id
@@ -247,16 +257,7 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(old) = old {
-                let n = sqlx::query(OUTCOME_GUARD)
-                    .bind(org.0)
-                    .bind(outcome_weight(o) - old)
-                    .bind(crate::domain::limits::MAX_ORG_TOTAL)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 0 {
-                    return Err(outcome_over_limit());
-                }
+                outcome_total!(tx, org, outcome_weight(o) - old)?;
             }
             let n = sqlx::query(SQL)
                 .bind(org.0)
@@ -298,12 +299,9 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(old) = old {
-                sqlx::query(OUTCOME_GUARD)
-                    .bind(org.0)
-                    .bind(-old)
-                    .bind(crate::domain::limits::MAX_ORG_TOTAL)
-                    .execute(&mut *tx)
-                    .await?;
+                // lowering cannot pass the bound; a total already inconsistent must not block
+                // the deletion that would start to repair it
+                let _ = outcome_total!(tx, org, -old);
             }
             let n = sqlx::query(SQL)
                 .bind(org.0)
