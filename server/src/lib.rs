@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod load;
 pub mod router;
+pub mod sessions;
 pub mod telemetry;
 
 pub use router::{build_router, build_router_with};

@@ -1,6 +1,10 @@
 //! `costroom`: serve, migrate, demo. See `costroom --help` and the README.
 use clap::Parser;
 
+// returns freed pages to the system (glibc's malloc kept a load burst's peak for good)
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = server::cli::Cli::parse();

@@ -45,10 +45,12 @@ pub fn build_router_with(state: AppState, load: crate::load::Load) -> Router {
             move || provide_context(fallback_state.clone()),
             shell,
         ));
-    // Sessions live in the application's own database: they survive restarts and are shared
-    // by several servers on PostgreSQL.
+    // sessions in the application's database (see crate::sessions)
     let router = match &state.db {
-        Db::Sqlite(s) => router.layer(sessions(SqliteStore::new(s.pool.clone()), secure)),
+        Db::Sqlite(s) => router.layer(sessions(
+            crate::sessions::LaneStore::new(state.db.clone(), SqliteStore::new(s.pool.clone())),
+            secure,
+        )),
         Db::Postgres(p) => router.layer(sessions(PostgresStore::new(p.clone()), secure)),
     };
     router

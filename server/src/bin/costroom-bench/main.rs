@@ -13,6 +13,9 @@
 //! - `costroom-bench focus [rows]`: writes a FOCUS CSV of that many rows (10 accounts × 12
 //!   billing periods, tags, many decimals), imports it into the ledger, and prints rows/s and
 //!   this process's resident memory sampled during the import.
+//! - `costroom-bench load [seconds] [ingest] [pages]`: the overload test (see load.rs): 200
+//!   ingest and 200 page connections for 60 s by default; exits non-zero when a target is
+//!   missed (a 500, a timeout, a refusal without Retry-After, memory, a lost event).
 //! - `costroom-bench forecast [trace.csv]`: backtests the spend forecast (rolling origin) and
 //!   prints MAPE by horizon for each method: on the demo's daily spend (120 days, weekly
 //!   season) and on the Azure LLM inference conversation trace (CC BY 4.0, Patel et al.,
@@ -40,6 +43,10 @@ async fn main() {
         let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let conns: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(2);
         return ingest::main(n, conns).await;
+    }
+    if args.get(1).map(String::as_str) == Some("load") {
+        let arg = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
+        return load::main(arg(2, 60) as u64, arg(3, 200), arg(4, 200)).await;
     }
     if args.get(1).map(String::as_str) == Some("forecast") {
         let path = args.get(2).cloned().unwrap_or_else(|| {
@@ -119,208 +126,9 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-mod ingest {
-    use std::process::{Child, Command, Stdio};
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
-    use app::domain::ingest::to_item;
-    use app::domain::UsageEvent;
-    use app::server::db::Actor;
-    use app::server::demo::{generate, DemoConfig};
-    use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
-    use app::server::testing::TestDb;
-    use chrono::NaiveDate;
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::TcpStream;
-    use tokio::sync::Mutex;
-
-    const BATCH: usize = 1_000;
-
-    pub async fn main(n: usize, conns: usize) {
-        println!("costroom-bench ingest: {n} events in batches of {BATCH} over {conns} connection(s)");
-        let events = events(n);
-        let sqlite = TestDb::sqlite().await;
-        run("sqlite", &sqlite, &events, conns).await;
-        sqlite.finish().await;
-        match TestDb::postgres().await {
-            Some(pg) => {
-                run("postgres", &pg, &events, conns).await;
-                pg.finish().await;
-            }
-            None => println!("postgres: skipped (set COSTROOM_TEST_PG_URL)"),
-        }
-    }
-
-    /// `n` demo events (the generator's realistic mix), repeated under new ids if the demo
-    /// holds fewer.
-    fn events(n: usize) -> Vec<UsageEvent> {
-        let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
-        let base = generate(&DemoConfig { seed: 42, end, days: 120, volume: 4.0 });
-        (0..n)
-            .map(|i| {
-                let mut e = base[i % base.len()].clone();
-                if i >= base.len() {
-                    e.event_id = format!("{}-r{}", e.event_id, i / base.len());
-                }
-                // the server prices them from its price book, like real traffic
-                e.cost_source = app::domain::usage::CostSource::Unpriced;
-                e
-            })
-            .collect()
-    }
-
-    struct Server(Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn rss_kib(pid: u32, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    async fn run(backend: &str, t: &TestDb, events: &[UsageEvent], conns: usize) {
-        let org = t.db.ensure_org("default", "Default organisation").await.expect("org");
-        t.db.ensure_team(org, "bench", "Bench").await.expect("team");
-        let hasher = KeyHasher::load(&t.db).await.expect("hasher");
-        let req = KeyRequest {
-            name: "bench".into(),
-            team: "bench".into(),
-            scopes: "ingest".into(),
-            initiative: None,
-            expires_in_days: None,
-            actor: Actor::cli(),
-        };
-        let token = create_key(&t.db, &hasher, org, req).await.expect("key").token;
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            l.local_addr().expect("addr").port()
-        };
-        let bin = std::env::current_exe().expect("exe").with_file_name("costroom");
-        let child = Command::new(&bin)
-            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--site-root", "/nonexistent"])
-            .env("DATABASE_URL", t.url())
-            .env("COSTROOM_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        let server = Server(child);
-        let pid = server.0.id();
-        let addr = format!("127.0.0.1:{port}");
-        let ready = Instant::now();
-        while TcpStream::connect(&addr).await.is_err() {
-            assert!(ready.elapsed() < Duration::from_secs(30), "server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let bodies: Vec<Vec<u8>> = events
-            .chunks(BATCH)
-            .map(|c| serde_json::to_vec(&c.iter().map(to_item).collect::<Vec<_>>()).expect("json"))
-            .collect();
-        let queue = Arc::new(Mutex::new(bodies.into_iter().enumerate().collect::<Vec<_>>().into_iter()));
-        let latencies = Arc::new(Mutex::new(Vec::new()));
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let started = Instant::now();
-        let mut tasks = vec![];
-        for _ in 0..conns {
-            let (queue, latencies, samples, addr, token) =
-                (queue.clone(), latencies.clone(), samples.clone(), addr.clone(), token.clone());
-            tasks.push(tokio::spawn(async move {
-                let stream = TcpStream::connect(&addr).await.expect("connect");
-                stream.set_nodelay(true).expect("nodelay");
-                let mut conn = BufReader::new(stream);
-                loop {
-                    let Some((i, body)) = queue.lock().await.next() else { break };
-                    let t = Instant::now();
-                    let head = format!(
-                        "POST /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-                         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    conn.get_mut().write_all(head.as_bytes()).await.expect("write");
-                    conn.get_mut().write_all(&body).await.expect("write");
-                    let (status, answer) = read_response(&mut conn).await;
-                    assert_eq!(status, 200, "batch {i}: {answer}");
-                    latencies.lock().await.push(t.elapsed());
-                    if (i + 1) % 500 == 0 {
-                        samples.lock().await.push(((i + 1) * BATCH, rss_kib(pid, "VmRSS:")));
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("client task");
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let mut lat = latencies.lock().await.clone();
-        lat.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let (n, total) = t.db.usage_totals(org).await.expect("totals");
-        assert_eq!(n as usize, events.len(), "every event stored once");
-        let rate = events.len() as f64 / secs;
-        println!(
-            "{backend}: HTTP ingest {} events in {secs:.1}s = {rate:.0} events/s; batch p50 {:.1} ms, p99 {:.1} ms; \
-             priced total {}",
-            events.len(),
-            ms(lat[lat.len() / 2]),
-            ms(lat[lat.len() * 99 / 100]),
-            total.usd()
-        );
-        let series: Vec<String> =
-            samples.lock().await.iter().map(|(n, kib)| format!("{}k:{}MiB", n / 1000, kib / 1024)).collect();
-        println!(
-            "{backend}: server RSS while ingesting [{}]; peak {} MiB",
-            series.join(" "),
-            rss_kib(pid, "VmHWM:") / 1024
-        );
-        drop(server);
-
-        // the baseline: the same rows, one multi-row insert per batch, same database
-        let plain = t.db.ensure_org("plain", "Plain").await.expect("org");
-        let started = Instant::now();
-        for chunk in events.chunks(BATCH) {
-            t.db.bulk_insert_events_only(plain, chunk).await.expect("bulk insert");
-        }
-        let plain_rate = events.len() as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "{backend}: plain bulk insert {plain_rate:.0} events/s; HTTP ingest reaches {:.0}% of it",
-            rate * 100.0 / plain_rate
-        );
-    }
-
-    async fn read_response(conn: &mut BufReader<TcpStream>) -> (u16, String) {
-        let mut line = String::new();
-        conn.read_line(&mut line).await.expect("status line");
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            conn.read_line(&mut line).await.expect("header");
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        conn.read_exact(&mut body).await.expect("body");
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-}
+mod ingest;
+mod load;
+mod serve;
 
 mod focus {
     use std::io::Write;
