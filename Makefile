@@ -27,7 +27,7 @@ E2E_TODAY := 2026-11-20
 E2E_DB := target/e2e/e2e.db
 
 .PHONY: help run test setup build build-front build-server site serve demo \
-        check fmt-check clippy unit-tests e2e e2e-run release bench
+        check fmt-check clippy unit-tests e2e e2e-run release bench fuzz
 
 help:
 	@sed -n '1,7p' Makefile
@@ -143,9 +143,17 @@ e2e-run:
 BENCH_EVENTS ?= 5000000
 BENCH_FOCUS_ROWS ?= 1000000
 BENCH_SPEND_EVENTS ?= 10000000
+BENCH_LOAD_SECS ?= 60
+FUZZ_MINUTES ?= 10
 bench:
 	cargo build -q -p server --bins --profile server-release
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench ingest $(BENCH_EVENTS) 2
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench focus $(BENCH_FOCUS_ROWS)
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench spend $(BENCH_SPEND_EVENTS)
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench load $(BENCH_LOAD_SECS) 200 200
+
+# Mutation fuzzing of every parser outsiders feed (no panic allowed); see costroom-fuzz.rs.
+fuzz:
+	cargo build -q -p server --bin costroom-fuzz --profile server-release
+	$(TARGET_DIR)/server-release/costroom-fuzz $(FUZZ_MINUTES)
