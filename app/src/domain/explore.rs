@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::ledger::SpendSource;
+use super::money::share_pct;
 use super::rollup::Sums;
 use super::text::{csv_row, encode_query_value};
 use super::{DateRange, Nanos};
@@ -847,15 +848,6 @@ fn csv_header(m: Metric) -> String {
     } else {
         m.as_str().to_string()
     }
-}
-
-/// A group's share of the total cost in percent, one decimal (display only).
-pub fn share_pct(part: i64, total: i64) -> String {
-    if total == 0 {
-        return String::new();
-    }
-    let permille = (part as i128 * 1000 * 2 + total as i128) / (total as i128 * 2);
-    format!("{}.{}", permille / 10, (permille % 10).abs())
 }
 
 fn csv_line(fields: impl IntoIterator<Item = String>) -> String {

@@ -143,6 +143,15 @@ impl Nanos {
     }
 }
 
+/// A group's share of the total cost in percent, one decimal (display only).
+pub fn share_pct(part: i64, total: i64) -> String {
+    if total == 0 {
+        return String::new();
+    }
+    let permille = (part as i128 * 1000 * 2 + total as i128) / (total as i128 * 2);
+    format!("{}.{}", permille / 10, (permille % 10).abs())
+}
+
 /// `1234567` -> `1,234,567`, for counts shown next to money.
 pub fn group_thousands(n: u64) -> String {
     let s = n.to_string();

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::explore::share_pct;
+use super::money::share_pct;
 use super::Nanos;
 use crate::error::AppError;
 

@@ -14,7 +14,7 @@ use crate::components::{ActionResult, EChart, ErrorNotice, FieldError};
 use crate::domain::budget::{
     AccuracyRow, Budget, BudgetDetail, BudgetLine, BudgetPeriod, PeriodForecast, Status,
 };
-use crate::domain::explore::share_pct;
+use crate::domain::money::share_pct;
 use crate::domain::Nanos;
 
 #[component]

@@ -630,7 +630,7 @@ fn BreakdownTable(b: Breakdown) -> impl IntoView {
                     {b.rows
                         .into_iter()
                         .map(|(k, c)| {
-                            let share = crate::domain::explore::share_pct(c.0, total);
+                            let share = crate::domain::money::share_pct(c.0, total);
                             view! {
                                 <tr>
                                     <th scope="row">{k}</th>

@@ -5,11 +5,12 @@ use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
-use super::spend::spend_href;
+use super::links::spend_href;
 use crate::api::{get_coverage, get_kpis, KpisPage};
 use crate::components::ErrorNotice;
 use crate::domain::coverage::{CoverageRow, CoverageView, ATTRIBUTES};
-use crate::domain::explore::{share_pct, Dim, NOT_SET};
+use crate::domain::explore::{Dim, NOT_SET};
+use crate::domain::money::share_pct;
 use crate::domain::overview::Coverage;
 use crate::domain::{DateRange, Nanos};
 

@@ -6,6 +6,7 @@ pub mod coming_soon;
 pub mod initiatives;
 pub mod kpis;
 pub mod ledger;
+pub mod links;
 pub mod not_found;
 pub mod overview;
 pub mod reviews;

@@ -6,19 +6,13 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::spend::spend_href;
+use super::links::{scope_href, spend_href};
 use crate::api::get_scope;
 use crate::charts;
 use crate::components::{EChart, ErrorNotice};
-use crate::domain::explore::{share_pct, Dim, ScopeView, SpendView};
+use crate::domain::explore::{Dim, ScopeView, SpendView};
+use crate::domain::money::share_pct;
 use crate::domain::text::encode_query_value;
-
-/// The detail page of a value, when its dimension has one.
-pub fn scope_href(dim: &Dim, value: &str) -> Option<String> {
-    crate::domain::explore::SCOPE_DIMS
-        .contains(dim)
-        .then(|| format!("/spend/{}/{}", dim.key(), encode_query_value(value)))
-}
 
 #[component]
 pub fn ScopePage() -> impl IntoView {

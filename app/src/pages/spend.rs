@@ -7,12 +7,14 @@ use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_location;
 
+use super::links::{scope_href, spend_href};
 use crate::api::{get_spend, SpendPage};
 use crate::charts;
 use crate::components::{EChart, SignInFirst};
 use crate::domain::explore::{
-    share_pct, Dim, Granularity, Metric, SortKey, SpendQuery, SpendView, PRESETS, TABLE_METRICS,
+    Dim, Granularity, Metric, SortKey, SpendQuery, SpendView, PRESETS, TABLE_METRICS,
 };
+use crate::domain::money::share_pct;
 use crate::error::AppError;
 
 #[component]
@@ -43,11 +45,6 @@ pub fn SpendPage() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// The explorer URL of a query.
-pub fn spend_href(q: &SpendQuery) -> String {
-    format!("/spend?{}", q.to_query_string())
 }
 
 #[component]
@@ -322,7 +319,7 @@ fn SpendTable(view: SpendView) -> impl IntoView {
             let share = share_pct(g.sums.cost_nanos, total_cost);
             let sums = g.sums;
             let name = g.group.clone();
-            let detail = q.group.as_ref().and_then(|d| super::scope::scope_href(d, &g.group));
+            let detail = q.group.as_ref().and_then(|d| scope_href(d, &g.group));
             view! {
                 <tr data-group=g.group.clone()>
                     <th scope="row">

@@ -16,7 +16,8 @@ use super::ingest_api::problem;
 use super::services;
 use super::state::AppState;
 use crate::domain::api_key::Scope;
-use crate::domain::explore::{decode_pairs, share_pct, Dim, SpendView, TABLE_METRICS};
+use crate::domain::explore::{decode_pairs, Dim, SpendView, TABLE_METRICS};
+use crate::domain::money::share_pct;
 use crate::error::AppError;
 
 enum Format {
