@@ -3,14 +3,12 @@ use std::time::{Duration, Instant};
 
 use app::domain::ingest::to_item;
 use app::domain::UsageEvent;
-use app::server::db::Actor;
 use app::server::demo::{generate, DemoConfig};
-use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
 use app::server::testing::TestDb;
 use chrono::NaiveDate;
 use tokio::sync::Mutex;
 
-use super::serve::{rss_kib, Conn, Server};
+use super::serve::{ingest_key, rss_kib, Conn, Server};
 
 const BATCH: usize = 1_000;
 
@@ -48,18 +46,7 @@ fn events(n: usize) -> Vec<UsageEvent> {
 }
 
 async fn run(backend: &str, t: &TestDb, events: &[UsageEvent], conns: usize) {
-    let org = t.db.ensure_org("default", "Default organisation").await.expect("org");
-    t.db.ensure_team(org, "bench", "Bench").await.expect("team");
-    let hasher = KeyHasher::load(&t.db).await.expect("hasher");
-    let req = KeyRequest {
-        name: "bench".into(),
-        team: "bench".into(),
-        scopes: "ingest".into(),
-        initiative: None,
-        expires_in_days: None,
-        actor: Actor::cli(),
-    };
-    let token = create_key(&t.db, &hasher, org, req).await.expect("key").token;
+    let (org, token) = ingest_key(&t.db).await;
     let server = Server::start(&t.url(), &[]).await;
     let addr = server.addr.clone();
     let pid = server.pid();

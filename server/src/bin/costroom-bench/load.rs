@@ -19,11 +19,10 @@ use app::domain::{Nanos, UsageEvent};
 use app::server::db::Actor;
 use app::server::demo::{generate, DemoConfig};
 use app::server::services;
-use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
 use app::server::services::users::{add_user, AddUser};
 use app::server::testing::TestDb;
 
-use super::serve::{rss_kib, Conn, Server};
+use super::serve::{ingest_key, rss_kib, Conn, Server};
 
 const BATCH: usize = 100;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -88,7 +87,6 @@ async fn run(backend: &str, t: &TestDb, secs: u64, ingest: usize, pages: usize) 
     services::demo::seed(&t.db, org, DemoConfig { seed: 42, end, days: 120, volume: 1.0 }, false)
         .await
         .expect("seed");
-    t.db.ensure_team(org, "bench", "Bench").await.expect("team");
     let user = AddUser {
         email: EMAIL.into(),
         name: "Load".into(),
@@ -97,16 +95,7 @@ async fn run(backend: &str, t: &TestDb, secs: u64, ingest: usize, pages: usize) 
         team: None,
     };
     add_user(&t.db, org, &Actor::cli(), user).await.expect("user");
-    let hasher = KeyHasher::load(&t.db).await.expect("hasher");
-    let req = KeyRequest {
-        name: "load".into(),
-        team: "bench".into(),
-        scopes: "ingest".into(),
-        initiative: None,
-        expires_in_days: None,
-        actor: Actor::cli(),
-    };
-    let token = create_key(&t.db, &hasher, org, req).await.expect("key").token;
+    let (_, token) = ingest_key(&t.db).await;
     let (events_before, cost_before) = t.db.usage_totals(org).await.expect("totals");
 
     let server = Server::start(&t.url(), &[]).await;

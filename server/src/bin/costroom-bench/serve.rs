@@ -66,6 +66,25 @@ pub fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The "default" organisation (the one `costroom serve` answers for) with team "bench" and
+/// an ingest key on it; returns the organisation and the key's token.
+pub async fn ingest_key(db: &app::server::db::Db) -> (app::server::db::OrgId, String) {
+    use app::server::db::Actor;
+    use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
+    let org = db.ensure_org("default", "Default organisation").await.expect("org");
+    db.ensure_team(org, "bench", "Bench").await.expect("team");
+    let hasher = KeyHasher::load(db).await.expect("hasher");
+    let req = KeyRequest {
+        name: "bench".into(),
+        team: "bench".into(),
+        scopes: "ingest".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: Actor::cli(),
+    };
+    (org, create_key(db, &hasher, org, req).await.expect("key").token)
+}
+
 /// One keep-alive connection.
 pub struct Conn(BufReader<TcpStream>);
 
