@@ -103,14 +103,14 @@ fmt-check:
 
 clippy:
 	@echo "== clippy (ssr: app + server, all targets)"
-	cargo clippy -p app -p server --all-targets -- -D warnings
+	cargo clippy -p app -p server --all-targets --features app/testing,server/bench -- -D warnings
 	@echo "== clippy (hydrate: frontend for wasm32)"
 	cargo clippy -p frontend --target wasm32-unknown-unknown --target-dir $(FRONT_TARGET_DIR) -- -D warnings
 
 unit-tests:
 	@echo "== unit, DB contract (SQLite$(if $(PG_URL), + PostgreSQL,)) and HTTP tests"
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(if $(PG_URL),COSTROOM_REQUIRE_PG=1,) \
-	  cargo test -p app -p server
+	  cargo test -p app -p server --features app/testing
 
 # The browser suite runs against a fresh SQLite file, and again against a fresh PostgreSQL
 # database when one is configured (the same pages must show the same figures on both).
@@ -146,7 +146,7 @@ BENCH_SPEND_EVENTS ?= 10000000
 BENCH_LOAD_SECS ?= 60
 FUZZ_MINUTES ?= 10
 bench:
-	cargo build -q -p server --bins --profile server-release
+	cargo build -q -p server --bins --features bench --profile server-release
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench ingest $(BENCH_EVENTS) 2
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench focus $(BENCH_FOCUS_ROWS)

@@ -10,6 +10,9 @@ pub enum AppError {
     Unauthorized,
     #[error("you don't have access to this")]
     Forbidden,
+    /// Refused with a reason the caller can act on (403).
+    #[error("{0}")]
+    Denied(String),
     #[error("{0} not found")]
     NotFound(String),
     /// Validation failure; the text names the field and what was wrong with it.
@@ -22,6 +25,12 @@ pub enum AppError {
     /// answered 503 with `Retry-After`, never 500, since trying again later will work.
     #[error("the server is busy; try again in a moment")]
     Busy,
+    /// A body that cannot be read at all (not JSON, not gzip, not protobuf): 400.
+    #[error("{0}")]
+    Malformed(String),
+    /// A body or batch past a documented size limit: 413.
+    #[error("{0}")]
+    TooLarge(String),
     /// server_fn plumbing (network, decoding).
     #[error("could not reach the server: {0}")]
     Transport(String),
@@ -32,13 +41,30 @@ impl AppError {
         Self::Invalid(msg.into())
     }
 
+    /// A stable machine-readable name of the kind, the `code` of the JSON problem answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden | Self::Denied(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Invalid(_) => "invalid",
+            Self::Malformed(_) => "malformed",
+            Self::TooLarge(_) => "too_large",
+            Self::Internal => "internal",
+            Self::Busy => "busy",
+            Self::Transport(_) => "transport",
+        }
+    }
+
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode as S;
         match self {
             Self::Unauthorized => S::UNAUTHORIZED,
-            Self::Forbidden => S::FORBIDDEN,
+            Self::Forbidden | Self::Denied(_) => S::FORBIDDEN,
             Self::NotFound(_) => S::NOT_FOUND,
             Self::Invalid(_) => S::UNPROCESSABLE_ENTITY,
+            Self::Malformed(_) => S::BAD_REQUEST,
+            Self::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
             Self::Busy => S::SERVICE_UNAVAILABLE,
             Self::Internal | Self::Transport(_) => S::INTERNAL_SERVER_ERROR,
         }
@@ -93,13 +119,15 @@ pub fn is_busy(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(d) => {
             let code = d.code();
             // SQLITE_BUSY 5, SQLITE_LOCKED 6 (extended codes keep them in the low byte);
-            // PostgreSQL 53300 too_many_connections, 57P03 cannot_connect_now
+            // PostgreSQL 53300 too_many_connections, 57P03 cannot_connect_now, and the
+            // conflicts a retry resolves: 40001 serialization_failure, 40P01 deadlock_detected,
+            // 55P03 lock_not_available
             let sqlite_busy = code
                 .as_deref()
                 .and_then(|c| c.parse::<i64>().ok())
                 .is_some_and(|c| matches!(c & 0xff, 5 | 6));
             sqlite_busy
-                || matches!(code.as_deref(), Some("53300" | "57P03"))
+                || matches!(code.as_deref(), Some("53300" | "57P03" | "40001" | "40P01" | "55P03"))
                 || d.message().contains("database is locked")
         }
         _ => false,

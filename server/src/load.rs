@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::error::AppError;
+use app::server::http::problem::RETRY_AFTER_SECS;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -106,14 +108,10 @@ impl Gate {
     }
 }
 
-/// Seconds a refused client is asked to wait.
-const RETRY_AFTER_SECS: &str = "2";
-
+/// The busy answer (JSON problem with `Retry-After`), as 429 for ingest and 503 for pages.
 fn refused(status: StatusCode) -> Response {
-    let mut res =
-        (status, axum::Json(serde_json::json!({ "error": "the server is busy; try again in a moment" })))
-            .into_response();
-    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    let mut res = AppError::Busy.into_response();
+    *res.status_mut() = status;
     res
 }
 

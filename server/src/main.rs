@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
     match server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

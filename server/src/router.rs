@@ -1,8 +1,8 @@
 //! `build_router`: machine routes, Leptos pages and server functions, static site files.
-use app::server::auth::{self, SESSION_COOKIE, SESSION_IDLE_HOURS};
+use app::server::auth::{SESSION_COOKIE, SESSION_IDLE_HOURS};
 use app::server::db::Db;
+use app::server::http::{auth, exports, ingest, otlp, records, spend, uploads};
 use app::server::state::AppState;
-use app::server::{exports, ingest_api, otlp_api, records_api, spend_api, uploads};
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -84,13 +84,13 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
         (Method::GET, "/ledger/focus.csv", get(exports::focus_csv_handler)),
         (Method::GET, "/reviews/{id}/export", get(exports::review_export_handler)),
-        (Method::GET, "/api/v1/spend", get(spend_api::spend_handler)),
-        (Method::POST, "/api/v1/events", post(ingest_api::events_handler)),
-        (Method::POST, "/v1/traces", post(otlp_api::traces_handler)),
-        (Method::POST, "/api/v1/ledger/gpu-usage", post(records_api::gpu_usage_handler)),
-        (Method::POST, "/api/v1/ledger/training-runs", post(records_api::training_runs_handler)),
-        (Method::POST, "/api/v1/ledger/commitments", post(records_api::commitments_handler)),
-        (Method::POST, "/api/v1/outcomes", post(records_api::outcomes_handler)),
+        (Method::GET, "/api/v1/spend", get(spend::spend_handler)),
+        (Method::POST, "/api/v1/events", post(ingest::events_handler)),
+        (Method::POST, "/v1/traces", post(otlp::traces_handler)),
+        (Method::POST, "/api/v1/ledger/gpu-usage", post(records::gpu_usage_handler)),
+        (Method::POST, "/api/v1/ledger/training-runs", post(records::training_runs_handler)),
+        (Method::POST, "/api/v1/ledger/commitments", post(records::commitments_handler)),
+        (Method::POST, "/api/v1/outcomes", post(records::outcomes_handler)),
         (
             Method::POST,
             "/initiatives/{id}/outcomes",

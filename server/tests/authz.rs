@@ -8,12 +8,11 @@ use app::server::db::Actor;
 use app::server::services::auth::ensure_demo_users;
 use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
 use app::server::services::users::{add_user, AddUser};
-use app::server::state::{AppState, Clock};
+use app::server::startup;
 use app::server::testing::TestDb;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::NaiveDate;
-use leptos::config::LeptosOptions;
 use tower::ServiceExt;
 
 /// Who may call an endpoint.
@@ -292,21 +291,8 @@ async fn the_table_is_complete_and_every_caller_gets_what_it_says() {
     let org = t.db.ensure_org("default", "Default").await.unwrap();
     ensure_demo_users(&t.db, org).await.unwrap();
     let keys = KeyHasher::load(&t.db).await.unwrap();
-    let leptos_options = LeptosOptions::builder().output_name("costroom").site_root("/nonexistent").build();
     let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-    let state = AppState {
-        leptos_options,
-        db: t.db.clone(),
-        org,
-        clock: Clock::Fixed(today),
-        cookie_secure: false,
-        keys: keys.clone(),
-        prices: Default::default(),
-        jobs: Default::default(),
-        egress: app::server::services::webhooks::Egress::new(
-            app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
-        ),
-    };
+    let state = startup::state(&t.db, org, startup::Options::for_tests(today)).await.unwrap();
     let app = server::build_router(state);
     let cli = Actor::cli();
     let target = AddUser {

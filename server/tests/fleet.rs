@@ -150,18 +150,18 @@ async fn setup(db: &Db, receiver_url: &str) -> (OrgId, String, DateTime<Utc>) {
     // team b has no spend yet: a $100 monthly budget whose four thresholds the test crosses one by one
     let today = Utc::now().date_naive();
     let month = today.format("%Y-%m-01").to_string();
-    let b = app::domain::budget::parse_budget(
-        "Team b",
-        "team",
-        "b",
-        "month",
-        "1",
-        true,
-        &month,
-        "100",
-        "25, 50, 75, 100",
-        "Fi",
-    )
+    let b = app::domain::budget::parse_budget(&app::domain::budget::BudgetInput {
+        name: "Team b".into(),
+        scope: "team".into(),
+        scope_value: "b".into(),
+        period: "month".into(),
+        fiscal_start_month: "1".into(),
+        recurring: Some("on".into()),
+        start: (&month).into(),
+        amount_usd: "100".into(),
+        thresholds: "25, 50, 75, 100".into(),
+        owner: "Fi".into(),
+    })
     .expect("budget");
     services::budgets::create(db, org, &Actor::cli(), today, b).await.expect("create budget");
     let hasher = KeyHasher::load(db).await.expect("hasher");

@@ -1,5 +1,4 @@
 //! Budgets and their alerts.
-#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -30,16 +29,7 @@ pub async fn list_budgets() -> Result<BudgetsPage, AppError> {
 /// Creates a budget (finance, admins); errors name the field.
 #[server(endpoint = "create_budget")]
 pub async fn create_budget(
-    name: String,
-    scope: String,
-    scope_value: String,
-    period: String,
-    fiscal_start_month: String,
-    recurring: Option<String>,
-    start: String,
-    amount_usd: String,
-    thresholds: String,
-    owner: String,
+    #[server(flatten)] input: crate::domain::budget::BudgetInput,
 ) -> Result<i64, AppError> {
     use crate::domain::budget::parse_budget;
     use crate::domain::Right;
@@ -47,18 +37,7 @@ pub async fn create_budget(
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
     let st = state::app_state()?;
-    let b = state::with_status(parse_budget(
-        &name,
-        &scope,
-        &scope_value,
-        &period,
-        &fiscal_start_month,
-        recurring.is_some(),
-        &start,
-        &amount_usd,
-        &thresholds,
-        &owner,
-    ))?;
+    let b = state::with_status(parse_budget(&input))?;
     let actor = Actor::person(user.id, &user.email);
     state::with_status(services::budgets::create(&st.db, st.org, &actor, st.clock.today(), b).await)
 }
@@ -89,16 +68,7 @@ pub async fn get_budget(id: i64) -> Result<(crate::domain::budget::BudgetDetail,
 #[server(endpoint = "update_budget")]
 pub async fn update_budget(
     id: i64,
-    name: String,
-    scope: String,
-    scope_value: String,
-    period: String,
-    fiscal_start_month: String,
-    recurring: Option<String>,
-    start: String,
-    amount_usd: String,
-    thresholds: String,
-    owner: String,
+    #[server(flatten)] input: crate::domain::budget::BudgetInput,
 ) -> Result<(), AppError> {
     use crate::domain::budget::parse_budget;
     use crate::domain::Right;
@@ -106,18 +76,7 @@ pub async fn update_budget(
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
     let st = state::app_state()?;
-    let b = state::with_status(parse_budget(
-        &name,
-        &scope,
-        &scope_value,
-        &period,
-        &fiscal_start_month,
-        recurring.is_some(),
-        &start,
-        &amount_usd,
-        &thresholds,
-        &owner,
-    ))?;
+    let b = state::with_status(parse_budget(&input))?;
     let actor = Actor::person(user.id, &user.email);
     state::with_status(services::budgets::update(&st.db, st.org, &actor, st.clock.today(), id, b).await)
 }

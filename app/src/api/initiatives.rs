@@ -1,5 +1,4 @@
 //! Initiatives, their outcomes and zombie-flag decisions.
-#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -54,20 +53,7 @@ pub async fn list_initiatives(from: String, to: String) -> Result<InitiativesPag
 
 #[server(endpoint = "create_initiative")]
 pub async fn create_initiative(
-    key: String,
-    name: String,
-    description: String,
-    owner: String,
-    team: String,
-    status: String,
-    kickoff: String,
-    go_live: String,
-    metric: String,
-    unit: String,
-    value_per_unit: String,
-    features: String,
-    api_keys: String,
-    tags: String,
+    #[server(flatten)] input: crate::domain::initiative::InitiativeInput,
 ) -> Result<i64, AppError> {
     use crate::domain::initiative::parse_initiative;
     use crate::domain::Right;
@@ -75,23 +61,11 @@ pub async fn create_initiative(
     let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
     let st = state::app_state()?;
     // product members own what they create: the owner field is theirs whatever was typed
-    let owner = if user.role == crate::domain::Role::Admin { owner } else { user.email.clone() };
-    let i = state::with_status(parse_initiative(
-        &key,
-        &name,
-        &description,
-        &owner,
-        &team,
-        &status,
-        &kickoff,
-        &go_live,
-        &metric,
-        &unit,
-        &value_per_unit,
-        &features,
-        &api_keys,
-        &tags,
-    ))?;
+    let mut input = input;
+    if user.role != crate::domain::Role::Admin {
+        input.owner = user.email.clone();
+    }
+    let i = state::with_status(parse_initiative(&input))?;
     state::with_status(services::initiatives::create(&st.db, st.org, &user, i).await)
 }
 
@@ -110,15 +84,7 @@ pub async fn get_initiative(id: i64, from: String, to: String) -> Result<Initiat
 pub async fn correct_outcome(
     initiative: i64,
     outcome: i64,
-    day: String,
-    period_end: String,
-    metric: String,
-    quantity: String,
-    value_per_unit: String,
-    total_value: String,
-    baseline_cost: String,
-    note: String,
-    evidence: String,
+    #[server(flatten)] input: crate::domain::initiative::OutcomeInput,
 ) -> Result<(), AppError> {
     use crate::domain::initiative::parse_outcome;
     use crate::domain::Right;
@@ -127,18 +93,7 @@ pub async fn correct_outcome(
     let st = state::app_state()?;
     state::with_status(
         services::initiatives::correct_outcome(&st.db, st.org, &user, initiative, outcome, |i| {
-            parse_outcome(
-                i,
-                &day,
-                &period_end,
-                &metric,
-                &quantity,
-                &value_per_unit,
-                &total_value,
-                &baseline_cost,
-                &note,
-                &evidence,
-            )
+            parse_outcome(i, &input)
         })
         .await,
     )
@@ -160,15 +115,7 @@ pub async fn remove_outcome(initiative: i64, outcome: i64, reason: String) -> Re
 #[server(endpoint = "record_outcome")]
 pub async fn record_outcome(
     initiative: i64,
-    day: String,
-    period_end: String,
-    metric: String,
-    quantity: String,
-    value_per_unit: String,
-    total_value: String,
-    baseline_cost: String,
-    note: String,
-    evidence: String,
+    #[server(flatten)] input: crate::domain::initiative::OutcomeInput,
 ) -> Result<i64, AppError> {
     use crate::domain::initiative::parse_outcome;
     use crate::domain::Right;
@@ -177,18 +124,7 @@ pub async fn record_outcome(
     let st = state::app_state()?;
     state::with_status(
         services::initiatives::record_outcome(&st.db, st.org, &user, initiative, |i| {
-            parse_outcome(
-                i,
-                &day,
-                &period_end,
-                &metric,
-                &quantity,
-                &value_per_unit,
-                &total_value,
-                &baseline_cost,
-                &note,
-                &evidence,
-            )
+            parse_outcome(i, &input)
         })
         .await,
     )
@@ -198,20 +134,14 @@ pub async fn record_outcome(
 #[server(endpoint = "decide_flag")]
 pub async fn decide_flag(
     flag: i64,
-    decision: String,
-    owner: String,
-    note: String,
-    fix_by: String,
+    #[server(flatten)] input: crate::domain::initiative::DecisionInput,
 ) -> Result<(), AppError> {
     use crate::domain::Right;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
     let st = state::app_state()?;
     let today = st.clock.today();
-    state::with_status(
-        services::initiatives::decide(&st.db, st.org, today, &user, flag, &decision, &owner, &note, &fix_by)
-            .await,
-    )
+    state::with_status(services::initiatives::decide(&st.db, st.org, today, &user, flag, &input).await)
 }
 
 /// Changes the zombie rules (admins); errors name the field.
@@ -250,41 +180,16 @@ pub async fn set_zombie_rules(
 #[server(endpoint = "update_initiative")]
 pub async fn update_initiative(
     id: i64,
-    name: String,
-    description: String,
-    owner: String,
-    team: String,
-    status: String,
-    kickoff: String,
-    go_live: String,
-    metric: String,
-    unit: String,
-    value_per_unit: String,
-    features: String,
-    api_keys: String,
-    tags: String,
+    #[server(flatten)] input: crate::domain::initiative::InitiativeInput,
 ) -> Result<(), AppError> {
     use crate::domain::initiative::parse_initiative;
     use crate::domain::Right;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_right(Right::ManageInitiatives).await)?;
     let st = state::app_state()?;
-    let i = state::with_status(parse_initiative(
-        "unchanged",
-        &name,
-        &description,
-        &owner,
-        &team,
-        &status,
-        &kickoff,
-        &go_live,
-        &metric,
-        &unit,
-        &value_per_unit,
-        &features,
-        &api_keys,
-        &tags,
-    ))?;
+    // the key is not on the edit form and never changes; any valid stand-in passes the check
+    let input = crate::domain::initiative::InitiativeInput { key: "unchanged".into(), ..input };
+    let i = state::with_status(parse_initiative(&input))?;
     state::with_status(services::initiatives::update(&st.db, st.org, &user, id, i).await)?;
     state::with_status(services::initiatives::evaluate_flags(&st.db, st.org, st.clock.today()).await)?;
     Ok(())

@@ -1,6 +1,5 @@
 //! The ledger: billing imports and their progress, the Ledger page's figures, and its forms.
 // the forms' server functions take one argument per form field (plain HTML forms post them)
-#![allow(clippy::too_many_arguments)]
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -230,68 +229,84 @@ async fn add_record(kind: &str, fields: Vec<(&str, Option<String>)>) -> Result<S
     }
 }
 
-#[server(endpoint = "add_training_run")]
-pub async fn add_training_run(
-    run_id: Option<String>,
-    model: Option<String>,
-    initiative: Option<String>,
-    team: Option<String>,
-    started_at: Option<String>,
-    ended_at: Option<String>,
-    gpu_type: Option<String>,
-    gpu_hours: Option<String>,
-    cost_usd: Option<String>,
-    metric_name: Option<String>,
-    metric_score: Option<String>,
-) -> Result<String, AppError> {
-    add_record(
-        "training",
+/// A training run as typed on the Ledger page (the fields of the records API).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRunInput {
+    pub run_id: Option<String>,
+    pub model: Option<String>,
+    pub initiative: Option<String>,
+    pub team: Option<String>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub gpu_type: Option<String>,
+    pub gpu_hours: Option<String>,
+    pub cost_usd: Option<String>,
+    pub metric_name: Option<String>,
+    pub metric_score: Option<String>,
+}
+
+impl TrainingRunInput {
+    /// The fields by the names the record parser (and the CSV/JSON API) use.
+    #[cfg(feature = "ssr")]
+    fn fields(self) -> Vec<(&'static str, Option<String>)> {
         vec![
-            ("run_id", run_id),
-            ("model", model),
-            ("initiative", initiative),
-            ("team", team),
-            ("started_at", started_at),
-            ("ended_at", ended_at),
-            ("gpu_type", gpu_type),
-            ("gpu_hours", gpu_hours),
-            ("cost_usd", cost_usd),
-            ("metric_name", metric_name),
-            ("metric_score", metric_score),
-        ],
-    )
-    .await
+            ("run_id", self.run_id),
+            ("model", self.model),
+            ("initiative", self.initiative),
+            ("team", self.team),
+            ("started_at", self.started_at),
+            ("ended_at", self.ended_at),
+            ("gpu_type", self.gpu_type),
+            ("gpu_hours", self.gpu_hours),
+            ("cost_usd", self.cost_usd),
+            ("metric_name", self.metric_name),
+            ("metric_score", self.metric_score),
+        ]
+    }
+}
+
+/// A commitment as typed on the Ledger page (the fields of the records API).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommitmentInput {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub deployment: Option<String>,
+    pub units: Option<String>,
+    pub tokens_per_minute: Option<String>,
+    pub term_start: Option<String>,
+    pub term_end: Option<String>,
+    pub price_usd: Option<String>,
+    pub team: Option<String>,
+    pub initiative: Option<String>,
+}
+
+impl CommitmentInput {
+    /// The fields by the names the record parser (and the CSV/JSON API) use.
+    #[cfg(feature = "ssr")]
+    fn fields(self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("provider", self.provider),
+            ("model", self.model),
+            ("deployment", self.deployment),
+            ("units", self.units),
+            ("tokens_per_minute", self.tokens_per_minute),
+            ("term_start", self.term_start),
+            ("term_end", self.term_end),
+            ("price_usd", self.price_usd),
+            ("team", self.team),
+            ("initiative", self.initiative),
+        ]
+    }
+}
+
+#[server(endpoint = "add_training_run")]
+pub async fn add_training_run(#[server(flatten)] input: TrainingRunInput) -> Result<String, AppError> {
+    add_record("training", input.fields()).await
 }
 
 #[server(endpoint = "add_commitment")]
-pub async fn add_commitment(
-    provider: Option<String>,
-    model: Option<String>,
-    deployment: Option<String>,
-    units: Option<String>,
-    tokens_per_minute: Option<String>,
-    term_start: Option<String>,
-    term_end: Option<String>,
-    price_usd: Option<String>,
-    team: Option<String>,
-    initiative: Option<String>,
-) -> Result<String, AppError> {
-    add_record(
-        "commitment",
-        vec![
-            ("provider", provider),
-            ("model", model),
-            ("deployment", deployment),
-            ("units", units),
-            ("tokens_per_minute", tokens_per_minute),
-            ("term_start", term_start),
-            ("term_end", term_end),
-            ("price_usd", price_usd),
-            ("team", team),
-            ("initiative", initiative),
-        ],
-    )
-    .await
+pub async fn add_commitment(#[server(flatten)] input: CommitmentInput) -> Result<String, AppError> {
+    add_record("commitment", input.fields()).await
 }
 
 #[server(endpoint = "get_ledger_rules")]

@@ -121,25 +121,37 @@ pub async fn list_prices(q: Option<String>, model: Option<String>) -> Result<Pri
     Ok(PricesPage { rows, matches, history, unpriced })
 }
 
-/// The organisation's own price for a model from a date, in USD per million tokens (what
-/// price pages list), then a re-price of the events since. Empty fields are left out.
+/// A model's price as typed on the Price book page, in USD per million tokens (what price
+/// pages list); empty optional rates are left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelPriceInput {
+    pub model: String,
+    pub provider: String,
+    pub effective_from: String,
+    pub input_per_m: String,
+    pub output_per_m: String,
+    pub cache_read_per_m: Option<String>,
+    pub cache_write_per_m: Option<String>,
+}
+
+/// The organisation's own price for a model from a date, then a re-price of the events since.
 #[server(endpoint = "set_model_price")]
-#[allow(clippy::too_many_arguments)]
-pub async fn set_model_price(
-    model: String,
-    provider: String,
-    effective_from: String,
-    input_per_m: String,
-    output_per_m: String,
-    cache_read_per_m: Option<String>,
-    cache_write_per_m: Option<String>,
-) -> Result<String, AppError> {
-    use crate::domain::pricing::{parse_scaled, ModelPrice, TokenClass};
+pub async fn set_model_price(#[server(flatten)] input: ModelPriceInput) -> Result<String, AppError> {
+    use crate::domain::pricing::{parse_rate_per_million, ModelPrice, TokenClass};
     use crate::domain::Right;
     use crate::server::db::Actor;
     use crate::server::{auth, services, state};
     let me = state::with_status(auth::require_right(Right::ManageEngineering).await)?;
     let st = state::app_state()?;
+    let ModelPriceInput {
+        model,
+        provider,
+        effective_from,
+        input_per_m,
+        output_per_m,
+        cache_read_per_m,
+        cache_write_per_m,
+    } = input;
     let run = async {
         let from = crate::domain::period::required_day("effective_from", &effective_from)?;
         let mut price = ModelPrice::default();
@@ -149,23 +161,13 @@ pub async fn set_model_price(
             ("cache_read_per_m", TokenClass::CacheRead, cache_read_per_m),
             ("cache_write_per_m", TokenClass::CacheWrite5m, cache_write_per_m),
         ] {
-            let Some(v) =
-                value.map(|v| v.trim().trim_start_matches('$').to_string()).filter(|v| !v.is_empty())
-            else {
-                continue;
-            };
-            // USD per million tokens = femto-USD per token × 1e-9
-            let femto = parse_scaled(&v, 9).filter(|f| *f >= 0).ok_or_else(|| {
-                AppError::Invalid(format!(
-                    "{field}: '{v}' is not an amount of US dollars (at most 9 decimals)"
-                ))
-            })?;
+            let Some(v) = value.filter(|v| !v.trim().is_empty()) else { continue };
+            let femto = parse_rate_per_million(field, &v).map_err(AppError::Invalid)?;
             price.rates.insert(class.litellm_field().to_string(), femto);
         }
         let actor = Actor::person(me.id, &me.email);
-        let r =
-            services::prices::set_price(&st.db, &st.prices, st.org, &actor, &model, &provider, from, price)
-                .await?;
+        let change = services::prices::PriceChange { model, provider, effective_from: from, price };
+        let r = services::prices::set_price(&st.db, &st.prices, st.org, &actor, change).await?;
         Ok(format!(
             "Saved. Re-priced {} of {} events since {from}: {} → {}.",
             r.changed,

@@ -124,18 +124,11 @@ pub async fn get_maturity() -> Result<MaturityPage, AppError> {
 /// Ticks (or unticks) an item scored by hand (admins), with owner, evidence and date.
 #[server(endpoint = "set_maturity_item")]
 pub async fn set_maturity_item(
-    item: String,
-    done: String,
-    owner: String,
-    evidence: String,
-    date: String,
+    #[server(flatten)] input: crate::domain::maturity::ManualInput,
 ) -> Result<(), AppError> {
     use crate::domain::Right;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_right(Right::ManagePeople).await)?;
     let st = state::app_state()?;
-    let done = matches!(done.as_str(), "yes" | "true" | "on");
-    state::with_status(
-        services::reviews::set_manual(&st.db, st.org, &user, &item, done, &owner, &evidence, &date).await,
-    )
+    state::with_status(services::reviews::set_manual(&st.db, st.org, &user, &input).await)
 }

@@ -3,7 +3,6 @@
 //! secrets are never readable); each change checks its right here, on the server.
 // create_api_key takes one plain-HTML checkbox per scope (the #[server] macro copies the
 // arguments into the browser's function too, so an item-level allow does not reach it)
-#![allow(clippy::too_many_arguments)]
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -229,22 +228,36 @@ pub async fn list_api_keys() -> Result<Vec<KeyInfo>, AppError> {
     Ok(st.db.list_api_keys(st.org).await?.into_iter().map(convert::key).collect())
 }
 
-/// Scopes come as one checkbox each (`scope_ingest=on`), so the form works as plain HTML.
+/// The new-key form as typed. Scopes come as one checkbox each (`scope_ingest=on`), so the
+/// form works as plain HTML.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyInput {
+    pub name: String,
+    pub team: String,
+    pub scope_ingest: Option<String>,
+    pub scope_authorize: Option<String>,
+    pub scope_read: Option<String>,
+    pub scope_outcomes: Option<String>,
+    pub initiative: Option<String>,
+    pub expires_in_days: Option<String>,
+}
+
 #[server(endpoint = "create_api_key")]
-pub async fn create_api_key(
-    name: String,
-    team: String,
-    scope_ingest: Option<String>,
-    scope_authorize: Option<String>,
-    scope_read: Option<String>,
-    scope_outcomes: Option<String>,
-    initiative: Option<String>,
-    expires_in_days: Option<String>,
-) -> Result<NewKey, AppError> {
+pub async fn create_api_key(#[server(flatten)] input: ApiKeyInput) -> Result<NewKey, AppError> {
     use crate::domain::Right;
     use crate::server::db::Actor;
     use crate::server::services::keys::{create_key, KeyRequest};
     use crate::server::{auth, state};
+    let ApiKeyInput {
+        name,
+        team,
+        scope_ingest,
+        scope_authorize,
+        scope_read,
+        scope_outcomes,
+        initiative,
+        expires_in_days,
+    } = input;
     let scopes = [
         ("ingest", scope_ingest),
         ("authorize", scope_authorize),

@@ -78,20 +78,35 @@ pub struct Budget {
     pub owner: String,
 }
 
+/// The budget form as typed (every field text; `recurring` is a checkbox: present or not).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BudgetInput {
+    pub name: String,
+    pub scope: String,
+    pub scope_value: String,
+    pub period: String,
+    pub fiscal_start_month: String,
+    pub recurring: Option<String>,
+    pub start: String,
+    pub amount_usd: String,
+    pub thresholds: String,
+    pub owner: String,
+}
+
 /// A budget from its form, every field checked; errors name the field.
-#[allow(clippy::too_many_arguments)]
-pub fn parse_budget(
-    name: &str,
-    scope: &str,
-    scope_value: &str,
-    period: &str,
-    fiscal_start_month: &str,
-    recurring: bool,
-    start: &str,
-    amount_usd: &str,
-    thresholds: &str,
-    owner: &str,
-) -> Result<Budget, AppError> {
+pub fn parse_budget(f: &BudgetInput) -> Result<Budget, AppError> {
+    let BudgetInput {
+        name,
+        scope,
+        scope_value,
+        period,
+        fiscal_start_month,
+        recurring,
+        start,
+        amount_usd,
+        thresholds,
+        owner,
+    } = f;
     let name = name.trim();
     if name.is_empty() || name.len() > 120 {
         return Err(AppError::invalid("name: give the budget a name of at most 120 characters"));
@@ -157,7 +172,7 @@ pub fn parse_budget(
         scope,
         period,
         fiscal_start_month,
-        recurring,
+        recurring: recurring.is_some(),
         start,
         amount,
         thresholds: ts,
@@ -402,33 +417,92 @@ mod tests {
     #[test]
     fn form_errors_name_the_field() {
         let e = |r: Result<Budget, AppError>| r.unwrap_err().to_string();
-        assert!(
-            e(parse_budget("", "", "", "month", "", true, "2026-11-01", "10", "", "x")).starts_with("name:")
-        );
-        assert!(e(parse_budget("a", "team", "", "month", "", true, "2026-11-01", "10", "", "x"))
-            .starts_with("scope_value:"));
-        assert!(e(parse_budget("a", "source", "gpu", "month", "", true, "2026-11-01", "10", "", "x"))
-            .starts_with("scope:"));
-        assert!(e(parse_budget("a", "", "", "week", "", true, "2026-11-01", "10", "", "x"))
-            .starts_with("period:"));
-        assert!(e(parse_budget("a", "", "", "month", "13", true, "2026-11-01", "10", "", "x"))
-            .starts_with("fiscal_start_month:"));
-        assert!(e(parse_budget("a", "", "", "month", "", true, "2026-11-01", "0", "", "x"))
-            .starts_with("amount_usd:"));
-        assert!(e(parse_budget("a", "", "", "month", "", true, "2026-11-01", "10", "50,x", "x"))
-            .starts_with("thresholds:"));
-        let b = parse_budget(
-            "a",
-            "tag:project",
-            "p1",
-            "quarter",
-            "4",
-            false,
-            "2026-11-01",
-            "1,000.50",
-            "100, 80%,80",
-            "fin",
-        )
+        assert!(e(parse_budget(&BudgetInput {
+            period: "month".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "10".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("name:"));
+        assert!(e(parse_budget(&BudgetInput {
+            name: "a".into(),
+            scope: "team".into(),
+            period: "month".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "10".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("scope_value:"));
+        assert!(e(parse_budget(&BudgetInput {
+            name: "a".into(),
+            scope: "source".into(),
+            scope_value: "gpu".into(),
+            period: "month".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "10".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("scope:"));
+        assert!(e(parse_budget(&BudgetInput {
+            name: "a".into(),
+            period: "week".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "10".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("period:"));
+        assert!(e(parse_budget(&BudgetInput {
+            name: "a".into(),
+            period: "month".into(),
+            fiscal_start_month: "13".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "10".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("fiscal_start_month:"));
+        assert!(e(parse_budget(&BudgetInput {
+            name: "a".into(),
+            period: "month".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "0".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("amount_usd:"));
+        assert!(e(parse_budget(&BudgetInput {
+            name: "a".into(),
+            period: "month".into(),
+            recurring: Some("on".into()),
+            start: "2026-11-01".into(),
+            amount_usd: "10".into(),
+            thresholds: "50,x".into(),
+            owner: "x".into(),
+            ..Default::default()
+        }))
+        .starts_with("thresholds:"));
+        let b = parse_budget(&BudgetInput {
+            name: "a".into(),
+            scope: "tag:project".into(),
+            scope_value: "p1".into(),
+            period: "quarter".into(),
+            fiscal_start_month: "4".into(),
+            start: "2026-11-01".into(),
+            amount_usd: "1,000.50".into(),
+            thresholds: "100, 80%,80".into(),
+            owner: "fin".into(),
+            ..Default::default()
+        })
         .unwrap();
         assert_eq!(b.thresholds, vec![80, 100]);
         assert_eq!(b.amount, Nanos(1_000_500_000_000));

@@ -312,6 +312,22 @@ pub struct MaturityPage {
     pub can_edit: bool,
 }
 
+/// A hand-scored checklist item as typed: `done` is a checkbox or yes/no select
+/// (`yes`, `true`, `on` tick it), with owner, evidence and an optional date (YYYY-MM-DD).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ManualInput {
+    pub item: String,
+    pub done: String,
+    pub owner: String,
+    pub evidence: String,
+    pub date: String,
+}
+
+impl ManualInput {
+    pub fn is_done(&self) -> bool {
+        matches!(self.done.as_str(), "yes" | "true" | "on")
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -315,6 +315,27 @@ pub fn rate_from_f64(field: &str, usd_per_token: f64) -> Result<i64, String> {
         .ok_or_else(|| format!("{field}: {usd_per_token} is above the maximum of $1 per token"))
 }
 
+/// A rate typed by a person in US dollars per million tokens (`$3`, `0.075`, `15.00`) as
+/// femto-dollars per token, the unit the price book holds: exact to nine decimals of a dollar
+/// per million (a femto-dollar per token), never rounded; a comma, a negative rate or a rate
+/// above [`super::limits::MAX_RATE_FEMTO`] is refused naming `field`. The one rate parser of
+/// forms (files carry USD per token, read by [`rate_from_f64`]).
+pub fn parse_rate_per_million(field: &str, text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let shown: String = t.chars().take(40).collect();
+    let digits = t.strip_prefix('$').unwrap_or(t).trim_start();
+    match parse_scaled(digits, 9) {
+        Some(f) if f < 0 => Err(format!("{field}: '{shown}' is negative")),
+        Some(f) if f > super::limits::MAX_RATE_FEMTO => {
+            Err(format!("{field}: '{shown}' is above the maximum of $1 per token ($1,000,000 per million)"))
+        }
+        Some(f) => Ok(f),
+        None => Err(format!(
+            "{field}: '{shown}' is not an amount of US dollars per million tokens (digits and one point, at most 9 decimals)"
+        )),
+    }
+}
+
 /// `d.ddd e±x` or `ddd.ddd` → the integer `value × 10^scale`, if exact and in range.
 pub fn parse_scaled(s: &str, scale: u32) -> Option<i64> {
     scaled_i128(s, scale, false).and_then(|v| i64::try_from(v).ok())
@@ -392,6 +413,33 @@ mod tests {
             "cache_read_input_token_cost_priority": 2.125e-06,
             "litellm_provider": "openai", "mode": "chat", "max_tokens": 16384
         }))
+    }
+
+    #[test]
+    fn rates_per_million_typed_by_people() {
+        for (text, femto) in [
+            ("3", 3_000_000_000),
+            ("$3", 3_000_000_000),
+            (" 0.075 ", 75_000_000),
+            ("15.00", 15_000_000_000),
+            ("0.000000001", 1),
+            ("1e-3", 1_000_000),
+            ("0", 0),
+            ("1000000", 1_000_000_000_000_000),
+        ] {
+            assert_eq!(parse_rate_per_million("input_per_m", text), Ok(femto), "{text}");
+        }
+        for (text, why) in [
+            ("1,5", "not an amount"),
+            ("-1", "negative"),
+            ("0.0000000001", "at most 9 decimals"),
+            ("1000001", "above the maximum"),
+            ("three", "not an amount"),
+            ("", "not an amount"),
+        ] {
+            let e = parse_rate_per_million("input_per_m", text).unwrap_err();
+            assert!(e.starts_with("input_per_m: ") && e.contains(why), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -1,18 +1,17 @@
-//! Server-only code (`ssr`): state, services (use cases) and database access.
+//! Server-only code (`ssr`). Rooms, from the outside in:
+//! - `http`: axum handlers of the machine APIs and file endpoints, and the one error response;
+//! - `auth`: sessions, the role guards every server function calls, password hashing;
+//! - `services`: use cases, and `services::jobs`, the one owner of every background loop;
+//! - `db`: database access for both backends, with a transaction type;
+//! - `formats`: parsers and writers of outside file formats (FOCUS, provider reports, OTLP
+//!   protobuf, the demo generator), knowing nothing of HTTP;
+//! - `state` and `startup`: the shared state, built once for `serve`, the CLI and tests.
 pub mod auth;
 pub mod db;
-pub mod demo;
-pub mod exports;
-pub mod focus;
-pub mod focus_export;
-pub mod focus_model;
-pub mod ingest_api;
-pub mod otlp_api;
-pub mod password;
-pub mod provider_reports;
-pub mod records_api;
+pub mod formats;
+pub mod http;
 pub mod services;
-pub mod spend_api;
+pub mod startup;
 pub mod state;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod uploads;

@@ -156,17 +156,17 @@ fn otlp_json(b: &[u8]) {
 }
 
 fn otlp_protobuf(b: &[u8]) {
-    if let Ok(spans) = app::server::otlp_api::spans_from_protobuf(b) {
+    if let Ok(spans) = app::server::formats::otlp::spans_from_protobuf(b) {
         let _ = otlp::spans_to_events(&spans, &AttributeMapping::default());
     }
 }
 
 fn focus_csv(b: &[u8]) {
-    let _ = app::server::focus::read(b, drop);
+    let _ = app::server::formats::focus::read(b, drop);
 }
 
 fn provider_reports(b: &[u8]) {
-    use app::server::provider_reports as p;
+    use app::server::formats::provider_reports as p;
     let text = String::from_utf8_lossy(b);
     for parse in
         [p::openai_costs, p::openai_completions_usage, p::anthropic_costs, p::anthropic_messages_usage]
@@ -185,8 +185,8 @@ fn money(b: &[u8]) {
     let text = String::from_utf8_lossy(b);
     for line in text.lines().take(64) {
         let _ = Nanos::parse_usd(line);
-        let _ = app::server::focus::parse_amount(line);
-        let _ = app::server::focus::parse_time(line);
+        let _ = app::server::formats::focus::parse_amount(line);
+        let _ = app::server::formats::focus::parse_time(line);
     }
 }
 
@@ -210,15 +210,19 @@ fn files(paths: &[&str], ext: &[&str]) -> Vec<Vec<u8>> {
 
 fn generated_ingest() -> Vec<Vec<u8>> {
     let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
-    let events =
-        app::server::demo::generate(&app::server::demo::DemoConfig { seed: 3, end, days: 2, volume: 0.05 });
+    let events = app::server::formats::demo::generate(&app::server::formats::demo::DemoConfig {
+        seed: 3,
+        end,
+        days: 2,
+        volume: 0.05,
+    });
     let items: Vec<_> = events.iter().take(20).map(app::domain::ingest::to_item).collect();
     let ndjson: String = items.iter().map(|v| v.to_string() + "\n").collect();
     vec![serde_json::to_vec(&items).expect("json"), ndjson.into_bytes()]
 }
 
 fn generated_protobuf() -> Vec<Vec<u8>> {
-    use app::server::otlp_api::proto::{self, any_value::Value};
+    use app::server::formats::otlp::proto::{self, any_value::Value};
     use prost::Message;
     let kv = |k: &str, v: Value| proto::KeyValue {
         key: k.into(),
@@ -284,7 +288,7 @@ fn targets() -> Vec<Target> {
                 &["json"],
             ),
         ),
-        t("price-file", price_file, files(&["app/src/server/prices"], &["json"])),
+        t("price-file", price_file, files(&["app/src/server/data"], &["json"])),
         t(
             "money",
             money,

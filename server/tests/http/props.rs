@@ -310,10 +310,11 @@ async fn random_batches_are_accepted_exactly_when_within_bounds(db: Db) {
                     ),
                     _ => {
                         use prost::Message;
-                        let p = app::server::otlp_api::proto::ExportTraceServiceResponse::decode(&raw[..])
-                            .unwrap_or_else(|e| panic!("protobuf answer: {e} ({})", ctx()))
-                            .partial_success
-                            .unwrap_or_default();
+                        let p =
+                            app::server::formats::otlp::proto::ExportTraceServiceResponse::decode(&raw[..])
+                                .unwrap_or_else(|e| panic!("protobuf answer: {e} ({})", ctx()))
+                                .partial_success
+                                .unwrap_or_default();
                         (p.rejected_spans, p.error_message)
                     }
                 };
@@ -394,7 +395,7 @@ async fn window_total(app: &axum::Router, key: &str) -> (i128, i128) {
 
 /// The same spans as OTLP protobuf.
 fn to_protobuf(spans: &[Value]) -> Vec<u8> {
-    use app::server::otlp_api::proto::{self, any_value};
+    use app::server::formats::otlp::proto::{self, any_value};
     use prost::Message;
     let hex = |s: &str| {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()

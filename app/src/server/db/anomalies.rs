@@ -1,6 +1,7 @@
 //! Anomaly records and their lifecycle events. An anomaly that is announced (in-app and
 //! through webhooks) is marked `alerted` in the same transaction that queues its notice, by
 //! a conditional update, so it is announced exactly once however often it is re-detected.
+use super::query::{query, query_as, query_scalar};
 use super::webhooks::enqueue_notice;
 use super::{Db, OrgId};
 use crate::domain::anomaly::{Anomaly, Event, Severity, Status};
@@ -69,6 +70,14 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// One line of an anomaly's lifecycle: who did what, with their note.
+#[derive(Clone, Copy, Debug)]
+pub struct TriageEntry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub note: &'a str,
+}
+
 impl Db {
     /// Stores a new anomaly with its first lifecycle event (`detected` or `reported` by
     /// `actor`); with a notice, it is announced in the same transaction.
@@ -85,8 +94,9 @@ impl Db {
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
             returning id";
         let action = if a.detected_at.is_some() { "detected" } else { "reported" };
-        Ok(in_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(SQL)
+        let mut tx = self.begin().await?;
+        let out = {
+            let id: i64 = query_scalar(SQL)
                 .bind(org.0)
                 .bind(&a.scope_dim)
                 .bind(&a.scope_value)
@@ -106,25 +116,27 @@ impl Db {
                 .bind(&a.note)
                 .bind(notice.is_some())
                 .bind(now())
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
-            sqlx::query(EVENT)
+            query(EVENT)
                 .bind(org.0)
                 .bind(id)
                 .bind(a.detected_at.unwrap_or_else(now))
                 .bind(actor)
                 .bind(action)
                 .bind(&a.note)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             if let Some(n) = notice {
                 let mut n = n.clone();
                 n.key = format!("anomaly:{id}");
                 n.path = format!("/anomalies/{id}");
-                enqueue_notice!(tx, org, &n, None)?;
+                enqueue_notice(&mut tx, org, &n, None).await?;
             }
             id
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// A re-detection of a known anomaly: its extent and figures follow the data. With a
@@ -139,8 +151,9 @@ impl Db {
             excess_nanos = $6, severity = $7, contributors = $8, also_in = $9, updated_at = $10 \
             where org_id = $1 and id = $2";
         const ALERT: &str = "update anomalies set alerted = $3 where org_id = $1 and id = $2 and not alerted";
-        Ok(in_tx!(self, |tx| {
-            sqlx::query(SQL)
+        let mut tx = self.begin().await?;
+        let out = {
+            query(SQL)
                 .bind(org.0)
                 .bind(a.id)
                 .bind(a.ended_at)
@@ -151,21 +164,23 @@ impl Db {
                 .bind(json(&a.contributors))
                 .bind(json(&a.also_in))
                 .bind(now())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             let mut announced = false;
             if let Some(n) = notice {
-                let won = sqlx::query(ALERT).bind(org.0).bind(a.id).bind(true).execute(&mut *tx).await?;
+                let won = query(ALERT).bind(org.0).bind(a.id).bind(true).execute(&mut tx).await?;
                 if won.rows_affected() == 1 {
                     let mut n = n.clone();
                     n.key = format!("anomaly:{}", a.id);
                     n.path = format!("/anomalies/{}", a.id);
-                    enqueue_notice!(tx, org, &n, None)?;
+                    enqueue_notice(&mut tx, org, &n, None).await?;
                     announced = true;
                 }
             }
             announced
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Anomalies that started at or after `since` (unix seconds), newest first.
@@ -174,60 +189,58 @@ impl Db {
             "select {COLUMNS} from anomalies where org_id = $1 and started_at >= $2 \
              order by started_at desc, id desc"
         );
-        let rows: Vec<FlatRow> =
-            on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).bind(since).fetch_all(p).await)?;
+        let rows: Vec<FlatRow> = query_as(&sql).bind(org.0).bind(since).fetch_all(self).await?;
         Ok(rows.into_iter().filter_map(FlatRow::into_anomaly).collect())
     }
 
     pub async fn anomaly(&self, org: OrgId, id: i64) -> sqlx::Result<Option<Anomaly>> {
         let sql = format!("select {COLUMNS} from anomalies where org_id = $1 and id = $2");
-        let row: Option<FlatRow> =
-            on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).bind(id).fetch_optional(p).await)?;
+        let row: Option<FlatRow> = query_as(&sql).bind(org.0).bind(id).fetch_optional(self).await?;
         Ok(row.and_then(FlatRow::into_anomaly))
     }
 
     /// Moves an anomaly from `from` to `to` (or only changes its assignee and adds a note when
     /// they are equal) with a lifecycle event; false when it was no longer in `from` (someone
     /// else moved it first).
-    #[allow(clippy::too_many_arguments)]
     pub async fn move_anomaly(
         &self,
         org: OrgId,
         id: i64,
-        from: Status,
-        to: Status,
+        (from, to): (Status, Status),
         assignee: &str,
-        actor: &str,
-        action: &str,
-        note: &str,
+        event: TriageEntry<'_>,
     ) -> sqlx::Result<bool> {
+        let TriageEntry { actor, action, note } = event;
         const SQL: &str = "update anomalies set status = $4, assignee = $5, updated_at = $6 \
             where org_id = $1 and id = $2 and status = $3";
         let at = now();
-        Ok(in_tx!(self, |tx| {
-            let n = sqlx::query(SQL)
+        let mut tx = self.begin().await?;
+        let out = {
+            let n = query(SQL)
                 .bind(org.0)
                 .bind(id)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(assignee)
                 .bind(at)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n == 1 {
-                sqlx::query(EVENT)
+                query(EVENT)
                     .bind(org.0)
                     .bind(id)
                     .bind(at)
                     .bind(actor)
                     .bind(action)
                     .bind(note)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
             n == 1
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// An anomaly's lifecycle, oldest first.
@@ -235,18 +248,18 @@ impl Db {
         const SQL: &str = "select at, actor, action, note from anomaly_events \
             where org_id = $1 and anomaly_id = $2 order by at, id";
         let rows: Vec<(i64, String, String, String)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(id).fetch_all(p).await)?;
+            query_as(SQL).bind(org.0).bind(id).fetch_all(self).await?;
         Ok(rows.into_iter().map(|(at, actor, action, note)| Event { at, actor, action, note }).collect())
     }
 
     pub async fn unread_anomaly_alerts(&self, org: OrgId) -> sqlx::Result<i64> {
         const SQL: &str = "select count(*) from anomalies where org_id = $1 and alerted and read_at is null";
-        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)
+        query_scalar(SQL).bind(org.0).fetch_one(self).await
     }
 
     pub async fn mark_anomaly_alerts_read(&self, org: OrgId) -> sqlx::Result<u64> {
         const SQL: &str =
             "update anomalies set read_at = $2 where org_id = $1 and alerted and read_at is null";
-        Ok(on_pool!(self, |p| sqlx::query(SQL).bind(org.0).bind(now()).execute(p).await?.rows_affected()))
+        Ok(query(SQL).bind(org.0).bind(now()).execute(self).await?.rows_affected())
     }
 }

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Days, Utc};
 use serde_json::Value;
 
-use super::{Db, OrgId, UserId};
+use super::query::Done;
+use super::query::{query, query_as};
+use super::{Db, OrgId, Tx, UserId};
 use crate::domain::audit::{field_changes, AuditFilter, AuditRecord};
 
 /// Who made a change.
@@ -44,26 +46,22 @@ pub struct NewAudit {
 pub(super) const INSERT_AUDIT: &str = "insert into audit_log (org_id, at, actor_user_id, actor, action, \
     entity, entity_id, summary, before_json, after_json) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-/// Appends `$entry` for organisation `$org` on `$tx` (a transaction of either backend).
-macro_rules! insert_audit {
-    ($tx:expr, $org:expr, $entry:expr) => {{
-        let e: &$crate::server::db::NewAudit = $entry;
-        sqlx::query($crate::server::db::audit::INSERT_AUDIT)
-            .bind($org.0)
-            .bind(chrono::Utc::now())
-            .bind(e.actor.user.map(|u| u.0))
-            .bind(&e.actor.label)
-            .bind(e.action)
-            .bind(e.entity)
-            .bind(&e.entity_id)
-            .bind(&e.summary)
-            .bind(e.before.as_ref().map(|v| v.to_string()))
-            .bind(e.after.as_ref().map(|v| v.to_string()))
-            .execute(&mut *$tx)
-            .await
-    }};
+/// Appends `e` for organisation `org` inside the transaction that makes the change.
+pub(super) async fn insert_audit(tx: &mut Tx, org: OrgId, e: &NewAudit) -> sqlx::Result<Done> {
+    query(INSERT_AUDIT)
+        .bind(org.0)
+        .bind(chrono::Utc::now())
+        .bind(e.actor.user.map(|u| u.0))
+        .bind(&e.actor.label)
+        .bind(e.action)
+        .bind(e.entity)
+        .bind(&e.entity_id)
+        .bind(&e.summary)
+        .bind(e.before.as_ref().map(|v| v.to_string()))
+        .bind(e.after.as_ref().map(|v| v.to_string()))
+        .execute(tx)
+        .await
 }
-pub(super) use insert_audit;
 
 /// Most rows one page or export returns; the page says when the filter matched more.
 pub const AUDIT_LIMIT: i64 = 5_000;
@@ -109,9 +107,12 @@ fn like_pattern(s: &str) -> String {
 impl Db {
     /// Records a change that is not a single row's (a re-price, an import).
     pub async fn record_audit(&self, org: OrgId, entry: &NewAudit) -> sqlx::Result<()> {
-        in_tx!(self, |tx| {
-            insert_audit!(tx, org, entry)?;
-        });
+        {
+            let mut tx = self.begin().await?;
+
+            insert_audit(&mut tx, org, entry).await?;
+            tx.commit().await?;
+        };
         Ok(())
     }
 
@@ -133,7 +134,7 @@ impl Db {
         let start = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         let from = f.from.map(start);
         let until = f.to.and_then(|d| d.checked_add_days(Days::new(1))).map(start);
-        let rows: Vec<AuditRow> = on_pool!(self, |p| sqlx::query_as(SQL)
+        let rows: Vec<AuditRow> = query_as(SQL)
             .bind(org.0)
             .bind(f.actor.as_deref().map(like_pattern))
             .bind(f.entity.as_deref())
@@ -141,8 +142,8 @@ impl Db {
             .bind(from)
             .bind(until)
             .bind(limit)
-            .fetch_all(p)
-            .await)?;
+            .fetch_all(self)
+            .await?;
         Ok(rows.into_iter().map(AuditRow::into_record).collect())
     }
 }

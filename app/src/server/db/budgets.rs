@@ -2,6 +2,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::insert_audit;
+use super::query::{query, query_as, query_scalar};
 use super::webhooks::enqueue_notice;
 use super::{Db, NewAudit, OrgId};
 use crate::domain::budget::{AlertKind, Budget, BudgetAlert, BudgetPeriod};
@@ -36,6 +37,18 @@ fn budget_of(r: BudgetRow) -> Option<Budget> {
     })
 }
 
+/// A budget alert to raise (once per budget, period, kind and threshold).
+#[derive(Clone, Copy, Debug)]
+pub struct NewBudgetAlert<'a> {
+    pub budget: i64,
+    pub period_start: NaiveDate,
+    pub kind: AlertKind,
+    pub message: &'a str,
+    pub actual: Nanos,
+    pub projected: Nanos,
+    pub amount: Nanos,
+}
+
 impl Db {
     /// Stores a new budget with its audit record; returns its id.
     pub async fn insert_budget(&self, org: OrgId, b: &Budget, audit: &NewAudit) -> sqlx::Result<i64> {
@@ -44,8 +57,9 @@ impl Db {
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) returning id";
         let now = Utc::now();
         let thresholds = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
-        let id = in_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(SQL)
+        let mut tx = self.begin().await?;
+        let id = {
+            let id: i64 = query_scalar(SQL)
                 .bind(org.0)
                 .bind(&b.name)
                 .bind(b.scope.as_ref().map(|(d, _)| d.key()))
@@ -58,11 +72,12 @@ impl Db {
                 .bind(&thresholds)
                 .bind(&b.owner)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
-            insert_audit!(tx, org, audit)?;
+            insert_audit(&mut tx, org, audit).await?;
             id
-        });
+        };
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -79,8 +94,9 @@ impl Db {
             fiscal_start_month = $7, recurring = $8, start_day = $9, amount_nanos = $10, thresholds = $11, \
             owner = $12, updated_at = $13 where org_id = $1 and id = $2";
         let thresholds = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
-        let n = in_tx!(self, |tx| {
-            let n = sqlx::query(SQL)
+        let mut tx = self.begin().await?;
+        let n = {
+            let n = query(SQL)
                 .bind(org.0)
                 .bind(id)
                 .bind(&b.name)
@@ -94,66 +110,63 @@ impl Db {
                 .bind(&thresholds)
                 .bind(&b.owner)
                 .bind(Utc::now())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n == 1 {
-                insert_audit!(tx, org, audit)?;
+                insert_audit(&mut tx, org, audit).await?;
             }
             n
-        });
+        };
+        tx.commit().await?;
         Ok(n == 1)
     }
 
     /// Deletes a budget and its alerts; false when the organisation has no such budget.
     pub async fn delete_budget(&self, org: OrgId, id: i64, audit: &NewAudit) -> sqlx::Result<bool> {
-        let n = in_tx!(self, |tx| {
-            sqlx::query("delete from budget_alerts where org_id = $1 and budget_id = $2")
+        let mut tx = self.begin().await?;
+        let n = {
+            query("delete from budget_alerts where org_id = $1 and budget_id = $2")
                 .bind(org.0)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            sqlx::query("delete from forecast_snapshots where org_id = $1 and budget_id = $2")
+            query("delete from forecast_snapshots where org_id = $1 and budget_id = $2")
                 .bind(org.0)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            let n = sqlx::query("delete from budgets where org_id = $1 and id = $2")
+            let n = query("delete from budgets where org_id = $1 and id = $2")
                 .bind(org.0)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n == 1 {
-                insert_audit!(tx, org, audit)?;
+                insert_audit(&mut tx, org, audit).await?;
             }
             n
-        });
+        };
+        tx.commit().await?;
         Ok(n == 1)
     }
 
     pub async fn budgets(&self, org: OrgId) -> sqlx::Result<Vec<Budget>> {
         const SQL: &str = "select id, name, scope_dim, scope_value, period, fiscal_start_month, recurring, \
             start_day, amount_nanos, thresholds, owner from budgets where org_id = $1 order by name, id";
-        let rows: Vec<BudgetRow> = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<BudgetRow> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows.into_iter().filter_map(budget_of).collect())
     }
 
     /// Records an alert unless the same budget, period, kind and threshold has one already;
     /// true when this call created it.
-    #[allow(clippy::too_many_arguments)]
     pub async fn raise_budget_alert(
         &self,
         org: OrgId,
-        budget: i64,
-        period_start: NaiveDate,
-        kind: AlertKind,
-        message: &str,
-        actual: Nanos,
-        projected: Nanos,
-        amount: Nanos,
+        alert: &NewBudgetAlert<'_>,
         notice: &Notice,
     ) -> sqlx::Result<bool> {
+        let NewBudgetAlert { budget, period_start, kind, message, actual, projected, amount } = *alert;
         const SQL: &str = "insert into budget_alerts (org_id, budget_id, period_start, kind, threshold, \
             message, actual_nanos, projected_nanos, amount_nanos, created_at) \
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -164,8 +177,9 @@ impl Db {
         };
         // the alert and its webhook deliveries commit together: an alert is never raised
         // without being queued for delivery, nor queued twice
-        let n = in_tx!(self, |tx| {
-            let n = sqlx::query(SQL)
+        let mut tx = self.begin().await?;
+        let n = {
+            let n = query(SQL)
                 .bind(org.0)
                 .bind(budget)
                 .bind(period_start)
@@ -176,31 +190,27 @@ impl Db {
                 .bind(projected.0)
                 .bind(amount.0)
                 .bind(Utc::now())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n == 1 {
-                enqueue_notice!(tx, org, notice, None)?;
+                enqueue_notice(&mut tx, org, notice, None).await?;
             }
             n
-        });
+        };
+        tx.commit().await?;
         Ok(n == 1)
     }
 
     pub async fn unread_budget_alerts(&self, org: OrgId) -> sqlx::Result<i64> {
         const SQL: &str = "select count(*) from budget_alerts where org_id = $1 and read_at is null";
-        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)
+        query_scalar(SQL).bind(org.0).fetch_one(self).await
     }
 
     /// Marks every alert read (the organisation shares one inbox); returns how many changed.
     pub async fn mark_budget_alerts_read(&self, org: OrgId) -> sqlx::Result<u64> {
         const SQL: &str = "update budget_alerts set read_at = $2 where org_id = $1 and read_at is null";
-        on_pool!(self, |p| sqlx::query(SQL)
-            .bind(org.0)
-            .bind(Utc::now())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
+        query(SQL).bind(org.0).bind(Utc::now()).execute(self).await.map(|r| r.rows_affected())
     }
 
     /// The newest alerts first.
@@ -208,8 +218,7 @@ impl Db {
         const SQL: &str = "select id, budget_id, period_start, kind, threshold, message, actual_nanos, \
             projected_nanos, amount_nanos, created_at, read_at from budget_alerts where org_id = $1 \
             order by created_at desc, id desc limit $2";
-        let rows: Vec<AlertRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(limit).fetch_all(p).await)?;
+        let rows: Vec<AlertRow> = query_as(SQL).bind(org.0).bind(limit).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| BudgetAlert {
@@ -240,10 +249,11 @@ impl Db {
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
             on conflict (budget_id, period_start, as_of) do nothing";
         let now = Utc::now();
-        Ok(in_tx!(self, |tx| {
+        let mut tx = self.begin().await?;
+        let out = {
             let mut n = 0;
             for s in snaps {
-                n += sqlx::query(SQL)
+                n += query(SQL)
                     .bind(org.0)
                     .bind(budget)
                     .bind(s.period_start)
@@ -255,12 +265,14 @@ impl Db {
                     .bind(&s.method)
                     .bind(s.reconstructed)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?
                     .rows_affected();
             }
             n
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// A budget's snapshots, by period then day.
@@ -269,8 +281,7 @@ impl Db {
             "select period_start, as_of, actual_nanos, projected_nanos, low_nanos, high_nanos, \
             method, reconstructed from forecast_snapshots where org_id = $1 and budget_id = $2 \
             order by period_start, as_of";
-        let rows: Vec<SnapshotRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(budget).fetch_all(p).await)?;
+        let rows: Vec<SnapshotRow> = query_as(SQL).bind(org.0).bind(budget).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| Snapshot {
@@ -287,11 +298,6 @@ impl Db {
     /// Forgets a budget's snapshots (its scope or period changed: they forecast something else).
     pub async fn delete_snapshots(&self, org: OrgId, budget: i64) -> sqlx::Result<u64> {
         const SQL: &str = "delete from forecast_snapshots where org_id = $1 and budget_id = $2";
-        on_pool!(self, |p| sqlx::query(SQL)
-            .bind(org.0)
-            .bind(budget)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
+        query(SQL).bind(org.0).bind(budget).execute(self).await.map(|r| r.rows_affected())
     }
 }

@@ -1,12 +1,13 @@
 //! Reads for the FOCUS export, one day at a time.
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::query::query_as;
 use super::{Db, OrgId};
 use crate::domain::ledger::SpendSource;
 use crate::domain::pricing::Tokens;
 use crate::domain::Nanos;
-use crate::server::focus::{ChargeCategory, FocusRow};
-use crate::server::focus_export::TokenGroup;
+use crate::server::formats::focus::export::TokenGroup;
+use crate::server::formats::focus::{ChargeCategory, FocusRow};
 
 #[derive(sqlx::FromRow)]
 struct GroupRow {
@@ -79,8 +80,7 @@ impl Db {
             from usage_events where org_id = $1 and day = $2 \
             group by provider, model, service_tier, price_entry_id, team, initiative, feature, customer, environment \
             order by provider, model, service_tier, price_entry_id, 5, 6, 7, 8, 9";
-        let rows: Vec<GroupRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(day).fetch_all(p).await)?;
+        let rows: Vec<GroupRow> = query_as(SQL).bind(org.0).bind(day).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|g| TokenGroup {
@@ -125,12 +125,12 @@ impl Db {
             from ledger_lines where org_id = $1 and bucket = $2 and counted and ($3 is null or spend_source = $3) \
             order by id";
         let bucket = day.and_time(Default::default()).and_utc().timestamp();
-        let rows: Vec<LedgerRow> = on_pool!(self, |p| sqlx::query_as(SQL)
+        let rows: Vec<LedgerRow> = query_as(SQL)
             .bind(org.0)
             .bind(bucket)
             .bind(source.map(SpendSource::as_str))
-            .fetch_all(p)
-            .await)?;
+            .fetch_all(self)
+            .await?;
         Ok(rows
             .into_iter()
             .enumerate()

@@ -2,7 +2,8 @@
 use chrono::{NaiveDate, Utc};
 
 use super::audit::insert_audit;
-use super::{is_unique_violation, Db, NewAudit, OrgId};
+use super::query::{query, query_as, query_scalar};
+use super::{is_unique_violation, Db, NewAudit, OrgId, Tx};
 use crate::domain::initiative::{
     Decision, Flag, FlagDecision, Hypothesis, Initiative, Outcome, Rule, Status, Trip,
 };
@@ -76,23 +77,21 @@ const OUTCOME_GUARD: &str = "update org_totals set outcome_value_nanos = outcome
 const OUTCOME_WEIGHT: &str = "select value_nanos + coalesce(baseline_nanos, 0) from outcomes \
     where org_id = $1 and initiative_id = $2 and id = $3";
 
-/// Moves the lifetime outcome value by a delta inside the caller's transaction (either
-/// backend's): `Err(OverLimit)` when it would leave `0..=MAX_ORG_TOTAL`.
-macro_rules! outcome_total {
-    ($tx:ident, $org:expr, $delta:expr) => {{
-        let n = sqlx::query(OUTCOME_GUARD)
-            .bind($org.0)
-            .bind($delta)
-            .bind(crate::domain::limits::MAX_ORG_TOTAL)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            Err(outcome_over_limit())
-        } else {
-            Ok(())
-        }
-    }};
+/// Moves the lifetime outcome value by a delta inside the caller's transaction:
+/// `Err(OverLimit)` when it would leave `0..=MAX_ORG_TOTAL`.
+async fn outcome_total(tx: &mut Tx, org: OrgId, delta: i64) -> sqlx::Result<()> {
+    let n = query(OUTCOME_GUARD)
+        .bind(org.0)
+        .bind(delta)
+        .bind(crate::domain::limits::MAX_ORG_TOTAL)
+        .execute(tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        Err(outcome_over_limit())
+    } else {
+        Ok(())
+    }
 }
 
 fn outcome_weight(o: &Outcome) -> i64 {
@@ -122,8 +121,9 @@ impl Db {
         let (features, api_keys, tags) = rules_json(i);
         let now = Utc::now();
         let res: sqlx::Result<i64> = async {
-            Ok(in_tx!(self, |tx| {
-                let id: i64 = sqlx::query_scalar(SQL)
+            let mut tx = self.begin().await?;
+            let out = {
+                let id: i64 = query_scalar(SQL)
                     .bind(org.0)
                     .bind(&i.key)
                     .bind(&i.name)
@@ -140,11 +140,13 @@ impl Db {
                     .bind(now)
                     .bind(&api_keys)
                     .bind(&tags)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut tx)
                     .await?;
-                insert_audit!(tx, org, audit)?;
+                insert_audit(&mut tx, org, audit).await?;
                 id
-            }))
+            };
+            tx.commit().await?;
+            Ok(out)
         }
         .await;
         match res {
@@ -167,32 +169,37 @@ impl Db {
             value_per_unit_nanos = $12, features = $13, updated_at = $14, api_keys = $15, tags = $16 \
             where org_id = $1 and id = $2";
         let (features, api_keys, tags) = rules_json(i);
-        let n = in_tx!(self, |tx| {
-            let n = sqlx::query(SQL)
-                .bind(org.0)
-                .bind(id)
-                .bind(&i.name)
-                .bind(&i.description)
-                .bind(&i.owner)
-                .bind(&i.team)
-                .bind(i.status.as_str())
-                .bind(i.kickoff)
-                .bind(i.go_live)
-                .bind(&i.hypothesis.metric)
-                .bind(&i.hypothesis.unit)
-                .bind(i.hypothesis.value_per_unit.map(|n| n.0))
-                .bind(&features)
-                .bind(Utc::now())
-                .bind(&api_keys)
-                .bind(&tags)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
-                insert_audit!(tx, org, audit)?;
-            }
-            n
-        });
+        let n = {
+            let mut tx = self.begin().await?;
+            let out = {
+                let n = query(SQL)
+                    .bind(org.0)
+                    .bind(id)
+                    .bind(&i.name)
+                    .bind(&i.description)
+                    .bind(&i.owner)
+                    .bind(&i.team)
+                    .bind(i.status.as_str())
+                    .bind(i.kickoff)
+                    .bind(i.go_live)
+                    .bind(&i.hypothesis.metric)
+                    .bind(&i.hypothesis.unit)
+                    .bind(i.hypothesis.value_per_unit.map(|n| n.0))
+                    .bind(&features)
+                    .bind(Utc::now())
+                    .bind(&api_keys)
+                    .bind(&tags)
+                    .execute(&mut tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    insert_audit(&mut tx, org, audit).await?;
+                }
+                n
+            };
+            tx.commit().await?;
+            out
+        };
         Ok(n == 1)
     }
 
@@ -200,8 +207,7 @@ impl Db {
         const SQL: &str = "select id, key, name, description, owner, team, status, kickoff, go_live, \
             value_metric, value_unit, value_per_unit_nanos, features, api_keys, tags from initiatives where org_id = $1 \
             order by name, id";
-        let rows: Vec<InitiativeRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<InitiativeRow> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows.into_iter().filter_map(initiative_of).collect())
     }
 
@@ -218,29 +224,34 @@ impl Db {
             value_nanos, baseline_nanos, note, evidence, recorded_by, recorded_at, external_id) \
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
             on conflict (initiative_id, external_id) do nothing returning id";
-        Ok(in_tx!(self, |tx| {
-            let id: Option<i64> = sqlx::query_scalar(SQL)
-                .bind(org.0)
-                .bind(o.initiative_id)
-                .bind(o.day)
-                .bind(o.period_end)
-                .bind(&o.metric)
-                .bind(o.quantity_milli)
-                .bind(o.value.0)
-                .bind(o.baseline_cost.map(|n| n.0))
-                .bind(&o.note)
-                .bind(&o.evidence)
-                .bind(&o.recorded_by)
-                .bind(Utc::now())
-                .bind(&o.external_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if id.is_some() {
-                outcome_total!(tx, org, outcome_weight(o))?;
-                insert_audit!(tx, org, audit)?;
-            }
-            id
-        }))
+        Ok({
+            let mut tx = self.begin().await?;
+            let out = {
+                let id: Option<i64> = query_scalar(SQL)
+                    .bind(org.0)
+                    .bind(o.initiative_id)
+                    .bind(o.day)
+                    .bind(o.period_end)
+                    .bind(&o.metric)
+                    .bind(o.quantity_milli)
+                    .bind(o.value.0)
+                    .bind(o.baseline_cost.map(|n| n.0))
+                    .bind(&o.note)
+                    .bind(&o.evidence)
+                    .bind(&o.recorded_by)
+                    .bind(Utc::now())
+                    .bind(&o.external_id)
+                    .fetch_optional(&mut tx)
+                    .await?;
+                if id.is_some() {
+                    outcome_total(&mut tx, org, outcome_weight(o)).await?;
+                    insert_audit(&mut tx, org, audit).await?;
+                }
+                id
+            };
+            tx.commit().await?;
+            out
+        })
     }
 
     /// Corrects an outcome of `o.initiative_id` in place (its id, external id and recorder
@@ -249,36 +260,41 @@ impl Db {
         const SQL: &str = "update outcomes set day = $4, period_end = $5, metric = $6, quantity_milli = $7, \
             value_nanos = $8, baseline_nanos = $9, note = $10, evidence = $11 \
             where org_id = $1 and initiative_id = $2 and id = $3";
-        let n = in_tx!(self, |tx| {
-            let old: Option<i64> = sqlx::query_scalar(OUTCOME_WEIGHT)
-                .bind(org.0)
-                .bind(o.initiative_id)
-                .bind(o.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(old) = old {
-                outcome_total!(tx, org, outcome_weight(o) - old)?;
-            }
-            let n = sqlx::query(SQL)
-                .bind(org.0)
-                .bind(o.initiative_id)
-                .bind(o.id)
-                .bind(o.day)
-                .bind(o.period_end)
-                .bind(&o.metric)
-                .bind(o.quantity_milli)
-                .bind(o.value.0)
-                .bind(o.baseline_cost.map(|n| n.0))
-                .bind(&o.note)
-                .bind(&o.evidence)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
-                insert_audit!(tx, org, audit)?;
-            }
-            n
-        });
+        let n = {
+            let mut tx = self.begin().await?;
+            let out = {
+                let old: Option<i64> = query_scalar(OUTCOME_WEIGHT)
+                    .bind(org.0)
+                    .bind(o.initiative_id)
+                    .bind(o.id)
+                    .fetch_optional(&mut tx)
+                    .await?;
+                if let Some(old) = old {
+                    outcome_total(&mut tx, org, outcome_weight(o) - old).await?;
+                }
+                let n = query(SQL)
+                    .bind(org.0)
+                    .bind(o.initiative_id)
+                    .bind(o.id)
+                    .bind(o.day)
+                    .bind(o.period_end)
+                    .bind(&o.metric)
+                    .bind(o.quantity_milli)
+                    .bind(o.value.0)
+                    .bind(o.baseline_cost.map(|n| n.0))
+                    .bind(&o.note)
+                    .bind(&o.evidence)
+                    .execute(&mut tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    insert_audit(&mut tx, org, audit).await?;
+                }
+                n
+            };
+            tx.commit().await?;
+            out
+        };
         Ok(n == 1)
     }
 
@@ -291,30 +307,30 @@ impl Db {
         audit: &NewAudit,
     ) -> sqlx::Result<bool> {
         const SQL: &str = "delete from outcomes where org_id = $1 and initiative_id = $2 and id = $3";
-        let n = in_tx!(self, |tx| {
-            let old: Option<i64> = sqlx::query_scalar(OUTCOME_WEIGHT)
-                .bind(org.0)
-                .bind(initiative)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(old) = old {
-                // lowering cannot pass the bound; a total already inconsistent must not block
-                // the deletion that would start to repair it
-                let _ = outcome_total!(tx, org, -old);
-            }
-            let n = sqlx::query(SQL)
-                .bind(org.0)
-                .bind(initiative)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
-                insert_audit!(tx, org, audit)?;
-            }
-            n
-        });
+        let n = {
+            let mut tx = self.begin().await?;
+            let out = {
+                let old: Option<i64> = query_scalar(OUTCOME_WEIGHT)
+                    .bind(org.0)
+                    .bind(initiative)
+                    .bind(id)
+                    .fetch_optional(&mut tx)
+                    .await?;
+                if let Some(old) = old {
+                    // lowering cannot pass the bound; a total already inconsistent must not block
+                    // the deletion that would start to repair it
+                    let _ = outcome_total(&mut tx, org, -old).await;
+                }
+                let n =
+                    query(SQL).bind(org.0).bind(initiative).bind(id).execute(&mut tx).await?.rows_affected();
+                if n == 1 {
+                    insert_audit(&mut tx, org, audit).await?;
+                }
+                n
+            };
+            tx.commit().await?;
+            out
+        };
         Ok(n == 1)
     }
 
@@ -323,8 +339,7 @@ impl Db {
         const SQL: &str = "select id, initiative_id, day, period_end, metric, quantity_milli, value_nanos, \
             baseline_nanos, note, evidence, recorded_by, external_id from outcomes where org_id = $1 \
             and ($2 is null or initiative_id = $2) order by day, id";
-        let rows: Vec<OutcomeRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(initiative).fetch_all(p).await)?;
+        let rows: Vec<OutcomeRow> = query_as(SQL).bind(org.0).bind(initiative).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| Outcome {
@@ -360,40 +375,45 @@ impl Db {
             values ($1, $2, $3, $4, $5, $6)";
         let refresh = "update zombie_flags set reason = $2, at_stake_nanos = $3 where id = $1";
         let clear = "update zombie_flags set cleared_on = $2 where id = $1";
-        Ok(in_tx!(self, |tx| {
-            let rows: Vec<(i64, String)> = sqlx::query_as(open).bind(initiative).fetch_all(&mut *tx).await?;
-            let mut raised = 0;
-            for t in trips {
-                match rows.iter().find(|(_, r)| r == t.rule.as_str()) {
-                    Some((id, _)) => {
-                        sqlx::query(refresh)
-                            .bind(id)
-                            .bind(&t.reason)
-                            .bind(t.at_stake.0)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    None => {
-                        sqlx::query(insert)
-                            .bind(org.0)
-                            .bind(initiative)
-                            .bind(t.rule.as_str())
-                            .bind(&t.reason)
-                            .bind(t.at_stake.0)
-                            .bind(today)
-                            .execute(&mut *tx)
-                            .await?;
-                        raised += 1;
+        Ok({
+            let mut tx = self.begin().await?;
+            let out = {
+                let rows: Vec<(i64, String)> = query_as(open).bind(initiative).fetch_all(&mut tx).await?;
+                let mut raised = 0;
+                for t in trips {
+                    match rows.iter().find(|(_, r)| r == t.rule.as_str()) {
+                        Some((id, _)) => {
+                            query(refresh)
+                                .bind(id)
+                                .bind(&t.reason)
+                                .bind(t.at_stake.0)
+                                .execute(&mut tx)
+                                .await?;
+                        }
+                        None => {
+                            query(insert)
+                                .bind(org.0)
+                                .bind(initiative)
+                                .bind(t.rule.as_str())
+                                .bind(&t.reason)
+                                .bind(t.at_stake.0)
+                                .bind(today)
+                                .execute(&mut tx)
+                                .await?;
+                            raised += 1;
+                        }
                     }
                 }
-            }
-            for (id, rule) in &rows {
-                if !trips.iter().any(|t| t.rule.as_str() == rule) {
-                    sqlx::query(clear).bind(id).bind(today).execute(&mut *tx).await?;
+                for (id, rule) in &rows {
+                    if !trips.iter().any(|t| t.rule.as_str() == rule) {
+                        query(clear).bind(id).bind(today).execute(&mut tx).await?;
+                    }
                 }
-            }
-            raised
-        }))
+                raised
+            };
+            tx.commit().await?;
+            out
+        })
     }
 
     /// Flags (open and cleared) with their decisions, newest first.
@@ -406,10 +426,8 @@ impl Db {
             where d.org_id = $1 and ($2 is null or f.initiative_id = $2) order by d.decided_at, d.id";
         type F = (i64, i64, String, String, i64, NaiveDate, Option<NaiveDate>);
         type D = (i64, String, String, String, Option<NaiveDate>, String, NaiveDate);
-        let flags: Vec<F> =
-            on_pool!(self, |p| sqlx::query_as(FLAGS).bind(org.0).bind(initiative).fetch_all(p).await)?;
-        let decisions: Vec<D> =
-            on_pool!(self, |p| sqlx::query_as(DECISIONS).bind(org.0).bind(initiative).fetch_all(p).await)?;
+        let flags: Vec<F> = query_as(FLAGS).bind(org.0).bind(initiative).fetch_all(self).await?;
+        let decisions: Vec<D> = query_as(DECISIONS).bind(org.0).bind(initiative).fetch_all(self).await?;
         Ok(flags
             .into_iter()
             .filter_map(|f| {
@@ -454,28 +472,33 @@ impl Db {
             from zombie_flags where org_id = $1 and id = $2";
         const RETIRE: &str = "update initiatives set status = 'retired', updated_at = $3 where org_id = $1 \
             and id = (select initiative_id from zombie_flags where id = $2)";
-        let n = in_tx!(self, |tx| {
-            let n = sqlx::query(SQL)
-                .bind(org.0)
-                .bind(flag)
-                .bind(d.decision.as_str())
-                .bind(&d.owner)
-                .bind(&d.note)
-                .bind(d.fix_by)
-                .bind(&d.decided_by)
-                .bind(d.decided_on)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
-                if d.decision == Decision::Retire {
-                    sqlx::query(RETIRE).bind(org.0).bind(flag).bind(Utc::now()).execute(&mut *tx).await?;
+        let n = {
+            let mut tx = self.begin().await?;
+            let out = {
+                let n = query(SQL)
+                    .bind(org.0)
+                    .bind(flag)
+                    .bind(d.decision.as_str())
+                    .bind(&d.owner)
+                    .bind(&d.note)
+                    .bind(d.fix_by)
+                    .bind(&d.decided_by)
+                    .bind(d.decided_on)
+                    .bind(Utc::now())
+                    .execute(&mut tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    if d.decision == Decision::Retire {
+                        query(RETIRE).bind(org.0).bind(flag).bind(Utc::now()).execute(&mut tx).await?;
+                    }
+                    insert_audit(&mut tx, org, audit).await?;
                 }
-                insert_audit!(tx, org, audit)?;
-            }
-            n
-        });
+                n
+            };
+            tx.commit().await?;
+            out
+        };
         Ok(n == 1)
     }
 }

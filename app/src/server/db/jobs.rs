@@ -1,5 +1,6 @@
 //! Job leases (which server runs a background loop) and the progress of jobs people start
 //! from a page, both in the database so that every server sees the same.
+use super::query::{query, query_as, query_scalar};
 use super::{Db, OrgId};
 use crate::domain::job::JobView;
 
@@ -24,46 +25,40 @@ impl Db {
             on conflict (name) do update set holder = excluded.holder, expires_at_ms = excluded.expires_at_ms \
             where job_leases.holder = excluded.holder or job_leases.expires_at_ms < $4";
         let _turn = self.write_lane().await?;
-        let n = on_pool!(self, |p| sqlx::query(SQL)
+        let n = query(SQL)
             .bind(name)
             .bind(holder)
             .bind(until_ms)
             .bind(now_ms)
-            .execute(p)
+            .execute(self)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected())?;
         Ok(n == 1)
     }
 
     /// Gives a lease up (a server stopping), so another can take it at once.
     pub async fn release_lease(&self, name: &str, holder: &str) -> sqlx::Result<()> {
         const SQL: &str = "delete from job_leases where name = $1 and holder = $2";
-        on_pool!(self, |p| sqlx::query(SQL).bind(name).bind(holder).execute(p).await.map(|_| ()))
+        query(SQL).bind(name).bind(holder).execute(self).await.map(|_| ())
     }
 
     /// Who holds each lease now (for `/healthz`-style answers and tests).
     pub async fn leases(&self) -> sqlx::Result<Vec<(String, String, i64)>> {
         const SQL: &str = "select name, holder, expires_at_ms from job_leases order by name";
-        on_pool!(self, |p| sqlx::query_as(SQL).fetch_all(p).await)
+        query_as(SQL).fetch_all(self).await
     }
 
     pub async fn start_job(&self, org: OrgId, kind: &str, holder: &str, now_ms: i64) -> sqlx::Result<i64> {
         const SQL: &str =
             "insert into background_jobs (org_id, kind, done, finished, failed, outcome, holder, \
             started_at_ms, updated_at_ms) values ($1, $2, 0, false, false, null, $3, $4, $4) returning id";
-        on_pool!(self, |p| sqlx::query_scalar(SQL)
-            .bind(org.0)
-            .bind(kind)
-            .bind(holder)
-            .bind(now_ms)
-            .fetch_one(p)
-            .await)
+        query_scalar(SQL).bind(org.0).bind(kind).bind(holder).bind(now_ms).fetch_one(self).await
     }
 
     pub async fn job_progress(&self, id: i64, done: i64, now_ms: i64) -> sqlx::Result<()> {
         const SQL: &str =
             "update background_jobs set done = $2, updated_at_ms = $3 where id = $1 and not finished";
-        on_pool!(self, |p| sqlx::query(SQL).bind(id).bind(done).bind(now_ms).execute(p).await.map(|_| ()))
+        query(SQL).bind(id).bind(done).bind(now_ms).execute(self).await.map(|_| ())
     }
 
     pub async fn finish_job(
@@ -80,23 +75,14 @@ impl Db {
             Ok(t) => (false, t),
             Err(e) => (true, e),
         };
-        on_pool!(self, |p| sqlx::query(SQL)
-            .bind(id)
-            .bind(done)
-            .bind(failed)
-            .bind(text)
-            .bind(now_ms)
-            .execute(p)
-            .await
-            .map(|_| ()))
+        query(SQL).bind(id).bind(done).bind(failed).bind(text).bind(now_ms).execute(self).await.map(|_| ())
     }
 
     /// The job, if it exists and belongs to `org`.
     pub async fn job(&self, id: i64, org: OrgId, now_ms: i64) -> sqlx::Result<Option<JobView>> {
         const SQL: &str = "select id, org_id, kind, done, finished, failed, outcome, updated_at_ms \
             from background_jobs where id = $1 and org_id = $2";
-        let row: Option<JobRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(id).bind(org.0).fetch_optional(p).await)?;
+        let row: Option<JobRow> = query_as(SQL).bind(id).bind(org.0).fetch_optional(self).await?;
         Ok(row.map(|(id, org, kind, done, finished, failed, outcome, updated)| {
             let stale = !finished && now_ms - updated > STALE_MS;
             JobView {

@@ -2,6 +2,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::insert_audit;
+use super::query::{query, query_as, query_scalar};
 use super::{Db, NewAudit, OrgId, TeamId, UserId};
 
 /// A stored key (never the secret itself).
@@ -46,10 +47,10 @@ impl Db {
         const INSERT: &str =
             "insert into installation_secrets (name, value) values ($1, $2) on conflict (name) do nothing";
         const SELECT: &str = "select value from installation_secrets where name = $1";
-        on_pool!(self, |p| {
-            sqlx::query(INSERT).bind(name).bind(fresh).execute(p).await?;
-            sqlx::query_scalar(SELECT).bind(name).fetch_one(p).await
-        })
+        {
+            query(INSERT).bind(name).bind(fresh).execute(self).await?;
+            query_scalar(SELECT).bind(name).fetch_one(self).await
+        }
     }
 
     /// Inserts the key with its audit record (one transaction).
@@ -57,40 +58,40 @@ impl Db {
         const SQL: &str = "insert into api_keys (org_id, name, prefix, secret_hash, scopes, team_id, initiative, \
             created_by, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id";
         let now = Utc::now();
-        in_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(SQL)
-                .bind(org.0)
-                .bind(k.name)
-                .bind(k.prefix)
-                .bind(k.secret_hash)
-                .bind(k.scopes)
-                .bind(k.team.0)
-                .bind(k.initiative)
-                .bind(k.created_by.map(|u| u.0))
-                .bind(now)
-                .bind(k.expires_at)
-                .fetch_one(&mut *tx)
-                .await?;
-            insert_audit!(tx, org, audit)?;
-            Ok(id)
-        })
+        let mut tx = self.begin().await?;
+        let id: i64 = query_scalar(SQL)
+            .bind(org.0)
+            .bind(k.name)
+            .bind(k.prefix)
+            .bind(k.secret_hash)
+            .bind(k.scopes)
+            .bind(k.team.0)
+            .bind(k.initiative)
+            .bind(k.created_by.map(|u| u.0))
+            .bind(now)
+            .bind(k.expires_at)
+            .fetch_one(&mut tx)
+            .await?;
+        insert_audit(&mut tx, org, audit).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     pub async fn api_key_by_prefix(&self, prefix: &str) -> sqlx::Result<Option<ApiKeyRow>> {
         let sql = format!("select {KEY_COLUMNS} where k.prefix = $1");
-        on_pool!(self, |p| sqlx::query_as(&sql).bind(prefix).fetch_optional(p).await)
+        query_as(&sql).bind(prefix).fetch_optional(self).await
     }
 
     pub async fn list_api_keys(&self, org: OrgId) -> sqlx::Result<Vec<ApiKeyRow>> {
         let sql = format!("select {KEY_COLUMNS} where k.org_id = $1 order by k.created_at, k.id");
-        on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).fetch_all(p).await)
+        query_as(&sql).bind(org.0).fetch_all(self).await
     }
 
     pub async fn touch_api_key(&self, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
         const SQL: &str = "update api_keys set last_used_at = $1 where id = $2";
         // in the writer lane: otherwise each waits for SQLite's file lock holding a pooled connection
         let _turn = self.write_lane().await?;
-        on_pool!(self, |p| sqlx::query(SQL).bind(at).bind(id).execute(p).await.map(|_| ()))
+        query(SQL).bind(at).bind(id).execute(self).await.map(|_| ())
     }
 
     /// Marks the key revoked (with its audit record); false, and nothing written, when no
@@ -104,18 +105,20 @@ impl Db {
     ) -> sqlx::Result<bool> {
         const SQL: &str =
             "update api_keys set revoked_at = $1 where org_id = $2 and prefix = $3 and revoked_at is null";
-        Ok(in_tx!(self, |tx| {
-            let n =
-                sqlx::query(SQL).bind(at).bind(org.0).bind(prefix).execute(&mut *tx).await?.rows_affected();
+        let mut tx = self.begin().await?;
+        let out = {
+            let n = query(SQL).bind(at).bind(org.0).bind(prefix).execute(&mut tx).await?.rows_affected();
             if n == 1 {
-                insert_audit!(tx, org, audit)?;
+                insert_audit(&mut tx, org, audit).await?;
             }
             n == 1
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn api_key_in_org(&self, org: OrgId, prefix: &str) -> sqlx::Result<Option<ApiKeyRow>> {
         let sql = format!("select {KEY_COLUMNS} where k.org_id = $1 and k.prefix = $2");
-        on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).bind(prefix).fetch_optional(p).await)
+        query_as(&sql).bind(org.0).bind(prefix).fetch_optional(self).await
     }
 }

@@ -5,7 +5,10 @@ use super::tx::Tx;
 use super::{Db, OrgId, UserId};
 use crate::domain::ledger::SpendSource;
 use crate::domain::Nanos;
-use crate::server::focus::FocusRow;
+use crate::server::formats::focus::FocusRow;
+use std::sync::LazyLock;
+
+use super::query::{query, query_as, query_scalar, Conn, Executor, QueryBuilder};
 
 /// A FOCUS row with the attribution its tags gave and the keys replacement works on. GPU
 /// usage, training runs and commitments are projected into the ledger as such rows too, so
@@ -37,13 +40,11 @@ pub struct LedgerTx {
     pending: Option<(OrgId, i128)>,
 }
 
-/// The backend transaction of a [`LedgerTx`] (`&mut LedgerTx`), as `on_tx!` gives it.
-macro_rules! on_ledger {
-    ($tx:expr, |$t:ident| $body:expr) => {
-        super::tx::on_tx!(&mut $tx.tx, |$t| $body)
-    };
+impl<'c> Executor<'c> for &'c mut LedgerTx {
+    fn conn(self) -> Conn<'c> {
+        self.tx.conn()
+    }
 }
-pub(super) use on_ledger as on_tx;
 
 const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, line, billing_account, \
     billing_period_start, billing_period_end, charge_period_start, charge_period_end, day, charge_category, \
@@ -57,40 +58,34 @@ const INSERT_HEAD: &str = "insert into ledger_lines (org_id, import_id, source, 
 /// Clears the ledger sources' daily rollups over a bucket range (before a rebuild).
 const ROLLUP_DELETE: &str = "delete from usage_rollups where org_id = $1 and grain = 'day' \
     and source <> 'tokens' and bucket between $2 and $3";
-/// The daily rollup rows of a set of ledger lines, `$sign` +/−: one projection shared by the
+/// The daily rollup rows of a set of ledger lines, `sign` +/−: one projection shared by the
 /// rebuild (after the counted lines change) and the subtraction (before lines are deleted).
-macro_rules! ledger_rollup_rows {
-    ($sign:literal) => {
-        concat!(
-            "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
-            input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
-            reasoning_tokens, requests, events, unpriced_events) \
-            select org_id, 'day', d.dim, bucket, \
-              case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
-                when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
-                when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
-                when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
-              spend_source, ",
-            $sign,
-            "sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, ",
-            $sign,
-            "count(*), 0 \
-            from ledger_lines cross join (select 'total' as dim union all select 'team' \
-              union all select 'initiative' union all select 'feature' union all select 'customer' \
-              union all select 'environment' union all select 'model' union all select 'provider' \
-              union all select 'api_key') d \
-            where org_id = $1 and counted and "
-        )
-    };
+fn ledger_rollup_rows(sign: &str) -> String {
+    format!(
+        "insert into usage_rollups (org_id, grain, dim, bucket, value, source, cost_nanos, \
+        input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+        reasoning_tokens, requests, events, unpriced_events) \
+        select org_id, 'day', d.dim, bucket, \
+          case d.dim when 'total' then '' when 'team' then coalesce(team, '') \
+            when 'initiative' then coalesce(initiative, '') when 'feature' then coalesce(feature, '') \
+            when 'customer' then coalesce(customer, '') when 'environment' then coalesce(environment, '') \
+            when 'model' then coalesce(model, '') when 'provider' then coalesce(provider, '') else '' end as v, \
+          spend_source, {sign}sum(effective_nanos), 0, 0, 0, 0, 0, 0, 0, {sign}count(*), 0 \
+        from ledger_lines cross join (select 'total' as dim union all select 'team' \
+          union all select 'initiative' union all select 'feature' union all select 'customer' \
+          union all select 'environment' union all select 'model' union all select 'provider' \
+          union all select 'api_key') d \
+        where org_id = $1 and counted and "
+    )
 }
-const ROLLUP_REBUILD: &str = concat!(
-    ledger_rollup_rows!(""),
-    "bucket between $2 and $3 group by org_id, d.dim, bucket, v, spend_source"
-);
+
+static ROLLUP_REBUILD: LazyLock<String> = LazyLock::new(|| {
+    ledger_rollup_rows("") + "bucket between $2 and $3 group by org_id, d.dim, bucket, v, spend_source"
+});
 
 /// Takes the counted lines a replacement or re-derivation is about to delete out of the
 /// rollups (the filter tail names them), so the rollups change by exactly what changes.
-const ROLLUP_SUBTRACT: &str = concat!(ledger_rollup_rows!("-"), "source = $2 and ");
+static ROLLUP_SUBTRACT: LazyLock<String> = LazyLock::new(|| ledger_rollup_rows("-") + "source = $2 and ");
 const SUBTRACT_GROUP: &str = " group by org_id, d.dim, bucket, v, spend_source \
     on conflict (org_id, grain, dim, bucket, value, source) do update set \
     cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, events = usage_rollups.events + excluded.events";
@@ -168,8 +163,8 @@ impl LedgerTx {
     ) -> sqlx::Result<()> {
         let sql = format!("select cast(coalesce(sum(abs_nanos), 0) as bigint) from ledger_lines where org_id = $1 and source = $2 and {filter}");
         let (source, account, start, ref_id) = binds;
-        let w: i64 = on_tx!(self, |t| {
-            let mut q = sqlx::query_scalar(&sql).bind(org.0).bind(source);
+        let w: i64 = {
+            let mut q = query_scalar(&sql).bind(org.0).bind(source);
             if let Some(a) = account {
                 q = q.bind(a);
             }
@@ -179,8 +174,8 @@ impl LedgerTx {
             if let Some(r) = ref_id {
                 q = q.bind(r);
             }
-            q.fetch_one(&mut **t).await?
-        });
+            q.fetch_one(&mut *self).await?
+        };
         self.weigh(org, -i128::from(w));
         Ok(())
     }
@@ -206,14 +201,14 @@ impl LedgerTx {
         const SQL: &str = "insert into ledger_imports (org_id, source, file_name, rows_imported, rows_replaced, \
             billed_nanos, effective_nanos, created_at, created_by) values ($1, $2, $3, 0, 0, 0, 0, $4, $5) returning id";
         let now = Utc::now();
-        on_tx!(self, |t| sqlx::query_scalar(SQL)
+        query_scalar(SQL)
             .bind(org.0)
             .bind(source)
             .bind(file)
             .bind(now)
             .bind(by.map(|u| u.0))
-            .fetch_one(&mut **t)
-            .await)
+            .fetch_one(&mut *self)
+            .await
     }
 
     /// Deletes the lines an earlier import brought for this account and billing period.
@@ -233,14 +228,14 @@ impl LedgerTx {
             (source, Some(account), Some(period_start), None),
         )
         .await?;
-        on_tx!(self, |t| Ok(sqlx::query(SQL)
+        Ok(query(SQL)
             .bind(org.0)
             .bind(source)
             .bind(account)
             .bind(period_start)
-            .execute(&mut **t)
+            .execute(&mut *self)
             .await?
-            .rows_affected()))
+            .rows_affected())
     }
 
     pub async fn insert_lines(
@@ -254,8 +249,8 @@ impl LedgerTx {
             self.weigh(org, line_weight(l.row));
         }
         for chunk in lines.chunks(LEDGER_CHUNK) {
-            on_tx!(self, |t| {
-                let mut qb = sqlx::QueryBuilder::new(INSERT_HEAD);
+            {
+                let mut qb = QueryBuilder::new(INSERT_HEAD);
                 qb.push_values(chunk, |mut b, l| {
                     let r = l.row;
                     let tags = serde_json::Value::Object(
@@ -319,8 +314,8 @@ impl LedgerTx {
                         // ≤ MAX_LINE_COST (checked when the row was read), so it fits an i64
                         .push_bind(line_weight(r) as i64);
                 });
-                qb.build().persistent(chunk.len() == LEDGER_CHUNK).execute(&mut **t).await?;
-            });
+                qb.build().persistent(chunk.len() == LEDGER_CHUNK).execute(&mut *self).await?;
+            };
         }
         Ok(())
     }
@@ -329,13 +324,7 @@ impl LedgerTx {
     pub async fn delete_derived(&mut self, org: OrgId, source: &str, ref_id: i64) -> sqlx::Result<()> {
         const DELETE: &str = "delete from ledger_lines where org_id = $1 and source = $2 and ref_id = $3";
         self.weigh_deleted(org, "ref_id = $3", (source, None, None, Some(ref_id))).await?;
-        on_tx!(self, |t| sqlx::query(DELETE)
-            .bind(org.0)
-            .bind(source)
-            .bind(ref_id)
-            .execute(&mut **t)
-            .await
-            .map(|_| ()))
+        query(DELETE).bind(org.0).bind(source).bind(ref_id).execute(&mut *self).await.map(|_| ())
     }
 
     /// Subtracts from the rollups the counted lines of an account's billing period.
@@ -347,27 +336,21 @@ impl LedgerTx {
         period_start: DateTime<Utc>,
     ) -> sqlx::Result<()> {
         let sql =
-            format!("{ROLLUP_SUBTRACT}billing_account = $3 and billing_period_start = $4{SUBTRACT_GROUP}");
-        on_tx!(self, |t| sqlx::query(&sql)
+            format!("{}billing_account = $3 and billing_period_start = $4{SUBTRACT_GROUP}", *ROLLUP_SUBTRACT);
+        query(&sql)
             .bind(org.0)
             .bind(source)
             .bind(account)
             .bind(period_start)
-            .execute(&mut **t)
+            .execute(&mut *self)
             .await
-            .map(|_| ()))
+            .map(|_| ())
     }
 
     /// Subtracts from the rollups the counted lines derived from one record.
     pub async fn subtract_derived(&mut self, org: OrgId, source: &str, ref_id: i64) -> sqlx::Result<()> {
-        let sql = format!("{ROLLUP_SUBTRACT}ref_id = $3{SUBTRACT_GROUP}");
-        on_tx!(self, |t| sqlx::query(&sql)
-            .bind(org.0)
-            .bind(source)
-            .bind(ref_id)
-            .execute(&mut **t)
-            .await
-            .map(|_| ()))
+        let sql = format!("{}ref_id = $3{SUBTRACT_GROUP}", *ROLLUP_SUBTRACT);
+        query(&sql).bind(org.0).bind(source).bind(ref_id).execute(&mut *self).await.map(|_| ())
     }
 
     /// Adds new lines' increments to the rollups (after the organisation's totals took the
@@ -376,8 +359,8 @@ impl LedgerTx {
         self.settle_totals().await?;
         let rows: Vec<_> = inc.0.into_iter().collect();
         for chunk in rows.chunks(1_000) {
-            on_tx!(self, |t| {
-                let mut qb = sqlx::QueryBuilder::new(super::ROLLUP_UPSERT_HEAD);
+            {
+                let mut qb = QueryBuilder::new(super::rollups::ROLLUP_UPSERT_HEAD);
                 qb.push_values(chunk, |mut b, ((dim, bucket, value, source), (cost, n))| {
                     // within ± the organisation's ledger weight, settled above
                     let cost = *cost as i64;
@@ -398,9 +381,9 @@ impl LedgerTx {
                         .push_bind(*n)
                         .push_bind(0i64);
                 });
-                qb.push(super::ROLLUP_UPSERT_TAIL);
-                qb.build().persistent(false).execute(&mut **t).await?;
-            });
+                qb.push(super::rollups::ROLLUP_UPSERT_TAIL);
+                qb.build().persistent(false).execute(&mut *self).await?;
+            };
         }
         Ok(())
     }
@@ -408,24 +391,24 @@ impl LedgerTx {
     /// Recomputes the ledger's daily rollups for buckets `lo..=hi` (after the organisation
     /// changes which lines count).
     pub async fn rebuild_rollups(&mut self, org: OrgId, lo: i64, hi: i64) -> sqlx::Result<()> {
-        on_tx!(self, |t| {
-            sqlx::query(ROLLUP_DELETE).bind(org.0).bind(lo).bind(hi).execute(&mut **t).await?;
-            sqlx::query(ROLLUP_REBUILD).bind(org.0).bind(lo).bind(hi).execute(&mut **t).await?;
+        {
+            query(ROLLUP_DELETE).bind(org.0).bind(lo).bind(hi).execute(&mut *self).await?;
+            query(&ROLLUP_REBUILD).bind(org.0).bind(lo).bind(hi).execute(&mut *self).await?;
             Ok(())
-        })
+        }
     }
 
     /// Marks the organisation's invoice lines counted or not by the services the organisation
     /// meters by token events (matched on provider, publisher or service name, any case).
     pub async fn set_covered(&mut self, org: OrgId, covered: &[String]) -> sqlx::Result<()> {
         let lower: Vec<String> = covered.iter().map(|c| c.trim().to_lowercase()).collect();
-        on_tx!(self, |t| {
-            sqlx::query("update ledger_lines set counted = true where org_id = $1 and source = 'focus'")
+        {
+            query("update ledger_lines set counted = true where org_id = $1 and source = 'focus'")
                 .bind(org.0)
-                .execute(&mut **t)
+                .execute(&mut *self)
                 .await?;
             if !lower.is_empty() {
-                let mut qb = sqlx::QueryBuilder::new(
+                let mut qb = QueryBuilder::new(
                     "update ledger_lines set counted = false where source = 'focus' and org_id = ",
                 );
                 qb.push_bind(org.0);
@@ -439,10 +422,10 @@ impl LedgerTx {
                     qb.push(")");
                 }
                 qb.push(")");
-                qb.build().persistent(false).execute(&mut **t).await?;
+                qb.build().persistent(false).execute(&mut *self).await?;
             }
             Ok::<(), sqlx::Error>(())
-        })
+        }
     }
 
     pub async fn finish_import(
@@ -456,15 +439,15 @@ impl LedgerTx {
         const SQL: &str =
             "update ledger_imports set rows_imported = $1, rows_replaced = $2, billed_nanos = $3, \
             effective_nanos = $4 where id = $5";
-        on_tx!(self, |t| sqlx::query(SQL)
+        query(SQL)
             .bind(rows as i64)
             .bind(replaced as i64)
             .bind(billed.0)
             .bind(effective.0)
             .bind(import)
-            .execute(&mut **t)
+            .execute(&mut *self)
             .await
-            .map(|_| ()))
+            .map(|_| ())
     }
 
     pub async fn commit(mut self) -> sqlx::Result<()> {
@@ -493,15 +476,14 @@ impl Db {
         const SQL: &str = "select i.id, i.source, i.file_name, i.created_at, u.email as created_by, i.rows_imported, \
             i.rows_replaced, i.billed_nanos, i.effective_nanos from ledger_imports i \
             left join users u on u.id = i.created_by where i.org_id = $1 and i.source = 'focus' order by i.created_at desc, i.id desc limit $2";
-        on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(limit).fetch_all(p).await)
+        query_as(SQL).bind(org.0).bind(limit).fetch_all(self).await
     }
 
     /// Lines, Σ BilledCost and Σ EffectiveCost of the organisation's ledger for one source.
     pub async fn ledger_totals(&self, org: OrgId, source: &str) -> sqlx::Result<(i64, Nanos, Nanos)> {
         const SQL: &str = "select count(*), cast(coalesce(sum(billed_nanos), 0) as bigint), \
             cast(coalesce(sum(effective_nanos), 0) as bigint) from ledger_lines where org_id = $1 and source = $2";
-        let (n, b, e): (i64, i64, i64) =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(source).fetch_one(p).await)?;
+        let (n, b, e): (i64, i64, i64) = query_as(SQL).bind(org.0).bind(source).fetch_one(self).await?;
         Ok((n, Nanos(b), Nanos(e)))
     }
 
@@ -510,8 +492,7 @@ impl Db {
         const SQL: &str =
             "select team, cast(sum(effective_nanos) as bigint) from ledger_lines where org_id = $1 \
             group by team order by team";
-        let rows: Vec<(Option<String>, i64)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<(Option<String>, i64)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows.into_iter().map(|(t, c)| (t, Nanos(c))).collect())
     }
 }

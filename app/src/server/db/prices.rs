@@ -2,6 +2,7 @@
 use chrono::{NaiveDate, Utc};
 
 use super::audit::insert_audit;
+use super::query::{query_as, query_scalar, QueryBuilder};
 use super::{Db, NewAudit, OrgId, UserId};
 use crate::domain::price_book::PriceEntry;
 use crate::domain::pricing::ModelPrice;
@@ -44,9 +45,10 @@ impl Db {
             .map(|e| serde_json::to_string(&e.price.rates).expect("a map of integers"))
             .collect();
         let rows: Vec<(&NewPriceEntry<'_>, &String)> = entries.iter().zip(&rates).collect();
-        in_tx!(self, |tx| {
+        let mut tx = self.begin().await?;
+        {
             for chunk in rows.chunks(CHUNK) {
-                let mut qb = sqlx::QueryBuilder::new(HEAD);
+                let mut qb = QueryBuilder::new(HEAD);
                 qb.push_values(chunk, |mut b, (e, r)| {
                     b.push_bind(org_id)
                         .push_bind(e.model)
@@ -58,12 +60,13 @@ impl Db {
                         .push_bind(created_by.map(|u| u.0));
                 });
                 qb.push(TAIL);
-                qb.build().persistent(false).execute(&mut *tx).await?;
+                qb.build().persistent(false).execute(&mut tx).await?;
             }
             if let Some(a) = audit {
-                insert_audit!(tx, OrgId(org_id), a)?;
+                insert_audit(&mut tx, OrgId(org_id), a).await?;
             }
-        });
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -73,7 +76,7 @@ impl Db {
             "select id, org_id, model, provider, effective_from, rates, source from price_entries \
             where org_id = $1 or org_id = 0";
         type Row = (i64, i64, String, String, NaiveDate, String, String);
-        let rows: Vec<Row> = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<Row> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         rows.into_iter()
             .map(|(id, org_id, model, provider, effective_from, rates, source)| {
                 let rates = serde_json::from_str(&rates).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
@@ -96,11 +99,11 @@ impl Db {
         const SQL: &str = "select model, provider, count(*), cast(sum(input_tokens) as bigint), \
             cast(sum(output_tokens) as bigint) from usage_events where org_id = $1 and cost_source = 'unpriced' \
             group by model, provider order by count(*) desc, model";
-        on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)
+        query_as(SQL).bind(org.0).fetch_all(self).await
     }
 
     pub async fn count_price_entries(&self, org_id: i64) -> sqlx::Result<i64> {
         const SQL: &str = "select count(*) from price_entries where org_id = $1";
-        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org_id).fetch_one(p).await)
+        query_scalar(SQL).bind(org_id).fetch_one(self).await
     }
 }

@@ -2,7 +2,8 @@
 //! projected into ledger lines (in the same transaction) by the records service.
 use chrono::{NaiveDate, Utc};
 
-use super::ledger::{on_tx, LedgerTx};
+use super::ledger::LedgerTx;
+use super::query::{query, query_as, query_scalar};
 use super::{Db, OrgId};
 use crate::domain::ledger::{Commitment, GpuUsage, TrainingRun};
 use crate::domain::Nanos;
@@ -16,7 +17,7 @@ impl LedgerTx {
             on conflict (org_id, day, cluster, pool, gpu_type, team, initiative) do update set \
             allocated_mhours = excluded.allocated_mhours, used_mhours = excluded.used_mhours, \
             cost_nanos = excluded.cost_nanos, updated_at = excluded.updated_at returning id";
-        on_tx!(self, |t| sqlx::query_scalar(SQL)
+        query_scalar(SQL)
             .bind(org.0)
             .bind(u.day)
             .bind(&u.cluster)
@@ -28,8 +29,8 @@ impl LedgerTx {
             .bind(u.used_mhours)
             .bind(u.cost.map(|c| c.0))
             .bind(Utc::now())
-            .fetch_one(&mut **t)
-            .await)
+            .fetch_one(&mut *self)
+            .await
     }
 
     /// The hourly rate of a GPU type in force on a day (the newest from that day or before).
@@ -41,12 +42,7 @@ impl LedgerTx {
     ) -> sqlx::Result<Option<i64>> {
         const SQL: &str = "select nanos_per_hour from gpu_rates where org_id = $1 and gpu_type = $2 \
             and effective_from <= $3 order by effective_from desc limit 1";
-        on_tx!(self, |t| sqlx::query_scalar(SQL)
-            .bind(org.0)
-            .bind(gpu_type)
-            .bind(day)
-            .fetch_optional(&mut **t)
-            .await)
+        query_scalar(SQL).bind(org.0).bind(gpu_type).bind(day).fetch_optional(&mut *self).await
     }
 
     pub async fn set_gpu_rate(
@@ -60,15 +56,15 @@ impl LedgerTx {
             "insert into gpu_rates (org_id, gpu_type, effective_from, nanos_per_hour, updated_at) \
             values ($1, $2, $3, $4, $5) on conflict (org_id, gpu_type, effective_from) do update set \
             nanos_per_hour = excluded.nanos_per_hour, updated_at = excluded.updated_at";
-        on_tx!(self, |t| sqlx::query(SQL)
+        query(SQL)
             .bind(org.0)
             .bind(gpu_type)
             .bind(from)
             .bind(nanos_per_hour)
             .bind(Utc::now())
-            .execute(&mut **t)
+            .execute(&mut *self)
             .await
-            .map(|_| ()))
+            .map(|_| ())
     }
 
     /// GPU usage of a type priced by the rate table (no stated cost) from a day on.
@@ -81,12 +77,8 @@ impl LedgerTx {
         const SQL: &str = "select id, day, cluster, pool, gpu_type, team, initiative, allocated_mhours, used_mhours \
             from gpu_usage where org_id = $1 and gpu_type = $2 and day >= $3 and cost_nanos is null order by id";
         type Row = (i64, NaiveDate, String, String, String, String, String, i64, i64);
-        let rows: Vec<Row> = on_tx!(self, |t| sqlx::query_as(SQL)
-            .bind(org.0)
-            .bind(gpu_type)
-            .bind(from)
-            .fetch_all(&mut **t)
-            .await)?;
+        let rows: Vec<Row> =
+            query_as(SQL).bind(org.0).bind(gpu_type).bind(from).fetch_all(&mut *self).await?;
         Ok(rows
             .into_iter()
             .map(|(id, day, cluster, pool, gpu_type, team, initiative, allocated_mhours, used_mhours)| {
@@ -116,12 +108,7 @@ impl LedgerTx {
         const SQL: &str = "select id from training_runs where org_id = $1 and gpu_type = $2 \
             and cost_basis = 'gpu_rate' and started_at >= $3 order by id";
         let from = from.and_time(Default::default()).and_utc();
-        on_tx!(self, |t| sqlx::query_scalar(SQL)
-            .bind(org.0)
-            .bind(gpu_type)
-            .bind(from)
-            .fetch_all(&mut **t)
-            .await)
+        query_scalar(SQL).bind(org.0).bind(gpu_type).bind(from).fetch_all(&mut *self).await
     }
 
     /// Inserts or replaces a run (by its `run_id`); answers its id.
@@ -144,7 +131,7 @@ impl LedgerTx {
             cost_basis = excluded.cost_basis, metric_name = excluded.metric_name, metric_score = excluded.metric_score, \
             higher_is_better = excluded.higher_is_better, updated_at = excluded.updated_at, \
             pending_from = 0, pending_import = excluded.pending_import returning id";
-        on_tx!(self, |t| sqlx::query_scalar(SQL)
+        query_scalar(SQL)
             .bind(org.0)
             .bind(&r.run_id)
             .bind(&r.initiative)
@@ -161,13 +148,13 @@ impl LedgerTx {
             .bind(r.higher_is_better)
             .bind(Utc::now())
             .bind(import)
-            .fetch_one(&mut **t)
-            .await)
+            .fetch_one(&mut *self)
+            .await
     }
 
     pub async fn training_run(&mut self, org: OrgId, id: i64) -> sqlx::Result<TrainingRunRow> {
         let sql = format!("{TRAINING_SELECT} where org_id = $1 and id = $2");
-        on_tx!(self, |t| sqlx::query_as(&sql).bind(org.0).bind(id).fetch_one(&mut **t).await)
+        query_as(&sql).bind(org.0).bind(id).fetch_one(&mut *self).await
     }
 
     /// Its daily lines are left pending, as a training run's.
@@ -176,7 +163,7 @@ impl LedgerTx {
             "insert into commitments (org_id, provider, model, deployment, units, tokens_per_minute, \
             term_start, term_end, price_nanos, team, initiative, note, updated_at, pending_from, pending_import) \
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14) returning id";
-        on_tx!(self, |t| sqlx::query_scalar(SQL)
+        query_scalar(SQL)
             .bind(org.0)
             .bind(&c.provider)
             .bind(&c.model)
@@ -191,8 +178,8 @@ impl LedgerTx {
             .bind(&c.note)
             .bind(Utc::now())
             .bind(import)
-            .fetch_one(&mut **t)
-            .await)
+            .fetch_one(&mut *self)
+            .await
     }
 
     /// The oldest record whose daily lines are not all written yet, if any.
@@ -217,8 +204,7 @@ impl LedgerTx {
             i64,
             i64,
         );
-        let row: Option<Row> =
-            on_tx!(self, |t| sqlx::query_as(COMMITMENT).bind(org.0).fetch_optional(&mut **t).await)?;
+        let row: Option<Row> = query_as(COMMITMENT).bind(org.0).fetch_optional(&mut *self).await?;
         if let Some((
             id,
             provider,
@@ -254,17 +240,15 @@ impl LedgerTx {
         let sql = format!(
             "{TRAINING_SELECT_PENDING} where org_id = $1 and pending_from is not null order by id limit 1"
         );
-        let row: Option<(TrainingRunRow, i64, i64)> = on_tx!(self, |t| {
-            use sqlx::Row;
-            match sqlx::query(&sql).bind(org.0).fetch_optional(&mut **t).await? {
-                Some(r) => {
-                    let run = <TrainingRunRow as sqlx::FromRow<_>>::from_row(&r)?;
-                    Some((run, r.try_get::<i64, _>("pending_from")?, r.try_get::<i64, _>("pending_import")?))
-                }
-                None => None,
-            }
-        });
-        Ok(row.map(|(run, from, import)| PendingRecord {
+        #[derive(sqlx::FromRow)]
+        struct PendingRun {
+            #[sqlx(flatten)]
+            run: TrainingRunRow,
+            pending_from: i64,
+            pending_import: i64,
+        }
+        let row: Option<PendingRun> = query_as(&sql).bind(org.0).fetch_optional(&mut *self).await?;
+        Ok(row.map(|PendingRun { run, pending_from: from, pending_import: import }| PendingRecord {
             id: run.id,
             from,
             import,
@@ -278,7 +262,7 @@ impl LedgerTx {
             "commitment" => "update commitments set pending_from = $1 where id = $2",
             _ => "update training_runs set pending_from = $1 where id = $2",
         };
-        on_tx!(self, |t| sqlx::query(sql).bind(next).bind(id).execute(&mut **t).await.map(|_| ()))
+        query(sql).bind(next).bind(id).execute(&mut *self).await.map(|_| ())
     }
 }
 
@@ -301,7 +285,7 @@ impl Db {
         const SQL: &str =
             "select (select count(*) from commitments where org_id = $1 and pending_from is not null) \
             + (select count(*) from training_runs where org_id = $1 and pending_from is not null)";
-        let n: i64 = on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)?;
+        let n: i64 = query_scalar(SQL).bind(org.0).fetch_one(self).await?;
         Ok(n > 0)
     }
 }
@@ -376,17 +360,17 @@ impl Db {
             from gpu_usage g left join ledger_lines l on l.org_id = g.org_id and l.source = 'gpu' and l.ref_id = g.id \
             where g.org_id = $1 and g.day between $2 and $3 \
             group by g.cluster, g.pool, g.gpu_type, g.team order by cost_nanos desc, g.cluster, g.gpu_type";
-        on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(from).bind(to).fetch_all(p).await)
+        query_as(SQL).bind(org.0).bind(from).bind(to).fetch_all(self).await
     }
 
     pub async fn training_runs(&self, org: OrgId) -> sqlx::Result<Vec<TrainingRunRow>> {
         let sql = format!("{TRAINING_SELECT} where org_id = $1 order by started_at desc, id desc");
-        on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).fetch_all(p).await)
+        query_as(&sql).bind(org.0).fetch_all(self).await
     }
 
     pub async fn commitments(&self, org: OrgId) -> sqlx::Result<Vec<CommitmentRow>> {
         const SQL: &str = "select id, provider, model, deployment, units, tokens_per_minute, term_start, term_end, \
             price_nanos, team, initiative from commitments where org_id = $1 order by term_start desc, id desc";
-        on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)
+        query_as(SQL).bind(org.0).fetch_all(self).await
     }
 }

@@ -1,7 +1,7 @@
 //! Provider usage and cost reports, and the event figures they are reconciled with.
 use chrono::{NaiveDate, Utc};
 
-use super::tx::on_tx;
+use super::query::{query, query_as};
 use super::{Db, OrgId};
 use crate::domain::reconcile::Figure;
 use crate::domain::{DateRange, Nanos};
@@ -57,24 +57,24 @@ impl Db {
         let mut tx = self.begin().await?;
         let mut delta = super::totals::TotalsDelta::default();
         for r in rows {
-            let old: Option<(i64, i64, i64)> = on_tx!(&mut tx, |t| sqlx::query_as(OLD)
+            let old: Option<(i64, i64, i64)> = query_as(OLD)
                 .bind(org.0)
                 .bind(&r.provider)
                 .bind(r.day)
                 .bind(&r.model)
                 .bind(r.kind)
                 .bind(&r.description)
-                .fetch_optional(&mut **t)
-                .await?);
+                .fetch_optional(&mut tx)
+                .await?;
             let (c, k, q) = old.unwrap_or_default();
             delta.ledger_abs += i128::from(r.cost.0).abs() - i128::from(c).abs();
             delta.tokens += i128::from(r.input_tokens) + i128::from(r.output_tokens) - i128::from(k);
             delta.requests += i128::from(r.requests) - i128::from(q);
         }
         tx.raise_totals(org, delta).await?;
-        on_tx!(&mut tx, |t| {
+        {
             for r in rows {
-                sqlx::query(SQL)
+                query(SQL)
                     .bind(org.0)
                     .bind(&r.provider)
                     .bind(r.day)
@@ -87,10 +87,10 @@ impl Db {
                     .bind(r.output_tokens)
                     .bind(r.requests)
                     .bind(now)
-                    .execute(&mut **t)
+                    .execute(&mut tx)
                     .await?;
             }
-        });
+        };
         tx.commit().await
     }
 
@@ -104,13 +104,8 @@ impl Db {
         const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
             cast(sum(input_tokens + output_tokens) as bigint) from provider_report_lines \
             where org_id = $1 and kind = $2 and day between $3 and $4 group by provider, day, model";
-        let rows: Vec<FigureRow> = on_pool!(self, |p| sqlx::query_as(SQL)
-            .bind(org.0)
-            .bind(kind)
-            .bind(range.from)
-            .bind(range.to)
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<FigureRow> =
+            query_as(SQL).bind(org.0).bind(kind).bind(range.from).bind(range.to).fetch_all(self).await?;
         Ok(figures(rows))
     }
 
@@ -119,12 +114,8 @@ impl Db {
         const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
             cast(sum(input_tokens + output_tokens) as bigint) from usage_events \
             where org_id = $1 and day between $2 and $3 group by provider, day, model";
-        let rows: Vec<FigureRow> = on_pool!(self, |p| sqlx::query_as(SQL)
-            .bind(org.0)
-            .bind(range.from)
-            .bind(range.to)
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<FigureRow> =
+            query_as(SQL).bind(org.0).bind(range.from).bind(range.to).fetch_all(self).await?;
         Ok(figures(rows))
     }
 }

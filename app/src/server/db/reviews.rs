@@ -2,6 +2,7 @@
 //! checklist's manual items and daily scores.
 use chrono::NaiveDate;
 
+use super::query::{query, query_as, query_scalar};
 use super::webhooks::enqueue_notice;
 use super::{Db, OrgId};
 use crate::domain::maturity::Manual;
@@ -48,21 +49,20 @@ impl Db {
             Cadence::Weekly(d) => ("weekly", d),
             Cadence::Monthly(d) => ("monthly", d),
         };
-        on_pool!(self, |p| sqlx::query_scalar(SQL)
+        query_scalar(SQL)
             .bind(org.0)
             .bind(team)
             .bind(kind)
             .bind(day as i64)
             .bind(by)
             .bind(now())
-            .fetch_one(p)
-            .await)
+            .fetch_one(self)
+            .await
     }
 
     pub async fn schedules(&self, org: OrgId) -> sqlx::Result<Vec<Schedule>> {
         const SQL: &str = "select id, team, cadence, day from review_schedules where org_id = $1 order by id";
-        let rows: Vec<(i64, Option<String>, String, i64)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<(i64, Option<String>, String, i64)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, team, kind, day)| {
@@ -84,8 +84,9 @@ impl Db {
     ) -> sqlx::Result<Option<i64>> {
         const SQL: &str = "insert into reviews (org_id, schedule_id, title, meeting_day, period_from, period_to, \
             created_at) values ($1, $2, $3, $4, $5, $6, $7) on conflict (schedule_id, meeting_day) do nothing returning id";
-        Ok(in_tx!(self, |tx| {
-            let id: Option<i64> = sqlx::query_scalar(SQL)
+        let mut tx = self.begin().await?;
+        let out = {
+            let id: Option<i64> = query_scalar(SQL)
                 .bind(org.0)
                 .bind(schedule)
                 .bind(title)
@@ -93,31 +94,32 @@ impl Db {
                 .bind(period.from)
                 .bind(period.to)
                 .bind(now())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
             if let Some(id) = id {
                 let mut n = notice.clone();
                 n.key = format!("review:{id}");
                 n.path = format!("/reviews/{id}");
-                enqueue_notice!(tx, org, &n, None)?;
+                enqueue_notice(&mut tx, org, &n, None).await?;
             }
             id
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn reviews(&self, org: OrgId) -> sqlx::Result<Vec<Review>> {
         let sql = format!(
             "select {REVIEW_COLUMNS} from reviews where org_id = $1 order by meeting_day desc, id desc"
         );
-        let rows: Vec<ReviewRow> = on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<ReviewRow> = query_as(&sql).bind(org.0).fetch_all(self).await?;
         Ok(rows.into_iter().map(review_of).collect())
     }
 
     /// A review with its frozen figures (JSON) when closed.
     pub async fn review(&self, org: OrgId, id: i64) -> sqlx::Result<Option<(Review, Option<String>)>> {
         let sql = format!("select {REVIEW_COLUMNS}, frozen from reviews where org_id = $1 and id = $2");
-        let row: Option<FrozenRow> =
-            on_pool!(self, |p| sqlx::query_as(&sql).bind(org.0).bind(id).fetch_optional(p).await)?;
+        let row: Option<FrozenRow> = query_as(&sql).bind(org.0).bind(id).fetch_optional(self).await?;
         Ok(row.map(|r| (review_of((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7)), r.8)))
     }
 
@@ -125,15 +127,15 @@ impl Db {
     pub async fn close_review(&self, org: OrgId, id: i64, frozen: &str, by: &str) -> sqlx::Result<bool> {
         const SQL: &str = "update reviews set frozen = $3, closed_at = $4, closed_by = $5 \
             where org_id = $1 and id = $2 and closed_at is null";
-        let n = on_pool!(self, |p| sqlx::query(SQL)
+        let n = query(SQL)
             .bind(org.0)
             .bind(id)
             .bind(frozen)
             .bind(now())
             .bind(by)
-            .execute(p)
+            .execute(self)
             .await?
-            .rows_affected());
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -146,14 +148,7 @@ impl Db {
     ) -> sqlx::Result<i64> {
         const SQL: &str = "insert into review_decisions (org_id, review_id, text, decided_by, at) \
             values ($1, $2, $3, $4, $5) returning id";
-        on_pool!(self, |p| sqlx::query_scalar(SQL)
-            .bind(org.0)
-            .bind(review)
-            .bind(text)
-            .bind(by)
-            .bind(now())
-            .fetch_one(p)
-            .await)
+        query_scalar(SQL).bind(org.0).bind(review).bind(text).bind(by).bind(now()).fetch_one(self).await
     }
 
     pub async fn review_decisions(
@@ -164,7 +159,7 @@ impl Db {
         const SQL: &str = "select review_id, id, text, decided_by, at from review_decisions \
             where org_id = $1 and ($2 is null or review_id = $2) order by at, id";
         let rows: Vec<(i64, i64, String, String, i64)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(review).fetch_all(p).await)?;
+            query_as(SQL).bind(org.0).bind(review).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -185,7 +180,7 @@ impl Db {
         const SQL: &str =
             "insert into action_items (org_id, review_id, title, owner, due, done, created_by, updated_at) \
             values ($1, $2, $3, $4, $5, $6, $7, $8) returning id";
-        on_pool!(self, |p| sqlx::query_scalar(SQL)
+        query_scalar(SQL)
             .bind(org.0)
             .bind(review)
             .bind(title)
@@ -194,20 +189,13 @@ impl Db {
             .bind(false)
             .bind(by)
             .bind(now())
-            .fetch_one(p)
-            .await)
+            .fetch_one(self)
+            .await
     }
 
     pub async fn set_action_done(&self, org: OrgId, id: i64, done: bool) -> sqlx::Result<bool> {
         const SQL: &str = "update action_items set done = $3, updated_at = $4 where org_id = $1 and id = $2";
-        let n = on_pool!(self, |p| sqlx::query(SQL)
-            .bind(org.0)
-            .bind(id)
-            .bind(done)
-            .bind(now())
-            .execute(p)
-            .await?
-            .rows_affected());
+        let n = query(SQL).bind(org.0).bind(id).bind(done).bind(now()).execute(self).await?.rows_affected();
         Ok(n == 1)
     }
 
@@ -216,7 +204,7 @@ impl Db {
         const SQL: &str =
             "select id, review_id, title, owner, due, done from action_items where org_id = $1 order by id";
         let rows: Vec<(i64, i64, String, String, Option<NaiveDate>, bool)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+            query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| ActionItem { id: r.0, review_id: r.1, title: r.2, owner: r.3, due: r.4, done: r.5 })
@@ -225,19 +213,19 @@ impl Db {
 
     pub async fn unread_reviews(&self, org: OrgId) -> sqlx::Result<i64> {
         const SQL: &str = "select count(*) from reviews where org_id = $1 and read_at is null";
-        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).fetch_one(p).await)
+        query_scalar(SQL).bind(org.0).fetch_one(self).await
     }
 
     pub async fn mark_reviews_read(&self, org: OrgId) -> sqlx::Result<u64> {
         const SQL: &str = "update reviews set read_at = $2 where org_id = $1 and read_at is null";
-        Ok(on_pool!(self, |p| sqlx::query(SQL).bind(org.0).bind(now()).execute(p).await?.rows_affected()))
+        Ok(query(SQL).bind(org.0).bind(now()).execute(self).await?.rows_affected())
     }
 
     pub async fn maturity_manual(&self, org: OrgId) -> sqlx::Result<Vec<(String, Manual)>> {
         const SQL: &str =
             "select item, done, owner, evidence, done_on, updated_by from maturity_manual where org_id = $1";
         let rows: Vec<(String, bool, String, String, Option<NaiveDate>, String)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+            query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| (r.0, Manual { done: r.1, owner: r.2, evidence: r.3, date: r.4, updated_by: r.5 }))
@@ -249,7 +237,7 @@ impl Db {
             values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (org_id, item) do update set done = excluded.done, \
             owner = excluded.owner, evidence = excluded.evidence, done_on = excluded.done_on, \
             updated_by = excluded.updated_by, updated_at = excluded.updated_at";
-        on_pool!(self, |p| sqlx::query(SQL)
+        query(SQL)
             .bind(org.0)
             .bind(item)
             .bind(m.done)
@@ -258,9 +246,9 @@ impl Db {
             .bind(m.date)
             .bind(&m.updated_by)
             .bind(now())
-            .execute(p)
+            .execute(self)
             .await
-            .map(|_| ()))?;
+            .map(|_| ())?;
         Ok(())
     }
 
@@ -275,15 +263,15 @@ impl Db {
     ) -> sqlx::Result<()> {
         const SQL: &str = "insert into maturity_scores (org_id, day, stage, met, total) values ($1, $2, $3, $4, $5) \
             on conflict (org_id, day) do update set stage = excluded.stage, met = excluded.met, total = excluded.total";
-        on_pool!(self, |p| sqlx::query(SQL)
+        query(SQL)
             .bind(org.0)
             .bind(day)
             .bind(stage.map(|s| s as i64))
             .bind(met as i64)
             .bind(total as i64)
-            .execute(p)
+            .execute(self)
             .await
-            .map(|_| ()))?;
+            .map(|_| ())?;
         Ok(())
     }
 
@@ -292,8 +280,7 @@ impl Db {
         org: OrgId,
     ) -> sqlx::Result<Vec<(NaiveDate, Option<usize>, usize, usize)>> {
         const SQL: &str = "select day, stage, met, total from maturity_scores where org_id = $1 order by day";
-        let rows: Vec<(NaiveDate, Option<i64>, i64, i64)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<(NaiveDate, Option<i64>, i64, i64)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows.into_iter().map(|r| (r.0, r.1.map(|s| s as usize), r.2 as usize, r.3 as usize)).collect())
     }
 }

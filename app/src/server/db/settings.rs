@@ -3,13 +3,14 @@ use chrono::Utc;
 
 use super::audit::insert_audit;
 use super::ledger::LedgerTx;
-use super::tx::Tx;
+
+use super::query::{query, query_scalar};
 use super::{Db, NewAudit, OrgId};
 
 impl Db {
     pub async fn setting(&self, org: OrgId, key: &str) -> sqlx::Result<Option<String>> {
         const SQL: &str = "select value from org_settings where org_id = $1 and key = $2";
-        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).bind(key).fetch_optional(p).await)
+        query_scalar(SQL).bind(org.0).bind(key).fetch_optional(self).await
     }
 
     /// Stores the value with its audit record, in one transaction.
@@ -21,10 +22,13 @@ impl Db {
         audit: &NewAudit,
     ) -> sqlx::Result<()> {
         let now = Utc::now();
-        in_tx!(self, |tx| {
-            sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut *tx).await?;
-            insert_audit!(tx, org, audit)?;
-        });
+        {
+            let mut tx = self.begin().await?;
+
+            query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut tx).await?;
+            insert_audit(&mut tx, org, audit).await?;
+            tx.commit().await?;
+        };
         Ok(())
     }
 }
@@ -42,26 +46,14 @@ impl LedgerTx {
         value: &str,
         audit: &NewAudit,
     ) -> sqlx::Result<()> {
-        let now = Utc::now();
-        match &mut self.tx {
-            Tx::Sqlite(tx, _) => {
-                sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut **tx).await?;
-                insert_audit!((*tx), org, audit)?;
-            }
-            Tx::Postgres(tx) => {
-                sqlx::query(UPSERT).bind(org.0).bind(key).bind(value).bind(now).execute(&mut **tx).await?;
-                insert_audit!((*tx), org, audit)?;
-            }
-        }
+        query(UPSERT).bind(org.0).bind(key).bind(value).bind(Utc::now()).execute(&mut self.tx).await?;
+        insert_audit(&mut self.tx, org, audit).await?;
         Ok(())
     }
 
     /// An audit record written in the ledger transaction (committed with it).
     pub async fn audit(&mut self, org: OrgId, audit: &NewAudit) -> sqlx::Result<()> {
-        match &mut self.tx {
-            Tx::Sqlite(tx, _) => insert_audit!((*tx), org, audit).map(|_| ())?,
-            Tx::Postgres(tx) => insert_audit!((*tx), org, audit).map(|_| ())?,
-        };
+        insert_audit(&mut self.tx, org, audit).await?;
         Ok(())
     }
 }

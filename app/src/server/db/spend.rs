@@ -2,8 +2,8 @@
 //! dimension is answered from `usage_rollups` (a few hundred rows for 90 days); any other
 //! view sums the raw events and counted ledger lines with one GROUP BY each. Both paths
 //! return the same rows for the same view, which the contract tests check.
-use sqlx::Row;
 
+use super::query::{query_as, BothRow};
 use super::{Db, OrgId};
 use crate::domain::explore::{day_seconds, stored, Dim, Granularity, SpendQuery, SpendRow};
 use crate::domain::rollup::Sums;
@@ -179,54 +179,67 @@ fn rollup_sql(org: OrgId, q: &SpendQuery) -> Option<Sql> {
     Some(sql)
 }
 
-fn sums_at(r: &impl SumsRow, first: usize) -> sqlx::Result<Sums> {
-    Ok(Sums {
-        cost_nanos: r.int(first)?,
-        input_tokens: r.int(first + 1)?,
-        cache_read_tokens: r.int(first + 2)?,
-        cache_write_5m_tokens: r.int(first + 3)?,
-        cache_write_1h_tokens: r.int(first + 4)?,
-        output_tokens: r.int(first + 5)?,
-        reasoning_tokens: r.int(first + 6)?,
-        requests: r.int(first + 7)?,
-        events: r.int(first + 8)?,
-        unpriced_events: r.int(first + 9)?,
-    })
+/// A rollup row: bucket, value, source, then the ten sums (sums of no rows are NULL, read
+/// as 0).
+type RollupRow = (
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+/// A raw-events or ledger row: bucket, group, then the ten sums.
+type RawRow = (
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn sums_of(c: [Option<i64>; 10]) -> Sums {
+    let [cost, input, cache_read, cw5, cw1, output, reasoning, requests, events, unpriced] =
+        c.map(|v| v.unwrap_or(0));
+    Sums {
+        cost_nanos: cost,
+        input_tokens: input,
+        cache_read_tokens: cache_read,
+        cache_write_5m_tokens: cw5,
+        cache_write_1h_tokens: cw1,
+        output_tokens: output,
+        reasoning_tokens: reasoning,
+        requests,
+        events,
+        unpriced_events: unpriced,
+    }
 }
 
-/// Column access shared by both backends' rows. Sums of no rows are NULL, read as 0.
-trait SumsRow {
-    fn int(&self, i: usize) -> sqlx::Result<i64>;
-    fn text(&self, i: usize) -> sqlx::Result<String>;
-}
-
-macro_rules! sums_row {
-    ($row:ty) => {
-        impl SumsRow for $row {
-            fn int(&self, i: usize) -> sqlx::Result<i64> {
-                Ok(self.try_get::<Option<i64>, _>(i)?.unwrap_or(0))
-            }
-            fn text(&self, i: usize) -> sqlx::Result<String> {
-                Ok(self.try_get::<Option<String>, _>(i)?.unwrap_or_default())
-            }
-        }
-    };
-}
-sums_row!(sqlx::sqlite::SqliteRow);
-sums_row!(sqlx::postgres::PgRow);
-
-macro_rules! fetch {
-    ($pool:expr, $sql:expr) => {{
-        let mut query = sqlx::query(&$sql.text);
-        for b in &$sql.binds {
-            query = match b {
-                Bind::Text(s) => query.bind(s.clone()),
-                Bind::Int(i) => query.bind(*i),
-                Bind::Day(d) => query.bind(*d),
-            };
-        }
-        query.fetch_all($pool).await
-    }};
+/// Runs a statement built at request time with its values.
+async fn fetch<T: BothRow>(db: &Db, sql: &Sql) -> sqlx::Result<Vec<T>> {
+    let mut q = query_as::<T>(&sql.text);
+    for b in &sql.binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Int(i) => q.bind(*i),
+            Bind::Day(d) => q.bind(*d),
+        };
+    }
+    q.fetch_all(db).await
 }
 
 impl Db {
@@ -254,26 +267,27 @@ impl Db {
                     Some(Dim::Source) => source,
                     Some(_) => value,
                 };
-                let rows = on_pool!(self, |p| {
-                    fetch!(p, sql)?
-                        .iter()
-                        .map(|r| {
-                            let group = group_of(r.text(1)?, r.text(2)?);
-                            Ok(SpendRow { bucket: r.int(0)?, group, sums: sums_at(r, 3)? })
-                        })
-                        .collect::<sqlx::Result<Vec<_>>>()?
-                });
+                let rows: Vec<RollupRow> = fetch(self, &sql).await?;
+                let rows = rows
+                    .into_iter()
+                    .map(|(bucket, value, source, a, b, c, d, e, f, g, h, i, j)| SpendRow {
+                        bucket: bucket.unwrap_or(0),
+                        group: group_of(value.unwrap_or_default(), source.unwrap_or_default()),
+                        sums: sums_of([a, b, c, d, e, f, g, h, i, j]),
+                    })
+                    .collect();
                 return Ok((rows, true));
             }
         }
         let d = self.dialect();
         let mut out = Vec::new();
         for sql in [raw_events_sql(d, org, q), raw_lines_sql(d, org, q)].into_iter().flatten() {
-            on_pool!(self, |p| {
-                for r in fetch!(p, sql)? {
-                    out.push(SpendRow { bucket: r.int(0)?, group: r.text(1)?, sums: sums_at(&r, 2)? });
-                }
-            });
+            let rows: Vec<RawRow> = fetch(self, &sql).await?;
+            out.extend(rows.into_iter().map(|(bucket, group, a, b, c, d, e, f, g, h, i, j)| SpendRow {
+                bucket: bucket.unwrap_or(0),
+                group: group.unwrap_or_default(),
+                sums: sums_of([a, b, c, d, e, f, g, h, i, j]),
+            }));
         }
         Ok((out, false))
     }
@@ -286,11 +300,11 @@ impl Db {
     ) -> sqlx::Result<Vec<(String, String)>> {
         const SQL: &str = "select distinct dim, value from usage_rollups where org_id = $1 \
             and grain = 'day' and dim <> 'total' and bucket >= $2 and bucket <= $3 order by dim, value";
-        on_pool!(self, |p| sqlx::query_as(SQL)
+        query_as(SQL)
             .bind(org.0)
             .bind(day_seconds(range.from))
             .bind(day_seconds(range.to))
-            .fetch_all(p)
-            .await)
+            .fetch_all(self)
+            .await
     }
 }

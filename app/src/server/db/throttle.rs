@@ -5,7 +5,14 @@
 //! PostgreSQL: `select … for update`, which also holds across servers). Parallel guesses
 //! therefore see each other's charges, and no more passwords are checked than the policy
 //! allows however many arrive at once. A success refunds its charge afterwards.
-use super::tx::{on_tx, Tx};
+//!
+//! A burst of guesses at one account would otherwise hold a pooled connection each while
+//! waiting for that row's lock, and starve everything else of connections (a CI run saw the
+//! one right password's session save time out: a bare 500). So each process lets at most
+//! [`SIGN_IN_TURNS`] reservations hold a connection at once; the rest wait for a turn without
+//! one, and past [`super::tx::WRITE_WAIT`] are answered 503.
+use super::query::{query, query_as};
+use super::tx::Tx;
 use super::Db;
 use crate::domain::throttle::{Failures, Policy};
 
@@ -18,8 +25,7 @@ async fn locked_row(tx: &mut Tx, key: &str) -> sqlx::Result<Option<Failures>> {
             "select failures, last_failure_at, locked_until from sign_in_failures where key = $1 for update"
         }
     };
-    let row: Option<(i64, i64, i64)> =
-        on_tx!(tx, |t| sqlx::query_as(sql).bind(key).fetch_optional(&mut **t).await)?;
+    let row: Option<(i64, i64, i64)> = query_as(sql).bind(key).fetch_optional(&mut *tx).await?;
     Ok(row.map(|(count, last_at, locked_until)| Failures { count, last_at, locked_until }))
 }
 
@@ -27,14 +33,14 @@ async fn put_row(tx: &mut Tx, key: &str, f: Failures) -> sqlx::Result<()> {
     const SQL: &str = "insert into sign_in_failures (key, failures, last_failure_at, locked_until) \
         values ($1, $2, $3, $4) on conflict (key) do update set failures = excluded.failures, \
         last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until";
-    on_tx!(tx, |t| sqlx::query(SQL)
+    query(SQL)
         .bind(key)
         .bind(f.count)
         .bind(f.last_at)
         .bind(f.locked_until)
-        .execute(&mut **t)
+        .execute(&mut *tx)
         .await
-        .map(|_| ()))
+        .map(|_| ())
 }
 
 async fn seed_rows(tx: &mut Tx, keys: &[(&str, Policy)]) -> sqlx::Result<()> {
@@ -42,23 +48,35 @@ async fn seed_rows(tx: &mut Tx, keys: &[(&str, Policy)]) -> sqlx::Result<()> {
     const SQL: &str = "insert into sign_in_failures (key, failures, last_failure_at, locked_until) \
         values ($1, 0, 0, 0) on conflict (key) do nothing";
     for (key, _) in keys {
-        on_tx!(tx, |t| sqlx::query(SQL).bind(*key).execute(&mut **t).await.map(|_| ()))?;
+        query(SQL).bind(*key).execute(&mut *tx).await.map(|_| ())?;
     }
     Ok(())
+}
+
+/// Reservations of one process that may hold a connection at once.
+pub const SIGN_IN_TURNS: usize = 2;
+static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SIGN_IN_TURNS);
+
+async fn sign_in_turn() -> sqlx::Result<tokio::sync::SemaphorePermit<'static>> {
+    match tokio::time::timeout(super::tx::WRITE_WAIT, TURNS.acquire()).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(_)) => Err(sqlx::Error::PoolClosed),
+        Err(_) => Err(sqlx::Error::PoolTimedOut),
+    }
 }
 
 impl Db {
     pub async fn sign_in_failures(&self, key: &str) -> sqlx::Result<Option<Failures>> {
         const SQL: &str =
             "select failures, last_failure_at, locked_until from sign_in_failures where key = $1";
-        let row: Option<(i64, i64, i64)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(key).fetch_optional(p).await)?;
+        let row: Option<(i64, i64, i64)> = query_as(SQL).bind(key).fetch_optional(self).await?;
         Ok(row.map(|(count, last_at, locked_until)| Failures { count, last_at, locked_until }))
     }
 
     /// Charges one attempt against every key, atomically. `Err(wait)` when a key is locked at
     /// `now` (nothing is charged then); `Ok(())` when the password may be checked.
     pub async fn reserve_sign_in(&self, keys: &[(&str, Policy)], now: i64) -> sqlx::Result<Result<(), i64>> {
+        let _turn = sign_in_turn().await?;
         let mut tx = self.begin().await?;
         seed_rows(&mut tx, keys).await?;
         let mut states = Vec::with_capacity(keys.len());
@@ -88,6 +106,7 @@ impl Db {
 
     /// Gives back one charged attempt on `key` (a success from that client).
     pub async fn refund_sign_in(&self, key: &str, policy: Policy) -> sqlx::Result<()> {
+        let _turn = sign_in_turn().await?;
         let mut tx = self.begin().await?;
         if let Some(state) = locked_row(&mut tx, key).await? {
             put_row(&mut tx, key, policy.refund(state)).await?;
@@ -98,6 +117,6 @@ impl Db {
     pub async fn clear_sign_in_failures(&self, key: &str) -> sqlx::Result<()> {
         const SQL: &str = "delete from sign_in_failures where key = $1";
         let _turn = self.write_lane().await?;
-        on_pool!(self, |p| sqlx::query(SQL).bind(key).execute(p).await.map(|_| ()))
+        query(SQL).bind(key).execute(self).await.map(|_| ())
     }
 }

@@ -3,7 +3,8 @@
 //! transaction, by what it adds, and is refused as a whole when a total would pass
 //! [`MAX_ORG_TOTAL`]. On PostgreSQL the update takes the row's lock, so concurrent writers
 //! (on one server or several) are checked one after the other against committed totals.
-use super::tx::{on_tx, Tx};
+use super::query::{query, query_as};
+use super::tx::Tx;
 use super::{Db, OrgId};
 use crate::domain::limits::MAX_ORG_TOTAL;
 use crate::domain::money::group_thousands;
@@ -110,30 +111,26 @@ impl Tx {
         // stay below 3 × MAX, inside an i64 (checked in domain::limits' tests).
         let args = [d.event_cost, d.tokens, d.requests, d.ledger_abs].map(|v| v as i64);
         for _ in 0..2 {
-            let n = on_tx!(&mut *self, |t| sqlx::query(RAISE)
+            let n = query(RAISE)
                 .bind(org.0)
                 .bind(args[0])
                 .bind(args[1])
                 .bind(args[2])
                 .bind(args[3])
                 .bind(MAX_ORG_TOTAL)
-                .execute(&mut **t)
+                .execute(&mut *self)
                 .await?
-                .rows_affected());
+                .rows_affected();
             if n == 1 {
                 return Ok(());
             }
             let now: Option<(i64, i64, i64, i64)> =
-                on_tx!(&mut *self, |t| sqlx::query_as(READ).bind(org.0).fetch_optional(&mut **t).await?);
+                query_as(READ).bind(org.0).fetch_optional(&mut *self).await?;
             match now {
                 Some(now) => return Err(d.broken(now).into()),
                 // an organisation created before its totals row: start it at zero, then retry
                 None => {
-                    on_tx!(&mut *self, |t| sqlx::query(CREATE)
-                        .bind(org.0)
-                        .execute(&mut **t)
-                        .await
-                        .map(|_| ())?);
+                    query(CREATE).bind(org.0).execute(&mut *self).await.map(|_| ())?;
                 }
             }
         }
@@ -144,8 +141,7 @@ impl Tx {
 impl Db {
     /// The organisation's lifetime totals: (event cost, tokens, requests, Σ|ledger line|).
     pub async fn lifetime_totals(&self, org: OrgId) -> sqlx::Result<(i64, i64, i64, i64)> {
-        let row: Option<(i64, i64, i64, i64)> =
-            on_pool!(self, |p| sqlx::query_as(READ).bind(org.0).fetch_optional(p).await)?;
+        let row: Option<(i64, i64, i64, i64)> = query_as(READ).bind(org.0).fetch_optional(self).await?;
         Ok(row.unwrap_or_default())
     }
 }

@@ -1,6 +1,7 @@
 //! Agent and workflow traces: events grouped by `trace_id`.
 use chrono::{DateTime, Utc};
 
+use super::query::query_as;
 use super::{Db, OrgId};
 use crate::domain::explore::Dim;
 use crate::domain::traces::{TraceStep, TraceSummary};
@@ -51,11 +52,11 @@ impl Db {
             from usage_events where org_id = $1 and trace_id is not null and day >= $2 and day <= $3";
         const TAIL: &str = " group by trace_id order by 8 desc, trace_id limit $4";
         let value = scope.map(|(_, v)| v.to_string()).unwrap_or_default();
-        let rows: Vec<SummaryRow> = on_pool!(self, |p| {
-            let q = sqlx::query_as(&sql).bind(org.0).bind(range.from).bind(range.to).bind(limit);
+        let rows: Vec<SummaryRow> = {
+            let q = query_as(&sql).bind(org.0).bind(range.from).bind(range.to).bind(limit);
             let q = if filter.is_empty() { q } else { q.bind(&value) };
-            q.fetch_all(p).await
-        })?;
+            q.fetch_all(self).await
+        }?;
         Ok(rows
             .into_iter()
             .map(
@@ -95,8 +96,7 @@ impl Db {
         const SQL: &str = "select event_id, span_id, parent_span_id, occurred_at, operation, model, \
             tool_name, depth, retry, input_tokens, output_tokens, cost_nanos, latency_ms, status \
             from usage_events where org_id = $1 and trace_id = $2 order by occurred_at, event_id";
-        let rows: Vec<StepRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(trace_id).fetch_all(p).await)?;
+        let rows: Vec<StepRow> = query_as(SQL).bind(org.0).bind(trace_id).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .map(|r| TraceStep {

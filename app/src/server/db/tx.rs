@@ -48,18 +48,6 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// Runs the same body on whichever transaction `$tx` (a `&mut Tx`) holds; `$t` is the
-/// backend's `&mut Transaction` (queries take `&mut **$t`).
-macro_rules! on_tx {
-    ($tx:expr, |$t:ident| $body:expr) => {
-        match $tx {
-            $crate::server::db::tx::Tx::Sqlite($t, _) => $body,
-            $crate::server::db::tx::Tx::Postgres($t) => $body,
-        }
-    };
-}
-pub(crate) use on_tx;
-
 impl Db {
     /// Starts a write transaction (SQLite: in this process's writer lane, `BEGIN IMMEDIATE`).
     pub async fn begin(&self) -> sqlx::Result<Tx> {

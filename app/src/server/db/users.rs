@@ -1,8 +1,9 @@
 //! People and teams.
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::audit::insert_audit;
-use super::{Db, NewAudit, OrgId};
+use super::query::{query, query_as, query_scalar, BothRow, QueryScalar};
+use super::{Db, NewAudit, OrgId, Tx};
 use crate::domain::account::Email;
 use crate::domain::Role;
 
@@ -50,17 +51,20 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
-/// Binds a [`NewUser`] in column order (org_id, email, name, role, password_hash, created_at);
-/// a macro because the query type differs per backend.
-macro_rules! bind_new_user {
-    ($q:expr, $org:expr, $u:expr, $now:expr) => {
-        $q.bind($org.0)
-            .bind($u.email.as_str())
-            .bind($u.name)
-            .bind($u.role.as_str())
-            .bind($u.password_hash)
-            .bind($now)
-    };
+impl<'a> NewUser<'a> {
+    /// Binds the user in column order (org_id, email, name, role, password_hash, created_at).
+    fn bind_to<T>(&self, q: QueryScalar<'a, T>, org: OrgId, now: DateTime<Utc>) -> QueryScalar<'a, T>
+    where
+        (T,): BothRow,
+        T: Send + Unpin,
+    {
+        q.bind(org.0)
+            .bind(self.email.as_str())
+            .bind(self.name)
+            .bind(self.role.as_str())
+            .bind(self.password_hash)
+            .bind(now)
+    }
 }
 
 type UserTuple = (i64, i64, String, String, String, bool, i64);
@@ -105,14 +109,16 @@ impl Db {
             values ($1, $2, $3, $4, $5, false, $6) returning id";
         const MEMBER: &str = "insert into team_members (team_id, user_id) values ($1, $2)";
         let now = Utc::now();
-        let id: i64 = in_tx!(self, |tx| {
-            let id: i64 = bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_one(&mut *tx).await?;
+        let mut tx = self.begin().await?;
+        let id: i64 = {
+            let id: i64 = u.bind_to(query_scalar(SQL), org, now).fetch_one(&mut tx).await?;
             if let Some(t) = team {
-                sqlx::query(MEMBER).bind(t.0).bind(id).execute(&mut *tx).await?;
+                query(MEMBER).bind(t.0).bind(id).execute(&mut tx).await?;
             }
-            insert_audit!(tx, org, audit)?;
+            insert_audit(&mut tx, org, audit).await?;
             id
-        });
+        };
+        tx.commit().await?;
         Ok(UserId(id))
     }
 
@@ -131,30 +137,15 @@ impl Db {
             select $1, $2, $3, $4, $5, false, $6 where not exists (select 1 from users) returning id";
         const FIRST_USER_LOCK: i64 = 0x436f_7374_0001; // "Cost" + 1: any constant unique to this use
         let now = Utc::now();
-        let id: Option<i64> = match self.begin().await? {
-            super::Tx::Sqlite(mut tx, _turn) => {
-                let id =
-                    bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(&mut *tx).await?;
-                if id.is_some() {
-                    insert_audit!(tx, org, audit)?;
-                }
-                tx.commit().await?;
-                id
-            }
-            super::Tx::Postgres(mut tx) => {
-                sqlx::query("select pg_advisory_xact_lock($1)")
-                    .bind(FIRST_USER_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                let id =
-                    bind_new_user!(sqlx::query_scalar(SQL), org, u, now).fetch_optional(&mut *tx).await?;
-                if id.is_some() {
-                    insert_audit!(tx, org, audit)?;
-                }
-                tx.commit().await?;
-                id
-            }
-        };
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(_) = tx {
+            query("select pg_advisory_xact_lock($1)").bind(FIRST_USER_LOCK).execute(&mut tx).await?;
+        }
+        let id: Option<i64> = u.bind_to(query_scalar(SQL), org, now).fetch_optional(&mut tx).await?;
+        if id.is_some() {
+            insert_audit(&mut tx, org, audit).await?;
+        }
+        tx.commit().await?;
         Ok(id.map(UserId))
     }
 
@@ -168,20 +159,22 @@ impl Db {
         audit: &NewAudit,
     ) -> sqlx::Result<bool> {
         const SQL: &str = "update users set role = $1 where id = $2 and org_id = $3";
-        Ok(in_tx!(self, |tx| {
-            sqlx::query(LOCK_ORG).bind(org.0).execute(&mut *tx).await?;
-            let others: i64 =
-                sqlx::query_scalar(OTHER_ADMINS).bind(org.0).bind(id.0).fetch_one(&mut *tx).await?;
+        let mut tx = self.begin().await?;
+        let out = {
+            query(LOCK_ORG).bind(org.0).execute(&mut tx).await?;
+            let others: i64 = query_scalar(OTHER_ADMINS).bind(org.0).bind(id.0).fetch_one(&mut tx).await?;
             if role != Role::Admin && others == 0 {
                 false
             } else {
-                let n = sqlx::query(SQL).bind(role.as_str()).bind(id.0).bind(org.0).execute(&mut *tx).await?;
+                let n = query(SQL).bind(role.as_str()).bind(id.0).bind(org.0).execute(&mut tx).await?;
                 if n.rows_affected() == 1 {
-                    insert_audit!(tx, org, audit)?;
+                    insert_audit(&mut tx, org, audit).await?;
                 }
                 n.rows_affected() == 1
             }
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Disables (or enables) a person; same answers and guard as [`Db::set_user_role`].
@@ -193,25 +186,27 @@ impl Db {
         audit: &NewAudit,
     ) -> sqlx::Result<bool> {
         const SQL: &str = "update users set disabled = $1 where id = $2 and org_id = $3";
-        Ok(in_tx!(self, |tx| {
-            sqlx::query(LOCK_ORG).bind(org.0).execute(&mut *tx).await?;
-            let others: i64 =
-                sqlx::query_scalar(OTHER_ADMINS).bind(org.0).bind(id.0).fetch_one(&mut *tx).await?;
-            let target_is_admin: bool = sqlx::query_scalar("select role = 'admin' from users where id = $1")
+        let mut tx = self.begin().await?;
+        let out = {
+            query(LOCK_ORG).bind(org.0).execute(&mut tx).await?;
+            let others: i64 = query_scalar(OTHER_ADMINS).bind(org.0).bind(id.0).fetch_one(&mut tx).await?;
+            let target_is_admin: bool = query_scalar("select role = 'admin' from users where id = $1")
                 .bind(id.0)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?
                 .unwrap_or(false);
             if disabled && target_is_admin && others == 0 {
                 false
             } else {
-                let n = sqlx::query(SQL).bind(disabled).bind(id.0).bind(org.0).execute(&mut *tx).await?;
+                let n = query(SQL).bind(disabled).bind(id.0).bind(org.0).execute(&mut tx).await?;
                 if n.rows_affected() == 1 {
-                    insert_audit!(tx, org, audit)?;
+                    insert_audit(&mut tx, org, audit).await?;
                 }
                 n.rows_affected() == 1
             }
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Stores the new hash and voids every session started before `now` (Unix seconds).
@@ -224,24 +219,24 @@ impl Db {
         audit: &NewAudit,
     ) -> sqlx::Result<()> {
         const SQL: &str = "update users set password_hash = $1, sessions_valid_after = $2 where id = $3";
-        in_tx!(self, |tx| {
-            sqlx::query(SQL).bind(hash).bind(now).bind(id.0).execute(&mut *tx).await?;
-            insert_audit!(tx, org, audit)?;
-        });
+        {
+            let mut tx = self.begin().await?;
+
+            query(SQL).bind(hash).bind(now).bind(id.0).execute(&mut tx).await?;
+            insert_audit(&mut tx, org, audit).await?;
+            tx.commit().await?;
+        };
         Ok(())
     }
 
     pub async fn password_hash(&self, id: UserId) -> sqlx::Result<String> {
-        on_pool!(self, |p| sqlx::query_scalar("select password_hash from users where id = $1")
-            .bind(id.0)
-            .fetch_one(p)
-            .await)
+        query_scalar("select password_hash from users where id = $1").bind(id.0).fetch_one(self).await
     }
 
     pub async fn credentials_by_email(&self, email: &Email) -> sqlx::Result<Option<Credentials>> {
         const SQL: &str = "select id, password_hash, disabled from users where email = $1";
         let row: Option<(i64, String, bool)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(p).await)?;
+            query_as(SQL).bind(email.as_str()).fetch_optional(self).await?;
         Ok(row.map(|(id, password_hash, disabled)| Credentials {
             user_id: UserId(id),
             password_hash,
@@ -252,20 +247,19 @@ impl Db {
     pub async fn user_by_id(&self, id: UserId) -> sqlx::Result<Option<UserRecord>> {
         const SQL: &str =
             "select id, org_id, email, name, role, disabled, sessions_valid_after from users where id = $1";
-        let row: Option<UserTuple> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(id.0).fetch_optional(p).await)?;
+        let row: Option<UserTuple> = query_as(SQL).bind(id.0).fetch_optional(self).await?;
         row.map(to_record).transpose()
     }
 
     pub async fn list_users(&self, org: OrgId) -> sqlx::Result<Vec<UserRecord>> {
         const SQL: &str =
             "select id, org_id, email, name, role, disabled, sessions_valid_after from users where org_id = $1 order by email";
-        let rows: Vec<UserTuple> = on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<UserTuple> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         rows.into_iter().map(to_record).collect()
     }
 
     pub async fn count_users(&self) -> sqlx::Result<i64> {
-        on_pool!(self, |p| sqlx::query_scalar("select count(*) from users").fetch_one(p).await)
+        query_scalar("select count(*) from users").fetch_one(self).await
     }
 
     /// Returns the team with this slug, creating it on first use.
@@ -274,16 +268,15 @@ impl Db {
             on conflict (org_id, slug) do nothing";
         const SELECT: &str = "select id from teams where org_id = $1 and slug = $2";
         let now = Utc::now();
-        on_pool!(self, |p| {
-            sqlx::query(INSERT).bind(org.0).bind(slug).bind(name).bind(now).execute(p).await?;
-            sqlx::query_scalar(SELECT).bind(org.0).bind(slug).fetch_one(p).await.map(TeamId)
-        })
+        {
+            query(INSERT).bind(org.0).bind(slug).bind(name).bind(now).execute(self).await?;
+            query_scalar(SELECT).bind(org.0).bind(slug).fetch_one(self).await.map(TeamId)
+        }
     }
 
     pub async fn team_by_slug(&self, org: OrgId, slug: &str) -> sqlx::Result<Option<TeamId>> {
         const SQL: &str = "select id from teams where org_id = $1 and slug = $2";
-        let id: Option<i64> =
-            on_pool!(self, |p| sqlx::query_scalar(SQL).bind(org.0).bind(slug).fetch_optional(p).await)?;
+        let id: Option<i64> = query_scalar(SQL).bind(org.0).bind(slug).fetch_optional(self).await?;
         Ok(id.map(TeamId))
     }
 
@@ -298,17 +291,14 @@ impl Db {
         const SQL: &str =
             "insert into teams (org_id, slug, name, created_at) values ($1, $2, $3, $4) returning id";
         let now = Utc::now();
-        let id: i64 = in_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(SQL)
-                .bind(org.0)
-                .bind(slug)
-                .bind(name)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            insert_audit!(tx, org, audit)?;
+        let mut tx = self.begin().await?;
+        let id: i64 = {
+            let id: i64 =
+                query_scalar(SQL).bind(org.0).bind(slug).bind(name).bind(now).fetch_one(&mut tx).await?;
+            insert_audit(&mut tx, org, audit).await?;
             id
-        });
+        };
+        tx.commit().await?;
         Ok(TeamId(id))
     }
 
@@ -325,14 +315,17 @@ impl Db {
         const ADD: &str =
             "insert into team_members (team_id, user_id) values ($1, $2) on conflict (team_id, user_id) do nothing";
         const REMOVE: &str = "delete from team_members where team_id = $1 and user_id = $2";
-        Ok(in_tx!(self, |tx| {
+        let mut tx = self.begin().await?;
+        let out = {
             let sql = if member { ADD } else { REMOVE };
-            let n = sqlx::query(sql).bind(team.0).bind(user.0).execute(&mut *tx).await?.rows_affected();
+            let n = query(sql).bind(team.0).bind(user.0).execute(&mut tx).await?.rows_affected();
             if n == 1 {
-                insert_audit!(tx, org, audit)?;
+                insert_audit(&mut tx, org, audit).await?;
             }
             n == 1
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Every team of the organisation with its members' e-mails.
@@ -342,10 +335,10 @@ impl Db {
             "select m.team_id, u.email from team_members m join users u on u.id = m.user_id \
             join teams t on t.id = m.team_id where t.org_id = $1 order by u.email";
         type Rows = (Vec<(i64, String, String)>, Vec<(i64, String)>);
-        let (teams, members): Rows = on_pool!(self, |p| {
-            let teams = sqlx::query_as(TEAMS).bind(org.0).fetch_all(p).await?;
-            (teams, sqlx::query_as(MEMBERS).bind(org.0).fetch_all(p).await?)
-        });
+        let (teams, members): Rows = {
+            let teams = query_as(TEAMS).bind(org.0).fetch_all(self).await?;
+            (teams, query_as(MEMBERS).bind(org.0).fetch_all(self).await?)
+        };
         Ok(teams
             .into_iter()
             .map(|(id, slug, name)| TeamRecord {
@@ -361,8 +354,7 @@ impl Db {
     pub async fn team_memberships(&self, org: OrgId) -> sqlx::Result<Vec<(UserId, String)>> {
         const SQL: &str = "select m.user_id, t.slug from team_members m join teams t on t.id = m.team_id \
             where t.org_id = $1 order by t.slug";
-        let rows: Vec<(i64, String)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+        let rows: Vec<(i64, String)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows.into_iter().map(|(u, t)| (UserId(u), t)).collect())
     }
 
@@ -370,6 +362,6 @@ impl Db {
     pub async fn user_teams(&self, user: UserId) -> sqlx::Result<Vec<String>> {
         const SQL: &str = "select t.slug from teams t join team_members m on m.team_id = t.id \
             where m.user_id = $1 order by t.slug";
-        on_pool!(self, |p| sqlx::query_scalar(SQL).bind(user.0).fetch_all(p).await)
+        query_scalar(SQL).bind(user.0).fetch_all(self).await
     }
 }

@@ -1,7 +1,8 @@
 //! Webhooks and the delivery log (an outbox: a delivery row is written in the same
 //! transaction as the event it tells about, then a worker sends it).
 use super::audit::insert_audit;
-use super::{Db, NewAudit, OrgId};
+use super::query::{query, query_as, query_scalar};
+use super::{Db, NewAudit, OrgId, Tx};
 use crate::domain::webhook::{redact_url, Delivery, DeliveryStatus, Notice, Webhook, WebhookFormat};
 
 /// One delivery row per enabled webhook of the organisation (or only `$5` when given),
@@ -12,24 +13,24 @@ pub(crate) const ENQUEUE: &str = "insert into webhook_deliveries (org_id, webhoo
     where org_id = $1 and enabled and ($5 is null or id = $5) \
     on conflict (webhook_id, event_key) do nothing";
 
-/// Queues `$notice` for the organisation's webhooks inside transaction `$tx`; evaluates to
-/// the number of deliveries created.
-macro_rules! enqueue_notice {
-    ($tx:expr, $org:expr, $notice:expr, $only:expr) => {{
-        let n: &$crate::domain::webhook::Notice = $notice;
-        let only: Option<i64> = $only;
-        sqlx::query($crate::server::db::webhooks::ENQUEUE)
-            .bind($org.0)
-            .bind(&n.key)
-            .bind(serde_json::to_string(n).unwrap_or_default())
-            .bind($crate::server::db::webhooks::now_ms())
-            .bind(only)
-            .execute(&mut *$tx)
-            .await
-            .map(|r| r.rows_affected())
-    }};
+/// Queues `notice` for the organisation's webhooks (or only webhook `only`) inside the
+/// transaction that records the event; the number of deliveries created.
+pub(crate) async fn enqueue_notice(
+    tx: &mut Tx,
+    org: OrgId,
+    notice: &Notice,
+    only: Option<i64>,
+) -> sqlx::Result<u64> {
+    Ok(query(ENQUEUE)
+        .bind(org.0)
+        .bind(&notice.key)
+        .bind(serde_json::to_string(notice).unwrap_or_default())
+        .bind(now_ms())
+        .bind(only)
+        .execute(tx)
+        .await?
+        .rows_affected())
 }
-pub(crate) use enqueue_notice;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -72,40 +73,45 @@ impl Db {
     ) -> sqlx::Result<i64> {
         const SQL: &str = "insert into webhooks (org_id, name, url, format, enabled, created_at_ms) \
             values ($1, $2, $3, $4, $5, $6) returning id";
-        Ok(in_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(SQL)
+        let mut tx = self.begin().await?;
+        let out = {
+            let id: i64 = query_scalar(SQL)
                 .bind(org.0)
                 .bind(name)
                 .bind(url)
                 .bind(format.as_str())
                 .bind(true)
                 .bind(now_ms())
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
-            insert_audit!(tx, org, audit)?;
+            insert_audit(&mut tx, org, audit).await?;
             id
-        }))
+        };
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Deletes a webhook and its delivery log; false when the organisation has no such one.
     pub async fn delete_webhook(&self, org: OrgId, id: i64, audit: &NewAudit) -> sqlx::Result<bool> {
-        let n = in_tx!(self, |tx| {
-            sqlx::query("delete from webhook_deliveries where org_id = $1 and webhook_id = $2")
+        let mut tx = self.begin().await?;
+        let n = {
+            query("delete from webhook_deliveries where org_id = $1 and webhook_id = $2")
                 .bind(org.0)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            let n = sqlx::query("delete from webhooks where org_id = $1 and id = $2")
+            let n = query("delete from webhooks where org_id = $1 and id = $2")
                 .bind(org.0)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n == 1 {
-                insert_audit!(tx, org, audit)?;
+                insert_audit(&mut tx, org, audit).await?;
             }
             n
-        });
+        };
+        tx.commit().await?;
         Ok(n == 1)
     }
 
@@ -113,7 +119,7 @@ impl Db {
         const SQL: &str =
             "select id, name, url, format, enabled from webhooks where org_id = $1 order by name, id";
         let rows: Vec<(i64, String, String, String, bool)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).fetch_all(p).await)?;
+            query_as(SQL).bind(org.0).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, name, url, format, enabled)| {
@@ -131,7 +137,12 @@ impl Db {
     /// Queues `notice` for every enabled webhook (or only `only`); returns how many
     /// deliveries are new.
     pub async fn enqueue_notice(&self, org: OrgId, notice: &Notice, only: Option<i64>) -> sqlx::Result<u64> {
-        Ok(in_tx!(self, |tx| enqueue_notice!(tx, org, notice, only)?))
+        Ok({
+            let mut tx = self.begin().await?;
+            let out = enqueue_notice(&mut tx, org, notice, only).await?;
+            tx.commit().await?;
+            out
+        })
     }
 
     /// Pending deliveries whose time has come, oldest first, across organisations.
@@ -141,7 +152,7 @@ impl Db {
             where d.status = 'pending' and d.next_attempt_at_ms <= $1 \
             order by d.next_attempt_at_ms, d.id limit $2";
         let rows: Vec<(i64, String, String, String, i64)> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(now_ms).bind(limit).fetch_all(p).await)?;
+            query_as(SQL).bind(now_ms).bind(limit).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, url, format, notice, attempts)| {
@@ -169,14 +180,14 @@ impl Db {
         const SQL: &str = "update webhook_deliveries set attempts = attempts + 1, last_attempt_at_ms = $3, \
             next_attempt_at_ms = $4 where id = $1 and status = 'pending' and attempts = $2 \
             and next_attempt_at_ms <= $3";
-        let n = on_pool!(self, |p| sqlx::query(SQL)
+        let n = query(SQL)
             .bind(id)
             .bind(attempts)
             .bind(now_ms)
             .bind(lease_until_ms)
-            .execute(p)
+            .execute(self)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected())?;
         Ok(n == 1)
     }
 
@@ -198,16 +209,16 @@ impl Db {
             (false, None) => DeliveryStatus::Failed,
         };
         let retry = if delivered { None } else { retry_at_ms };
-        on_pool!(self, |p| sqlx::query(SQL)
+        query(SQL)
             .bind(id)
             .bind(status.as_str())
             .bind(http_status)
             .bind(error)
             .bind(retry)
             .bind(delivered.then(now_ms))
-            .execute(p)
+            .execute(self)
             .await
-            .map(|_| ()))
+            .map(|_| ())
     }
 
     /// Puts a failed delivery back in the queue for now, with a fresh set of attempts; false
@@ -215,13 +226,8 @@ impl Db {
     pub async fn retry_delivery(&self, org: OrgId, id: i64) -> sqlx::Result<bool> {
         const SQL: &str = "update webhook_deliveries set status = 'pending', attempts = 0, \
             next_attempt_at_ms = $3 where org_id = $1 and id = $2 and status = 'failed'";
-        let n = on_pool!(self, |p| sqlx::query(SQL)
-            .bind(org.0)
-            .bind(id)
-            .bind(now_ms())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let n =
+            query(SQL).bind(org.0).bind(id).bind(now_ms()).execute(self).await.map(|r| r.rows_affected())?;
         Ok(n == 1)
     }
 
@@ -231,8 +237,7 @@ impl Db {
             d.next_attempt_at_ms, d.last_attempt_at_ms, d.last_status, d.last_error, d.delivered_at_ms, \
             d.created_at_ms from webhook_deliveries d join webhooks w on w.id = d.webhook_id \
             where d.org_id = $1 order by d.created_at_ms desc, d.id desc limit $2";
-        let rows: Vec<DeliveryRow> =
-            on_pool!(self, |p| sqlx::query_as(SQL).bind(org.0).bind(limit).fetch_all(p).await)?;
+        let rows: Vec<DeliveryRow> = query_as(SQL).bind(org.0).bind(limit).fetch_all(self).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {

@@ -572,8 +572,12 @@ pub async fn act(
     if action.trim() == "note" && note.trim().is_empty() && assignee == a.assignee {
         return Err(AppError::invalid("note: write a note or change the assignee"));
     }
-    let moved =
-        db.move_anomaly(org, id, a.status, to, &assignee, &user.email, action.trim(), note.trim()).await?;
+    let entry = crate::server::db::anomalies::TriageEntry {
+        actor: &user.email,
+        action: action.trim(),
+        note: note.trim(),
+    };
+    let moved = db.move_anomaly(org, id, (a.status, to), &assignee, entry).await?;
     if !moved {
         return Err(AppError::invalid(
             "action: someone changed this anomaly meanwhile; reload and try again",

@@ -3,9 +3,9 @@ use crate::domain::account::Email;
 use crate::domain::throttle::{PER_ACCOUNT, PER_CLIENT};
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::server::auth::password;
 use crate::server::db::Actor;
 use crate::server::db::{Db, OrgId, UserId};
-use crate::server::password;
 use crate::server::services::users::{add_user, AddUser};
 
 /// The user id for a correct e-mail and password of an enabled account; `Unauthorized` for

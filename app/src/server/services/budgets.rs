@@ -68,20 +68,16 @@ pub async fn evaluate_all(
             for kind in alerts_due(e) {
                 let msg = alert_message(&b, e, kind);
                 let notice = alert_notice(&b, e, kind);
-                if db
-                    .raise_budget_alert(
-                        org,
-                        b.id,
-                        e.period.from,
-                        kind,
-                        &msg,
-                        e.actual,
-                        e.projected.point,
-                        b.amount,
-                        &notice,
-                    )
-                    .await?
-                {
+                let alert = crate::server::db::budgets::NewBudgetAlert {
+                    budget: b.id,
+                    period_start: e.period.from,
+                    kind,
+                    message: &msg,
+                    actual: e.actual,
+                    projected: e.projected.point,
+                    amount: b.amount,
+                };
+                if db.raise_budget_alert(org, &alert, &notice).await? {
                     new += 1;
                 }
             }

@@ -2,7 +2,7 @@
 use crate::domain::Nanos;
 use crate::error::AppError;
 use crate::server::db::{Db, OrgId};
-use crate::server::demo::{generate, DemoConfig};
+use crate::server::formats::demo::{generate, DemoConfig};
 
 /// What a seeding run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub async fn seed(db: &Db, org: OrgId, cfg: DemoConfig, reset: bool) -> Result<S
 /// team's at 90 % of its own (an overrun to alert on). Does
 /// nothing when the organisation has budgets already.
 pub async fn seed_budgets(db: &Db, org: OrgId, today: chrono::NaiveDate) -> Result<usize, AppError> {
-    use crate::domain::budget::parse_budget;
+    use crate::domain::budget::{parse_budget, BudgetInput};
     use crate::domain::explore::{Dim, Filter, SpendQuery};
     use crate::domain::{DateRange, Nanos};
     use crate::server::db::spend::SpendPath;
@@ -63,18 +63,17 @@ pub async fn seed_budgets(db: &Db, org: OrgId, today: chrono::NaiveDate) -> Resu
     ];
     let actor = crate::server::db::Actor::cli();
     for (name, scope, value, amount) in &budgets {
-        let b = parse_budget(
-            name,
-            scope,
-            value,
-            "month",
-            "",
-            true,
-            &start.to_string(),
-            amount,
-            "",
-            "Demo finance",
-        )?;
+        let b = parse_budget(&BudgetInput {
+            name: name.to_string(),
+            scope: scope.to_string(),
+            scope_value: value.to_string(),
+            period: "month".into(),
+            recurring: Some("on".into()),
+            start: (&start.to_string()).into(),
+            amount_usd: amount.to_string(),
+            owner: "Demo finance".into(),
+            ..Default::default()
+        })?;
         super::budgets::create(db, org, &actor, today, b).await?;
     }
     Ok(budgets.len())
@@ -91,7 +90,7 @@ pub async fn seed_initiatives(
     today: chrono::NaiveDate,
     volume: f64,
 ) -> Result<usize, AppError> {
-    use crate::domain::initiative::{parse_initiative, value_of, Outcome, ZombieRules};
+    use crate::domain::initiative::{parse_initiative, value_of, InitiativeInput, Outcome, ZombieRules};
     use crate::server::db::{Actor, NewAudit};
     use chrono::{Datelike, Duration};
     if !db.initiatives(org).await?.is_empty() {
@@ -118,9 +117,20 @@ pub async fn seed_initiatives(
     };
     let scale = |n: f64| ((n * volume * 4.0).round() as i64).max(1);
     for (key, name, desc, owner, team, kickoff, go_live, metric, unit, per) in &defs {
-        let i = parse_initiative(
-            key, name, desc, owner, team, "live", kickoff, go_live, metric, unit, per, "", "", "",
-        )?;
+        let i = parse_initiative(&InitiativeInput {
+            key: key.to_string(),
+            name: name.to_string(),
+            description: desc.to_string(),
+            owner: owner.to_string(),
+            team: team.to_string(),
+            status: "live".into(),
+            kickoff: kickoff.to_string(),
+            go_live: go_live.to_string(),
+            metric: metric.to_string(),
+            unit: unit.to_string(),
+            value_per_unit: per.to_string(),
+            ..Default::default()
+        })?;
         let id = db
             .insert_initiative(org, &i, &audit("initiative.create", key, format!("demo initiative {name}")))
             .await?

@@ -6,8 +6,8 @@ use crate::domain::audit::AuditFilter;
 use crate::domain::explore::{Dim, SpendQuery};
 use crate::domain::initiative::{
     attribution, check_claims, cumulative, metrics, metrics_in, monthly, zombie_trips, Breakdown, Decision,
-    FlagDecision, Initiative, InitiativeDetail, InitiativeLine, Outcome, OutcomeChange, ZombieInput,
-    ZombieRules,
+    DecisionInput, FlagDecision, Initiative, InitiativeDetail, InitiativeLine, Outcome, OutcomeChange,
+    ZombieInput, ZombieRules,
 };
 use crate::domain::{DateRange, Nanos, Right, Role};
 use crate::error::{internal, AppError};
@@ -132,19 +132,26 @@ pub async fn evaluate_flags(db: &Db, org: OrgId, today: NaiveDate) -> Result<usi
     Ok(raised)
 }
 
+/// Every initiative of the organisation and every outcome: what one initiative's figures are
+/// read against (shared spend, attribution).
+#[derive(Clone, Copy)]
+struct Portfolio<'a> {
+    all: &'a [Initiative],
+    outcomes: &'a [Outcome],
+}
+
 /// The initiative's line with metrics over `period` (lifetime when `None`) and its lifetime
 /// daily spend.
-#[allow(clippy::too_many_arguments)]
 async fn line(
     db: &Db,
     org: OrgId,
     today: NaiveDate,
     user: &UserRecord,
     i: Initiative,
-    all: &[Initiative],
-    outcomes: &[Outcome],
+    portfolio: Portfolio<'_>,
     period: Option<DateRange>,
 ) -> Result<(InitiativeLine, Vec<(NaiveDate, Nanos)>), AppError> {
+    let Portfolio { all, outcomes } = portfolio;
     let mut range = value_range(&i, today);
     if let Some(p) = period {
         range = DateRange { from: range.from.min(p.from), to: range.to.max(p.to) };
@@ -186,7 +193,9 @@ pub async fn lines(
     let all = db.initiatives(org).await?;
     let mut out = Vec::new();
     for i in all.clone() {
-        out.push(line(db, org, today, user, i, &all, &outcomes, period).await?.0);
+        out.push(
+            line(db, org, today, user, i, Portfolio { all: &all, outcomes: &outcomes }, period).await?.0,
+        );
     }
     out.sort_by(|a, b| {
         let key = |l: &InitiativeLine| {
@@ -220,7 +229,8 @@ pub async fn detail(
     evaluate_flags(db, org, today).await?;
     let outcomes = db.outcomes(org, Some(id)).await?;
     let all = db.initiatives(org).await?;
-    let (line, spend) = line(db, org, today, user, i.clone(), &all, &outcomes, period).await?;
+    let (line, spend) =
+        line(db, org, today, user, i.clone(), Portfolio { all: &all, outcomes: &outcomes }, period).await?;
     let lifetime = value_range(&i, today);
     let period = period.unwrap_or(lifetime);
     let lifetime_spend: Vec<(NaiveDate, Nanos)> =
@@ -292,18 +302,15 @@ pub async fn record_outcome(
 }
 
 /// A decision on a zombie flag, by someone who may manage its initiative.
-#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     db: &Db,
     org: OrgId,
     today: NaiveDate,
     user: &UserRecord,
     flag: i64,
-    decision: &str,
-    owner: &str,
-    note: &str,
-    fix_by: &str,
+    input: &DecisionInput,
 ) -> Result<(), AppError> {
+    let DecisionInput { decision, owner, note, fix_by } = input;
     let f = db
         .flags(org, None)
         .await?
@@ -469,15 +476,17 @@ pub async fn import_outcomes(
         }
         let parsed = crate::domain::initiative::parse_outcome(
             i,
-            get("day"),
-            get("period_end"),
-            get("metric"),
-            get("quantity"),
-            get("value_per_unit"),
-            get("total_value"),
-            get("baseline_cost"),
-            get("note"),
-            get("evidence"),
+            &crate::domain::initiative::OutcomeInput {
+                day: (get("day")).into(),
+                period_end: (get("period_end")).into(),
+                metric: (get("metric")).into(),
+                quantity: (get("quantity")).into(),
+                value_per_unit: (get("value_per_unit")).into(),
+                total_value: (get("total_value")).into(),
+                baseline_cost: (get("baseline_cost")).into(),
+                note: (get("note")).into(),
+                evidence: (get("evidence")).into(),
+            },
         );
         let mut o = match parsed {
             Ok(o) => o,

@@ -12,8 +12,8 @@ use serde_json::json;
 use crate::domain::account::{check_name, check_slug};
 use crate::domain::api_key::{format_token, split_token, Scope, PREFIX_LEN, SECRET_LEN};
 use crate::error::AppError;
+use crate::server::auth::password::random_secret;
 use crate::server::db::{is_unique_violation, Actor, ApiKeyRow, Db, NewApiKey, NewAudit, OrgId};
-use crate::server::password::random_secret;
 
 /// Hashes key secrets with the installation's secret. `Debug` shows nothing of it.
 #[derive(Clone)]

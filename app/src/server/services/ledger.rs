@@ -15,7 +15,7 @@ use crate::domain::Nanos;
 use crate::error::{internal, AppError};
 use crate::server::db::ledger::{LedgerLine, LedgerRollups, LEDGER_CHUNK};
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
-use crate::server::focus::{self, FocusRow, RowError};
+use crate::server::formats::focus::{self, FocusRow, RowError};
 
 pub const SOURCE_FOCUS: &str = "focus";
 /// Row errors kept for the report (all are counted).

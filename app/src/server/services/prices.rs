@@ -15,7 +15,7 @@ use crate::server::db::{Actor, Db, NewAudit, NewPriceEntry, OrgId, PUBLIC_LIST};
 
 /// The public list shipped with Costroom: derived from LiteLLM's price map 1.110.2 (MIT,
 /// BerriAI/litellm; see `LICENSE.litellm.txt` and `derive_litellm.py` beside it).
-const LITELLM_PRICES: &str = include_str!("../prices/litellm_prices.json");
+const LITELLM_PRICES: &str = include_str!("../data/litellm_prices.json");
 
 /// A price map entry: (key, LiteLLM provider, prices).
 pub type MapEntry = (String, String, ModelPrice);
@@ -178,20 +178,27 @@ pub async fn recompute(
     Ok(report)
 }
 
+/// One model's price from a day: what `set_price` stores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceChange {
+    pub model: String,
+    pub provider: String,
+    pub effective_from: NaiveDate,
+    pub price: ModelPrice,
+}
+
 /// The organisation's own price for `model` from `effective_from` (a negotiated rate, a
 /// model the public list lacks), then a re-price of everything since. Rates are USD per token
 /// in LiteLLM's field names.
-#[allow(clippy::too_many_arguments)]
 pub async fn set_price(
     db: &Db,
     cache: &PriceCache,
     org: OrgId,
     actor: &Actor,
-    model: &str,
-    provider: &str,
-    effective_from: NaiveDate,
-    price: ModelPrice,
+    change: PriceChange,
 ) -> Result<RecomputeReport, AppError> {
+    let PriceChange { model, provider, effective_from, price } = change;
+    let provider = provider.as_str();
     let model = model.trim();
     if model.is_empty() || model.len() > 200 {
         return Err(AppError::invalid("model: 1 to 200 characters"));

@@ -8,7 +8,7 @@ use crate::domain::{DateRange, Nanos};
 use crate::error::AppError;
 use crate::server::db::reports::ReportRow;
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
-use crate::server::provider_reports::{self, Report};
+use crate::server::formats::provider_reports::{self, Report};
 
 /// The report formats Costroom reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use crate::error::{internal, AppError};
 use crate::server::db::ledger::{LedgerLine, LedgerRollups, LedgerTx};
 use crate::server::db::records::{Pending, TrainingRunRow};
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
-use crate::server::focus::{ChargeCategory, FocusRow};
+use crate::server::formats::focus::{ChargeCategory, FocusRow};
 
 /// What a batch of records did. `errors` name the record (its 1-based position, or its CSV
 /// line) and the field.

@@ -461,17 +461,15 @@ pub async fn record_daily_maturity(db: &Db, org: OrgId, today: NaiveDate) -> Res
     Ok(true)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn set_manual(
     db: &Db,
     org: OrgId,
     user: &UserRecord,
-    item: &str,
-    done: bool,
-    owner: &str,
-    evidence: &str,
-    date: &str,
+    input: &maturity::ManualInput,
 ) -> Result<(), AppError> {
+    let maturity::ManualInput { item, done: _, owner, evidence, date } = input;
+    let item = item.as_str();
+    let done = input.is_done();
     if !user.role.can(Right::ManagePeople) {
         return Err(AppError::Forbidden);
     }

@@ -5,10 +5,10 @@ use serde_json::{json, Value};
 use crate::domain::account::{check_name, check_password, check_slug, Email};
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::server::auth::password;
 use crate::server::db::{
     is_unique_violation, Actor, Db, NewAudit, NewUser, OrgId, TeamId, UserId, UserRecord,
 };
-use crate::server::password;
 
 /// A person to add; `team` is a team slug, created if it does not exist yet.
 #[derive(Clone)]

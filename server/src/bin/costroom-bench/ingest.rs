@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use app::domain::ingest::to_item;
 use app::domain::UsageEvent;
-use app::server::demo::{generate, DemoConfig};
+use app::server::formats::demo::{generate, DemoConfig};
 use app::server::testing::TestDb;
 use chrono::NaiveDate;
 use tokio::sync::Mutex;

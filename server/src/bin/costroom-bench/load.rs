@@ -17,7 +17,7 @@ use app::domain::ingest::to_item;
 use app::domain::usage::CostSource;
 use app::domain::{Nanos, UsageEvent};
 use app::server::db::Actor;
-use app::server::demo::{generate, DemoConfig};
+use app::server::formats::demo::{generate, DemoConfig};
 use app::server::services;
 use app::server::services::users::{add_user, AddUser};
 use app::server::testing::TestDb;

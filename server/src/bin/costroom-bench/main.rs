@@ -2,7 +2,7 @@
 //! set) PostgreSQL, each in a fresh database. It prints; it asserts nothing, so it is not part
 //! of `make test`. Run with `make bench` (release build).
 //!
-//! - `costroom-bench [volume]`: demo seeding throughput, Overview latency (90-day range,
+//! - `costroom-bench [demo [volume]]`: demo seeding throughput, Overview latency (90-day range,
 //!   p50/p95 over repeated calls) and this process's peak memory.
 //! - `costroom-bench ingest [events] [connections]`: starts the real `costroom serve` binary,
 //!   sends realistic events (the demo generator's) through `POST /api/v1/events` in batches of
@@ -29,47 +29,83 @@
 //!   answered by a plain GROUP BY over the raw events, and prints the speed-up.
 use std::time::{Duration, Instant};
 
-use app::server::demo::DemoConfig;
+use app::server::formats::demo::DemoConfig;
 use app::server::services;
 use app::server::testing::TestDb;
 use chrono::NaiveDate;
 
 const OVERVIEW_CALLS: usize = 40;
 
+/// The bench's modes; each prints its figures (see the module documentation).
+#[derive(clap::Parser)]
+#[command(name = "costroom-bench", about = "Prints the figures Costroom tracks")]
+struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Demo seeding throughput and Overview latency (the default mode).
+    Demo {
+        #[arg(default_value_t = 1.0)]
+        volume: f64,
+    },
+    /// Events through `POST /api/v1/events` of a real server.
+    Ingest {
+        #[arg(default_value_t = 1_000_000)]
+        events: usize,
+        #[arg(default_value_t = 2)]
+        connections: usize,
+    },
+    /// The overload test; exits non-zero when a target is missed.
+    Load {
+        #[arg(default_value_t = 60)]
+        seconds: u64,
+        #[arg(default_value_t = 200)]
+        ingest: usize,
+        #[arg(default_value_t = 200)]
+        pages: usize,
+    },
+    /// Forecast backtest on the demo and on a trace.
+    Forecast {
+        #[arg(
+            default_value = "../shared/data/traces/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv"
+        )]
+        trace: String,
+    },
+    /// Anomaly detection against injected spikes.
+    Anomalies {
+        #[arg(
+            default_value = "../shared/data/traces/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv"
+        )]
+        trace: String,
+    },
+    /// Explorer views at scale against a plain GROUP BY.
+    Spend {
+        #[arg(default_value_t = 10_000_000)]
+        events: usize,
+    },
+    /// FOCUS import throughput and memory.
+    Focus {
+        #[arg(default_value_t = 1_000_000)]
+        rows: u64,
+    },
+}
+
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("ingest") {
-        let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-        let conns: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(2);
-        return ingest::main(n, conns).await;
-    }
-    if args.get(1).map(String::as_str) == Some("load") {
-        let arg = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
-        return load::main(arg(2, 60) as u64, arg(3, 200), arg(4, 200)).await;
-    }
-    if args.get(1).map(String::as_str) == Some("forecast") {
-        let path = args.get(2).cloned().unwrap_or_else(|| {
-            "../shared/data/traces/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv".into()
-        });
-        return forecast::main(&path);
-    }
-    if args.get(1).map(String::as_str) == Some("anomalies") {
-        let path = args.get(2).cloned().unwrap_or_else(|| {
-            "../shared/data/traces/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv".into()
-        });
-        return anomalies::main(&path);
-    }
-    if args.get(1).map(String::as_str) == Some("spend") {
-        let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-        return spend::main(n).await;
-    }
-    if args.get(1).map(String::as_str) == Some("focus") {
-        let n: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-        return focus::main(n).await;
-    }
+    let volume = match <Args as clap::Parser>::parse().mode {
+        None => 1.0,
+        Some(Mode::Demo { volume }) => volume,
+        Some(Mode::Ingest { events, connections }) => return ingest::main(events, connections).await,
+        Some(Mode::Load { seconds, ingest, pages }) => return load::main(seconds, ingest, pages).await,
+        Some(Mode::Forecast { trace }) => return forecast::main(&trace),
+        Some(Mode::Anomalies { trace }) => return anomalies::main(&trace),
+        Some(Mode::Spend { events }) => return spend::main(events).await,
+        Some(Mode::Focus { rows }) => return focus::main(rows).await,
+    };
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
-    let volume: f64 = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1.0);
     println!("costroom-bench: demo seed 42, 120 days ending {end}, volume {volume}");
     let sqlite = TestDb::sqlite().await;
     run("sqlite", &sqlite, end, volume).await;
@@ -249,7 +285,7 @@ mod spend {
     use app::domain::explore::{decode_pairs, SpendQuery};
     use app::server::db::spend::SpendPath;
     use app::server::db::{Db, OrgId};
-    use app::server::demo::{generate_day, trace_tokens, DemoConfig};
+    use app::server::formats::demo::{generate_day, trace_tokens, DemoConfig};
     use app::server::services;
     use app::server::testing::TestDb;
     use chrono::NaiveDate;
@@ -355,7 +391,7 @@ mod spend {
 
 mod forecast {
     use app::domain::forecast::{backtest, Method};
-    use app::server::demo::{generate, DemoConfig};
+    use app::server::formats::demo::{generate, DemoConfig};
     use chrono::NaiveDate;
     use std::collections::BTreeMap;
 
@@ -423,36 +459,25 @@ fn trace_buckets(text: &str, secs: i64) -> Vec<i64> {
 mod anomalies {
     use app::domain::anomaly::{bands, episodes, DetectorConfig};
     use app::domain::Nanos;
-    use app::server::demo::{generate, DemoConfig};
+    use app::server::formats::demo::{generate, DemoConfig};
     use chrono::NaiveDate;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
+    /// What `evaluate` injects: `count` spikes after `warmup` buckets, each 1–`max_len` buckets
+    /// long and `times_median` (lo, hi) × the series' median per bucket.
+    struct Spikes {
+        warmup: usize,
+        count: usize,
+        max_len: usize,
+        times_median: (u64, u64),
     }
 
     /// Injects `spikes` spikes (length 1–`max_len` buckets, `lo`–`hi` × the series' median
     /// per bucket) after the first `warmup` buckets, runs the detector and tallies. Alarms the
     /// series raises as it is (the demo's own incident) are counted apart, not as false.
-    #[allow(clippy::too_many_arguments)]
-    fn evaluate(
-        name: &str,
-        bucket: &str,
-        y: &[i64],
-        cfg: &DetectorConfig,
-        warmup: usize,
-        spikes: usize,
-        max_len: usize,
-        (lo, hi): (u64, u64),
-    ) {
+    fn evaluate(name: &str, bucket: &str, y: &[i64], cfg: &DetectorConfig, inject: Spikes) {
+        let Spikes { warmup, count: spikes, max_len, times_median: (lo, hi) } = inject;
         let mut sorted = y.to_vec();
         sorted.sort_unstable();
         let median = sorted[sorted.len() / 2];
@@ -463,7 +488,7 @@ mod anomalies {
             |a: usize, b: usize, spans: &[(usize, usize)]| spans.iter().any(|(x, y)| a <= *y && b >= *x);
         let (mut tp, mut fn_, mut fp, mut delays) = (0usize, 0usize, 0usize, Vec::new());
         let (mut big, mut big_found) = (0usize, 0usize);
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = ChaCha8Rng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
         for _round in 0..30 {
             let mut s = clean.clone();
             // (first, last, above the stated minimum: extra ≥ the minimum impact and ≥ the
@@ -471,9 +496,9 @@ mod anomalies {
             let mut injected: Vec<(usize, usize, bool)> = Vec::new();
             let room = (y.len() - warmup) / spikes;
             for k in 0..spikes {
-                let len = 1 + rng.below(max_len as u64) as usize;
-                let at = warmup + k * room + rng.below((room - len - 1) as u64) as usize;
-                let size = median * (lo + rng.below(hi - lo + 1)) as i64;
+                let len = rng.gen_range(1..=max_len);
+                let at = warmup + k * room + rng.gen_range(0..(room - len - 1).max(1));
+                let size = median * rng.gen_range(lo..=hi) as i64;
                 for v in &mut s[at..at + len] {
                     *v += Nanos(size);
                 }
@@ -528,7 +553,8 @@ mod anomalies {
         }
         // the demo's own injected incident is left in: it should be the only clean alarm
         let cfg = DetectorConfig::hourly(Nanos(1_000_000_000));
-        evaluate("demo hourly spend (volume 1, min impact $1)", "1 h", &hourly, &cfg, 24 * 8, 20, 4, (2, 8));
+        let inject = Spikes { warmup: 24 * 8, count: 20, max_len: 4, times_median: (2, 8) };
+        evaluate("demo hourly spend (volume 1, min impact $1)", "1 h", &hourly, &cfg, inject);
         let Ok(text) = std::fs::read_to_string(trace) else {
             println!("azure trace: skipped ({trace} not found)");
             return;
@@ -552,10 +578,7 @@ mod anomalies {
             "15 s",
             &y,
             &cfg,
-            20,
-            8,
-            3,
-            (2, 6),
+            Spikes { warmup: 20, count: 8, max_len: 3, times_median: (2, 6) },
         );
     }
 }

@@ -1,11 +1,8 @@
-//! The real `costroom serve` binary started beside the bench, and a minimal HTTP/1.1 client
-//! over keep-alive connections (content-length and chunked bodies), so the figures include
-//! the whole server: parsing, lanes, sessions, rendering.
+//! The real `costroom serve` binary started beside the bench, and its HTTP client (reqwest
+//! over keep-alive connections), so the figures include the whole server: parsing, lanes,
+//! sessions, rendering.
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 pub struct Server {
     child: Child,
@@ -40,7 +37,7 @@ impl Server {
         let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
         let server = Server { child, addr: format!("127.0.0.1:{port}") };
         let ready = Instant::now();
-        while TcpStream::connect(&server.addr).await.is_err() {
+        while tokio::net::TcpStream::connect(&server.addr).await.is_err() {
             assert!(ready.elapsed() < Duration::from_secs(30), "server did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -85,8 +82,12 @@ pub async fn ingest_key(db: &app::server::db::Db) -> (app::server::db::OrgId, St
     (org, create_key(db, &hasher, org, req).await.expect("key").token)
 }
 
-/// One keep-alive connection.
-pub struct Conn(BufReader<TcpStream>);
+/// One client of the server with its own keep-alive connection (reqwest, at most one idle
+/// connection, no redirects followed: a sign-in's 303 and its cookie are the answer).
+pub struct Conn {
+    client: reqwest::Client,
+    base: String,
+}
 
 pub struct Response {
     pub status: u16,
@@ -103,15 +104,23 @@ impl Response {
     }
 }
 
+fn io_error(e: reqwest::Error) -> std::io::Error {
+    let kind = if e.is_timeout() { std::io::ErrorKind::TimedOut } else { std::io::ErrorKind::Other };
+    std::io::Error::new(kind, e)
+}
+
 impl Conn {
     pub async fn open(addr: &str) -> std::io::Result<Conn> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Conn(BufReader::new(stream)))
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(io_error)?;
+        Ok(Conn { client, base: format!("http://{addr}") })
     }
 
-    /// Sends one request (`head` without the final blank line's content-length, which is
-    /// added) and reads the whole answer.
+    /// Sends one request (`headers` as `Name: value\r\n` lines) and reads the whole answer.
     pub async fn request(
         &mut self,
         method: &str,
@@ -119,64 +128,20 @@ impl Conn {
         headers: &str,
         body: &[u8],
     ) -> std::io::Result<Response> {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: bench\r\n{headers}Content-Length: {}\r\n\r\n",
-            body.len()
-        );
-        self.0.get_mut().write_all(head.as_bytes()).await?;
-        self.0.get_mut().write_all(body).await?;
-        self.read().await
-    }
-
-    async fn read(&mut self) -> std::io::Result<Response> {
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-        let mut line = String::new();
-        if self.0.read_line(&mut line).await? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let mut req = self.client.request(method, format!("{}{path}", self.base)).body(body.to_vec());
+        for (name, value) in headers.split("\r\n").filter_map(|l| l.split_once(':')) {
+            req = req.header(name.trim(), value.trim());
         }
-        let status: u16 =
-            line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("status"))?;
-        let mut headers = vec![];
-        loop {
-            line.clear();
-            self.0.read_line(&mut line).await?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        let mut res = Response { status, headers, body: vec![] };
-        if res.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            loop {
-                line.clear();
-                self.0.read_line(&mut line).await?;
-                let size = usize::from_str_radix(line.trim_end().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| bad("chunk size"))?;
-                if size == 0 {
-                    // trailers end with a blank line
-                    loop {
-                        line.clear();
-                        self.0.read_line(&mut line).await?;
-                        if line.trim_end().is_empty() {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                let at = res.body.len();
-                res.body.resize(at + size, 0);
-                self.0.read_exact(&mut res.body[at..]).await?;
-                let mut crlf = [0u8; 2];
-                self.0.read_exact(&mut crlf).await?;
-            }
-        } else {
-            let len: usize = res.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            res.body.resize(len, 0);
-            self.0.read_exact(&mut res.body).await?;
-        }
-        Ok(res)
+        let res = req.send().await.map_err(io_error)?;
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = res.bytes().await.map_err(io_error)?.to_vec();
+        Ok(Response { status, headers, body })
     }
 }

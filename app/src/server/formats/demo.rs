@@ -218,7 +218,7 @@ const WEEKDAY_FACTOR: [f64; 7] = [1.0, 1.05, 1.05, 1.0, 0.9, 0.45, 0.4];
 const HOUR_WEIGHT: [u32; 24] =
     [2, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 10, 10, 11, 11, 10, 8, 6, 5, 4, 3, 3, 2];
 
-static TRACE_CSV: &str = include_str!("azure_conv_tokens.csv");
+static TRACE_CSV: &str = include_str!("../data/azure_conv_tokens.csv");
 
 /// (context tokens, generated tokens) per request of the sampled trace.
 pub fn trace_tokens() -> Vec<(i64, i64)> {
@@ -284,7 +284,7 @@ fn day_events(
         let n = (BASE_REQUESTS_PER_DAY * cfg.volume * growth * weekday * noise).round() as u32;
         let live: Vec<(DemoFeature, u32)> =
             FEATURES.iter().filter(|f| f.launch_day <= day_idx).map(|f| (*f, f.share)).collect();
-        let mut seq = 0u32;
+        let mut ids = DaySeq { seed: cfg.seed, day, day_idx, seq: 0 };
         for _ in 0..n {
             let f = pick(rng, &live);
             let m = pick(rng, f.models);
@@ -294,9 +294,7 @@ fn day_events(
             let untagged = rng.gen_range(0..100) < UNTAGGED_PERCENT;
             let env = if rng.gen_range(0..100) < TEST_ENV_PERCENT { "test" } else { "prod" };
             let customer = f.customer_facing.then(|| pick(rng, &CUSTOMERS));
-            out.push(event(
-                cfg.seed, day, day_idx, &mut seq, hour, second, &f, m, ctx, gen, untagged, env, customer,
-            ));
+            out.push(event(&mut ids, Call { hour, second, f: &f, m, ctx, gen, untagged, env, customer }));
         }
         let spike_start = out.len();
         if cfg.days > SPIKE_DAYS_BEFORE_END && day_idx == cfg.days - 1 - SPIKE_DAYS_BEFORE_END {
@@ -307,21 +305,18 @@ fn day_events(
                     let (ctx, gen) = trace[rng.gen_range(0..trace.len())];
                     let second = rng.gen_range(0..3600);
                     let customer = Some(pick(rng, &CUSTOMERS));
-                    out.push(event(
-                        cfg.seed,
-                        day,
-                        day_idx,
-                        &mut seq,
+                    let call = Call {
                         hour,
                         second,
                         f,
-                        SONNET,
-                        ctx * SPIKE_CONTEXT_MULTIPLIER,
+                        m: SONNET,
+                        ctx: ctx * SPIKE_CONTEXT_MULTIPLIER,
                         gen,
-                        false,
-                        "prod",
+                        untagged: false,
+                        env: "prod",
                         customer,
-                    ));
+                    };
+                    out.push(event(&mut ids, call));
                 }
             }
         }
@@ -387,22 +382,32 @@ fn link_agent_traces(out: &mut Vec<UsageEvent>, day_start: usize, spike_start: u
     out.extend(tools);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
+/// Numbers the events of one day: `demo-s{seed}-d{day}-{seq}`.
+struct DaySeq {
     seed: u64,
     day: NaiveDate,
     day_idx: u32,
-    seq: &mut u32,
+    seq: u32,
+}
+
+/// One generated model call: when, for which feature and model, how many tokens, and its
+/// attribution.
+struct Call<'a> {
     hour: u32,
     second: u32,
-    f: &DemoFeature,
+    f: &'a DemoFeature,
     m: usize,
     ctx: i64,
     gen: i64,
     untagged: bool,
-    env: &str,
-    customer: Option<&str>,
-) -> UsageEvent {
+    env: &'a str,
+    customer: Option<&'a str>,
+}
+
+fn event(ids: &mut DaySeq, call: Call<'_>) -> UsageEvent {
+    let Call { hour, second, f, m, ctx, gen, untagged, env, customer } = call;
+    let DaySeq { seed, day, day_idx, .. } = *ids;
+    let seq = &mut ids.seq;
     let model = &MODELS[m];
     let time = NaiveTime::from_num_seconds_from_midnight_opt(hour * 3600 + second, 0).expect("valid time");
     let occurred_at = Utc.from_utc_datetime(&day.and_time(time));

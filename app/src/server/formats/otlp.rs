@@ -1,18 +1,8 @@
-//! `POST /v1/traces`: OTLP/HTTP trace export (protobuf or JSON, optionally gzip), so an
-//! OpenTelemetry SDK or collector can send GenAI spans straight to Costroom with an API key
-//! (scope `ingest`) in its `Authorization` header. Spans become usage events (see
-//! `domain::otlp`); the answer is an `ExportTraceServiceResponse` in the request's encoding,
-//! with `partialSuccess` counting spans that could not be read.
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+//! OTLP trace messages in protobuf (the OTLP/HTTP default encoding): the few messages
+//! Costroom reads, declared by hand with prost (no codegen), and their reading into
+//! [`otlp::Span`]; the JSON encoding and the mapping of spans to events are in `domain::otlp`.
 use prost::Message;
 
-use super::db::OrgId;
-use super::ingest_api::{ingest_key, problem, read_body};
-use super::services;
-use super::state::AppState;
 use crate::domain::otlp::{self, AttrValue};
 
 /// The parts of opentelemetry-proto's trace messages Costroom reads (field numbers from
@@ -155,72 +145,4 @@ pub fn spans_from_protobuf(bytes: &[u8]) -> Result<Vec<otlp::Span>, String> {
         }
     }
     Ok(out)
-}
-
-pub async fn traces_handler(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let key = match ingest_key(&st, &headers).await {
-        Ok(k) => k,
-        Err(res) => return res,
-    };
-    let bytes = match read_body(&headers, body).await {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    let spans = if json { otlp::parse_json(&bytes) } else { spans_from_protobuf(&bytes) };
-    let spans = match spans {
-        Ok(s) => s,
-        // the same status and words as the JSON API's batch limit
-        Err(e) if e == otlp::too_many_spans() => return problem(StatusCode::PAYLOAD_TOO_LARGE, e),
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e),
-    };
-    let mapping = match services::settings::attribute_mapping(&st.db, OrgId(key.org_id)).await {
-        Ok(m) => m,
-        Err(e) => return problem(e.status(), e.to_string()),
-    };
-    let mapped = otlp::spans_to_events(&spans, &mapping);
-    let book = match st.prices.book(&st.db, OrgId(key.org_id)).await {
-        Ok(b) => b,
-        Err(e) => return problem(e.status(), e.to_string()),
-    };
-    let report = match services::ingest::store(
-        &st.db,
-        &book,
-        OrgId(key.org_id),
-        Some(&key),
-        mapped.events,
-        mapped.errors,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return problem(e.status(), e.to_string()),
-    };
-    let message = report
-        .errors
-        .iter()
-        .map(|e| format!("span {}: {}: {}", e.index, e.field, e.reason))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let partial = (report.rejected > 0).then(|| proto::ExportTracePartialSuccess {
-        rejected_spans: report.rejected as i64,
-        error_message: message.clone(),
-    });
-    if json {
-        let body = match &partial {
-            Some(p) => {
-                serde_json::json!({ "partialSuccess": { "rejectedSpans": p.rejected_spans, "errorMessage": p.error_message } })
-            }
-            None => serde_json::json!({}),
-        };
-        axum::Json(body).into_response()
-    } else {
-        let body = proto::ExportTraceServiceResponse { partial_success: partial }.encode_to_vec();
-        let mut res = body.into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-        res
-    }
 }

@@ -1,17 +1,17 @@
 //! File downloads for people (session-authenticated GET routes, so a plain link works and the
 //! browser saves the file).
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::auth::user_of;
-use super::db::AUDIT_LIMIT;
-use super::state::AppState;
 use crate::domain::audit::{to_csv, AuditFilter};
 use crate::domain::Right;
 use crate::error::AppError;
+use crate::server::auth::user_of;
+use crate::server::db::AUDIT_LIMIT;
+use crate::server::http::{attachment, CSV};
+use crate::server::state::AppState;
 
 #[derive(Deserialize)]
 pub struct AuditQuery {
@@ -28,20 +28,9 @@ pub async fn audit_csv_handler(
     State(st): State<AppState>,
     session: Session,
     Query(q): Query<AuditQuery>,
-) -> Response {
-    match audit_csv(&st, &session, q).await {
-        Ok(csv) => {
-            let mut res = csv.into_response();
-            let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"costroom-audit-log.csv\""),
-            );
-            res
-        }
-        Err(e) => (e.status(), e.to_string()).into_response(),
-    }
+) -> Result<Response, AppError> {
+    let csv = audit_csv(&st, &session, q).await?;
+    Ok(attachment(csv, CSV, "costroom-audit-log.csv"))
 }
 
 /// Enough for years of changes by people; past it the export says so rather than silently
@@ -83,10 +72,10 @@ pub async fn focus_csv_handler(
     State(st): State<AppState>,
     session: Session,
     Query(q): Query<FocusQuery>,
-) -> Response {
+) -> Result<Response, AppError> {
     use crate::domain::ledger::SpendSource;
     use crate::domain::DateRange;
-    use crate::server::focus_export::{export, Selection};
+    use crate::server::formats::focus::export::{export, Selection};
     let parsed = async {
         user_of(&session, &st).await?.ok_or(AppError::Unauthorized)?;
         let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), st.clock.today())?;
@@ -97,10 +86,7 @@ pub async fn focus_csv_handler(
         let name = st.db.org_name(st.org).await?;
         Ok::<_, AppError>((Selection { range, source }, name))
     };
-    let (sel, name) = match parsed.await {
-        Ok(x) => x,
-        Err(e) => return (e.status(), e.to_string()).into_response(),
-    };
+    let (sel, name) = parsed.await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     let db = st.db.clone();
     let org = st.org;
@@ -112,19 +98,13 @@ pub async fn focus_csv_handler(
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
-    let mut res = axum::body::Body::from_stream(stream).into_response();
     let file = format!(
-        "attachment; filename=\"costroom-focus-{}-{}{}.csv\"",
+        "costroom-focus-{}-{}{}.csv",
         sel.range.from,
         sel.range.to,
         sel.source.map(|s| format!("-{}", s.as_str())).unwrap_or_default()
     );
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&file) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
+    Ok(attachment(axum::body::Body::from_stream(stream), CSV, &file))
 }
 
 /// `GET /reviews/{id}/export?format=csv|json`: one review as shown (frozen figures once
@@ -134,30 +114,14 @@ pub async fn review_export_handler(
     session: Session,
     axum::extract::Path(id): axum::extract::Path<String>,
     Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    let result = async {
-        let user = user_of(&session, &st).await?.ok_or(AppError::Unauthorized)?;
-        let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("review {id}")))?;
-        let page = super::services::reviews::page(&st.db, st.org, &user, st.clock.today(), id).await?;
-        Ok::<_, AppError>(page)
-    }
-    .await;
-    let page = match result {
-        Ok(p) => p,
-        Err(e) => return (e.status(), e.to_string()).into_response(),
-    };
+) -> Result<Response, AppError> {
+    use crate::server::services::reviews;
+    let user = user_of(&session, &st).await?.ok_or(AppError::Unauthorized)?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("review {id}")))?;
+    let page = reviews::page(&st.db, st.org, &user, st.clock.today(), id).await?;
     let (body, kind, ext) = match q.get("format").map(String::as_str) {
         Some("json") => (serde_json::to_string_pretty(&page).unwrap_or_default(), "application/json", "json"),
-        _ => (super::services::reviews::to_csv(&page), "text/csv; charset=utf-8", "csv"),
+        _ => (reviews::to_csv(&page), CSV, "csv"),
     };
-    let mut res = body.into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"costroom-review-{id}.{ext}\"",
-        id = page.review.id
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
+    Ok(attachment(body, kind, &format!("costroom-review-{}.{ext}", page.review.id)))
 }

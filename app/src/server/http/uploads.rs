@@ -7,22 +7,25 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tokio::io::AsyncWriteExt;
 use tower_sessions::Session;
 
-use super::auth::user_of;
-use super::db::Actor;
-use super::services::ledger::{import_focus, ImportMode};
-use super::services::settings::ledger_rules;
-use super::state::AppState;
 use crate::domain::money::group_thousands;
 use crate::domain::Right;
 use crate::error::AppError;
+use crate::server::auth::user_of;
+use crate::server::db::Actor;
+use crate::server::services::ledger::{import_focus, ImportMode};
+use crate::server::services::settings::ledger_rules;
+use crate::server::state::AppState;
 
-/// The signed-in person if they may import billing data, or the answer refusing them.
-async fn importer(st: &AppState, session: &Session) -> Result<crate::server::db::UserRecord, Response> {
-    match user_of(session, st).await {
-        Ok(Some(u)) if u.role.can(Right::ImportBilling) => Ok(u),
-        Ok(Some(_)) => Err(AppError::Forbidden.status().into_response()),
-        Ok(None) => Err(AppError::Unauthorized.status().into_response()),
-        Err(e) => Err(e.status().into_response()),
+/// The signed-in person if they hold `right` (checked before a byte of the body is read).
+async fn signed_in_with(
+    st: &AppState,
+    session: &Session,
+    right: Right,
+) -> Result<crate::server::db::UserRecord, AppError> {
+    match user_of(session, st).await? {
+        Some(u) if u.role.can(right) => Ok(u),
+        Some(_) => Err(AppError::Forbidden),
+        None => Err(AppError::Unauthorized),
     }
 }
 
@@ -33,16 +36,16 @@ pub async fn focus_upload_handler(
     State(st): State<AppState>,
     session: Session,
     request: Request,
-) -> Response {
-    // rights before reading a byte of the body
-    let user = match importer(&st, &session).await {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
+) -> Result<Response, AppError> {
+    let user = signed_in_with(&st, &session, Right::ImportBilling).await?;
+    Ok(focus_upload(st, user, request).await)
+}
+
+async fn focus_upload(st: AppState, user: crate::server::db::UserRecord, request: Request) -> Response {
     let back = |error: &str| Redirect::to(&format!("/settings/imports?error={error}")).into_response();
     let Ok(mut form) = Multipart::from_request(request, &st).await else { return back("form") };
     let path = std::env::temp_dir()
-        .join(format!("costroom-upload-{}.csv", crate::server::password::random_secret(16)));
+        .join(format!("costroom-upload-{}.csv", crate::server::auth::password::random_secret(16)));
     let (mut name, mut all_or_nothing, mut bytes) = (String::new(), false, 0usize);
     loop {
         match form.next_field().await {
@@ -142,12 +145,13 @@ pub async fn report_upload_handler(
     State(st): State<AppState>,
     session: Session,
     request: Request,
-) -> Response {
-    use super::services::reconcile::{import_report, ReportKind};
-    let user = match importer(&st, &session).await {
-        Ok(u) => u,
-        Err(res) => return res,
-    };
+) -> Result<Response, AppError> {
+    let user = signed_in_with(&st, &session, Right::ImportBilling).await?;
+    Ok(report_upload(st, user, request).await)
+}
+
+async fn report_upload(st: AppState, user: crate::server::db::UserRecord, request: Request) -> Response {
+    use crate::server::services::reconcile::{import_report, ReportKind};
     let Ok(mut form) = Multipart::from_request(request, &st).await else {
         return Redirect::to("/ledger?error=form").into_response();
     };
@@ -200,19 +204,21 @@ pub async fn outcomes_upload_handler(
     axum::extract::Path(id): axum::extract::Path<String>,
     session: Session,
     request: Request,
-) -> Response {
-    use super::services::initiatives::{import_outcomes, Importer};
-    use super::services::records::parse_records;
-    let user = match user_of(&session, &st).await {
-        Ok(Some(u)) if u.role.can(Right::ManageInitiatives) => u,
-        Ok(Some(_)) => return AppError::Forbidden.status().into_response(),
-        Ok(None) => return AppError::Unauthorized.status().into_response(),
-        Err(e) => return e.status().into_response(),
-    };
+) -> Result<Response, AppError> {
+    let user = signed_in_with(&st, &session, Right::ManageInitiatives).await?;
     // rights first, then the path: a caller without them learns nothing from its shape
-    let Ok(id) = id.parse::<i64>() else {
-        return AppError::NotFound(format!("initiative {id}")).status().into_response();
-    };
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound(format!("initiative {id}")))?;
+    Ok(outcomes_upload(st, user, id, request).await)
+}
+
+async fn outcomes_upload(
+    st: AppState,
+    user: crate::server::db::UserRecord,
+    id: i64,
+    request: Request,
+) -> Response {
+    use crate::server::services::initiatives::{import_outcomes, Importer};
+    use crate::server::services::records::parse_records;
     let back = |q: String| Redirect::to(&format!("/initiatives/{id}?{q}#record")).into_response();
     let Ok(mut form) = Multipart::from_request(request, &st).await else {
         return back("import_error=form".into());

@@ -4,21 +4,20 @@
 //! Bearer …`) or by a signed-in session, so the page's "Export CSV" link is the same URL.
 //! Answers what the explorer shows, from the same code.
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::auth::user_of;
-use super::db::OrgId;
-use super::ingest_api::problem;
-use super::services;
-use super::state::AppState;
 use crate::domain::api_key::Scope;
 use crate::domain::explore::{decode_pairs, Dim, SpendView, TABLE_METRICS};
 use crate::domain::money::share_pct;
 use crate::error::AppError;
+use crate::server::auth::user_of;
+use crate::server::db::OrgId;
+use crate::server::services;
+use crate::server::state::AppState;
 
 enum Format {
     Json,
@@ -31,17 +30,8 @@ pub async fn spend_handler(
     session: Session,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    let org = match caller_org(&st, &session, &headers).await {
-        Ok(o) => o,
-        Err(e) => {
-            let mut res = problem(e.status(), e.to_string());
-            if e.status() == StatusCode::UNAUTHORIZED {
-                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            return res;
-        }
-    };
+) -> Result<Response, AppError> {
+    let org = caller_org(&st, &session, &headers).await?;
     let mut pairs = decode_pairs(query.as_deref().unwrap_or(""));
     let take = |pairs: &mut Vec<(String, String)>, key: &str| {
         let v = pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -54,20 +44,15 @@ pub async fn spend_handler(
         ("json", _) => Format::Json,
         ("csv", "table") => Format::TableCsv,
         ("csv", "series") => Format::SeriesCsv,
-        ("csv", s) => {
-            return problem(StatusCode::BAD_REQUEST, format!("shape: '{s}' is neither table nor series"))
-        }
-        (f, _) => return problem(StatusCode::BAD_REQUEST, format!("format: '{f}' is neither json nor csv")),
+        ("csv", s) => return Err(AppError::Malformed(format!("shape: '{s}' is neither table nor series"))),
+        (f, _) => return Err(AppError::Malformed(format!("format: '{f}' is neither json nor csv"))),
     };
-    let view = match services::spend::explore(&st.db, org, st.clock.today(), &pairs).await {
-        Ok(v) => v,
-        Err(e) => return problem(e.status(), e.to_string()),
-    };
-    match format {
+    let view = services::spend::explore(&st.db, org, st.clock.today(), &pairs).await?;
+    Ok(match format {
         Format::Json => axum::Json(to_json(&view)).into_response(),
         Format::TableCsv => csv(view.table_csv(), "costroom-spend.csv"),
         Format::SeriesCsv => csv(view.series_csv(), "costroom-spend-series.csv"),
-    }
+    })
 }
 
 /// The organisation of a read key, or of the signed-in person.
@@ -82,14 +67,8 @@ async fn caller_org(st: &AppState, session: &Session, headers: &HeaderMap) -> Re
     Ok(st.org)
 }
 
-fn csv(body: String, name: &'static str) -> Response {
-    let mut res = body.into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    res
+fn csv(body: String, name: &str) -> Response {
+    super::attachment(body, super::CSV, name)
 }
 
 /// Exact integers (nanos, counts) next to the shown figures, so BI tools never parse `$1,234.56`.

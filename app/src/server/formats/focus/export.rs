@@ -16,7 +16,7 @@ use crate::domain::pricing::{ModelPrice, ServiceTier, TokenClass, Tokens};
 use crate::domain::text::csv_row;
 use crate::domain::{DateRange, Nanos};
 use crate::server::db::{Db, OrgId};
-use crate::server::focus::{ChargeCategory, FocusRow};
+use crate::server::formats::focus::{ChargeCategory, FocusRow};
 
 /// The columns written, in order. `x_CostroomSource` is a custom column (FOCUS reserves the
 /// `x_` prefix for them).

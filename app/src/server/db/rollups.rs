@@ -1,0 +1,179 @@
+//! The rollups every dashboard reads: daily and hourly sums per dimension value and source.
+use chrono::{DateTime, NaiveDate};
+
+use super::query::{query_as, query_scalar, QueryBuilder};
+use super::{Db, OrgId, Tx};
+use crate::domain::ledger::SpendSource;
+use crate::domain::rollup;
+use crate::domain::{DailyCost, DateRange, Nanos};
+
+/// Rollup rows per upsert (16 binds each).
+const ROLLUP_CHUNK: usize = 1_000;
+
+pub(super) const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, \
+    cost_nanos, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, requests, events, unpriced_events) ";
+
+pub(super) const ROLLUP_UPSERT_TAIL: &str =
+    " on conflict (org_id, grain, dim, bucket, value, source) do update set \
+    cost_nanos = usage_rollups.cost_nanos + excluded.cost_nanos, \
+    input_tokens = usage_rollups.input_tokens + excluded.input_tokens, \
+    cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens, \
+    cache_write_5m_tokens = usage_rollups.cache_write_5m_tokens + excluded.cache_write_5m_tokens, \
+    cache_write_1h_tokens = usage_rollups.cache_write_1h_tokens + excluded.cache_write_1h_tokens, \
+    output_tokens = usage_rollups.output_tokens + excluded.output_tokens, \
+    reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens, \
+    requests = usage_rollups.requests + excluded.requests, \
+    events = usage_rollups.events + excluded.events, \
+    unpriced_events = usage_rollups.unpriced_events + excluded.unpriced_events";
+
+/// Unix seconds of a day's start (UTC), the `bucket` of daily rollups.
+fn day_bucket(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp()
+}
+
+impl Db {
+    /// Spend and requests per day within the range (from the daily rollups), of every source
+    /// or of one; days without spend are absent.
+    pub async fn daily_costs(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        source: Option<SpendSource>,
+    ) -> sqlx::Result<Vec<DailyCost>> {
+        // cast: PostgreSQL's sum(bigint) is numeric, which does not decode into i64
+        const SQL: &str = "select bucket, cast(sum(cost_nanos) as bigint), cast(sum(requests) as bigint) \
+            from usage_rollups where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 and ($4 is null or source = $4) group by bucket order by bucket";
+        let rows: Vec<(i64, i64, i64)> = query_as(SQL)
+            .bind(org.0)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
+            .bind(source.map(SpendSource::as_str))
+            .fetch_all(self)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(bucket, cost, requests)| {
+                let day = DateTime::from_timestamp(bucket, 0)?.date_naive();
+                Some(DailyCost { day, cost: Nanos(cost), requests })
+            })
+            .collect())
+    }
+
+    /// Spend per source over the range, every source present (zero when it has none).
+    pub async fn cost_by_source(
+        &self,
+        org: OrgId,
+        range: DateRange,
+    ) -> sqlx::Result<Vec<(SpendSource, Nanos)>> {
+        const SQL: &str = "select source, cast(sum(cost_nanos) as bigint) from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 group by source";
+        let rows: Vec<(String, i64)> = query_as(SQL)
+            .bind(org.0)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
+            .fetch_all(self)
+            .await?;
+        Ok(SpendSource::ALL
+            .into_iter()
+            .map(|s| {
+                let v = rows.iter().find(|(n, _)| n == s.as_str()).map(|r| r.1).unwrap_or(0);
+                (s, Nanos(v))
+            })
+            .collect())
+    }
+
+    /// Total spend over the range (zero when there is none), from the daily rollups, of every
+    /// source or of one.
+    pub async fn cost_between(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        source: Option<SpendSource>,
+    ) -> sqlx::Result<Nanos> {
+        const SQL: &str = "select cast(coalesce(sum(cost_nanos), 0) as bigint) from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 and ($4 is null or source = $4)";
+        let total: i64 = query_scalar(SQL)
+            .bind(org.0)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
+            .bind(source.map(SpendSource::as_str))
+            .fetch_one(self)
+            .await?;
+        Ok(Nanos(total))
+    }
+
+    /// Every token-event rollup row of one grain and dimension: (bucket, value, sums), for
+    /// reconciliation with the events.
+    pub async fn rollups(
+        &self,
+        org: OrgId,
+        grain: rollup::Grain,
+        dim: &str,
+    ) -> sqlx::Result<Vec<(i64, String, rollup::Sums)>> {
+        const SQL: &str =
+            "select bucket, value, cost_nanos, input_tokens, cache_read_tokens, cache_write_5m_tokens, \
+            cache_write_1h_tokens, output_tokens, reasoning_tokens, requests, events, unpriced_events \
+            from usage_rollups where org_id = $1 and grain = $2 and dim = $3 and source = 'tokens' \
+            order by bucket, value";
+        type Row = (i64, String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = query_as(SQL).bind(org.0).bind(grain.as_str()).bind(dim).fetch_all(self).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(b, v, cost, i, cr, cw5, cw1, o, r, req, ev, un)| {
+                let s = rollup::Sums {
+                    cost_nanos: cost,
+                    input_tokens: i,
+                    cache_read_tokens: cr,
+                    cache_write_5m_tokens: cw5,
+                    cache_write_1h_tokens: cw1,
+                    output_tokens: o,
+                    reasoning_tokens: r,
+                    requests: req,
+                    events: ev,
+                    unpriced_events: un,
+                };
+                (b, v, s)
+            })
+            .collect())
+    }
+}
+
+impl Tx {
+    /// Adds rollup increments (or a re-price's deltas) to the stored rollups, in key order.
+    pub async fn upsert_rollups(
+        &mut self,
+        org: OrgId,
+        increments: std::collections::BTreeMap<rollup::RollupKey, rollup::Sums>,
+    ) -> sqlx::Result<()> {
+        let rows: Vec<_> = increments.into_iter().collect();
+        for chunk in rows.chunks(ROLLUP_CHUNK) {
+            let mut qb = QueryBuilder::new(ROLLUP_UPSERT_HEAD);
+            qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
+                b.push_bind(org.0)
+                    .push_bind(grain.as_str())
+                    .push_bind(*dim)
+                    .push_bind(*bucket)
+                    .push_bind(value)
+                    .push_bind("tokens")
+                    .push_bind(s.cost_nanos)
+                    .push_bind(s.input_tokens)
+                    .push_bind(s.cache_read_tokens)
+                    .push_bind(s.cache_write_5m_tokens)
+                    .push_bind(s.cache_write_1h_tokens)
+                    .push_bind(s.output_tokens)
+                    .push_bind(s.reasoning_tokens)
+                    .push_bind(s.requests)
+                    .push_bind(s.events)
+                    .push_bind(s.unpriced_events);
+            });
+            qb.push(ROLLUP_UPSERT_TAIL);
+            // one-off text (its length varies with the batch): not worth a cached statement
+            qb.build().persistent(false).execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+}

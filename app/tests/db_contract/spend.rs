@@ -1,0 +1,241 @@
+//! The explorer, traces, coverage and KPIs against sums of the raw events.
+use super::*;
+
+// ---------------------------------------------------------------- spend explorer
+
+/// Events spread over ten days, every attribute sometimes missing, two tags, two tiers.
+pub(crate) fn explorer_events() -> Vec<UsageEvent> {
+    use app::domain::pricing::{ServiceTier, Tokens};
+    let pick = |i: usize, xs: &[Option<&str>]| xs[i % xs.len()].map(str::to_string);
+    (0..240)
+        .map(|i| {
+            let at = Utc.with_ymd_and_hms(2026, 11, 1 + (i % 10) as u32, (i * 7 % 24) as u32, 0, 0).unwrap();
+            let mut tags = Vec::new();
+            if i % 3 != 0 {
+                tags.push(("project".to_string(), format!("p{}", i % 2)));
+            }
+            UsageEvent {
+                event_id: format!("x{i}"),
+                occurred_at: at,
+                provider: if i % 5 == 0 { "anthropic".into() } else { "openai".into() },
+                model: ["gpt-4o", "gpt-4o-mini", "claude-sonnet"][i % 3].into(),
+                team: pick(i, &[Some("search"), Some("support"), None, Some("search")]),
+                feature: pick(i / 2, &[Some("chat"), Some("summarize"), None]),
+                initiative: pick(i, &[Some("bot"), None]),
+                customer: pick(i / 3, &[Some("acme"), Some("globex"), Some("initech"), None]),
+                environment: pick(i, &[Some("prod"), Some("staging")]),
+                api_key: pick(i, &[Some("cr_live_a"), Some("cr_live_b"), None]),
+                service_tier: if i % 4 == 0 { ServiceTier::Batch } else { ServiceTier::Standard },
+                tags,
+                tokens: Tokens {
+                    input: 1_000 + i as i64,
+                    output: 10 * i as i64,
+                    cache_read: i as i64,
+                    ..Default::default()
+                },
+                request_count: 1 + (i % 2) as i64,
+                // odd nano amounts: any rounding anywhere shows
+                cost: Nanos(1_000_000_007 * (i as i64 % 13 + 1) + i as i64),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// An attribute of an event as the explorer names it.
+pub(crate) fn event_value(e: &UsageEvent, dim: &app::domain::explore::Dim) -> String {
+    use app::domain::explore::{Dim, NOT_SET};
+    let v = match dim {
+        Dim::Team => e.team.clone(),
+        Dim::Initiative => e.initiative.clone(),
+        Dim::Feature => e.feature.clone(),
+        Dim::Customer => e.customer.clone(),
+        Dim::Environment => e.environment.clone(),
+        Dim::Provider => Some(e.provider.clone()),
+        Dim::Model => Some(e.model.clone()),
+        Dim::ApiKey => e.api_key.clone(),
+        Dim::ServiceTier => Some(e.service_tier.as_str().to_string()),
+        Dim::Source => Some("tokens".into()),
+        Dim::Tag(k) => e.tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.clone()),
+    };
+    v.unwrap_or_else(|| NOT_SET.to_string())
+}
+
+pub(crate) async fn explorer_views_equal_independent_sums_of_the_raw_events(db: Db) {
+    use app::domain::explore::{decode_pairs, SpendQuery};
+    use app::server::db::spend::SpendPath;
+    use app::server::db::Actor;
+    use app::server::services::records::{parse_records, record, RecordKind};
+    use app::server::services::spend;
+    use std::collections::BTreeMap;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events = explorer_events();
+    db.insert_usage_events(org, &events).await.unwrap();
+    // spend of other sources: a GPU day with a stated cost and a commitment spread over days
+    let gpu = "day,cluster,pool,gpu_type,team,initiative,allocated_gpu_hours,used_gpu_hours,cost_usd\n\
+        2026-11-02,c,a,A100,research,,24,6,30.000000001\n";
+    let rows = parse_records(gpu.as_bytes(), true).unwrap();
+    record(&db, org, &Actor::cli(), RecordKind::GpuUsage, "gpu.csv", &rows).await.unwrap();
+    let c = "provider,model,deployment,units,tokens_per_minute,term_start,term_end,price_usd,team\n\
+        azure,gpt-4o,ptu,1,1000,2026-11-01,2026-11-10,100,search\n";
+    let rows = parse_records(c.as_bytes(), true).unwrap();
+    record(&db, org, &Actor::cli(), RecordKind::Commitments, "c.csv", &rows).await.unwrap();
+
+    let today = d("2026-11-28");
+    let views = [
+        ("group=team&from=2026-11-01&to=2026-11-10", true),
+        ("group=model&team=search&team=(not set)&from=2026-11-01&to=2026-11-10", false),
+        ("group=service_tier&gran=week&from=2026-11-01&to=2026-11-10", false),
+        ("group=tag:project&model=gpt-4o&model=claude-sonnet&from=2026-11-03&to=2026-11-08", false),
+        ("group=source&from=2026-11-01&to=2026-11-10&gran=month", true),
+        ("group=customer&gran=hour&from=2026-11-02&to=2026-11-03", true),
+        ("group=none&metric=cost_per_request&source=tokens&from=2026-11-01&to=2026-11-10", true),
+        ("group=team&source=gpu&source=commitment&from=2026-11-01&to=2026-11-10", true),
+        ("group=api_key&api_key=cr_live_a&api_key=(not set)&from=2026-11-01&to=2026-11-10", true),
+        ("group=feature&customer=acme&environment=prod&tag.project=p1&range=30d", false),
+    ];
+    for (qs, rollups) in views {
+        let q = SpendQuery::parse(&decode_pairs(qs), today).unwrap();
+        let auto = spend::view(&db, org, q.clone(), SpendPath::Auto).await.unwrap();
+        let raw = spend::view(&db, org, q.clone(), SpendPath::Raw).await.unwrap();
+        assert_eq!(auto.from_rollups, rollups, "{qs}");
+        assert!(!raw.from_rollups);
+        assert_eq!((&auto.table, &auto.total, &auto.series), (&raw.table, &raw.total, &raw.series), "{qs}");
+
+        // every group, bucket and total of the token part equals sums made here from the
+        // events themselves; billing lines are checked per source below
+        let mut tq = q.clone();
+        tq.filters.retain(|f| f.dim != app::domain::explore::Dim::Source);
+        tq.filters.push(app::domain::explore::Filter {
+            dim: app::domain::explore::Dim::Source,
+            values: vec!["tokens".into()],
+        });
+        let tv = spend::view(&db, org, tq.clone(), SpendPath::Auto).await.unwrap();
+        let mut want: BTreeMap<String, (i64, i64, i64, i64)> = BTreeMap::new();
+        let mut by_bucket: BTreeMap<i64, i64> = BTreeMap::new();
+        for e in &events {
+            let day = e.occurred_at.date_naive();
+            let kept = q.range.from <= day
+                && day <= q.range.to
+                && tq.filters.iter().all(|f| f.values.contains(&event_value(e, &f.dim)));
+            if kept {
+                let g = q.group.as_ref().map(|g| event_value(e, g)).unwrap_or_else(|| "(not set)".into());
+                let w = want.entry(g).or_default();
+                w.0 += e.cost.0;
+                w.1 += e.request_count;
+                w.2 += e.tokens.input;
+                w.3 += 1;
+                *by_bucket.entry(q.granularity.bucket(e.occurred_at.timestamp())).or_default() += e.cost.0;
+            }
+        }
+        let got: BTreeMap<String, (i64, i64, i64, i64)> = tv
+            .table
+            .iter()
+            .map(|r| {
+                (r.group.clone(), (r.sums.cost_nanos, r.sums.requests, r.sums.input_tokens, r.sums.events))
+            })
+            .collect();
+        assert_eq!(got, want, "{qs}");
+        let got_buckets: BTreeMap<i64, i64> = tv
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (*b, tv.series.iter().map(|s| s.values[i].cost_nanos).sum::<i64>()))
+            .filter(|(_, c)| *c != 0)
+            .collect();
+        assert_eq!(got_buckets, by_bucket, "{qs}: per-bucket totals");
+        assert_eq!(tv.total.cost_nanos, want.values().map(|w| w.0).sum::<i64>(), "{qs}");
+    }
+
+    // the GPU day and the commitment are counted once each, under their own sources
+    let q = SpendQuery::parse(&decode_pairs("group=source&from=2026-11-01&to=2026-11-10"), today).unwrap();
+    let v = spend::view(&db, org, q, SpendPath::Raw).await.unwrap();
+    let cost = |s: &str| v.table.iter().find(|r| r.group == s).map(|r| r.sums.cost_nanos);
+    assert_eq!(cost("gpu"), Some(30_000_000_001));
+    assert_eq!(cost("commitment"), Some(100_000_000_000));
+    assert_eq!(cost("tokens"), Some(events.iter().map(|e| e.cost.0).sum()));
+}
+on_both!(explorer_views_equal_independent_sums_of_the_raw_events);
+
+pub(crate) async fn traces_sum_their_steps_and_the_tree_holds_every_nano(db: Db) {
+    use app::domain::explore::Dim;
+    use app::domain::traces::TraceLimits;
+    use app::server::formats::demo::generate;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events = generate(&DemoConfig { seed: 5, end: d("2026-11-20"), days: 20, volume: 0.1 });
+    db.insert_usage_events(org, &events).await.unwrap();
+    let range = DateRange { from: d("2026-11-01"), to: d("2026-11-20") };
+    let listed = db.traces(org, range, 1_000, None).await.unwrap();
+    assert!(listed.len() > 10);
+    assert!(listed.windows(2).all(|w| w[0].cost >= w[1].cost), "costliest first");
+    for t in &listed {
+        let mine: Vec<&UsageEvent> =
+            events.iter().filter(|e| e.trace_id.as_deref() == Some(t.trace_id.as_str())).collect();
+        assert_eq!(t.steps, mine.len() as i64, "{}", t.trace_id);
+        assert_eq!(t.cost.0, mine.iter().map(|e| e.cost.0).sum::<i64>(), "{}", t.trace_id);
+        assert_eq!(t.depth, mine.iter().filter_map(|e| e.depth).max().unwrap_or(0));
+        assert_eq!(t.retries, mine.iter().filter(|e| e.retry.unwrap_or(0) > 0).count() as i64);
+        assert_eq!(t.tool_calls, mine.iter().filter(|e| e.tool_name.is_some()).count() as i64);
+    }
+    let runaway = listed.iter().find(|t| t.trace_id.starts_with("runaway-")).expect("the loop is traced");
+    assert!(!runaway.flags(&TraceLimits::default()).is_empty());
+    let (nodes, total) = services::traces::detail(&db, org, &runaway.trace_id).await.unwrap();
+    assert_eq!(total, runaway.cost);
+    assert_eq!(nodes.len() as i64, runaway.steps);
+    let roots: i64 = nodes.iter().filter(|n| n.level == 0).map(|n| n.subtree_cost.0).sum();
+    assert_eq!(roots, total.0);
+    assert!(matches!(
+        services::traces::detail(&db, org, "no-such-trace").await,
+        Err(app::error::AppError::NotFound(_))
+    ));
+    // scoped to a team: only traces with a step of that team
+    let support = db.traces(org, range, 1_000, Some((&Dim::Team, "support"))).await.unwrap();
+    assert!(!support.is_empty());
+    let none = db.traces(org, range, 1_000, Some((&Dim::Team, "platform"))).await.unwrap();
+    assert!(none.is_empty(), "the demo's agent belongs to support");
+}
+on_both!(traces_sum_their_steps_and_the_tree_holds_every_nano);
+
+pub(crate) async fn coverage_and_kpis_equal_sums_of_the_raw_events(db: Db) {
+    use app::server::services::kpis;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let events = explorer_events();
+    db.insert_usage_events(org, &events).await.unwrap();
+    let today = d("2026-11-10");
+    let v = kpis::coverage(&db, org, today, Some("2026-11-01"), Some("2026-11-10"), Some("feature"))
+        .await
+        .unwrap();
+    let total: i64 = events.iter().map(|e| e.cost.0).sum();
+    let untagged = |f: fn(&UsageEvent) -> bool| events.iter().filter(|e| f(e)).map(|e| e.cost.0).sum::<i64>();
+    assert_eq!(v.all.total, Nanos(total));
+    assert_eq!(
+        v.all.untagged,
+        vec![
+            Nanos(untagged(|e| e.team.is_none())),
+            Nanos(untagged(|e| e.feature.is_none())),
+            Nanos(untagged(|e| e.initiative.is_none()))
+        ]
+    );
+    let tokens = v.by_source.iter().find(|r| r.source == SpendSource::Tokens).unwrap();
+    assert_eq!(tokens.total, Nanos(total));
+    // untagged features broken down by model add up to the untagged total
+    let by_model = &v.untagged_by[2];
+    assert_eq!(by_model.total.cost_nanos, untagged(|e| e.feature.is_none()));
+    let weeks: i64 = v.weeks.iter().map(|w| w.coverage[0].total.0).sum();
+    assert_eq!(weeks, total);
+    assert!(kpis::coverage(&db, org, today, None, None, Some("colour"))
+        .await
+        .unwrap_err()
+        .to_string()
+        .starts_with("attribute:"));
+
+    let (_, _, k) = kpis::page(&db, org, today, Some("2026-11-01"), Some("2026-11-10")).await.unwrap();
+    let requests: i64 = events.iter().map(|e| e.request_count).sum();
+    let want = app::domain::explore::Figure::Money(Nanos(
+        ((total as i128 * 2 + requests as i128) / (requests as i128 * 2)) as i64,
+    ));
+    let per_inference = k.iter().find(|x| x.key == "cost_per_inference").unwrap();
+    assert_eq!(per_inference.value, Some(want.display(app::domain::explore::Metric::CostPerRequest)));
+    assert_eq!(k.len(), 11);
+}
+on_both!(coverage_and_kpis_equal_sums_of_the_raw_events);

@@ -1,0 +1,114 @@
+//! `costroom user`, `costroom key` and `costroom prices`: what an operator provisions.
+use std::time::Instant;
+
+use anyhow::Context;
+use app::server::db::Actor;
+use app::server::services;
+
+use super::open;
+use app::error::AppError;
+use app::server::auth::password::random_secret;
+use app::server::services::keys::{KeyHasher, KeyRequest};
+use app::server::services::users::AddUser;
+
+use super::{KeyCommand, PricesCommand, UserAddArgs};
+
+pub(super) async fn user_add(url: &str, args: UserAddArgs) -> anyhow::Result<()> {
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("--password-stdin")?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (random_secret(20), true)
+    };
+    let name = args.name.unwrap_or_else(|| args.email.split('@').next().unwrap_or_default().to_string());
+    let (db, org) = open(url).await?;
+    let input =
+        AddUser { email: args.email, name, role: args.role, password: password.clone(), team: args.team };
+    let user = services::users::add_user(&db, org, &Actor::cli(), input).await?;
+    println!("added {} ({}) as {}", user.email, user.name, user.role);
+    if generated {
+        // shown once; only the argon2id hash is stored
+        println!("password: {password}");
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub(super) async fn key(url: &str, cmd: KeyCommand) -> anyhow::Result<()> {
+    let (db, org) = open(url).await?;
+    match cmd {
+        KeyCommand::Create(a) => {
+            let hasher = KeyHasher::load(&db).await?;
+            let req = KeyRequest {
+                name: a.name,
+                team: a.team,
+                scopes: a.scopes,
+                initiative: a.initiative,
+                expires_in_days: a.expires_in_days,
+                actor: Actor::cli(),
+            };
+            let created = services::keys::create_key(&db, &hasher, org, req).await?;
+            let k = &created.key;
+            println!(
+                "created key '{}' (prefix {}) for team {} with scopes {}",
+                k.name, k.prefix, k.team, k.scopes
+            );
+            // the only time the secret exists outside the caller: not logged, not stored
+            println!("secret (shown once): {}", created.token);
+        }
+        KeyCommand::List => {
+            for k in db.list_api_keys(org).await? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}  {:<24} team {:<12} {:<24} {state}", k.prefix, k.name, k.team, k.scopes);
+            }
+        }
+        KeyCommand::Revoke { prefix } => {
+            let key =
+                services::keys::revoke_key(&db, org, &Actor::cli(), &prefix).await.map_err(|e| match e {
+                    AppError::NotFound(_) | AppError::Invalid(_) => {
+                        anyhow::anyhow!("--prefix: no active key with prefix '{}'", prefix.trim())
+                    }
+                    other => other.into(),
+                })?;
+            println!("revoked {} ({})", key.prefix, key.name);
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub(super) async fn prices(url: &str, cmd: PricesCommand) -> anyhow::Result<()> {
+    use services::prices::{ensure_public_list, import_price_list, recompute, PriceCache};
+    let (db, org) = open(url).await?;
+    ensure_public_list(&db).await?;
+    let cache = PriceCache::default();
+    let t = Instant::now();
+    let report = match cmd {
+        PricesCommand::Import { file, effective_from } => {
+            let json = std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
+            let (n, report) = import_price_list(&db, &cache, org, &Actor::cli(), &json, effective_from)
+                .await
+                .with_context(|| file.display().to_string())?;
+            println!("imported {n} prices in force from {effective_from}");
+            report
+        }
+        PricesCommand::Recompute { since } => {
+            let book = cache.book(&db, org).await?;
+            recompute(&db, org, &Actor::cli(), since, &book, |done| eprint!("\rre-pricing: {done} events"))
+                .await?
+        }
+    };
+    eprintln!();
+    println!(
+        "re-priced {} of {} events: {} → {} ({} still without a price) · {:.1}s",
+        report.changed,
+        report.examined,
+        report.before.usd(),
+        report.after.usd(),
+        report.unpriced,
+        t.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Command line: `costroom serve | migrate | demo`. Every option also reads an environment
+//! variable, so deployments configure by environment and scripts by flags. One error type
+//! (`anyhow`, with context naming the flag, file or step) for every command.
+mod admin;
+mod demo;
+mod files;
+mod serve;
+
+use std::net::SocketAddr;
+
+use app::domain::Role;
+use app::server::db::{Db, OrgId};
+use app::server::startup;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+pub use app::server::startup::DEFAULT_ORG_SLUG;
+
+#[derive(Parser)]
+#[command(name = "costroom", version, about = "Costroom: FinOps for AI, self-hosted")]
+pub struct Cli {
+    /// SQLite file or URL (sqlite:path) by default; postgres://user@host/db for PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:costroom.db", global = true)]
+    pub database_url: String,
+    /// Log filter, RUST_LOG syntax (e.g. info, costroom=debug,sqlx=warn).
+    #[arg(long, env = "COSTROOM_LOG", default_value = "info,sqlx=warn", global = true)]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// No Debug derive: the database URL may hold a password.
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web server (migrates first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Seed the deterministic demo organisation (idempotent for the same seed).
+    Demo(DemoArgs),
+    /// Manage people (for provisioning scripts).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys for machines.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The price book: import an organisation's price list, re-price history.
+    #[command(subcommand)]
+    Prices(PricesCommand),
+    /// Load data from files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Take data out.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PricesCommand {
+    /// Import a price list in LiteLLM's JSON format (USD per token) as the organisation's own
+    /// prices, in force from a date, and re-price the events since.
+    Import {
+        file: std::path::PathBuf,
+        /// First day (UTC) the prices apply to.
+        #[arg(long)]
+        effective_from: NaiveDate,
+    },
+    /// Re-price every event since a day with the current price book (rollups follow).
+    Recompute {
+        #[arg(long)]
+        since: NaiveDate,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Usage events in the ingest format: NDJSON (one event per line) or a JSON array.
+    /// Idempotent on event_id; bad lines are reported and skipped.
+    Events { file: std::path::PathBuf },
+    /// A FOCUS billing export (CSV, FOCUS 1.0-1.2) into the ledger. Replaces, per billing
+    /// account and billing period, what earlier imports brought: re-importing never double
+    /// counts. Bad rows are reported with line and column and skipped.
+    Focus {
+        file: std::path::PathBuf,
+        /// Import nothing if any row is bad.
+        #[arg(long)]
+        all_or_nothing: bool,
+    },
+    /// One page of a provider report (JSON as the API returned it), for reconciliation:
+    /// KIND is openai-costs, openai-usage, anthropic-costs or anthropic-usage. Re-importing
+    /// replaces the same days and lines.
+    ProviderReport { kind: String, file: std::path::PathBuf },
+    /// GPU usage, training runs or commitments (KIND gpu-usage, training-runs, commitments)
+    /// from CSV with a header row; bad records are reported with line and field and skipped.
+    Records { kind: String, file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// The ledger of a date range as FOCUS 1.2 CSV on standard output.
+    Focus {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Only one source: tokens, invoice, gpu, training or commitment.
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create a key; the secret is printed once and only its hash is stored.
+    Create(KeyCreateArgs),
+    /// List keys (prefixes, never secrets).
+    List,
+    /// Revoke a key by its prefix (the 10 characters after `cr_`).
+    Revoke {
+        #[arg(long)]
+        prefix: String,
+    },
+}
+
+#[derive(Args)]
+pub struct KeyCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    /// Team slug the key's usage is attributed to (must exist).
+    #[arg(long)]
+    pub team: String,
+    /// Comma-separated: ingest, authorize, read, outcomes (outcomes needs --initiative).
+    #[arg(long)]
+    pub scopes: String,
+    #[arg(long)]
+    pub initiative: Option<String>,
+    #[arg(long)]
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a person. Without --password-stdin a random password is generated and printed once.
+    Add(UserAddArgs),
+}
+
+#[derive(Args)]
+pub struct UserAddArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Display name; the part of the e-mail before @ by default.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// admin, finance, engineering, product or viewer.
+    #[arg(long)]
+    pub role: Role,
+    /// Team slug; the team is created if it does not exist.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Read the password from the first line of standard input (keeps it out of `ps` and
+    /// shell history).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COSTROOM_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Directory holding the built site (pkg/, vendor/, favicon.ico).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Pin "today" (YYYY-MM-DD) for reproducible demos and tests; the UTC date otherwise.
+    #[arg(long, env = "COSTROOM_TODAY")]
+    pub today: Option<NaiveDate>,
+    /// `Secure` on the session cookie: auto = on unless listening on a loopback address
+    /// (set `always` behind a TLS-terminating proxy on localhost).
+    #[arg(long, env = "COSTROOM_COOKIE_SECURE", default_value = "auto")]
+    pub cookie_secure: CookieSecure,
+    /// The address people open Costroom at (`https://costroom.example.com`), so links in
+    /// webhook messages lead back to the page that explains them.
+    #[arg(long, env = "COSTROOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Internal webhook receivers to allow, comma-separated: addresses, networks
+    /// (`10.1.0.0/16`) or host names. Loopback, private, link-local and metadata addresses are
+    /// refused otherwise.
+    #[arg(long, env = "COSTROOM_WEBHOOK_ALLOW", default_value = "")]
+    pub webhook_allow: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CookieSecure {
+    Auto,
+    Always,
+    Never,
+}
+
+impl CookieSecure {
+    pub fn resolve(self, addr: SocketAddr) -> bool {
+        match self {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => !addr.ip().is_loopback(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Days of history.
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Request volume multiplier (1.0 ≈ 1,200 requests on the first weekday, growing 2.5×).
+    #[arg(long, default_value_t = 1.0)]
+    pub volume: f64,
+    /// Last day of usage; today (UTC) by default.
+    #[arg(long, env = "COSTROOM_TODAY")]
+    pub end_date: Option<NaiveDate>,
+    /// Delete the organisation's usage first.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate => {
+            let (db, _) = open(&cli.database_url).await?;
+            tracing::info!(backend = db.backend(), "migrations applied");
+            println!("migrations applied ({})", db.backend());
+            Ok(())
+        }
+        Command::Demo(args) => demo::demo(&cli.database_url, args).await,
+        Command::Serve(args) => serve::serve(&cli.database_url, args).await,
+        Command::User(UserCommand::Add(args)) => admin::user_add(&cli.database_url, args).await,
+        Command::Key(cmd) => admin::key(&cli.database_url, cmd).await,
+        Command::Prices(cmd) => admin::prices(&cli.database_url, cmd).await,
+        Command::Import(ImportCommand::Events { file }) => {
+            files::import_events(&cli.database_url, &file).await
+        }
+        Command::Import(ImportCommand::Focus { file, all_or_nothing }) => {
+            files::import_focus(&cli.database_url, &file, all_or_nothing).await
+        }
+        Command::Import(ImportCommand::ProviderReport { kind, file }) => {
+            files::import_provider_report(&cli.database_url, &kind, &file).await
+        }
+        Command::Import(ImportCommand::Records { kind, file }) => {
+            files::import_records(&cli.database_url, &kind, &file).await
+        }
+        Command::Export(ExportCommand::Focus { from, to, source }) => {
+            files::export_focus(&cli.database_url, &from, &to, source.as_deref()).await
+        }
+    }
+}
+
+/// The database (migrated) and its default organisation: the same start as the server's.
+pub(crate) async fn open(url: &str) -> anyhow::Result<(Db, OrgId)> {
+    Ok(startup::open(url).await?)
+}
