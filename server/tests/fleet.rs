@@ -220,10 +220,14 @@ async fn two_servers_on_one_postgres_detect_alert_and_deliver_exactly_once() {
         .iter()
         .filter(|(_, l)| l.contains("error=credentials") || l.trim_end().ends_with(": /"))
         .count() as i64;
-    assert!(
-        (1..=app::domain::throttle::PER_ACCOUNT.free_failures + 1).contains(&checked),
-        "two servers checked {checked} passwords: {answers:?}"
-    );
+    // as if they came one by one: the free failures plus the one that sets the lock; when the
+    // right password is checked before the lock, the owner is in and the account's counter
+    // starts again, so at most that many more (each reservation waits its turn, so a success
+    // can land between them)
+    let signed_in = answers.iter().any(|(_, l)| l.trim_end().ends_with(": /"));
+    let per_lock = app::domain::throttle::PER_ACCOUNT.free_failures + 1;
+    let most = if signed_in { 2 * per_lock } else { per_lock };
+    assert!((1..=most).contains(&checked), "two servers checked {checked} passwords: {answers:?}");
 
     // spikes (team k: $20 an hour more for three hours, a different past hour each) and budget
     // crossings ($30 each on team b), alternating servers; server a stops halfway

@@ -70,7 +70,12 @@ impl Db {
         const SQL: &str =
             "select failures, last_failure_at, locked_until from sign_in_failures where key = $1";
         let row: Option<(i64, i64, i64)> = query_as(SQL).bind(key).fetch_optional(self).await?;
-        Ok(row.map(|(count, last_at, locked_until)| Failures { count, last_at, locked_until }))
+        // a cleared counter is kept as zeros (see `clear_sign_in_failures`): nothing recorded
+        Ok(row.filter(|r| *r != (0, 0, 0)).map(|(count, last_at, locked_until)| Failures {
+            count,
+            last_at,
+            locked_until,
+        }))
     }
 
     /// Charges one attempt against every key, atomically. `Err(wait)` when a key is locked at
@@ -114,9 +119,16 @@ impl Db {
         tx.commit().await
     }
 
+    /// Starts the key's counter again (a success). The row is zeroed, never deleted: a
+    /// reservation waiting on its lock must find it there. Deleting it let a waiting
+    /// reservation read "no failures" and insert a fresh row over another's concurrent charge,
+    /// and two servers checked 14 passwords where one-by-one allows 12 (fleet test).
     pub async fn clear_sign_in_failures(&self, key: &str) -> sqlx::Result<()> {
-        const SQL: &str = "delete from sign_in_failures where key = $1";
-        let _turn = self.write_lane().await?;
-        query(SQL).bind(key).execute(self).await.map(|_| ())
+        const SQL: &str = "update sign_in_failures set failures = 0, last_failure_at = 0, locked_until = 0 \
+            where key = $1";
+        let _turn = sign_in_turn().await?;
+        let mut tx = self.begin().await?;
+        query(SQL).bind(key).execute(&mut tx).await?;
+        tx.commit().await
     }
 }
