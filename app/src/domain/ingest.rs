@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::event_bounds;
 use super::limits::{self, MAX_CODE_LEN, MAX_ID_LEN, MAX_TAGS, MAX_TEXT_LEN, MAX_TOKENS};
 pub use super::limits::{MAX_BATCH_ITEMS, MAX_BODY_BYTES};
 use super::pricing::{femto_to_nanos, parse_scaled_i128, ServiceTier, Tokens};
@@ -154,7 +155,7 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
         output: r.count("output_tokens", MAX_TOKENS)?.unwrap_or(0),
         reasoning: r.count("reasoning_tokens", MAX_TOKENS)?.unwrap_or(0),
     };
-    limits::check_tokens(&tokens).map_err(|m| split_field(index, &m))?;
+    event_bounds::check_tokens(&tokens).map_err(|m| split_field(index, &m))?;
     let request_count = r.count("request_count", limits::MAX_REQUESTS)?.unwrap_or(1);
     let service_tier = match r.text("service_tier", MAX_CODE_LEN)? {
         Some(t) => ServiceTier::parse("service_tier", &t).map_err(|m| split_field(index, &m))?,
@@ -228,9 +229,9 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
     Ok(event)
 }
 
-/// [`limits::check_event`] as an item error: the last word on every path's events.
+/// [`event_bounds::check_event`] as an item error: the last word on every path's events.
 pub fn check(index: usize, e: &UsageEvent) -> Result<(), ItemError> {
-    limits::check_event(e).map_err(|(field, reason)| ItemError { index, field, reason })
+    event_bounds::check_event(e).map_err(|(field, reason)| ItemError { index, field, reason })
 }
 
 /// An event in the ingest format (what [`parse_item`] reads back); used by exports, the

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod budget;
 pub mod coverage;
 pub mod egress;
+pub mod event_bounds;
 pub mod explore;
 pub mod forecast;
 pub mod ingest;

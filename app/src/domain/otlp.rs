@@ -223,7 +223,7 @@ fn span_event(
         output: count("gen_ai.usage.output_tokens")?,
         reasoning: count("gen_ai.usage.reasoning.output_tokens")?,
     };
-    super::limits::check_tokens(&tokens).map_err(|m| {
+    super::event_bounds::check_tokens(&tokens).map_err(|m| {
         let (f, r) = m.split_once(": ").unwrap_or(("gen_ai.usage", &m));
         err(f, r.to_string())
     })?;

@@ -20,7 +20,7 @@ pub struct AppState {
     /// Each organisation's price book, cached for ingest.
     pub prices: super::services::prices::PriceCache,
     /// Jobs started from pages (re-pricing, billing imports), tracked in the database.
-    pub jobs: super::services::jobs::Tracked,
+    pub jobs: super::services::jobs::tracked::Tracked,
     /// Where webhooks may point (see [`super::services::webhooks::Egress`]).
     pub egress: super::services::webhooks::Egress,
 }

@@ -123,7 +123,7 @@ async fn focus_upload(st: AppState, user: crate::server::db::UserRecord, request
         };
         let _ = tokio::fs::remove_file(&named).await;
         st.jobs.finish(&st.db, job, outcome).await;
-        crate::server::services::jobs::wake(crate::server::services::jobs::Job::Evaluate);
+        crate::server::services::jobs::signal::wake(crate::server::services::jobs::signal::Job::Evaluate);
     });
     Redirect::to(&format!("/settings/imports?job={job}")).into_response()
 }
@@ -189,7 +189,7 @@ async fn report_upload(st: AppState, user: crate::server::db::UserRecord, reques
         }
     };
     st.jobs.finish(&st.db, job, outcome).await;
-    crate::server::services::jobs::wake(crate::server::services::jobs::Job::Evaluate);
+    crate::server::services::jobs::signal::wake(crate::server::services::jobs::signal::Job::Evaluate);
     Redirect::to(&format!("/ledger?job={job}")).into_response()
 }
 

@@ -85,7 +85,7 @@ pub async fn evaluate_all(
         lines.push(line);
     }
     if new > 0 {
-        super::jobs::wake(super::jobs::Job::Webhooks);
+        super::jobs::signal::wake(super::jobs::signal::Job::Webhooks);
     }
     Ok((lines, new))
 }

@@ -509,7 +509,7 @@ pub const EXPAND_INLINE: usize = 1_000;
 /// when more remain.
 async fn write_pending(db: &Db, org: OrgId) -> Result<(), AppError> {
     if expand_pending(db, org, EXPAND_INLINE).await? {
-        crate::server::services::jobs::wake(crate::server::services::jobs::Job::Ledger);
+        crate::server::services::jobs::signal::wake(crate::server::services::jobs::signal::Job::Ledger);
     }
     Ok(())
 }

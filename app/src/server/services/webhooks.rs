@@ -278,7 +278,7 @@ pub async fn send_test(db: &Db, org: OrgId, actor: &Actor, id: i64) -> Result<()
         data: serde_json::json!({}),
     };
     db.enqueue_notice(org, &notice, Some(id)).await?;
-    super::jobs::wake(super::jobs::Job::Webhooks);
+    super::jobs::signal::wake(super::jobs::signal::Job::Webhooks);
     Ok(())
 }
 
@@ -286,6 +286,6 @@ pub async fn retry(db: &Db, org: OrgId, id: i64) -> Result<(), AppError> {
     if !db.retry_delivery(org, id).await? {
         return Err(AppError::NotFound(format!("failed delivery {id}")));
     }
-    super::jobs::wake(super::jobs::Job::Webhooks);
+    super::jobs::signal::wake(super::jobs::signal::Job::Webhooks);
     Ok(())
 }

@@ -17,51 +17,17 @@
 //!
 //! Jobs people start from a page (re-pricing, billing imports) keep their progress in
 //! `background_jobs`, so any server answers for them ([`Tracked`]).
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::Notify;
+pub mod signal;
+pub mod tracked;
+pub use signal::{wake, Job};
+pub use tracked::{holder_id, Tracked};
 
-use crate::domain::job::JobView;
 use crate::error::AppError;
 use crate::server::db::{Db, OrgId};
 use crate::server::state::Clock;
-
-/// The background loops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    Evaluate,
-    Webhooks,
-    Ledger,
-    Sessions,
-}
-
-impl Job {
-    pub const ALL: [Job; 4] = [Job::Evaluate, Job::Webhooks, Job::Ledger, Job::Sessions];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Job::Evaluate => "evaluate",
-            Job::Webhooks => "webhooks",
-            Job::Ledger => "ledger",
-            Job::Sessions => "sessions",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-static WAKES: [Notify; 4] =
-    [Notify::const_new(), Notify::const_new(), Notify::const_new(), Notify::const_new()];
-
-/// Asks a loop to run soon instead of at its next tick (on whichever server holds its lease:
-/// other servers notice at their next tick).
-pub fn wake(job: Job) {
-    WAKES[job.index()].notify_one();
-}
 
 /// How often each loop runs. [`Timing::standard`] in production; tests compress time with
 /// `COSTROOM_JOB_SPEEDUP` (a divisor) so that many rounds fit in seconds.
@@ -128,15 +94,6 @@ pub struct Context {
     pub holder: Arc<str>,
 }
 
-/// A name for this process in leases and job records: host, process and a random part.
-pub fn holder_id() -> Arc<str> {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-    let mut r = [0u8; 4];
-    OsRng.fill_bytes(&mut r);
-    format!("{host}:{}:{:08x}", std::process::id(), u32::from_le_bytes(r)).into()
-}
-
 /// Starts every loop; they run for as long as the process does.
 pub fn spawn_all(ctx: Context) {
     for job in Job::ALL {
@@ -152,7 +109,7 @@ async fn run_loop(job: Job, ctx: Context) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = WAKES[job.index()].notified() => {}
+            _ = signal::woken(job) => {}
         }
         let now = chrono::Utc::now().timestamp_millis();
         let until = now + ctx.timing.lease(job).as_millis() as i64;
@@ -234,59 +191,4 @@ async fn delete_expired_sessions(db: &Db) -> Result<(), AppError> {
         Db::Postgres(p) => tower_sessions_sqlx_store::PostgresStore::new(p.clone()).delete_expired().await,
     };
     deleted.map_err(crate::error::internal)
-}
-
-/// Jobs people start from a page: their progress lives in the database, so whichever server
-/// a poll reaches answers it, and a job whose server stopped shows as failed.
-#[derive(Clone)]
-pub struct Tracked {
-    holder: Arc<str>,
-    /// When each running job last wrote its progress (written at most twice a second).
-    flushed: Arc<Mutex<HashMap<u64, Instant>>>,
-}
-
-impl Default for Tracked {
-    fn default() -> Self {
-        Tracked { holder: holder_id(), flushed: Default::default() }
-    }
-}
-
-impl Tracked {
-    pub async fn start(&self, db: &Db, org: OrgId, kind: &str) -> Result<u64, AppError> {
-        let id = db.start_job(org, kind, &self.holder, chrono::Utc::now().timestamp_millis()).await?;
-        Ok(id as u64)
-    }
-
-    /// Records progress (from synchronous callbacks: the write happens in the background).
-    pub fn progress(&self, db: &Db, id: u64, done: u64) {
-        {
-            let mut flushed = self.flushed.lock().expect("not poisoned");
-            let now = Instant::now();
-            if flushed.get(&id).is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500)) {
-                return;
-            }
-            flushed.insert(id, now);
-        }
-        let db = db.clone();
-        tokio::spawn(async move {
-            let now = chrono::Utc::now().timestamp_millis();
-            if let Err(e) = db.job_progress(id as i64, done as i64, now).await {
-                tracing::debug!(error = %e, "job progress not recorded");
-            }
-        });
-    }
-
-    pub async fn finish(&self, db: &Db, id: u64, outcome: Result<String, String>) {
-        self.flushed.lock().expect("not poisoned").remove(&id);
-        let now = chrono::Utc::now().timestamp_millis();
-        if let Err(e) = db.finish_job(id as i64, None, &outcome, now).await {
-            tracing::warn!(error = %e, job = id, "job outcome not recorded");
-        }
-    }
-
-    /// The job, if it exists and belongs to `org`.
-    pub async fn get(&self, db: &Db, id: u64, org: OrgId) -> Result<Option<JobView>, AppError> {
-        let id = i64::try_from(id).map_err(|_| AppError::NotFound(format!("job {id}")))?;
-        Ok(db.job(id, org, chrono::Utc::now().timestamp_millis()).await?)
-    }
 }
