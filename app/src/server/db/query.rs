@@ -18,18 +18,17 @@ use sqlx::{Arguments, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePoo
 
 use super::{Db, Tx};
 
-/// One bound value. `None` binds a typed NULL (PostgreSQL needs the type of every parameter).
+/// One bound value: the types Costroom stores (`F64` is a training metric score, never money).
+/// `None` binds a typed NULL (PostgreSQL needs the type of every parameter).
 #[derive(Debug, Clone)]
 pub enum Arg<'a> {
     I64(Option<i64>),
-    I32(Option<i32>),
     F64(Option<f64>),
     Bool(Option<bool>),
     Str(Option<&'a str>),
     String(Option<String>),
     Time(Option<DateTime<Utc>>),
     Date(Option<NaiveDate>),
-    Bytes(Option<&'a [u8]>),
 }
 
 macro_rules! arg_from {
@@ -43,7 +42,6 @@ macro_rules! arg_from {
 }
 
 arg_from!(I64: i64 => |v| Some(v), &i64 => |v| Some(*v), Option<i64> => |v| v, &Option<i64> => |v| *v);
-arg_from!(I32: i32 => |v| Some(v), &i32 => |v| Some(*v), Option<i32> => |v| v);
 arg_from!(F64: f64 => |v| Some(v), &f64 => |v| Some(*v), Option<f64> => |v| v);
 arg_from!(Bool: bool => |v| Some(v), &bool => |v| Some(*v), Option<bool> => |v| v);
 arg_from!(Str: &'a str => |v| Some(v), &'a String => |v| Some(v.as_str()), &&'a str => |v| Some(*v),
@@ -53,7 +51,6 @@ arg_from!(Time: DateTime<Utc> => |v| Some(v), &DateTime<Utc> => |v| Some(*v), Op
     &Option<DateTime<Utc>> => |v| *v);
 arg_from!(Date: NaiveDate => |v| Some(v), &NaiveDate => |v| Some(*v), Option<NaiveDate> => |v| v,
     &Option<NaiveDate> => |v| *v);
-arg_from!(Bytes: &'a [u8] => |v| Some(v), &'a Vec<u8> => |v| Some(v.as_slice()));
 
 fn encode_err(e: sqlx::error::BoxDynError) -> sqlx::Error {
     sqlx::Error::Encode(e)
@@ -64,14 +61,12 @@ fn sqlite_args<'q>(args: Vec<Arg<'q>>) -> sqlx::Result<SqliteArguments<'q>> {
     for a in args {
         match a {
             Arg::I64(v) => out.add(v),
-            Arg::I32(v) => out.add(v),
             Arg::F64(v) => out.add(v),
             Arg::Bool(v) => out.add(v),
             Arg::Str(v) => out.add(v),
             Arg::String(v) => out.add(v),
             Arg::Time(v) => out.add(v),
             Arg::Date(v) => out.add(v),
-            Arg::Bytes(v) => out.add(v),
         }
         .map_err(encode_err)?;
     }
@@ -83,14 +78,12 @@ fn pg_args(args: Vec<Arg<'_>>) -> sqlx::Result<PgArguments> {
     for a in args {
         match a {
             Arg::I64(v) => out.add(v),
-            Arg::I32(v) => out.add(v),
             Arg::F64(v) => out.add(v),
             Arg::Bool(v) => out.add(v),
             Arg::Str(v) => out.add(v),
             Arg::String(v) => out.add(v),
             Arg::Time(v) => out.add(v),
             Arg::Date(v) => out.add(v),
-            Arg::Bytes(v) => out.add(v),
         }
         .map_err(encode_err)?;
     }
