@@ -16,7 +16,7 @@ test('a product owner records an outcome and sees ROI change, for their own init
   await page.waitForSelector('body[data-hydrated]');
   await page.getByRole('link', { name: 'Support copilot' }).click();
   await expect(page.getByTestId('initiative-title')).toContainText('Support copilot');
-  const roiBefore = await page.getByTestId('kpi-roi').innerText();
+  const roiBefore = (await page.getByTestId('kpi-roi').textContent())!;
   await page.getByTestId('record-link').click();
   await page.getByTestId('outcome-day').fill(TODAY);
   await page.getByTestId('outcome-total').fill('lots');
@@ -25,9 +25,27 @@ test('a product owner records an outcome and sees ROI change, for their own init
   await page.getByTestId('outcome-total').fill('250');
   await page.getByTestId('outcome-note').fill('escalations avoided');
   await page.getByTestId('outcome-submit').click();
+  // more than half the initiative's value in one line needs evidence before it is accepted
+  await expect(page.getByTestId('error-evidence')).toContainText('above the 50% that needs evidence');
+  await page.getByTestId('outcome-evidence').fill('https://reports.example.com/escalations-november');
+  await page.getByTestId('outcome-submit').click();
   await expect(page.getByTestId('outcome-result')).toContainText('Outcome recorded.');
-  await expect(page.getByTestId('outcomes').locator('tr', { hasText: 'escalations avoided' })).toContainText('$250.00');
-  await expect(page.getByTestId('kpi-roi')).not.toHaveText(roiBefore);
+  const row = page.getByTestId('outcomes').locator('tr', { hasText: 'escalations avoided' });
+  await expect(row).toContainText('$250.00');
+  // ...and it does not count until finance verifies it: ROI is unchanged, the line says why
+  await expect(row.getByTestId('outcome-trust')).toHaveAttribute('data-counted', 'false');
+  await expect(row.getByTestId('outcome-trust')).toContainText('pending verification (not counted)');
+  await expect(row.getByTestId('verify-outcome')).toHaveCount(0);
+  await expect(page.getByTestId('kpi-roi')).toHaveText(roiBefore);
+  const detail = new URL(page.url()).pathname;
+  const finance = await browser.newPage();
+  await signIn(finance, 'finance', detail);
+  await finance.waitForSelector('body[data-hydrated]');
+  const financeRow = finance.getByTestId('outcomes').locator('tr', { hasText: 'escalations avoided' });
+  await financeRow.getByTestId('verify-outcome').click();
+  await expect(financeRow.getByTestId('outcome-trust')).toContainText('verified by');
+  await expect(finance.getByTestId('kpi-roi')).not.toHaveText(roiBefore);
+  await finance.close();
 
   // someone else's initiative: no form, and the server refuses a direct call
   await page.goto('/initiatives');

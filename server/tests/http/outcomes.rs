@@ -177,11 +177,12 @@ pub(crate) async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_er
         .unwrap()
         .token;
     // the key was made for smart-search: copilot's line is refused
-    let csv = "initiative,day,metric,quantity,value_per_unit,total_value,external_id\n\
-        smart-search,2026-11-02,conversions,3,2.50,,w45\n\
-        smart-search,2026-11-09,conversions,x,,,w46\n\
-        copilot,2026-11-02,tickets,1,1,,c1\n\
-        smart-search,2026-11-16,,,,12.345678901,w47\n";
+    // w47 is 62 % of smart-search's value: it carries its evidence (and waits for finance)
+    let csv = "initiative,day,metric,quantity,value_per_unit,total_value,external_id,evidence\n\
+        smart-search,2026-11-02,conversions,3,2.50,,w45,\n\
+        smart-search,2026-11-09,conversions,x,,,w46,\n\
+        copilot,2026-11-02,tickets,1,1,,c1,\n\
+        smart-search,2026-11-16,,,,12.345678901,w47,https://bi.example.com/w47\n";
     let post = |auth: Option<&str>| {
         let mut r = Request::post("/api/v1/outcomes").header("content-type", "text/csv");
         if let Some(t) = auth {
@@ -209,11 +210,15 @@ pub(crate) async fn outcomes_arrive_by_api_and_csv_upload_each_line_once_with_er
     assert_eq!(status, StatusCode::OK, "{body}");
     let r: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(2)));
-    assert_eq!(db.outcomes(org, Some(ids[0])).await.unwrap().len(), 2);
+    let kept = db.outcomes(org, Some(ids[0])).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    let w47 = kept.iter().find(|o| o.external_id.as_deref() == Some("w47")).unwrap();
+    assert!(w47.pending && !w47.counted(), "a large line waits for finance");
 
     // the owner uploads a CSV on their initiative's page; not on someone else's
     let po = sign_in(&app, "po@example.com", "a product long password", None).await.unwrap();
-    let upload = "day,quantity,total_value,note,external_id\n2026-11-20,,40,campaign,p1\n2026-11-21,,,missing value,p2\n";
+    let upload = "day,quantity,total_value,note,external_id,evidence\n\
+        2026-11-20,,40,campaign,p1,https://bi.example.com/campaign\n2026-11-21,,,missing value,p2,\n";
     let res = app
         .clone()
         .oneshot(with_cookie(multipart_csv(&format!("/initiatives/{}/outcomes", ids[0]), upload), &po))
@@ -382,3 +387,87 @@ pub(crate) async fn a_review_is_exported_and_only_finance_closes_it(db: Db) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 on_both!(a_review_is_exported_and_only_finance_closes_it);
+
+pub(crate) async fn a_large_unverified_outcome_counts_apart_until_finance_verifies_it(db: Db) {
+    use app::api::initiatives::{GetInitiative, RecordOutcome, VerifyOutcome};
+    use app::domain::initiative::{parse_initiative, InitiativeDetail, InitiativeInput};
+    use app::server::services::initiatives;
+    let app = app_with_events(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let add = |email: &str, role| AddUser {
+        email: email.into(),
+        name: "P".into(),
+        role,
+        password: "a product long password".into(),
+        team: None,
+    };
+    let cli = app::server::db::Actor::cli();
+    let admin = add_user(&db, org, &cli, add("boss@example.com", app::domain::Role::Admin)).await.unwrap();
+    add_user(&db, org, &cli, add("po@example.com", app::domain::Role::Product)).await.unwrap();
+    add_user(&db, org, &cli, add("fin@example.com", app::domain::Role::Finance)).await.unwrap();
+    let i = parse_initiative(&InitiativeInput {
+        key: "copilot".into(),
+        name: "Copilot".into(),
+        owner: "po@example.com".into(),
+        status: "live".into(),
+        metric: "hours saved".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let id = initiatives::create(&db, org, &admin, i).await.unwrap();
+    let po = sign_in(&app, "po@example.com", "a product long password", None).await.unwrap();
+    let fin = sign_in(&app, "fin@example.com", "a product long password", None).await.unwrap();
+    let record = |usd: &str, evidence: &str| {
+        format!(
+            "initiative={id}&day=2026-11-05&period_end=&metric=&quantity=&value_per_unit=&total_value={usd}\
+            &baseline_cost=&note=&evidence={evidence}"
+        )
+    };
+    let (status, body) =
+        send(&app, with_cookie(post_form(RecordOutcome::PATH, &record("100", "")), &po)).await;
+    assert_eq!(status, StatusCode::OK, "the first outcome has nothing to be compared with: {body}");
+    // $900 after $100 is 90 % of the value: refused without evidence, held with it
+    let (status, body) =
+        send(&app, with_cookie(post_form(RecordOutcome::PATH, &record("900", "")), &po)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["Invalid"].as_str().is_some_and(|m| m.starts_with("evidence: ")), "{body}");
+    assert!(body.contains("90% of Copilot's value, above the 50%"), "{body}");
+    let link = "https%3A%2F%2Fbi.example.com%2Freport%2F7";
+    let (status, body) =
+        send(&app, with_cookie(post_form(RecordOutcome::PATH, &record("900", link)), &po)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let big: i64 = body.trim().parse().unwrap();
+    let detail = |who: String| {
+        let app = app.clone();
+        async move {
+            let (status, body) =
+                send(&app, with_cookie(post_form(GetInitiative::PATH, &format!("id={id}&from=&to=")), &who))
+                    .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            serde_json::from_str::<InitiativeDetail>(&body).unwrap()
+        }
+    };
+    let d = detail(po.clone()).await;
+    assert_eq!(
+        (d.line.metrics.value, d.line.metrics.unverified),
+        (Nanos(100_000_000_000), Nanos(900_000_000_000))
+    );
+    assert!(!d.can_verify, "a product owner does not verify their own value");
+    // only finance (and admins) verify; then it counts
+    let verify = format!("initiative={id}&outcome={big}");
+    let (status, _) = send(&app, with_cookie(post_form(VerifyOutcome::PATH, &verify), &po)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = send(&app, with_cookie(post_form(VerifyOutcome::PATH, &verify), &fin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let d = detail(fin.clone()).await;
+    assert!(d.can_verify);
+    assert_eq!((d.line.metrics.value, d.line.metrics.unverified), (Nanos(1_000_000_000_000), Nanos::ZERO));
+    assert_eq!(
+        d.outcomes.iter().find(|o| o.id == big).unwrap().verified_by.as_deref(),
+        Some("fin@example.com")
+    );
+    let (status, body) = send(&app, with_cookie(post_form(VerifyOutcome::PATH, &verify), &fin)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "once: {body}");
+}
+on_both!(a_large_unverified_outcome_counts_apart_until_finance_verifies_it);

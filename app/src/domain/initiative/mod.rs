@@ -355,6 +355,8 @@ pub struct InitiativeDetail {
     pub flags: Vec<Flag>,
     pub rules: ZombieRules,
     pub today: NaiveDate,
+    /// Whether the person may verify outcomes pending verification (finance, admins).
+    pub can_verify: bool,
 }
 
 /// Spend split one way, costliest first.

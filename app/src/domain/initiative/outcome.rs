@@ -20,6 +20,28 @@ pub struct Outcome {
     /// The sender's id (API, CSV): the same id again is a resend.
     pub external_id: Option<String>,
     pub recorded_by: String,
+    /// Worth more than the evidence share of its initiative's value when recorded: counted
+    /// apart until finance verifies it.
+    #[serde(default)]
+    pub pending: bool,
+    /// Who in finance verified it.
+    #[serde(default)]
+    pub verified_by: Option<String>,
+}
+
+impl Outcome {
+    /// Whether its value counts in value, ROI, payback and the zombie rules (everything but a
+    /// pending, unverified outcome).
+    pub fn counted(&self) -> bool {
+        !self.pending || self.verified_by.is_some()
+    }
+}
+
+/// Whether an outcome worth `value` needs evidence and verification: more than `share_pct` %
+/// of its initiative's value with it (`before` = the value recorded so far). The first
+/// outcome has nothing to be compared with and is not held.
+pub fn needs_evidence(before: Nanos, value: Nanos, share_pct: i64) -> bool {
+    before.0 > 0 && value.0 as i128 * 100 > share_pct as i128 * (before.0 as i128 + value.0 as i128)
 }
 
 /// A quantity in thousandths as a person reads it: 12, 2.5, 0.125.
@@ -129,5 +151,7 @@ pub fn parse_outcome(i: &Initiative, f: &OutcomeInput) -> Result<Outcome, AppErr
         evidence: evidence.to_string(),
         external_id: None,
         recorded_by: String::new(),
+        pending: false,
+        verified_by: None,
     })
 }

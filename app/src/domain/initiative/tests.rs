@@ -37,7 +37,34 @@ fn outcome(day: &str, metric: &str, qty_milli: i64, value: i64) -> Outcome {
         evidence: String::new(),
         external_id: None,
         recorded_by: String::new(),
+        pending: false,
+        verified_by: None,
     }
+}
+
+#[test]
+fn a_large_outcome_after_others_needs_evidence_and_counts_apart_until_verified() {
+    // the first outcome has nothing to be compared with
+    assert!(!needs_evidence(Nanos::ZERO, Nanos(1_000 * K), 50));
+    // equal to everything before it: exactly half, not above
+    assert!(!needs_evidence(Nanos(100 * K), Nanos(100 * K), 50));
+    assert!(needs_evidence(Nanos(100 * K), Nanos(100 * K + 1), 50));
+    assert!(needs_evidence(Nanos(100 * K), Nanos(40 * K), 25), "40 of 140 is above 25 %");
+    assert_eq!(parse_evidence_share("").unwrap(), 50);
+    assert!(parse_evidence_share("0").unwrap_err().to_string().starts_with("evidence_share_pct: '0'"));
+    // ROI counts the verified and the ordinary; a pending one is shown apart
+    let i = fraud();
+    let mut big = outcome("2026-11-05", "orders", 0, 900 * K);
+    big.pending = true;
+    let outcomes = vec![outcome("2026-11-01", "orders", 0, 100 * K), big.clone()];
+    let spend = vec![(d("2026-11-01"), Nanos(100 * K))];
+    let m = metrics(&i, &outcomes, &spend);
+    assert_eq!((m.value, m.unverified), (Nanos(100 * K), Nanos(900 * K)));
+    assert_eq!(m.roi_basis_points, Some(0));
+    big.verified_by = Some("fin@x.com".into());
+    let m = metrics(&i, &[outcomes[0].clone(), big], &spend);
+    assert_eq!((m.value, m.unverified), (Nanos(1_000 * K), Nanos::ZERO));
+    assert_eq!(m.roi_basis_points, Some(90_000));
 }
 
 #[test]
@@ -228,6 +255,7 @@ fn rules() -> ZombieRules {
         min_roi_bp: 0,
         usage_days: 30,
         usage_drop_pct: 50,
+        evidence_share_pct: 50,
     }
 }
 

@@ -5,7 +5,11 @@ use super::*;
 /// An initiative's value against its spend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueMetrics {
+    /// Value of the outcomes that count (everything but those pending verification).
     pub value: Nanos,
+    /// Value of outcomes pending finance's verification: shown apart, in no figure below.
+    #[serde(default)]
+    pub unverified: Nanos,
     pub spend: Nanos,
     pub net: Nanos,
     /// (value − spend) ÷ spend × 100, in hundredths of a percent (30000 = 300.00 %); none
@@ -41,6 +45,9 @@ pub fn pct_label(bp: i64) -> String {
 
 /// Metrics from the initiative, its outcomes, and its daily spend (any order).
 pub fn metrics(i: &Initiative, outcomes: &[Outcome], daily_spend: &[(NaiveDate, Nanos)]) -> ValueMetrics {
+    let unverified: Nanos = outcomes.iter().filter(|o| !o.counted()).map(|o| o.value).sum();
+    let counted: Vec<Outcome> = outcomes.iter().filter(|o| o.counted()).cloned().collect();
+    let outcomes = counted.as_slice();
     let value: Nanos = outcomes.iter().map(|o| o.value).sum();
     let spend: Nanos = daily_spend.iter().map(|(_, c)| *c).sum();
     let mut per_metric: Vec<(String, i64)> = Vec::new();
@@ -73,6 +80,7 @@ pub fn metrics(i: &Initiative, outcomes: &[Outcome], daily_spend: &[(NaiveDate, 
     }
     let first_outcome = outcomes.iter().map(|o| o.day).min();
     ValueMetrics {
+        unverified,
         value,
         spend,
         net: value - spend,
@@ -120,6 +128,8 @@ pub struct MonthValue {
 /// Value and spend per calendar month, oldest first, for every month from the first with
 /// spend or an outcome to the last.
 pub fn monthly(outcomes: &[Outcome], daily_spend: &[(NaiveDate, Nanos)]) -> Vec<MonthValue> {
+    let counted: Vec<Outcome> = outcomes.iter().filter(|o| o.counted()).cloned().collect();
+    let outcomes = counted.as_slice();
     use chrono::Datelike;
     let first = |d: NaiveDate| d.with_day(1).expect("day 1 exists");
     let mut months: Vec<MonthValue> = Vec::new();
@@ -153,6 +163,8 @@ pub fn cumulative(
     outcomes: &[Outcome],
     daily_spend: &[(NaiveDate, Nanos)],
 ) -> Vec<(NaiveDate, Nanos, Nanos)> {
+    let counted: Vec<Outcome> = outcomes.iter().filter(|o| o.counted()).cloned().collect();
+    let outcomes = counted.as_slice();
     let mut days: Vec<NaiveDate> = daily_spend
         .iter()
         .filter(|(_, c)| c.0 != 0)

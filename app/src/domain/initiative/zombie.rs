@@ -16,6 +16,24 @@ pub struct ZombieRules {
     /// same length before) while spend continues.
     pub usage_days: i64,
     pub usage_drop_pct: i64,
+    /// An outcome worth more than this share (%) of its initiative's value needs evidence and
+    /// counts apart until finance verifies it.
+    #[serde(default = "default_evidence_share")]
+    pub evidence_share_pct: i64,
+}
+
+fn default_evidence_share() -> i64 {
+    50
+}
+
+/// The evidence share from its form field (empty = the default); errors name the field.
+pub fn parse_evidence_share(v: &str) -> Result<i64, AppError> {
+    match v.trim().trim_end_matches('%') {
+        "" => Ok(default_evidence_share()),
+        t => t.parse::<i64>().ok().filter(|p| (1..=100).contains(p)).ok_or_else(|| {
+            AppError::invalid(format!("evidence_share_pct: '{}' is not a percentage from 1 to 100", v.trim()))
+        }),
+    }
 }
 
 impl Default for ZombieRules {
@@ -28,6 +46,7 @@ impl Default for ZombieRules {
             min_roi_bp: 0,
             usage_days: 30,
             usage_drop_pct: 50,
+            evidence_share_pct: default_evidence_share(),
         }
     }
 }
@@ -76,6 +95,7 @@ pub fn parse_rules(
         min_roi_bp: roi,
         usage_days: days("usage_days", usage_days)?,
         usage_drop_pct: drop,
+        evidence_share_pct: default_evidence_share(),
     })
 }
 

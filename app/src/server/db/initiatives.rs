@@ -58,6 +58,8 @@ type OutcomeRow = (
     String,
     String,
     Option<String>,
+    bool,
+    Option<String>,
 );
 
 fn rules_json(i: &Initiative) -> (String, String, String) {
@@ -221,8 +223,8 @@ impl Db {
     ) -> sqlx::Result<Option<i64>> {
         const SQL: &str =
             "insert into outcomes (org_id, initiative_id, day, period_end, metric, quantity_milli, \
-            value_nanos, baseline_nanos, note, evidence, recorded_by, recorded_at, external_id) \
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            value_nanos, baseline_nanos, note, evidence, recorded_by, recorded_at, external_id, pending) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
             on conflict (initiative_id, external_id) do nothing returning id";
         Ok({
             let mut tx = self.begin().await?;
@@ -241,6 +243,7 @@ impl Db {
                     .bind(&o.recorded_by)
                     .bind(Utc::now())
                     .bind(&o.external_id)
+                    .bind(o.pending)
                     .fetch_optional(&mut tx)
                     .await?;
                 if id.is_some() {
@@ -334,10 +337,32 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Finance's check of an outcome that waited for verification (audited); false when there
+    /// is no such outcome or it was verified already.
+    pub async fn verify_outcome(
+        &self,
+        org: OrgId,
+        initiative: i64,
+        id: i64,
+        by: &str,
+        audit: &NewAudit,
+    ) -> sqlx::Result<bool> {
+        const SQL: &str = "update outcomes set verified_by = $4 \
+            where org_id = $1 and initiative_id = $2 and id = $3 and verified_by is null";
+        let mut tx = self.begin().await?;
+        let n =
+            query(SQL).bind(org.0).bind(initiative).bind(id).bind(by).execute(&mut tx).await?.rows_affected();
+        if n == 1 {
+            insert_audit(&mut tx, org, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     /// Outcomes of one initiative (or all), oldest first.
     pub async fn outcomes(&self, org: OrgId, initiative: Option<i64>) -> sqlx::Result<Vec<Outcome>> {
         const SQL: &str = "select id, initiative_id, day, period_end, metric, quantity_milli, value_nanos, \
-            baseline_nanos, note, evidence, recorded_by, external_id from outcomes where org_id = $1 \
+            baseline_nanos, note, evidence, recorded_by, external_id, pending, verified_by from outcomes where org_id = $1 \
             and ($2 is null or initiative_id = $2) order by day, id";
         let rows: Vec<OutcomeRow> = query_as(SQL).bind(org.0).bind(initiative).fetch_all(self).await?;
         Ok(rows
@@ -355,6 +380,8 @@ impl Db {
                 evidence: r.9,
                 recorded_by: r.10,
                 external_id: r.11,
+                pending: r.12,
+                verified_by: r.13,
             })
             .collect())
     }

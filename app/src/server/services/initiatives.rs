@@ -125,7 +125,12 @@ pub async fn evaluate_flags(db: &Db, org: OrgId, today: NaiveDate) -> Result<usi
         let input = ZombieInput {
             status: i.status,
             daily: daily(db, org, i, &all, range).await?,
-            outcomes: outcomes.iter().filter(|o| o.initiative_id == i.id).map(|o| (o.day, o.value)).collect(),
+            // an outcome pending verification cannot clear a flag
+            outcomes: outcomes
+                .iter()
+                .filter(|o| o.initiative_id == i.id && o.counted())
+                .map(|o| (o.day, o.value))
+                .collect(),
         };
         raised += db.sync_flags(org, i.id, &zombie_trips(&rules, &input, today), today).await?;
     }
@@ -247,6 +252,7 @@ pub async fn detail(
         flags: db.flags(org, Some(id)).await?,
         rules: rules(db, org).await?,
         today,
+        can_verify: user.role.can(Right::ManageBudgets),
     })
 }
 
@@ -287,6 +293,9 @@ pub async fn record_outcome(
     }
     let mut o = parse(&i)?;
     o.recorded_by = user.email.clone();
+    let share = rules(db, org).await?.evidence_share_pct;
+    let before: Nanos = db.outcomes(org, Some(i.id)).await?.iter().map(|x| x.value).sum();
+    hold_if_large(&i, &mut o, before, share)?;
     let entry = NewAudit {
         actor: Actor::person(user.id, &user.email),
         action: "outcome.create",
@@ -299,6 +308,64 @@ pub async fn record_outcome(
     db.insert_outcome(org, &o, &entry)
         .await?
         .ok_or_else(|| AppError::invalid("external_id: already recorded"))
+}
+
+/// An outcome worth more than the evidence share of its initiative's value (`before` = the
+/// value recorded so far) must carry evidence, and counts apart until finance verifies it.
+fn hold_if_large(i: &Initiative, o: &mut Outcome, before: Nanos, share_pct: i64) -> Result<(), AppError> {
+    if !crate::domain::initiative::needs_evidence(before, o.value, share_pct) {
+        return Ok(());
+    }
+    if o.evidence.trim().is_empty() {
+        let pct = o.value.0 as i128 * 100 / (before.0 as i128 + o.value.0 as i128);
+        return Err(AppError::invalid(format!(
+            "evidence: {} would be {pct}% of {}'s value, above the {share_pct}% that needs evidence; \
+             link the report that shows it (finance verifies it before it counts)",
+            o.value.usd(),
+            i.name
+        )));
+    }
+    o.pending = true;
+    Ok(())
+}
+
+/// Finance (or an admin) verifies an outcome that waited: from now on it counts (audited).
+pub async fn verify_outcome(
+    db: &Db,
+    org: OrgId,
+    user: &UserRecord,
+    initiative: i64,
+    id: i64,
+) -> Result<(), AppError> {
+    if !user.role.can(Right::ManageBudgets) {
+        return Err(AppError::Forbidden);
+    }
+    let i = existing(db, org, initiative).await?;
+    let o = db
+        .outcomes(org, Some(initiative))
+        .await?
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("outcome {id}")))?;
+    let entry = NewAudit {
+        actor: Actor::person(user.id, &user.email),
+        action: "outcome.verify",
+        entity: "outcome",
+        entity_id: outcome_entity(&i, Some(id)),
+        summary: format!(
+            "outcome for {} verified: {} worth {} on {}",
+            i.name,
+            o.metric,
+            o.value.usd(),
+            o.day
+        ),
+        before: Some(serde_json::to_value(&o).map_err(internal)?),
+        after: None,
+    };
+    if !db.verify_outcome(org, initiative, id, &user.email, &entry).await? {
+        return Err(AppError::invalid(format!("id: outcome {id} is verified already")));
+    }
+    Ok(())
 }
 
 /// A decision on a zombie flag, by someone who may manage its initiative.
@@ -454,6 +521,15 @@ pub async fn import_outcomes(
     let all = db.initiatives(org).await?;
     let mut report = OutcomeImport::default();
     let actor = who.actor();
+    let share = rules(db, org).await?.evidence_share_pct;
+    // each initiative's value so far, kept up to date row by row
+    let mut recorded: Vec<(i64, Nanos)> = Vec::new();
+    for o in db.outcomes(org, None).await? {
+        match recorded.iter_mut().find(|(id, _)| *id == o.initiative_id) {
+            Some((_, v)) => *v += o.value,
+            None => recorded.push((o.initiative_id, o.value)),
+        }
+    }
     for (at, fields) in records {
         let get = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or("");
         let refuse = |field: &str, reason: String| RecordError { at: *at, field: field.into(), reason };
@@ -500,6 +576,14 @@ pub async fn import_outcomes(
         };
         o.external_id = Some(get("external_id").to_string()).filter(|s| !s.is_empty());
         o.recorded_by = actor.label.clone();
+        let before = recorded.iter().find(|(id, _)| *id == i.id).map(|(_, v)| *v).unwrap_or_default();
+        if let Err(e) = hold_if_large(i, &mut o, before, share) {
+            let text = e.to_string();
+            let (field, reason) = text.split_once(": ").unwrap_or(("", &text));
+            report.rejected += 1;
+            report.errors.push(refuse(field, reason.to_string()));
+            continue;
+        }
         let entry = NewAudit {
             actor: actor.clone(),
             action: "outcome.create",
@@ -513,6 +597,10 @@ pub async fn import_outcomes(
             Some(_) => {
                 report.accepted += 1;
                 report.value += o.value;
+                match recorded.iter_mut().find(|(id, _)| *id == i.id) {
+                    Some((_, v)) => *v += o.value,
+                    None => recorded.push((i.id, o.value)),
+                }
             }
             None => report.duplicates += 1,
         }
