@@ -27,14 +27,15 @@ E2E_TODAY := 2026-11-20
 E2E_DB := target/e2e/e2e.db
 
 .PHONY: help run test setup build build-front build-server site serve demo \
-        check fmt-check clippy unit-tests e2e e2e-run release bench fuzz
+        check fmt-check clippy unit-tests e2e e2e-run release build-front-release bench bench-paint fuzz
 
 help:
 	@sed -n '1,7p' Makefile
 
+# `make run` serves the optimised bundle (release profile + wasm-opt): the debug one is ~40 MB.
 run:
 	./setup.sh
-	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory build-front-release build-server
 	$(MAKE) --no-print-directory demo serve
 
 test:
@@ -56,19 +57,11 @@ build-front:
 	  $(FRONT_TARGET_DIR)/wasm32-unknown-unknown/debug/frontend.wasm
 	# <HydrationScripts/> asks for /pkg/costroom.wasm when LEPTOS_OUTPUT_NAME is set at compile time
 	mv $(SITE)/pkg/costroom_bg.wasm $(SITE)/pkg/costroom.wasm
-	$(MAKE) --no-print-directory site
+	$(MAKE) --no-print-directory site BROTLI_Q=5
 
-site:
-	mkdir -p $(SITE)/pkg
-	cp style/main.css $(SITE)/pkg/costroom.css
-	cp -r public/. $(SITE)/
-
-build-server:
-	@echo "== server (ssr)"
-	cargo build -p server --bin costroom
-
-# Release: optimised wasm (wasm-opt from npm's binaryen >= 116) and server.
-release:
+# The optimised bundle: release profile, then wasm-opt (from npm's binaryen >= 116).
+build-front-release:
+	@echo "== frontend -> wasm32 (hydrate, release + wasm-opt)"
 	cargo build -p frontend --lib --target wasm32-unknown-unknown --target-dir $(FRONT_TARGET_DIR) --release
 	rm -rf $(SITE)/pkg && mkdir -p $(SITE)/pkg
 	$(WASM_BINDGEN) --target web --no-typescript --out-name costroom --out-dir $(SITE)/pkg \
@@ -76,7 +69,30 @@ release:
 	mv $(SITE)/pkg/costroom_bg.wasm $(SITE)/pkg/costroom.wasm
 	target/tools/bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  $(SITE)/pkg/costroom.wasm -o $(SITE)/pkg/costroom.wasm
-	$(MAKE) --no-print-directory site
+	$(MAKE) --no-print-directory site BROTLI_Q=11
+
+# Static files, then the bundle fingerprinted (pkg/hash.txt names costroom.<hash>.{js,wasm},
+# which the server caches for a year) and everything precompressed (.gz; .br with brotli).
+BROTLI_Q ?= 11
+site:
+	mkdir -p $(SITE)/pkg
+	cp style/main.css $(SITE)/pkg/costroom.css
+	cp -r public/. $(SITE)/
+	cd $(SITE)/pkg && if [[ -f costroom.wasm ]]; then \
+	  js=$$(sha256sum costroom.js | cut -c1-20); wasm=$$(sha256sum costroom.wasm | cut -c1-20); \
+	  rm -f costroom.*.js costroom.*.wasm; \
+	  mv costroom.js costroom.$$js.js; mv costroom.wasm costroom.$$wasm.wasm; \
+	  printf 'js: %s\nwasm: %s\n' $$js $$wasm > hash.txt; fi
+	for f in $(SITE)/pkg/*.js $(SITE)/pkg/*.wasm $(SITE)/pkg/*.css $(SITE)/vendor/*.js; do \
+	  [[ -f "$$f" ]] || continue; gzip -9 -k -f "$$f"; \
+	  if command -v brotli >/dev/null; then brotli -f -q $(BROTLI_Q) "$$f"; fi; done
+
+build-server:
+	@echo "== server (ssr)"
+	cargo build -p server --bin costroom
+
+# Release: optimised wasm and server.
+release: build-front-release
 	cargo build -p server --bin costroom --profile server-release
 
 # ---------------------------------------------------------------- run
@@ -152,6 +168,22 @@ bench:
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench focus $(BENCH_FOCUS_ROWS)
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench spend $(BENCH_SPEND_EVENTS)
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench load $(BENCH_LOAD_SECS) 200 200
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench pages 20
+
+# First paint on a cold browser over loopback (release bundle and server, the demo at volume 1):
+# first contentful paint, time to hydrated and bytes over the wire, p50 / p95 / max.
+PAINT_DB := target/paint.db
+bench-paint: build-front-release
+	# the same build as `make bench` (features unify), so the two never rebuild each other
+	cargo build -q -p server --bins --features bench --profile server-release
+	rm -f $(PAINT_DB)
+	$(TARGET_DIR)/server-release/costroom --database-url "sqlite:$(abspath $(PAINT_DB))" demo --volume 1 >/dev/null
+	port=$$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"); \
+	  COSTROOM_LOG=warn $(TARGET_DIR)/server-release/costroom --database-url "sqlite:$(abspath $(PAINT_DB))" \
+	    serve --addr 127.0.0.1:$$port --site-root $(SITE) & pid=$$!; \
+	  trap "kill $$pid" EXIT; \
+	  for i in $$(seq 60); do curl -sf http://127.0.0.1:$$port/healthz >/dev/null && break; sleep 0.5; done; \
+	  cd end2end && BASE_URL=http://127.0.0.1:$$port ROUNDS=$${ROUNDS:-10} node bench/first-paint.mjs
 
 # Mutation fuzzing of every parser outsiders feed (no panic allowed); see costroom-fuzz.rs.
 fuzz:

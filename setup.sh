@@ -150,6 +150,10 @@ else
   npm install -q -g --prefix "$WASM_OPT_PREFIX" --no-audit --no-fund "binaryen@$WASM_OPT_NPM_VERSION" >/dev/null
 fi
 
+STEP="asset compression"
+# the build leaves .br and .gz beside the site's static files (served precompressed)
+apt_install brotli
+
 STEP="chromium"
 apt_install chromium chromium-driver
 [[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium missing after install"

@@ -1,5 +1,6 @@
 //! The `costroom` binary's library half: configuration, the router (also used by the HTTP
 //! tests), and the CLI commands.
+pub mod assets;
 pub mod cli;
 pub mod load;
 pub mod router;

@@ -12,6 +12,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time::Duration, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
@@ -30,7 +31,9 @@ pub fn build_router_with(state: AppState, load: crate::load::Load) -> Router {
     let secure = state.cookie_secure;
     let router =
         machine_routes().into_iter().fold(Router::new(), |r, (_, path, handler)| r.route(path, handler));
+    let site_root = std::path::PathBuf::from(state.leptos_options.site_root.as_ref());
     let router = router
+        .merge(crate::assets::routes(&site_root))
         // Also registers every #[server] fn under /api; the same context reaches renders and
         // server functions.
         .leptos_routes_with_context(
@@ -58,6 +61,9 @@ pub fn build_router_with(state: AppState, load: crate::load::Load) -> Router {
         .layer(middleware::map_response(crate::load::retry_after))
         // outermost after tracing: a refused request costs no session lookup, no body read
         .layer(middleware::from_fn_with_state(crate::load::Gate::new(load), crate::load::admit))
+        // dynamic answers (pages, JSON, CSV) compressed as they go out, at a level that costs
+        // little CPU; static files arrive precompressed and pass through untouched
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -19,7 +19,8 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
     leptos_options.site_pkg_dir = "pkg".into();
     leptos_options.site_root = args.site_root.clone().into();
     leptos_options.site_addr = args.addr;
-    if !std::path::Path::new(&args.site_root).join("pkg").join("costroom.wasm").exists() {
+    let hashed = crate::assets::use_hashed_names(&mut leptos_options);
+    if !hashed && !std::path::Path::new(&args.site_root).join("pkg").join("costroom.wasm").exists() {
         tracing::warn!(site_root = %args.site_root, "no pkg/costroom.wasm under the site root: pages will not hydrate (run `make build`)");
     }
     let webhook_allow = app::domain::egress::AllowList::parse(&args.webhook_allow)

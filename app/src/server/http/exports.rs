@@ -2,6 +2,7 @@
 //! browser saves the file).
 use axum::extract::{Query, State};
 use axum::response::Response;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -97,7 +98,9 @@ pub async fn focus_csv_handler(
             let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    // fused: the compression layer polls once more after the end, and a bare unfold panics then
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) }).fuse();
     let file = format!(
         "costroom-focus-{}-{}{}.csv",
         sel.range.from,

@@ -22,7 +22,7 @@ use app::server::services;
 use app::server::services::users::{add_user, AddUser};
 use app::server::testing::TestDb;
 
-use super::serve::{ingest_key, rss_kib, Conn, Server};
+use super::serve::{ingest_key, rss_kib, sign_in, Conn, Server};
 
 const BATCH: usize = 100;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,7 +99,7 @@ async fn run(backend: &str, t: &TestDb, secs: u64, ingest: usize, pages: usize) 
     let (events_before, cost_before) = t.db.usage_totals(org).await.expect("totals");
 
     let server = Server::start(&t.url(), &[]).await;
-    let cookie = sign_in(&server.addr).await;
+    let cookie = sign_in(&server.addr, EMAIL, PASSWORD).await;
     let tally = Arc::new(Mutex::new(Tally::default()));
     let clients = Clients {
         addr: server.addr.clone(),
@@ -280,26 +280,6 @@ fn label(status: u16) -> String {
 
 fn count(tally: &Mutex<Tally>, lane: &'static str, status: u16) {
     *tally.lock().expect("tally").answers.entry((lane, status)).or_default() += 1;
-}
-
-/// Signs in through the form post and returns the session cookie's `name=value`.
-async fn sign_in(addr: &str) -> String {
-    let mut conn = Conn::open(addr).await.expect("connect");
-    let body =
-        format!("email={}&password={}&next=%2F", EMAIL.replace('@', "%40"), PASSWORD.replace(' ', "+"));
-    let res = conn
-        .request(
-            "POST",
-            "/auth/signin",
-            "Content-Type: application/x-www-form-urlencoded\r\n",
-            body.as_bytes(),
-        )
-        .await
-        .expect("sign in");
-    let set = res
-        .header("set-cookie")
-        .unwrap_or_else(|| panic!("no session cookie: {} {}", res.status, res.text()));
-    set.split(';').next().expect("cookie").to_string()
 }
 
 /// Loads the Overview; false when the connection should not be reused.

@@ -91,6 +91,11 @@ enum Mode {
         #[arg(default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// Every page's server response time over the demo organisation.
+    Pages {
+        #[arg(default_value_t = 20)]
+        rounds: usize,
+    },
 }
 
 #[tokio::main]
@@ -104,6 +109,7 @@ async fn main() {
         Some(Mode::Anomalies { trace }) => return anomalies::main(&trace),
         Some(Mode::Spend { events }) => return spend::main(events).await,
         Some(Mode::Focus { rows }) => return focus::main(rows).await,
+        Some(Mode::Pages { rounds }) => return pages::main(rounds).await,
     };
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
     println!("costroom-bench: demo seed 42, 120 days ending {end}, volume {volume}");
@@ -164,6 +170,7 @@ fn peak_rss_kib() -> u64 {
 
 mod ingest;
 mod load;
+mod pages;
 mod serve;
 
 mod focus {

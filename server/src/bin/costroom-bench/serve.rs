@@ -145,3 +145,23 @@ impl Conn {
         Ok(Response { status, headers, body })
     }
 }
+
+/// Signs in through the form post and returns the session cookie's `name=value`.
+pub async fn sign_in(addr: &str, email: &str, password: &str) -> String {
+    let mut conn = Conn::open(addr).await.expect("connect");
+    let body =
+        format!("email={}&password={}&next=%2F", email.replace('@', "%40"), password.replace(' ', "+"));
+    let res = conn
+        .request(
+            "POST",
+            "/auth/signin",
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+            body.as_bytes(),
+        )
+        .await
+        .expect("sign in");
+    let set = res
+        .header("set-cookie")
+        .unwrap_or_else(|| panic!("no session cookie: {} {}", res.status, res.text()));
+    set.split(';').next().expect("cookie").to_string()
+}
