@@ -34,9 +34,47 @@ test('an engineer opens the costliest trace and its steps add up to its total', 
   const costs = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-cost') ?? '0'));
   const sum = costs.reduce((a, c) => a + BigInt(c), 0n);
   expect(usd(sum)).toBe(listed);
-  // the loop nests: each step is one level below the one before
+  // the loop nests: each step is one level below the one before, listed after its parent,
+  // in time order, with its bar on the timeline
   const levels = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-level'))));
   expect(levels).toEqual(levels.map((_, i) => i));
+  expect(steps).toBe(40);
+  const parents = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-parent') ?? ''));
+  parents.forEach((p, i) => { if (p !== '') expect(Number(p)).toBeLessThan(i); });
+  const at = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-at'))));
+  expect(at).toEqual([...at].sort((a, b) => a - b));
+  await expect(rows.locator('.span-bar')).toHaveCount(40);
+  // latency is known and the table fits its panel (a retry chain 39 deep is drawn flat)
+  await expect(rows.nth(5).locator('td.num').first()).not.toHaveText('—');
+  const overflow = await page.getByTestId('trace-steps').evaluate((t) => t.scrollWidth - (t.parentElement?.clientWidth ?? 0));
+  expect(overflow).toBeLessThanOrEqual(1);
+  // folding the chain's head hides the 39 retries under it, and unfolding brings them back
+  await rows.first().getByTestId('fold').click();
+  await expect(page.locator('[data-testid="trace-steps"] tbody tr:visible')).toHaveCount(1);
+  await rows.first().getByTestId('fold').click();
+  await expect(page.locator('[data-testid="trace-steps"] tbody tr:visible')).toHaveCount(40);
+});
+
+test('the list counts every trace, pages through them and filters on depth', async ({ page }) => {
+  await signIn(page, 'viewer', `/traces?from=${daysBefore(TODAY, 89)}&to=${TODAY}`);
+  const summary = page.getByTestId('traces-summary');
+  const total = Number((await summary.innerText()).match(/^([\d,]+) traces/)![1].replace(/,/g, ''));
+  expect(total).toBeGreaterThan(50);
+  await expect(page.getByTestId('traces').locator('tbody tr')).toHaveCount(50);
+  await expect(page.getByTestId('traces-page')).toHaveText(`page 1 of ${Math.ceil(total / 50)}`);
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByTestId('traces-next').click();
+  await expect(page.getByTestId('traces-page')).toHaveText(`page 2 of ${Math.ceil(total / 50)}`);
+  await expect(summary).toContainText('showing 51 –');
+  // deeper than 10: only the runaway loops, each counted once
+  await page.getByTestId('filter-min-depth').fill('10');
+  await page.getByTestId('traces-apply').click();
+  await expect(summary).toContainText('that pass the filters');
+  const ids = await page.getByTestId('traces').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-trace') ?? ''));
+  expect(ids.length).toBeGreaterThan(0);
+  expect(ids.every((id) => id.startsWith('runaway-'))).toBe(true);
+  const filtered = Number((await summary.innerText()).match(/^([\d,]+) traces/)![1].replace(/,/g, ''));
+  expect(filtered).toBe(ids.length);
 });
 
 test('a viewer reads traces but has no limits form, and a direct call is refused', async ({ page }) => {

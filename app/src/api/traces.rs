@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::traces::{TraceLimits, TraceSummary, TreeNode};
+use crate::domain::traces::{TraceFilter, TraceLimits, TraceSummary, TreeNode};
 use crate::domain::{DateRange, Nanos};
 use crate::error::AppError;
 
@@ -11,7 +11,11 @@ use crate::error::AppError;
 pub struct TracesPage {
     pub range: DateRange,
     pub limits: TraceLimits,
+    pub filter: TraceFilter,
+    /// This page of the traces that pass the filter.
     pub traces: Vec<TraceSummary>,
+    /// How many traces pass the filter (all pages).
+    pub total: i64,
     /// Whether the person may change the limits.
     pub can_edit: bool,
 }
@@ -25,17 +29,40 @@ pub struct TraceView {
     pub limits: TraceLimits,
 }
 
+/// The list's URL values as typed (each optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub min_cost: Option<String>,
+    pub min_depth: Option<String>,
+    pub min_retries: Option<String>,
+    pub feature: Option<String>,
+    pub model: Option<String>,
+    pub page: Option<String>,
+}
+
 #[server(endpoint = "list_traces")]
-pub async fn list_traces(from: Option<String>, to: Option<String>) -> Result<TracesPage, AppError> {
+pub async fn list_traces(#[server(flatten)] q: TraceQuery) -> Result<TracesPage, AppError> {
     use crate::domain::Right;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
-    let (range, traces) = state::with_status(
-        services::traces::list(&st.db, st.org, st.clock.today(), from.as_deref(), to.as_deref()).await,
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let filter = state::with_status(TraceFilter::parse(
+        &v(&q.min_cost),
+        &v(&q.min_depth),
+        &v(&q.min_retries),
+        &v(&q.feature),
+        &v(&q.model),
+        &v(&q.page),
+    ))?;
+    let (range, traces, total) = state::with_status(
+        services::traces::list(&st.db, st.org, st.clock.today(), q.from.as_deref(), q.to.as_deref(), &filter)
+            .await,
     )?;
     let limits = services::traces::limits(&st.db, st.org).await?;
-    Ok(TracesPage { range, limits, traces, can_edit: user.role.can(Right::ManageEngineering) })
+    Ok(TracesPage { range, limits, filter, traces, total, can_edit: user.role.can(Right::ManageEngineering) })
 }
 
 #[server(endpoint = "get_trace")]

@@ -34,6 +34,84 @@ impl TraceLimits {
     }
 }
 
+/// Which traces the list shows: thresholds on the whole trace, and traces with at least one
+/// step of a feature or model. `page` counts from 1.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceFilter {
+    pub min_cost: Nanos,
+    pub min_depth: i64,
+    pub min_retries: i64,
+    pub feature: String,
+    pub model: String,
+    pub page: i64,
+}
+
+/// Traces per page of the list.
+pub const TRACES_PER_PAGE: i64 = 50;
+
+impl TraceFilter {
+    /// From the page's query values (empty = no condition); errors name the field.
+    pub fn parse(
+        min_cost: &str,
+        min_depth: &str,
+        min_retries: &str,
+        feature: &str,
+        model: &str,
+        page: &str,
+    ) -> Result<TraceFilter, AppError> {
+        let count = |field: &str, v: &str, min: i64| -> Result<i64, AppError> {
+            match v.trim() {
+                "" => Ok(if field == "page" { 1 } else { 0 }),
+                t => t.parse::<i64>().ok().filter(|n| (min..=1_000_000).contains(n)).ok_or_else(|| {
+                    AppError::invalid(format!("{field}: '{v}' is not a whole number from {min} to 1000000"))
+                }),
+            }
+        };
+        let min_cost = match min_cost.trim() {
+            "" => Nanos::ZERO,
+            t => Nanos::parse_usd(t).ok().filter(|n| n.0 >= 0).ok_or_else(|| {
+                AppError::invalid(format!("min_cost: '{t}' is not an amount of US dollars"))
+            })?,
+        };
+        Ok(TraceFilter {
+            min_cost,
+            min_depth: count("min_depth", min_depth, 0)?,
+            min_retries: count("min_retries", min_retries, 0)?,
+            feature: feature.trim().to_string(),
+            model: model.trim().to_string(),
+            page: count("page", page, 1)?,
+        })
+    }
+
+    /// Rows to skip for this page.
+    pub fn offset(&self) -> i64 {
+        (self.page.max(1) - 1) * TRACES_PER_PAGE
+    }
+
+    /// The list's query string for `page` (the other values kept).
+    pub fn query_for(&self, range: &super::DateRange, page: i64) -> String {
+        let mut q = format!("from={}&to={}", range.from, range.to);
+        let enc = super::text::encode_query_value;
+        if self.min_cost.0 > 0 {
+            q.push_str(&format!("&min_cost={}", self.min_cost.decimal(6)));
+        }
+        for (k, v) in [("min_depth", self.min_depth), ("min_retries", self.min_retries)] {
+            if v > 0 {
+                q.push_str(&format!("&{k}={v}"));
+            }
+        }
+        for (k, v) in [("feature", &self.feature), ("model", &self.model)] {
+            if !v.is_empty() {
+                q.push_str(&format!("&{k}={}", enc(v)));
+            }
+        }
+        if page > 1 {
+            q.push_str(&format!("&page={page}"));
+        }
+        q
+    }
+}
+
 /// One trace, summed over its steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceSummary {
@@ -106,9 +184,18 @@ impl TraceStep {
 pub struct TreeNode {
     pub step: TraceStep,
     pub level: usize,
+    /// The level it is drawn at: a retry of its parent stays at its parent's level, so a chain
+    /// of 40 retries reads as one flat, collapsible run instead of a staircase 40 deep.
+    pub shown_level: usize,
+    /// Position of its parent in the list (parents always come first).
+    pub parent: Option<usize>,
     pub subtree_cost: Nanos,
+    /// Own costs of this row and every row above it.
+    pub cumulative: Nanos,
     /// Own cost ÷ trace cost, percent with one decimal (display).
     pub share_pct: String,
+    /// Start after the trace's first step, milliseconds (the waterfall's time axis).
+    pub offset_ms: i64,
 }
 
 /// The steps in tree order (depth-first, children by time). A step whose parent is not in the
@@ -143,18 +230,37 @@ pub fn tree(mut steps: Vec<TraceStep>) -> Vec<TreeNode> {
     for r in &roots {
         sum(*r, &steps, &children, &mut subtree);
     }
-    let mut out = Vec::with_capacity(steps.len());
-    let mut stack: Vec<(usize, usize)> = roots.iter().rev().map(|r| (*r, 0)).collect();
-    while let Some((i, level)) = stack.pop() {
+    let start = steps.first().map(|s| s.occurred_at);
+    let mut out: Vec<TreeNode> = Vec::with_capacity(steps.len());
+    let mut running = 0i64;
+    // (step, level, position of the parent in `out`)
+    let mut stack: Vec<(usize, usize, Option<usize>)> = roots.iter().rev().map(|r| (*r, 0, None)).collect();
+    while let Some((i, level, parent)) = stack.pop() {
+        running += steps[i].cost.0;
+        let shown_level = match parent {
+            Some(p) if steps[i].is_retry() && !out[p].step.is_tool_call() => out[p].shown_level,
+            Some(p) => out[p].shown_level + 1,
+            None => 0,
+        };
+        let at = out.len();
         out.push(TreeNode {
             step: steps[i].clone(),
             level,
+            shown_level,
+            parent,
             subtree_cost: Nanos(subtree[i]),
+            cumulative: Nanos(running),
             share_pct: share_pct(steps[i].cost.0, total),
+            offset_ms: start.map(|t0| (steps[i].occurred_at - t0).num_milliseconds()).unwrap_or(0),
         });
-        stack.extend(children[i].iter().rev().map(|c| (*c, level + 1)));
+        stack.extend(children[i].iter().rev().map(|c| (*c, level + 1, Some(at))));
     }
     out
+}
+
+/// The waterfall's time axis: the first start to the last end (start + latency), at least 1 ms.
+pub fn span_ms(nodes: &[TreeNode]) -> i64 {
+    nodes.iter().map(|n| n.offset_ms + n.step.latency_ms.unwrap_or(0).max(0)).max().unwrap_or(0).max(1)
 }
 
 /// Whether following kept parents from `from` reaches `target` (the link would close a loop).
@@ -174,6 +280,27 @@ fn reaches(parents: &[Option<usize>], from: usize, target: usize) -> bool {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_list_filter_parses_its_fields_and_pages() {
+        let f = TraceFilter::parse("0.5", "3", "", " summarize ", "", "2").unwrap();
+        assert_eq!((f.min_cost, f.min_depth, f.min_retries, f.page), (Nanos(500_000_000), 3, 0, 2));
+        assert_eq!(f.feature, "summarize");
+        assert_eq!(f.offset(), TRACES_PER_PAGE);
+        let range = crate::domain::DateRange {
+            from: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            to: chrono::NaiveDate::from_ymd_opt(2026, 11, 7).unwrap(),
+        };
+        assert_eq!(
+            f.query_for(&range, 3),
+            "from=2026-11-01&to=2026-11-07&min_cost=0.500000&min_depth=3&feature=summarize&page=3"
+        );
+        assert_eq!(TraceFilter::parse("", "", "", "", "", "").unwrap().page, 1);
+        let e = |r: Result<TraceFilter, AppError>| r.unwrap_err().to_string();
+        assert!(e(TraceFilter::parse("", "deep", "", "", "", "")).starts_with("min_depth: 'deep'"));
+        assert!(e(TraceFilter::parse("lots", "", "", "", "", "")).starts_with("min_cost: 'lots'"));
+        assert!(e(TraceFilter::parse("", "", "", "", "", "0")).starts_with("page: '0'"));
+    }
 
     fn step(id: &str, span: &str, parent: Option<&str>, sec: u32, cost: i64) -> TraceStep {
         TraceStep {
@@ -211,6 +338,40 @@ mod tests {
         assert_eq!(t[4].share_pct, "65.0");
         let roots: i64 = t.iter().filter(|n| n.level == 0).map(|n| n.subtree_cost.0).sum();
         assert_eq!(roots, 100, "the roots' subtrees hold every nano of the trace");
+        // parents come first; the running total ends at the trace's total
+        let parents: Vec<Option<usize>> = t.iter().map(|n| n.parent).collect();
+        assert_eq!(parents, [None, None, Some(1), Some(2), Some(1)]);
+        let running: Vec<i64> = t.iter().map(|n| n.cumulative.0).collect();
+        assert_eq!(running, [0, 10, 30, 35, 100]);
+        assert_eq!(t.iter().map(|n| n.offset_ms).collect::<Vec<_>>(), [0, 1_000, 2_000, 3_000, 4_000]);
+        assert_eq!(span_ms(&t), 4_000);
+    }
+
+    #[test]
+    fn a_retry_chain_is_drawn_flat_at_its_head_level_in_time_order() {
+        let mut steps: Vec<TraceStep> = (0..40u32)
+            .map(|k| {
+                let parent = (k > 0).then(|| format!("s{}", k - 1));
+                let mut s = step(&format!("e{k:02}"), &format!("s{k}"), parent.as_deref(), k, 1);
+                s.retry = Some(i64::from(k > 0));
+                s.depth = Some(k as i64);
+                s.latency_ms = Some(800);
+                s
+            })
+            .collect();
+        steps.reverse();
+        let t = tree(steps);
+        assert_eq!(t.len(), 40);
+        assert!(
+            t.iter().enumerate().all(|(i, n)| n.level == i && n.shown_level == 0),
+            "nested 39 deep, drawn flat"
+        );
+        assert!(t.windows(2).all(|w| w[0].step.occurred_at <= w[1].step.occurred_at), "time order");
+        assert!(
+            t.iter().enumerate().skip(1).all(|(i, n)| n.parent == Some(i - 1)),
+            "each under the one before"
+        );
+        assert_eq!(span_ms(&t), 39_800);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Agent and workflow traces: events grouped by `trace_id`.
 use chrono::{DateTime, Utc};
 
-use super::query::query_as;
+use super::query::{query_as, query_scalar, Arg};
 use super::{Db, OrgId};
 use crate::domain::explore::Dim;
-use crate::domain::traces::{TraceStep, TraceSummary};
+use crate::domain::traces::{TraceFilter, TraceStep, TraceSummary};
 use crate::domain::{DateRange, Nanos};
 
 type SummaryRow =
@@ -37,27 +37,62 @@ impl Db {
         limit: i64,
         scope: Option<(&Dim, &str)>,
     ) -> sqlx::Result<Vec<TraceSummary>> {
+        let all = TraceFilter { page: 1, ..Default::default() };
+        Ok(self.trace_page(org, range, &all, limit, scope).await?.0)
+    }
+
+    /// One page of the traces that pass `filter` (costliest first), and how many pass in all.
+    pub async fn trace_page(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        filter: &TraceFilter,
+        limit: i64,
+        scope: Option<(&Dim, &str)>,
+    ) -> sqlx::Result<(Vec<TraceSummary>, i64)> {
         // the column comes from a closed list, never from the request
-        let filter = match scope.and_then(|(d, _)| d.rollup_dim()) {
-            Some(col) => format!(" and coalesce({col}, '') = $5"),
+        let scoped = match scope.and_then(|(d, _)| d.rollup_dim()) {
+            Some(col) => format!(" and coalesce({col}, '') = $9"),
             None => String::new(),
         };
-        let sql = format!("{HEAD}{filter}{TAIL}");
         const HEAD: &str = "select trace_id, min(occurred_at), max(occurred_at), count(*), \
             cast(max(coalesce(depth, 0)) as bigint), \
             cast(sum(case when coalesce(retry, 0) > 0 then 1 else 0 end) as bigint), \
             cast(sum(case when tool_name is not null or operation = 'execute_tool' then 1 else 0 end) as bigint), \
             cast(sum(cost_nanos) as bigint), cast(sum(input_tokens + output_tokens) as bigint), \
-            min(team), min(feature) \
-            from usage_events where org_id = $1 and trace_id is not null and day >= $2 and day <= $3";
-        const TAIL: &str = " group by trace_id order by 8 desc, trace_id limit $4";
+            min(team), min(feature)";
+        const FROM: &str =
+            " from usage_events where org_id = $1 and trace_id is not null and day >= $2 and day <= $3";
+        // a trace passes on its whole: its total, deepest step, retries; and any step of the
+        // feature or model (the sums stay the trace's)
+        const HAVING: &str = " group by trace_id having sum(cost_nanos) >= $4 \
+            and max(coalesce(depth, 0)) >= $5 \
+            and sum(case when coalesce(retry, 0) > 0 then 1 else 0 end) >= $6 \
+            and ($7 = '' or sum(case when feature = $7 then 1 else 0 end) > 0) \
+            and ($8 = '' or sum(case when model = $8 then 1 else 0 end) > 0)";
+        let offset = filter.offset().max(0);
+        let list =
+            format!("{HEAD}{FROM}{scoped}{HAVING} order by 8 desc, trace_id limit {limit} offset {offset}");
+        let count = format!("select count(*) from (select trace_id{FROM}{scoped}{HAVING}) passing");
         let value = scope.map(|(_, v)| v.to_string()).unwrap_or_default();
-        let rows: Vec<SummaryRow> = {
-            let q = query_as(&sql).bind(org.0).bind(range.from).bind(range.to).bind(limit);
-            let q = if filter.is_empty() { q } else { q.bind(&value) };
-            q.fetch_all(self).await
-        }?;
-        Ok(rows
+        let mut args: Vec<Arg> = vec![
+            org.0.into(),
+            range.from.into(),
+            range.to.into(),
+            filter.min_cost.0.into(),
+            filter.min_depth.into(),
+            filter.min_retries.into(),
+            filter.feature.as_str().into(),
+            filter.model.as_str().into(),
+        ];
+        if !scoped.is_empty() {
+            args.push(value.as_str().into());
+        }
+        let rows: Vec<SummaryRow> =
+            args.iter().cloned().fold(query_as(&list), |q, a| q.bind(a)).fetch_all(self).await?;
+        let total: i64 =
+            args.into_iter().fold(query_scalar(&count), |q, a| q.bind(a)).fetch_one(self).await?;
+        let traces = rows
             .into_iter()
             .map(
                 |(
@@ -88,7 +123,8 @@ impl Db {
                     }
                 },
             )
-            .collect())
+            .collect();
+        Ok((traces, total))
     }
 
     /// Every step of one trace, in time order.

@@ -2,14 +2,12 @@
 //! limits.
 use chrono::NaiveDate;
 
-use crate::domain::traces::{tree, TraceLimits, TraceSummary, TreeNode};
+use crate::domain::traces::{tree, TraceFilter, TraceLimits, TraceSummary, TreeNode, TRACES_PER_PAGE};
 use crate::domain::{DateRange, Nanos};
 use crate::error::{internal, AppError};
 use crate::server::db::{Actor, Db, NewAudit, OrgId};
 
 const LIMITS_KEY: &str = "trace_limits";
-/// Traces listed at most; the list is for finding the expensive ones.
-pub const LIST_LIMIT: i64 = 200;
 
 pub async fn limits(db: &Db, org: OrgId) -> Result<TraceLimits, AppError> {
     Ok(match db.setting(org, LIMITS_KEY).await? {
@@ -35,19 +33,22 @@ pub async fn set_limits(db: &Db, org: OrgId, actor: &Actor, limits: TraceLimits)
     Ok(())
 }
 
-/// The costliest traces with a step in the range (parsed from the page's `from`/`to`).
+/// One page of the costliest traces with a step in the range (the page's `from`/`to`) that
+/// pass `filter`, and how many pass in all.
 pub async fn list(
     db: &Db,
     org: OrgId,
     today: NaiveDate,
     from: Option<&str>,
     to: Option<&str>,
-) -> Result<(DateRange, Vec<TraceSummary>), AppError> {
+    filter: &TraceFilter,
+) -> Result<(DateRange, Vec<TraceSummary>, i64), AppError> {
     let range = match (from, to) {
         (None, None) => DateRange::last_days(today, 7),
         _ => DateRange::parse(from, to, today)?,
     };
-    Ok((range, db.traces(org, range, LIST_LIMIT, None).await?))
+    let (traces, total) = db.trace_page(org, range, filter, TRACES_PER_PAGE, None).await?;
+    Ok((range, traces, total))
 }
 
 /// One trace's tree and total; `NotFound` when the organisation has no such trace.
