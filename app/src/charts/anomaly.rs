@@ -2,7 +2,7 @@
 //! anomalous buckets marked.
 use charming::{
     component::{Axis, Grid, Legend},
-    element::{AxisLabel, AxisType, LineStyle, LineStyleType, Symbol, Tooltip, Trigger},
+    element::{AxisLabel, AxisType, LineStyle, LineStyleType, Symbol},
     series::{Line, Scatter},
     Chart,
 };
@@ -26,7 +26,7 @@ pub fn series_with_band(points: &[(i64, Nanos, Option<Band>)], hourly: bool) -> 
         .map(|(i, (_, b))| vec![i as f64, dollars(b.actual)])
         .collect();
     Chart::new()
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .tooltip(super::money_tooltip())
         .legend(Legend::new().top("0"))
         .grid(Grid::new().left("2%").right("2%").bottom("3%").top("12%").contain_label(true))
         .x_axis(Axis::new().type_(AxisType::Category).data(shown.iter().map(|(t, _)| label(*t)).collect()))
@@ -72,7 +72,7 @@ mod tests {
             &[(0, Nanos(0), None), (3_600, Nanos(0), b(10, false)), (7_200, Nanos(0), b(90, true))],
             true,
         );
-        let json: serde_json::Value = serde_json::from_str(&c.to_string()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(&c).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["01-01 01:00", "01-01 02:00"]));
         assert_eq!(json["series"][0]["data"], serde_json::json!([0.1, 0.9]));
         assert_eq!(json["series"][2]["data"], serde_json::json!([0.2, 0.2]));

@@ -288,6 +288,27 @@ pub fn top_contributors(dim: &str, values: &[(String, Nanos, Nanos)], per_dim: u
     out
 }
 
+/// Dimensions in the order a tie is broken: the most actionable driver first (a model or a
+/// feature can be changed; a key or a team only says who).
+pub const CONTRIBUTOR_DIMS: [&str; 5] = ["model", "feature", "api_key", "team", "initiative"];
+
+/// The anomaly's contributors across dimensions, best first, at most `n`: ranked by increase
+/// (the excess each explains), ties by [`CONTRIBUTOR_DIMS`]. A missing-value bucket
+/// ("(not set)") is dropped whenever a named value rose: that every call lacks an API key says
+/// nothing about what drove the spend.
+pub fn rank_contributors(mut all: Vec<Contributor>, n: usize) -> Vec<Contributor> {
+    let not_set = |c: &Contributor| c.value == crate::domain::explore::NOT_SET;
+    if all.iter().any(|c| !not_set(c)) {
+        all.retain(|c| !not_set(c));
+    }
+    let order = |d: &str| CONTRIBUTOR_DIMS.iter().position(|x| *x == d).unwrap_or(CONTRIBUTOR_DIMS.len());
+    all.sort_by(|a, b| {
+        b.increase().cmp(&a.increase()).then(order(&a.dim).cmp(&order(&b.dim))).then(a.value.cmp(&b.value))
+    });
+    all.truncate(n);
+    all
+}
+
 /// One anomaly, detected or reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anomaly {
@@ -559,6 +580,29 @@ mod tests {
         assert!(Open.may_become(Acknowledged) && Acknowledged.may_become(Resolved));
         assert!(Resolved.may_become(Open) && FalsePositive.may_become(Open));
         assert!(!Resolved.may_become(Acknowledged) && !Open.may_become(Open));
+    }
+
+    #[test]
+    fn a_named_driver_outranks_a_missing_value_and_ties_go_to_the_model() {
+        let c = |dim: &str, value: &str, during: i64| Contributor {
+            dim: dim.into(),
+            value: value.into(),
+            during: Nanos(during * D),
+            usual: Nanos::ZERO,
+        };
+        let all = vec![
+            c("api_key", "(not set)", 50),
+            c("team", "a", 50),
+            c("model", "m2", 50),
+            c("feature", "runaway", 40),
+            c("initiative", "(not set)", 50),
+        ];
+        let top = rank_contributors(all, 3);
+        let names: Vec<(&str, &str)> = top.iter().map(|c| (c.dim.as_str(), c.value.as_str())).collect();
+        assert_eq!(names, [("model", "m2"), ("team", "a"), ("feature", "runaway")]);
+        // only missing values rose: they are all there is to show
+        let only = rank_contributors(vec![c("api_key", "(not set)", 5)], 3);
+        assert_eq!(only.len(), 1);
     }
 
     #[test]

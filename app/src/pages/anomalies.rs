@@ -36,6 +36,8 @@ pub fn AnomaliesListPage() -> impl IntoView {
     let query = use_query_map();
     let report = ServerAction::<ReportAnomaly>::new();
     let settings = ServerAction::<SetAnomalySettings>::new();
+    let report_saved = crate::components::saves(report);
+    let settings_saved = crate::components::saves(settings);
     let page = Resource::new(
         move || {
             let q = query.read();
@@ -43,8 +45,8 @@ pub fn AnomaliesListPage() -> impl IntoView {
                 q.get("status").unwrap_or_else(|| "open".into()),
                 q.get("scope").unwrap_or_default(),
                 q.get("severity").unwrap_or_default(),
-                report.version().get(),
-                settings.version().get(),
+                report_saved.get(),
+                settings_saved.get(),
             )
         },
         |(status, scope, severity, _, _)| list_anomalies(status, scope, severity),
@@ -202,7 +204,7 @@ fn ReportForm(report: ServerAction<ReportAnomaly>) -> impl IntoView {
         <section class="panel form-panel" id="report">
             <h2>"Report a missed anomaly"</h2>
             <p class="muted">"Something the detector did not flag: it counts against the detection rate."</p>
-            <ActionForm action=report attr:class="stack">
+            <ActionForm action=report node_ref=crate::components::reset_on_success(report) attr:class="stack">
                 <label>
                     "Scope "
                     <select name="scope_dim" data-testid="report-scope">
@@ -257,22 +259,25 @@ fn SettingsForm(
 pub fn AnomalyPage() -> impl IntoView {
     let params = use_params_map();
     let act = ServerAction::<ActOnAnomaly>::new();
+    let act_saved = crate::components::saves(act);
     let detail = Resource::new(
         move || {
             let id = params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            (id, act.version().get())
+            (id, act_saved.get())
         },
         |(id, _)| get_anomaly(id),
     );
     view! {
-        <Title text="Anomaly · Costroom"/>
         <p>
             <A href="/anomalies">"← All anomalies"</A>
         </p>
         <Transition fallback=|| view! { <p class="muted">"Loading the anomaly…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d act/> }.into_any(),
+                    Ok(d) => {
+                        let title = format!("Anomaly in {} · Costroom", d.anomaly.scope_label());
+                        view! { <Title text=title/> <Detail d act/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -290,6 +295,18 @@ fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
     };
     let also = if a.also_in.is_empty() { "—".to_string() } else { a.also_in.join(", ") };
     let status = a.status;
+    // the anomaly's days, for links into the explorer and the traces of its window
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0).map(|t| t.date_naive().to_string()).unwrap_or_default()
+    };
+    let (from, to) = (day(a.started_at), day(a.ended_at - 1));
+    let scope = if a.scope_dim == "total" {
+        String::new()
+    } else {
+        format!("&{}={}", a.scope_dim, crate::domain::text::encode_query_value(&a.scope_value))
+    };
+    let gran = if a.grain == "hour" { "&gran=hour" } else { "" };
+    let traces_href = format!("/traces?from={from}&to={to}");
     view! {
         <h1 data-testid="anomaly-title">{format!("{} · {} · {}", a.scope_label(), a.severity.as_str(), a.status.label())}</h1>
         <section class="kpis" aria-label="Anomaly">
@@ -302,7 +319,7 @@ fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
         <p class="muted">{format!("Also seen in: {also}. Series: {}ly. {}", a.grain, a.note)}</p>
         <section class="panel" aria-label="Series">
             <h2>"Series and band"</h2>
-            <EChart id="chart-anomaly" chart=chart/>
+            <EChart id="chart-anomaly" chart=chart label="The series with its expected band around the anomaly"/>
         </section>
         <section class="panel" aria-label="Contributors">
             <h2>"Top contributors"</h2>
@@ -318,19 +335,32 @@ fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
                 </thead>
                 <tbody>
                     {a.contributors
-                        .iter()
-                        .map(|c| view! {
+                        .clone()
+                        .into_iter()
+                        .map(|c| {
+                            let href = format!(
+                                "/spend?group={}&{}={}{scope}{gran}&from={from}&to={to}",
+                                c.dim,
+                                c.dim,
+                                crate::domain::text::encode_query_value(&c.value),
+                            );
+                            let (value, increase) = (c.value.clone(), c.increase().usd());
+                            view! {
                             <tr>
                                 <td>{c.dim.replace('_', " ")}</td>
-                                <th scope="row">{c.value.clone()}</th>
+                                <th scope="row"><A href=href>{value}</A></th>
                                 <td class="num">{c.during.usd()}</td>
                                 <td class="num">{c.usual.usd()}</td>
-                                <td class="num">{c.increase().usd()}</td>
+                                <td class="num">{increase}</td>
                             </tr>
+                            }
                         })
                         .collect_view()}
                 </tbody>
             </table>
+            <p>
+                <A href=traces_href>{format!("Traces of {from} – {to}")}</A>
+            </p>
         </section>
         <section class="panel" aria-label="Lifecycle">
             <h2>"Lifecycle"</h2>
@@ -362,7 +392,7 @@ fn ActForm(id: i64, status: Status, act: ServerAction<ActOnAnomaly>) -> impl Int
     .chain(std::iter::once(("note", "Note only")))
     .collect();
     view! {
-        <ActionForm action=act attr:class="stack">
+        <ActionForm action=act node_ref=crate::components::reset_on_success(act) attr:class="stack">
             <input type="hidden" name="id" value=id/>
             <label>
                 "Action "

@@ -251,15 +251,4 @@ impl Db {
             query_as(SQL).bind(org.0).bind(id).fetch_all(self).await?;
         Ok(rows.into_iter().map(|(at, actor, action, note)| Event { at, actor, action, note }).collect())
     }
-
-    pub async fn unread_anomaly_alerts(&self, org: OrgId) -> sqlx::Result<i64> {
-        const SQL: &str = "select count(*) from anomalies where org_id = $1 and alerted and read_at is null";
-        query_scalar(SQL).bind(org.0).fetch_one(self).await
-    }
-
-    pub async fn mark_anomaly_alerts_read(&self, org: OrgId) -> sqlx::Result<u64> {
-        const SQL: &str =
-            "update anomalies set read_at = $2 where org_id = $1 and alerted and read_at is null";
-        Ok(query(SQL).bind(org.0).bind(now()).execute(self).await?.rows_affected())
-    }
 }

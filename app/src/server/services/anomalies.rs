@@ -316,9 +316,7 @@ async fn contributors(
         }
         out.extend(top_contributors(&dim.key(), &values, 3));
     }
-    out.sort_by(|a, b| b.increase().cmp(&a.increase()).then(a.dim.cmp(&b.dim)));
-    out.truncate(6);
-    Ok(out)
+    Ok(crate::domain::anomaly::rank_contributors(out, 6))
 }
 
 fn notice(a: &Anomaly) -> Notice {
