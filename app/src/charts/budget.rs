@@ -2,7 +2,7 @@
 //! end, and the amount as a flat line.
 use charming::{
     component::{Axis, Grid, Legend},
-    element::{AxisLabel, AxisType, LineStyle, LineStyleType, Tooltip, Trigger},
+    element::{AxisLabel, AxisType, LineStyle, LineStyleType},
     series::Line,
     Chart,
 };
@@ -22,7 +22,7 @@ pub fn burn_up(d: &BudgetDetail) -> Chart {
     let projected: Vec<Option<f64>> = rows.iter().map(|r| dollars(r.2)).collect();
     let amount = d.line.budget.amount.round_to_cents() as f64 / 100.0;
     Chart::new()
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .tooltip(super::money_tooltip())
         .legend(Legend::new().top("0"))
         .grid(Grid::new().left("2%").right("2%").bottom("3%").top("12%").contain_label(true))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
@@ -47,7 +47,7 @@ pub fn forecast_vs_actual(h: &PeriodForecast, amount: Nanos) -> Chart {
     let flat = |n: Nanos| vec![dollars(Some(n)); labels.len()];
     let actual_name = if h.complete { "Actual for the period" } else { "Actual so far" };
     Chart::new()
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .tooltip(super::money_tooltip())
         .legend(Legend::new().top("0"))
         .grid(Grid::new().left("2%").right("2%").bottom("3%").top("14%").contain_label(true))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels.clone()))
@@ -108,7 +108,7 @@ mod tests {
             alerts: vec![],
             history: vec![],
         };
-        let json: serde_json::Value = serde_json::from_str(&burn_up(&d).to_string()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(burn_up(&d)).unwrap();
         assert_eq!(json["series"][0]["data"], serde_json::json!([1.0, 2.5, null]));
         assert_eq!(json["series"][1]["data"], serde_json::json!([null, 2.5, 4.5]));
         assert_eq!(json["series"][2]["data"], serde_json::json!([10.0, 10.0, 10.0]));
@@ -140,7 +140,7 @@ mod tests {
             accuracy: None,
         };
         let json: serde_json::Value =
-            serde_json::from_str(&forecast_vs_actual(&h, Nanos(20_000_000_000)).to_string()).unwrap();
+            serde_json::to_value(forecast_vs_actual(&h, Nanos(20_000_000_000))).unwrap();
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["2026-10-01", "2026-10-02"]));
         assert_eq!(json["series"][0]["data"], serde_json::json!([12.0, 11.0]));
         assert_eq!(json["series"][1]["data"], serde_json::json!([11.0, 10.0]));

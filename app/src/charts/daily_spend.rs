@@ -1,7 +1,7 @@
 //! Daily spend as bars. Values are rounded to cents here, at display, and nowhere earlier.
 use charming::{
     component::{Axis, Grid},
-    element::{AxisPointer, AxisPointerType, AxisType, Tooltip, Trigger},
+    element::AxisType,
     series::Bar,
     Chart,
 };
@@ -13,11 +13,7 @@ pub fn daily_spend(days: &[DailyCost]) -> Chart {
     // cents as whole numbers divided by 100: exact two-decimal values, no float drift in labels
     let values: Vec<f64> = days.iter().map(|d| d.cost.round_to_cents() as f64 / 100.0).collect();
     Chart::new()
-        .tooltip(
-            Tooltip::new()
-                .trigger(Trigger::Axis)
-                .axis_pointer(AxisPointer::new().type_(AxisPointerType::Shadow)),
-        )
+        .tooltip(super::money_tooltip())
         .grid(Grid::new().left("2%").right("2%").bottom("3%").top("8%").contain_label(true))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
         .y_axis(Axis::new().type_(AxisType::Value).name("USD"))
@@ -37,7 +33,7 @@ mod tests {
             DailyCost { day: day("2026-11-01"), cost: Nanos(1_234_567_890), requests: 3 },
             DailyCost { day: day("2026-11-02"), cost: Nanos(0), requests: 0 },
         ];
-        let json: serde_json::Value = serde_json::from_str(&daily_spend(&rows).to_string()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(daily_spend(&rows)).unwrap();
         assert_eq!(json["series"][0]["type"], "bar");
         assert_eq!(json["series"][0]["data"], serde_json::json!([1.23, 0.0]));
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["2026-11-01", "2026-11-02"]));

@@ -16,11 +16,13 @@ pub fn spend(view: &SpendView) -> Chart {
     let stacked = !matches!(m, Metric::CostPerRequest | Metric::CostPer1kTokens);
     let unit = if m.is_money() { "USD" } else { "" };
     let mut chart = Chart::new()
-        .tooltip(
+        .tooltip(if m.is_money() {
+            super::money_tooltip()
+        } else {
             Tooltip::new()
                 .trigger(Trigger::Axis)
-                .axis_pointer(AxisPointer::new().type_(AxisPointerType::Shadow)),
-        )
+                .axis_pointer(AxisPointer::new().type_(AxisPointerType::Shadow))
+        })
         .legend(Legend::new().top("0"))
         .grid(Grid::new().left("2%").right("2%").bottom("3%").top("14%").contain_label(true))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
@@ -80,7 +82,7 @@ mod tests {
 
     #[test]
     fn amounts_stack_per_group_in_dollars() {
-        let json: serde_json::Value = serde_json::from_str(&spend(&view("range=7d")).to_string()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(spend(&view("range=7d"))).unwrap();
         assert_eq!(json["series"][0]["type"], "bar");
         assert_eq!(json["series"][0]["stack"], "spend");
         assert_eq!(json["series"][0]["name"], "a");
@@ -91,8 +93,7 @@ mod tests {
 
     #[test]
     fn breakdown_ring_sizes_groups_by_cost() {
-        let json: serde_json::Value =
-            serde_json::from_str(&breakdown(&view("range=7d")).to_string()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(breakdown(&view("range=7d"))).unwrap();
         assert_eq!(json["series"][0]["type"], "sunburst");
         assert_eq!(json["series"][0]["data"][0]["name"], "a");
         assert_eq!(json["series"][0]["data"][0]["value"], 1.23);
@@ -102,7 +103,7 @@ mod tests {
     #[test]
     fn unit_costs_are_lines_with_more_decimals() {
         let v = view("range=7d&metric=cost_per_request");
-        let json: serde_json::Value = serde_json::from_str(&spend(&v).to_string()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(spend(&v)).unwrap();
         assert_eq!(json["series"][0]["type"], "line");
         assert_eq!(json["series"][0]["data"][6], 0.411523);
     }
