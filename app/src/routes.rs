@@ -4,14 +4,19 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode, StaticSegment};
 
-use crate::components::Nav;
+use crate::components::{AlertsChanged, Nav};
 use crate::pages::{
-    AccountPage, AnomaliesListPage, AnomalyPage, ApiKeysPage, AuditLogPage, BillingImportsPage, BudgetPage,
-    BudgetsListPage, ComingSoonPage, CoveragePage, ForecastAccuracyPage, InitiativePage, InitiativesListPage,
-    KpisPage, LedgerPage, MaturityChecklistPage, NotFoundPage, OverviewPage, PeoplePage, PriceBookPage,
-    ReviewDetailPage, ReviewsListPage, ScopePage, SettingsPage, SetupPage, SignInPage, SpendPage, TeamsPage,
-    TracePage, TracesListPage, WebhooksPage,
+    AccountPage, AlertsPage, AnomaliesListPage, AnomalyPage, ApiKeysPage, AuditLogPage, BillingImportsPage,
+    BudgetPage, BudgetsListPage, ComingSoonPage, CoveragePage, ForecastAccuracyPage, InitiativePage,
+    InitiativesListPage, KpisPage, LedgerPage, MaturityChecklistPage, NotFoundPage, OverviewPage, PeoplePage,
+    PriceBookPage, ReviewDetailPage, ReviewsListPage, ScopePage, SettingsPage, SetupPage, SignInPage,
+    SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
 };
+
+/// Redraws every chart at its container's new width, a tenth of a second after resizing stops.
+const RESIZE_CHARTS: &str = "addEventListener('resize',function(){clearTimeout(window.__crz);\
+window.__crz=setTimeout(function(){document.querySelectorAll('.echart').forEach(function(el){\
+var c=window.echarts&&echarts.getInstanceByDom(el);if(c)c.resize();});},100);});";
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -23,6 +28,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // ECharts must be loaded before hydration runs chart effects; self-hosted
                 // (from the npm registry by setup.sh), never a CDN.
                 <script src="/vendor/echarts.min.js"></script>
+                // charts are drawn at their container's width: redraw them to size when the
+                // window changes (a rotated phone, a resized window)
+                <script inner_html=RESIZE_CHARTS></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -37,13 +45,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(AlertsChanged(RwSignal::new(0)));
     let soon = |title: &'static str| move || view! { <ComingSoonPage title/> };
     view! {
         <Stylesheet id="leptos" href="/pkg/costroom.css"/>
         <Title text="Costroom"/>
         <Router>
+            <a class="skip-link" href="#main">"Skip to the content"</a>
             <Nav/>
-            <main>
+            <main id="main" tabindex="-1">
                 <Routes fallback=NotFoundPage>
                     // Async: the whole page, figures included, arrives as plain HTML, which
                     // is what a browser without JavaScript needs.
@@ -58,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("ledger") view=LedgerPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("budgets") view=BudgetsListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async/>
                     <Route path=path!("/budgets/accuracy") view=ForecastAccuracyPage ssr=SsrMode::Async/>
                     <Route path=path!("/budgets/:id") view=BudgetPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("initiatives") view=InitiativesListPage ssr=SsrMode::Async/>

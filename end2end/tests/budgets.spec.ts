@@ -31,22 +31,48 @@ test('finance creates a budget with a passed threshold and the alert appears', a
   const alerts = page.getByTestId('budget-alerts').locator('li', { hasText: name });
   await expect(alerts).toHaveCount(3);
   await expect(alerts.first()).toContainText('Team support');
-  // the bell in the navigation counts them until someone marks them read
+  // the bell in the navigation counts them until this person marks them read in the inbox
   await page.reload();
   await expect(page.getByTestId('alert-count')).toBeVisible();
   expect(Number(await page.getByTestId('alert-count').innerText())).toBeGreaterThanOrEqual(3);
   await page.waitForSelector('body[data-hydrated]');
+  await page.getByTestId('alert-bell').click();
+  await expect(page.getByTestId('inbox').locator('li', { hasText: name })).toHaveCount(3);
   await page.getByTestId('alerts-read').click();
-  await expect(page.locator('ul.alerts li.unread')).toHaveCount(0);
-  await page.reload();
-  await expect(page.getByTestId('alert-bell')).toBeVisible();
+  await expect(page.locator('[data-testid="inbox"] li.unread')).toHaveCount(0);
   await expect(page.getByTestId('alert-count')).toHaveCount(0);
   // its page: the burn-up chart and the same three alerts in its history
+  await page.goto('/budgets');
   await page.waitForSelector('body[data-hydrated]');
   await page.getByRole('link', { name }).click();
   await expect(page.getByTestId('budget-title')).toContainText(name);
   await expect(page.locator('#chart-budget canvas, #chart-budget svg').first()).toBeVisible();
   await expect(page.getByTestId('budget-alert-history').locator('li')).toHaveCount(3);
+});
+
+test('a budget for a team no spend has is refused as a likely typo until confirmed', async ({ page }) => {
+  await signIn(page, 'finance', '/budgets');
+  await page.waitForSelector('body[data-hydrated]');
+  const name = `Typo ${Date.now()}`;
+  await page.getByTestId('budget-name').fill(name);
+  await page.getByTestId('budget-scope').selectOption('team');
+  // the known teams are offered as the person types
+  await expect(page.locator('datalist#known-team option[value="support"]')).toHaveCount(1);
+  await page.getByTestId('budget-scope-value').fill('suport');
+  await page.getByTestId('budget-start').fill(`${TODAY.slice(0, 8)}01`);
+  await page.getByTestId('budget-amount').fill('100');
+  await page.getByTestId('budget-owner').fill('Demo finance');
+  await page.getByTestId('budget-submit').click();
+  await expect(page.getByTestId('error-scope_value')).toContainText("did you mean 'support'?");
+  await expect(page.locator(`[data-testid="budgets"] tr[data-budget="${name}"]`)).toHaveCount(0);
+  // what was typed is kept to be corrected; confirming saves it as it is
+  await expect(page.getByTestId('budget-scope-value')).toHaveValue('suport');
+  await page.getByTestId('budget-save-unmatched').check();
+  await page.getByTestId('budget-submit').click();
+  await expect(page.getByTestId('budget-result')).toContainText('Budget created.');
+  await expect(page.locator(`[data-testid="budgets"] tr[data-budget="${name}"]`)).toHaveCount(1);
+  // and the form is empty again for the next one
+  await expect(page.getByTestId('budget-name')).toHaveValue('');
 });
 
 test('a viewer sees budgets but cannot create one', async ({ page }) => {

@@ -117,3 +117,19 @@ function addDays(day: string, n: number): string {
   d.setUTCDate(d.getUTCDate() + n);
   return d.toISOString().slice(0, 10);
 }
+
+test('a comparison with a period only partly covered by data says so and shows no change', async ({ page }) => {
+  // the demo holds 120 days: the 90 days before the default 90-day range hold only 30 of them
+  await page.goto('/');
+  const note = page.getByTestId('partial-period');
+  await expect(note).toBeVisible();
+  await expect(note).toContainText('of its 90 days');
+  await expect(page.getByTestId('top-team').locator('td.num.muted').first()).toHaveText('—');
+  // the last 30 days compare with 30 days that all hold data: changes are shown
+  const to = new Date(`${TODAY}T00:00:00Z`);
+  const from = new Date(to.getTime() - 29 * 86_400_000).toISOString().slice(0, 10);
+  await page.goto(`/?from=${from}&to=${TODAY}`);
+  await expect(page.getByTestId('kpi-mtd')).toBeVisible();
+  await expect(page.getByTestId('partial-period')).toHaveCount(0);
+  await expect(page.getByTestId('top-team').locator('td.num.muted').first()).toHaveText(/^[+-]\d/);
+});

@@ -66,11 +66,18 @@ test('the maturity page shows the demo organisation\'s stage with its evidence',
     await item.getByTestId(`save-${key}`).click();
     await expect(page.locator(`tr[data-item="${key}"]`)).toHaveAttribute('data-met', 'true');
   }
-  // (stage 1 when the demo's anomaly figures are untouched; other tests may change them)
+  // Team tag coverage is scored from the same figure the Coverage page shows: the demo tags
+  // ~97 % of its spend, but the ledger test's untagged training run and commitment pull this
+  // month below the 90 % line when it runs first, so the item is checked against its figure
+  const tag = page.locator('tr[data-item="tag_coverage"]');
+  const pct = Number((await tag.getByTestId('evidence').innerText()).match(/([\d.]+)%/)![1]);
+  await expect(tag).toHaveAttribute('data-met', String(pct >= 90));
+  // (stage 1 when tags and the demo's anomaly figures are untouched; other tests may change them)
   await expect(page.getByTestId('maturity-stage')).toHaveText(/^Stage [01] · /);
-  await expect(page.locator('tr[data-item="tag_coverage"]')).toHaveAttribute('data-met', 'true');
   const stage = await page.getByTestId('maturity-stage').innerText();
-  const next = stage.startsWith('Stage 1') ? 'Chargeback statements make teams own what they consume' : 'The AI KPIs are measured';
+  const next = stage.startsWith('Stage 1')
+    ? 'Chargeback statements make teams own what they consume'
+    : pct >= 90 ? 'The AI KPIs are measured' : 'AI calls and resources are tagged with a team';
   await expect(page.getByTestId('next-steps')).toContainText(next);
   await expect(page.locator('tr[data-item="objectives"]').getByTestId('evidence')).toContainText('https://wiki.example/objectives');
   await expect(page.getByTestId('maturity-history')).toContainText(stage);

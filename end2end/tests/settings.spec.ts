@@ -65,12 +65,16 @@ test('an admin adds a person, changes their role; they change their password; th
   await page.getByTestId('person-name').fill('New Analyst');
   await page.getByTestId('person-email').fill(email);
   await page.getByTestId('person-role').selectOption('viewer');
-  await page.getByTestId('person-team').fill('finance');
+  await page.getByTestId('person-team').fill('analytics');
   await page.getByTestId('person-password').fill('first password 123');
+  await page.getByTestId('person-submit').click();
+  // a team nobody created is not created silently
+  await expect(page.getByTestId('add-result')).toContainText("there is no team 'analytics'");
+  await page.getByTestId('person-create-team').check();
   await page.getByTestId('person-submit').click();
   await expect(page.getByTestId('add-result')).toHaveText(`Added ${email} as viewer.`);
   const row = page.getByTestId(`person-${email}`);
-  await expect(row).toContainText('finance');
+  await expect(row).toContainText('analytics');
 
   await page.getByTestId(`role-${email}`).selectOption('finance');
   await page.getByTestId(`save-role-${email}`).click();

@@ -42,6 +42,8 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/list_traces", "", SignedIn),
     ("POST", "/api/list_budgets", "", SignedIn),
     ("POST", "/api/mark_alerts_read", "", SignedIn),
+    ("POST", "/api/get_inbox", "", SignedIn),
+    ("POST", "/api/verify_outcome", "initiative=999&outcome=1", Needs(Right::ManageBudgets)),
     ("POST", "/api/get_budget", "id=999", SignedIn),
     (
         "POST",
@@ -225,6 +227,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/spend/{dim}/{value}", "", SignedIn),
     ("GET", "/traces/{id}", "", SignedIn),
     ("GET", "/budgets", "", SignedIn),
+    ("GET", "/alerts", "", SignedIn),
     ("GET", "/initiatives", "", SignedIn),
     ("GET", "/initiatives/{id}", "", SignedIn),
     ("GET", "/anomalies", "", SignedIn),

@@ -161,6 +161,7 @@ async fn setup(db: &Db, receiver_url: &str) -> (OrgId, String, DateTime<Utc>) {
         amount_usd: "100".into(),
         thresholds: "25, 50, 75, 100".into(),
         owner: "Fi".into(),
+        save_unmatched: None,
     })
     .expect("budget");
     services::budgets::create(db, org, &Actor::cli(), today, b).await.expect("create budget");

@@ -12,7 +12,7 @@ pub struct Me {
     pub name: String,
     pub email: String,
     pub role: Role,
-    /// Budget alerts nobody has marked read yet (the bell).
+    /// Alerts in this person's inbox they have not read (the bell).
     pub unread_alerts: i64,
 }
 
@@ -23,9 +23,8 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
     use crate::server::state::app_state;
     let Some(u) = current_user().await? else { return Ok(None) };
     let st = app_state()?;
-    let unread_alerts = st.db.unread_budget_alerts(st.org).await?
-        + st.db.unread_anomaly_alerts(st.org).await?
-        + st.db.unread_reviews(st.org).await?;
+    let inbox = crate::server::services::alerts::inbox(&st, &u).await?;
+    let unread_alerts = crate::domain::inbox::unread(&inbox) as i64;
     Ok(Some(Me { name: u.name, email: u.email, role: u.role, unread_alerts }))
 }
 

@@ -11,6 +11,8 @@ pub struct BudgetsPage {
     pub alerts: Vec<BudgetAlert>,
     /// Whether the person may create budgets (finance, admins).
     pub can_edit: bool,
+    /// The values each scope dimension can name (dimension key, values), for the form's search.
+    pub known: Vec<(String, Vec<String>)>,
 }
 
 /// Every budget evaluated today (raising any alert that is due) and the latest alerts.
@@ -23,7 +25,13 @@ pub async fn list_budgets() -> Result<BudgetsPage, AppError> {
     let (lines, _) =
         state::with_status(services::budgets::evaluate_all(&st.db, st.org, st.clock.today()).await)?;
     let alerts = st.db.budget_alerts(st.org, 50).await?;
-    Ok(BudgetsPage { lines, alerts, can_edit: user.role.can(Right::ManageBudgets) })
+    let can_edit = user.role.can(Right::ManageBudgets);
+    let known = if can_edit {
+        state::with_status(services::spend::known_scopes(&st.db, st.org, st.clock.today()).await)?
+    } else {
+        Vec::new()
+    };
+    Ok(BudgetsPage { lines, alerts, can_edit, known })
 }
 
 /// Creates a budget (finance, admins); errors name the field.
@@ -38,19 +46,11 @@ pub async fn create_budget(
     let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
     let st = state::app_state()?;
     let b = state::with_status(parse_budget(&input))?;
+    let today = st.clock.today();
+    let confirmed = input.save_unmatched.is_some();
+    state::with_status(services::budgets::check_scope(&st.db, st.org, today, &b, None, confirmed).await)?;
     let actor = Actor::person(user.id, &user.email);
-    state::with_status(services::budgets::create(&st.db, st.org, &actor, st.clock.today(), b).await)
-}
-
-/// Marks every alert read (anyone signed in: the bell is shared by the organisation).
-#[server(endpoint = "mark_alerts_read")]
-pub async fn mark_alerts_read() -> Result<u64, AppError> {
-    use crate::server::{auth, state};
-    state::with_status(auth::require_user().await)?;
-    let st = state::app_state()?;
-    Ok(st.db.mark_budget_alerts_read(st.org).await?
-        + st.db.mark_anomaly_alerts_read(st.org).await?
-        + st.db.mark_reviews_read(st.org).await?)
+    state::with_status(services::budgets::create(&st.db, st.org, &actor, today, b).await)
 }
 
 /// One budget's page, and whether the person may change it.
@@ -77,8 +77,11 @@ pub async fn update_budget(
     let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
     let st = state::app_state()?;
     let b = state::with_status(parse_budget(&input))?;
+    let today = st.clock.today();
+    let confirmed = input.save_unmatched.is_some();
+    state::with_status(services::budgets::check_scope(&st.db, st.org, today, &b, Some(id), confirmed).await)?;
     let actor = Actor::person(user.id, &user.email);
-    state::with_status(services::budgets::update(&st.db, st.org, &actor, st.clock.today(), id, b).await)
+    state::with_status(services::budgets::update(&st.db, st.org, &actor, today, id, b).await)
 }
 
 /// Deletes a budget and its alerts (finance, admins).

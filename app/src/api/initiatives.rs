@@ -130,6 +130,18 @@ pub async fn record_outcome(
     )
 }
 
+/// Finance (or an admin) verifies an outcome that waited for it: from then on it counts.
+#[server(endpoint = "verify_outcome")]
+pub async fn verify_outcome(initiative: i64, outcome: i64) -> Result<(), AppError> {
+    use crate::domain::Right;
+    use crate::server::{auth, services, state};
+    let user = state::with_status(auth::require_right(Right::ManageBudgets).await)?;
+    let st = state::app_state()?;
+    state::with_status(
+        services::initiatives::verify_outcome(&st.db, st.org, &user, initiative, outcome).await,
+    )
+}
+
 /// A decision (keep, fix by a date, retire) on a zombie flag.
 #[server(endpoint = "decide_flag")]
 pub async fn decide_flag(
@@ -144,32 +156,39 @@ pub async fn decide_flag(
     state::with_status(services::initiatives::decide(&st.db, st.org, today, &user, flag, &input).await)
 }
 
+/// The zombie rules form as typed (every field text; the evidence share may be left out).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ZombieRulesInput {
+    pub spend_days: String,
+    pub min_spend: String,
+    pub outcome_days: String,
+    pub roi_days: String,
+    pub min_roi_pct: String,
+    pub usage_days: String,
+    pub usage_drop_pct: String,
+    #[serde(default)]
+    pub evidence_share_pct: String,
+}
+
 /// Changes the zombie rules (admins); errors name the field.
 #[server(endpoint = "set_zombie_rules")]
-pub async fn set_zombie_rules(
-    spend_days: String,
-    min_spend: String,
-    outcome_days: String,
-    roi_days: String,
-    min_roi_pct: String,
-    usage_days: String,
-    usage_drop_pct: String,
-) -> Result<(), AppError> {
-    use crate::domain::initiative::parse_rules;
+pub async fn set_zombie_rules(#[server(flatten)] f: ZombieRulesInput) -> Result<(), AppError> {
+    use crate::domain::initiative::{parse_evidence_share, parse_rules};
     use crate::domain::Right;
     use crate::server::db::Actor;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_right(Right::ManagePeople).await)?;
     let st = state::app_state()?;
-    let r = state::with_status(parse_rules(
-        &spend_days,
-        &min_spend,
-        &outcome_days,
-        &roi_days,
-        &min_roi_pct,
-        &usage_days,
-        &usage_drop_pct,
+    let mut r = state::with_status(parse_rules(
+        &f.spend_days,
+        &f.min_spend,
+        &f.outcome_days,
+        &f.roi_days,
+        &f.min_roi_pct,
+        &f.usage_days,
+        &f.usage_drop_pct,
     ))?;
+    r.evidence_share_pct = state::with_status(parse_evidence_share(&f.evidence_share_pct))?;
     let actor = Actor::person(user.id, &user.email);
     state::with_status(services::initiatives::set_rules(&st.db, st.org, &actor, r).await)?;
     state::with_status(services::initiatives::evaluate_flags(&st.db, st.org, st.clock.today()).await)?;

@@ -1,5 +1,6 @@
 //! Server functions only, one file per resource. Bodies stay thin: authorize, delegate to a
 //! service, return a DTO.
+pub mod alerts;
 pub mod anomalies;
 pub mod auth;
 pub mod budgets;
@@ -14,11 +15,11 @@ pub mod spend;
 pub mod traces;
 pub mod webhooks;
 
+pub use alerts::{get_inbox, mark_alerts_read, GetInbox, MarkAlertsRead};
 pub use auth::{setup_needed, whoami, Me, SetupNeeded, Whoami};
 pub use budgets::{
-    create_budget, delete_budget, forecast_accuracy, get_budget, list_budgets, mark_alerts_read,
-    update_budget, BudgetsPage, CreateBudget, DeleteBudget, ForecastAccuracy, GetBudget, ListBudgets,
-    MarkAlertsRead, UpdateBudget,
+    create_budget, delete_budget, forecast_accuracy, get_budget, list_budgets, update_budget, BudgetsPage,
+    CreateBudget, DeleteBudget, ForecastAccuracy, GetBudget, ListBudgets, UpdateBudget,
 };
 pub use kpis::{get_coverage, get_kpis, GetCoverage, GetKpis, KpisPage};
 pub use ledger::{

@@ -26,7 +26,6 @@ pub async fn list_reviews() -> Result<ReviewsPage, AppError> {
     let st = state::app_state()?;
     let today = st.clock.today();
     state::with_status(services::reviews::ensure_due(&st.db, st.org, today).await)?;
-    st.db.mark_reviews_read(st.org).await?;
     let schedules = st.db.schedules(st.org).await?;
     let reviews = st.db.reviews(st.org).await?;
     let upcoming = schedules.iter().map(|s| (s.label(), s.cadence.next_meeting(today))).collect();

@@ -26,6 +26,9 @@ pub struct TeamInfo {
     pub slug: String,
     pub name: String,
     pub members: Vec<String>,
+    /// A team that spend names but nobody has created: listed so that it can be created
+    /// (explicitly) and given keys and members.
+    pub spend_only: bool,
 }
 
 /// A key as people see it: never the secret, nor its hash.
@@ -138,6 +141,9 @@ pub async fn add_person(
     role: String,
     password: String,
     team: Option<String>,
+    /// Ticked to create `team` when it does not exist (never silently).
+    #[server(default)]
+    create_team: Option<String>,
 ) -> Result<Person, AppError> {
     use crate::domain::Right;
     use crate::server::db::Actor;
@@ -147,7 +153,14 @@ pub async fn add_person(
     let st = state::app_state()?;
     let run = async {
         let role: Role = role.parse().map_err(AppError::Invalid)?;
-        let team = team.filter(|t| !t.trim().is_empty());
+        let team = team.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
+        if let Some(t) = &team {
+            if create_team.is_none() && st.db.team_by_slug(st.org, t).await?.is_none() {
+                return Err(AppError::invalid(format!(
+                    "team: there is no team '{t}'; pick an existing team, or tick \"Create this team\""
+                )));
+            }
+        }
         let input = AddUser { email, name, role, password, team };
         let u = add_user(&st.db, st.org, &Actor::person(me.id, &me.email), input).await?;
         let teams = st.db.user_teams(u.id).await?;
@@ -194,7 +207,23 @@ pub async fn list_teams() -> Result<Vec<TeamInfo>, AppError> {
     state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
     let teams = st.db.list_teams(st.org).await?;
-    Ok(teams.into_iter().map(|t| TeamInfo { slug: t.slug, name: t.name, members: t.members }).collect())
+    let mut out: Vec<TeamInfo> = teams
+        .into_iter()
+        .map(|t| TeamInfo { slug: t.slug, name: t.name, members: t.members, spend_only: false })
+        .collect();
+    let range = crate::domain::DateRange::last_days(st.clock.today(), 400);
+    let seen =
+        state::with_status(crate::server::services::spend::filter_options(&st.db, st.org, range).await)?;
+    let team_key = crate::domain::explore::Dim::Team.key();
+    for (_, values) in seen.into_iter().filter(|(k, _)| *k == team_key) {
+        for v in values.into_iter().filter(|v| v != crate::domain::explore::NOT_SET) {
+            if !out.iter().any(|t| t.slug == v) {
+                out.push(TeamInfo { name: v.clone(), slug: v, members: Vec::new(), spend_only: true });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.slug.cmp(&b.slug));
+    Ok(out)
 }
 
 #[server(endpoint = "create_team")]

@@ -13,6 +13,7 @@ pub struct SpendPage {
     /// (dimension key, values seen in the range)
     pub options: Vec<(String, Vec<String>)>,
     pub today: NaiveDate,
+    pub stale: Vec<crate::domain::ledger::StaleSource>,
 }
 
 /// The explorer view for a URL query string (without `?`). Bad parameters come back as
@@ -28,7 +29,8 @@ pub async fn get_spend(query: String) -> Result<SpendPage, AppError> {
     let view = state::with_status(services::spend::explore(&st.db, st.org, today, &pairs).await)?;
     let options =
         state::with_status(services::spend::filter_options(&st.db, st.org, view.query.range).await)?;
-    Ok(SpendPage { view, options, today })
+    let stale = state::with_status(services::overview::stale_sources(&st.db, st.org, today).await)?;
+    Ok(SpendPage { view, options, today, stale })
 }
 
 /// A team's, initiative's, feature's, model's or customer's page (`/spend/:dim/:value`).

@@ -5,7 +5,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::explore::Dim;
-use super::forecast::{run_out_date, Forecast, Point};
+use super::forecast::{run_out_date, Point};
 use super::{DateRange, Nanos};
 use crate::error::AppError;
 
@@ -91,6 +91,9 @@ pub struct BudgetInput {
     pub amount_usd: String,
     pub thresholds: String,
     pub owner: String,
+    /// Ticked to keep a scope that matches no spend yet (otherwise refused as a likely typo).
+    #[serde(default)]
+    pub save_unmatched: Option<String>,
 }
 
 /// A budget from its form, every field checked; errors name the field.
@@ -106,6 +109,7 @@ pub fn parse_budget(f: &BudgetInput) -> Result<Budget, AppError> {
         amount_usd,
         thresholds,
         owner,
+        save_unmatched: _,
     } = f;
     let name = name.trim();
     if name.is_empty() || name.len() > 120 {
@@ -240,19 +244,20 @@ pub struct Evaluation {
     pub reached: Vec<u32>,
 }
 
-/// `actual` is the spend of the period through `today`; `forecast` covers the days after
-/// `today` (at least to the period's end when there are days left).
+/// `actual` is the spend of the period through `today`; `projected` the period's end as
+/// [`crate::domain::snapshot::project_as_of`] projects it (raised to `actual` when below);
+/// `after_today` the forecast of each day after `today`.
 pub fn evaluate(
     b: &Budget,
     period: DateRange,
     today: NaiveDate,
     actual: Nanos,
-    forecast: &Forecast,
+    projected: Point,
+    after_today: &[Nanos],
 ) -> Evaluation {
     let days_left = (period.to - today).num_days().max(0) as usize;
-    let rest = forecast.total(days_left);
-    let projected = Point { point: actual + rest.point, low: actual + rest.low, high: actual + rest.high };
-    let daily: Vec<Nanos> = forecast.points.iter().take(days_left).map(|p| p.point).collect();
+    let projected = crate::domain::snapshot::at_least(projected, actual);
+    let daily: Vec<Nanos> = after_today.iter().take(days_left).copied().collect();
     let run_out = run_out_date(actual, b.amount, today.min(period.to), &daily);
     let status = if actual >= b.amount {
         Status::Over
@@ -351,7 +356,6 @@ pub struct BudgetAlert {
     pub projected: Nanos,
     pub amount: Nanos,
     pub created_at: chrono::DateTime<chrono::Utc>,
-    pub read: bool,
 }
 
 /// A budget with its evaluation today (`None` before the budget starts).
@@ -365,7 +369,6 @@ pub struct BudgetLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::forecast::Method;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -383,13 +386,6 @@ mod tests {
             amount: Nanos(amount),
             thresholds: DEFAULT_THRESHOLDS.to_vec(),
             owner: "fin".into(),
-        }
-    }
-
-    fn flat(per_day: i64, days: usize) -> Forecast {
-        Forecast {
-            method: Method::Mean,
-            points: vec![Point { point: Nanos(per_day), low: Nanos(per_day), high: Nanos(per_day) }; days],
         }
     }
 
@@ -522,16 +518,18 @@ mod tests {
         let b = budget(1_000);
         let period = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
         // 600 spent by the 20th, 30 a day for the 10 days left: 900 projected, on track
-        let e = evaluate(&b, period, d("2026-11-20"), Nanos(600), &flat(30, 40));
+        let p = |v: i64| Point { point: Nanos(v), low: Nanos(v), high: Nanos(v) };
+        let e = evaluate(&b, period, d("2026-11-20"), Nanos(600), p(900), &[Nanos(30); 10]);
         assert_eq!((e.projected.point, e.status, e.run_out), (Nanos(900), Status::OnTrack, None));
         assert_eq!(e.reached, vec![50]);
         assert!(alerts_due(&e).contains(&AlertKind::Threshold(50)));
         // 50 a day: 1,100 projected, runs out on the 28th (600 + 8 × 50 = 1,000, reached)
-        let e = evaluate(&b, period, d("2026-11-20"), Nanos(600), &flat(50, 40));
+        let e = evaluate(&b, period, d("2026-11-20"), Nanos(600), p(1_100), &[Nanos(50); 10]);
         assert_eq!((e.status, e.run_out), (Status::AtRisk, Some(d("2026-11-28"))));
         assert!(alerts_due(&e).contains(&AlertKind::Projected));
-        let e = evaluate(&b, period, d("2026-11-20"), Nanos(1_000), &flat(0, 40));
+        let e = evaluate(&b, period, d("2026-11-20"), Nanos(1_000), p(990), &[Nanos(0); 10]);
         assert_eq!((e.status, e.reached.clone()), (Status::Over, vec![50, 80, 100]));
+        assert_eq!(e.projected.point, Nanos(1_000), "never projected below what is spent");
         assert!(alert_message(&b, &e, AlertKind::Threshold(100)).contains("reached 100% of"));
     }
 

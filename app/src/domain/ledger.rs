@@ -753,3 +753,77 @@ mod tests {
         assert!(SpendSource::parse("cloud").unwrap_err().contains("tokens, invoice"));
     }
 }
+
+/// A source that used to bring spend but has brought none for longer than it normally lags:
+/// its recent days read low until its next import arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleSource {
+    pub source: SpendSource,
+    /// The last day it has spend for.
+    pub last_day: chrono::NaiveDate,
+    /// Whole days between that day and today.
+    pub days_behind: i64,
+}
+
+impl SpendSource {
+    /// Days a source may lag today before its silence is worth a banner: token events arrive
+    /// as calls happen, provider invoices and GPU bills a day or two late. Training runs and
+    /// commitments come when they happen, so a gap in them says nothing.
+    pub fn normal_lag_days(self) -> Option<i64> {
+        match self {
+            SpendSource::Tokens => Some(1),
+            SpendSource::Invoice | SpendSource::Gpu => Some(3),
+            SpendSource::Training | SpendSource::Commitment => None,
+        }
+    }
+}
+
+/// Sources whose newest day of spend is further behind `today` than they normally lag, in
+/// source order. `last_days` holds each source's newest day (sources never seen are absent).
+pub fn stale_sources(
+    last_days: &[(SpendSource, chrono::NaiveDate)],
+    today: chrono::NaiveDate,
+) -> Vec<StaleSource> {
+    let mut out: Vec<StaleSource> = last_days
+        .iter()
+        .filter_map(|&(source, last_day)| {
+            let lag = source.normal_lag_days()?;
+            let days_behind = (today - last_day).num_days();
+            (days_behind > lag).then_some(StaleSource { source, last_day, days_behind })
+        })
+        .collect();
+    out.sort_by_key(|s| SpendSource::ALL.iter().position(|x| *x == s.source));
+    out
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    #[test]
+    fn a_source_is_stale_only_past_its_normal_lag() {
+        let today = d(20);
+        let last = [
+            (SpendSource::Invoice, d(17)),   // 3 days: billing lag, fine
+            (SpendSource::Tokens, d(18)),    // 2 days without a call: stale
+            (SpendSource::Gpu, d(16)),       // 4 days: stale
+            (SpendSource::Training, d(1)),   // runs come when they come
+            (SpendSource::Commitment, d(1)), // spread over its term
+        ];
+        let stale = stale_sources(&last, today);
+        assert_eq!(
+            stale,
+            vec![
+                StaleSource { source: SpendSource::Tokens, last_day: d(18), days_behind: 2 },
+                StaleSource { source: SpendSource::Gpu, last_day: d(16), days_behind: 4 },
+            ]
+        );
+        assert!(stale_sources(&[(SpendSource::Tokens, d(19))], today).is_empty(), "yesterday is current");
+        assert!(stale_sources(&[(SpendSource::Tokens, d(20))], today).is_empty());
+    }
+}

@@ -23,8 +23,11 @@ pub struct Overview {
     pub mtd: Nanos,
     /// The same days of last month, for a like-for-like comparison.
     pub prev_mtd: Nanos,
-    /// Linear run-rate projection: mtd ÷ days elapsed × days in month.
-    pub projected_month_end: Nanos,
+    /// The month's end as every page projects it (see `services::budgets::projection`), with
+    /// its 95 % interval.
+    pub projected_month_end: crate::domain::forecast::Point,
+    /// How it was projected (the forecast method).
+    pub projection_method: String,
     pub range: DateRange,
     pub range_total: Nanos,
     pub range_requests: i64,
@@ -42,6 +45,12 @@ pub struct Overview {
     pub unit: Sums,
     /// Every budget evaluated today (the Overview's budget status tiles).
     pub budgets: Vec<super::budget::BudgetLine>,
+    /// Days holding spend in the range and in the equally long period before it.
+    pub range_vs: Comparison,
+    /// Days holding spend month to date and in the same days last month.
+    pub mtd_vs: Comparison,
+    /// Sources silent for longer than they normally lag (their recent days read low).
+    pub stale: Vec<crate::domain::ledger::StaleSource>,
 }
 
 /// The biggest spenders of one dimension over the range, against the period before it.
@@ -79,13 +88,64 @@ pub struct Coverage {
 }
 
 impl Coverage {
+    /// The one definition of tag coverage: spend per shown value of `dim` (as the explorer
+    /// groups it), of which the [`crate::domain::explore::NOT_SET`] bucket is untagged.
+    pub fn of(dim: Dim, groups: &[(String, Nanos)]) -> Coverage {
+        let total: Nanos = groups.iter().map(|(_, c)| *c).sum();
+        let untagged: Nanos =
+            groups.iter().filter(|(v, _)| v == crate::domain::explore::NOT_SET).map(|(_, c)| *c).sum();
+        Coverage { dim, tagged: total - untagged, total }
+    }
+
+    /// The shown share (one decimal, rounded half up) in basis points, so that a threshold
+    /// checked on it agrees with the figure on the page; `None` without spend.
+    pub fn bp(&self) -> Option<i64> {
+        self.permille().map(|p| p * 10)
+    }
+
+    fn permille(&self) -> Option<i64> {
+        (self.total.0 > 0).then(|| {
+            ((self.tagged.0 as i128 * 1000 * 2 + self.total.0 as i128) / (self.total.0 as i128 * 2)) as i64
+        })
+    }
+
     /// Tagged share in percent with one decimal (display), `None` without spend.
     pub fn pct(&self) -> Option<f64> {
-        if self.total.0 == 0 {
-            return None;
-        }
-        let permille = (self.tagged.0 as i128 * 1000 * 2 + self.total.0 as i128) / (self.total.0 as i128 * 2);
-        Some(permille as f64 / 10.0)
+        self.permille().map(|p| p as f64 / 10.0)
+    }
+}
+
+/// A period compared with the one before it, by how many days of each hold any spend: a
+/// comparison against a period that holds data on far fewer days reads as growth that did not
+/// happen (data that starts mid-period, an import that skipped weeks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub previous: DateRange,
+    /// Days of `previous` with spend.
+    pub previous_days: i64,
+    /// Days of the compared period with spend.
+    pub current_days: i64,
+}
+
+impl Comparison {
+    /// Partial when the earlier period holds spend on fewer than 90 % of the days the later one
+    /// does (a quiet weekend is not a gap; a month without data is).
+    pub fn is_partial(&self) -> bool {
+        self.previous_days * 10 < self.current_days * 9
+    }
+
+    /// Why changes against the earlier period are not shown, when they are not.
+    pub fn note(&self) -> Option<String> {
+        self.is_partial().then(|| {
+            format!(
+                "The comparison period {} – {} holds spend on {} of its {} days, against {} days in the period shown: changes against it are not shown.",
+                self.previous.from,
+                self.previous.to,
+                self.previous_days,
+                self.previous.days(),
+                self.current_days
+            )
+        })
     }
 }
 
@@ -128,6 +188,7 @@ impl Overview {
         rows: &[DailyCost],
         mtd: Nanos,
         prev_mtd: Nanos,
+        projected: (crate::domain::forecast::Point, String),
     ) -> Overview {
         let daily = fill_days(range, rows);
         let range_total = daily.iter().map(|d| d.cost).sum();
@@ -136,7 +197,8 @@ impl Overview {
             today,
             mtd,
             prev_mtd,
-            projected_month_end: project_month_end(today, mtd),
+            projected_month_end: projected.0,
+            projection_method: projected.1,
             range,
             range_total,
             range_requests,
@@ -147,6 +209,13 @@ impl Overview {
             coverage: Vec::new(),
             budgets: Vec::new(),
             unit: Sums::default(),
+            range_vs: Comparison { previous: previous_period(range), previous_days: 0, current_days: 0 },
+            mtd_vs: Comparison {
+                previous: DateRange::same_days_last_month(today),
+                previous_days: 0,
+                current_days: 0,
+            },
+            stale: Vec::new(),
         }
     }
 
@@ -159,14 +228,6 @@ impl Overview {
     pub fn range_daily_average(&self) -> Nanos {
         Nanos(self.range_total.0 / self.range.days().max(1))
     }
-}
-
-/// Linear run rate; rounds down to the nano.
-pub fn project_month_end(today: NaiveDate, mtd: Nanos) -> Nanos {
-    use chrono::Datelike;
-    let elapsed = today.day() as i128;
-    let month = DateRange::days_in_month(today) as i128;
-    Nanos((mtd.0 as i128 * month / elapsed) as i64)
 }
 
 /// One row per day of `range`, zero where `rows` has none; rows outside the range are ignored
@@ -217,14 +278,34 @@ mod tests {
             DailyCost { day: d("2026-11-01"), cost: Nanos(1_000_000_001), requests: 10 },
             DailyCost { day: d("2026-11-10"), cost: Nanos(2_000_000_002), requests: 5 },
         ];
-        let o = Overview::build(today, range, &rows, Nanos(3_000_000_003), Nanos(2_000_000_002));
+        let p = crate::domain::forecast::Point { point: Nanos(9), low: Nanos(8), high: Nanos(10) };
+        let o =
+            Overview::build(today, range, &rows, Nanos(3_000_000_003), Nanos(2_000_000_002), (p, "m".into()));
         assert_eq!(o.range_total, Nanos(3_000_000_003));
         assert_eq!(o.range_requests, 15);
         assert_eq!(o.daily.len(), 10);
-        // 3.000000003 / 10 days * 30 days
-        assert_eq!(o.projected_month_end, Nanos(9_000_000_009));
+        assert_eq!(o.projected_month_end, p, "the projection is the one given");
         assert_eq!(o.mtd_change_pct(), Some(50.0));
         assert_eq!(o.range_daily_average(), Nanos(300_000_000));
+    }
+
+    #[test]
+    fn a_comparison_period_with_far_fewer_days_of_data_is_partial() {
+        let previous = DateRange { from: d("2026-08-01"), to: d("2026-10-29") };
+        let c = |previous_days, current_days| Comparison { previous, previous_days, current_days };
+        let note = c(30, 90).note().expect("30 of 90 days is partial");
+        assert!(
+            note.contains("2026-08-01 – 2026-10-29 holds spend on 30 of its 90 days, against 90 days"),
+            "{note}"
+        );
+        // the 90 % line: 81 of 90 is full, 80 is not
+        assert!(!c(81, 90).is_partial());
+        assert!(c(80, 90).is_partial());
+        // a sparse source (monthly invoices) compared with itself is not partial
+        assert!(!c(3, 3).is_partial());
+        assert!(c(0, 1).is_partial());
+        assert!(!c(0, 0).is_partial(), "nothing against nothing: no change to withhold");
+        assert_eq!(c(90, 90).note(), None);
     }
 
     #[test]
@@ -248,12 +329,14 @@ mod tests {
         assert_eq!(t.rest, Nanos(1));
         let c = Coverage { dim: Dim::Team, tagged: Nanos(2), total: Nanos(3) };
         assert_eq!(c.pct(), Some(66.7));
+        assert_eq!(c.bp(), Some(6_670), "the shown 66.7 %");
+        // the explorer's "(not set)" bucket is the untagged part, whatever the other values are
+        let groups =
+            vec![("a".to_string(), Nanos(3)), ("(not set)".to_string(), Nanos(1)), ("".into(), Nanos(0))];
+        assert_eq!(
+            Coverage::of(Dim::Team, &groups),
+            Coverage { dim: Dim::Team, tagged: Nanos(3), total: Nanos(4) }
+        );
         assert_eq!(Coverage { dim: Dim::Team, tagged: Nanos(0), total: Nanos(0) }.pct(), None);
-    }
-
-    #[test]
-    fn projection_on_the_first_and_last_day() {
-        assert_eq!(project_month_end(d("2026-02-01"), Nanos(10)), Nanos(280));
-        assert_eq!(project_month_end(d("2026-02-28"), Nanos(10)), Nanos(10));
     }
 }

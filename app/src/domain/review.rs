@@ -220,6 +220,8 @@ pub struct ReviewPage {
     /// This review's action items and the open ones carried over from earlier reviews.
     pub actions: Vec<ActionItem>,
     pub can_edit: bool,
+    /// Whether this person may close it (finance, admins): the button shows only then.
+    pub can_close: bool,
 }
 
 /// What changed between frozen figures and the same figures now.

@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::forecast::{forecast, Point};
+use super::forecast::{forecast, Forecast, Point};
 use super::{DateRange, Nanos};
 
 /// Days of history a forecast learns from (eight points per weekday), as in budget evaluation.
@@ -38,6 +38,20 @@ pub fn snapshot_as_of(
     daily: &[Nanos],
     reconstructed: bool,
 ) -> Snapshot {
+    project_as_of(period, as_of, series_from, daily, reconstructed).0
+}
+
+/// The one projection of a period's end that every page shows (a budget's header and its
+/// snapshots, the Overview's month end): the whole days of the period before `as_of`, plus
+/// the forecast of `as_of` through the period's last day. Also returns that forecast (its
+/// first point is `as_of` itself), for run-out dates and charts.
+pub fn project_as_of(
+    period: DateRange,
+    as_of: NaiveDate,
+    series_from: NaiveDate,
+    daily: &[Nanos],
+    reconstructed: bool,
+) -> (Snapshot, Forecast) {
     let at = |d: NaiveDate| -> Nanos {
         let i = (d - series_from).num_days();
         if i < 0 {
@@ -55,14 +69,21 @@ pub fn snapshot_as_of(
     let horizon = ((period.to - as_of).num_days() + 1).max(0) as usize;
     let f = forecast(&history, 7, horizon);
     let rest = f.total(horizon);
-    Snapshot {
+    let snapshot = Snapshot {
         period_start: period.from,
         as_of,
         actual,
         projected: Point { point: actual + rest.point, low: actual + rest.low, high: actual + rest.high },
         method: f.method.label(),
         reconstructed,
-    }
+    };
+    (snapshot, f)
+}
+
+/// A projection seen during its first day: never below what is already spent (today's spend
+/// so far can outrun today's forecast).
+pub fn at_least(p: Point, spent: Nanos) -> Point {
+    Point { point: p.point.max(spent), low: p.low.max(spent), high: p.high.max(spent) }
 }
 
 /// How far a period's snapshots were from its final actual spend.

@@ -51,3 +51,47 @@ mod tests {
         assert_eq!(super::encode_query_value("/spend"), "/spend");
     }
 }
+
+/// Edit distance (insertions, deletions, substitutions) between two short strings, by chars.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The known value a typo most likely meant: the nearest within two edits (case-insensitive),
+/// or one that differs only in case.
+pub fn closest<'a>(typed: &str, known: &'a [String]) -> Option<&'a str> {
+    let t = typed.to_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&t, &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+        .map(|(_, k)| k.as_str())
+}
+
+#[cfg(test)]
+mod closest_tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_finds_the_value_it_meant() {
+        assert_eq!(edit_distance("suport", "support"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let known = vec!["search".to_string(), "support".to_string(), "platform".to_string()];
+        assert_eq!(closest("suport", &known), Some("support"));
+        assert_eq!(closest("SEARCH", &known), Some("search"));
+        assert_eq!(closest("billing", &known), None);
+    }
+}

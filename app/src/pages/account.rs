@@ -21,7 +21,7 @@ pub fn AccountPage() -> impl IntoView {
                         <section class="panel form-panel">
                             <p data-testid="account-who">{format!("{} · {} · {}", me.name, me.email, me.role)}</p>
                             <h2>"Change password"</h2>
-                            <ActionForm action=change attr:class="stack">
+                            <ActionForm action=change node_ref=crate::components::reset_on_success(change) attr:class="stack">
                                 <label>
                                     "Current password"
                                     <input type="password" name="current_password" required autocomplete="current-password" data-testid="current-password"/>

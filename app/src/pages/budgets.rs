@@ -6,8 +6,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{
-    forecast_accuracy, get_budget, list_budgets, BudgetsPage, CreateBudget, DeleteBudget, MarkAlertsRead,
-    UpdateBudget,
+    forecast_accuracy, get_budget, list_budgets, BudgetsPage, CreateBudget, DeleteBudget, UpdateBudget,
 };
 use crate::charts;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError};
@@ -20,8 +19,8 @@ use crate::domain::Nanos;
 #[component]
 pub fn BudgetsListPage() -> impl IntoView {
     let create = ServerAction::<CreateBudget>::new();
-    let read = ServerAction::<MarkAlertsRead>::new();
-    let page = Resource::new(move || (create.version().get(), read.version().get()), |_| list_budgets());
+    let create_saved = crate::components::saves(create);
+    let page = Resource::new(move || create_saved.get(), |_| list_budgets());
     view! {
         <Title text="Budgets · Costroom"/>
         <h1>"Budgets"</h1>
@@ -33,7 +32,7 @@ pub fn BudgetsListPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading budgets…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <Budgets p create read/> }.into_any(),
+                    Ok(p) => view! { <Budgets p create/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -80,12 +79,7 @@ fn line_row(l: BudgetLine) -> impl IntoView {
 }
 
 #[component]
-fn Budgets(
-    p: BudgetsPage,
-    create: ServerAction<CreateBudget>,
-    read: ServerAction<MarkAlertsRead>,
-) -> impl IntoView {
-    let unread = p.alerts.iter().filter(|a| !a.read).count();
+fn Budgets(p: BudgetsPage, create: ServerAction<CreateBudget>) -> impl IntoView {
     view! {
         <section class="panel">
             <table data-testid="budgets">
@@ -107,10 +101,8 @@ fn Budgets(
         </section>
         <section class="panel" aria-label="Alerts" id="alerts">
             <div class="panel-head">
-                <h2>{format!("Alerts ({unread} unread)")}</h2>
-                <ActionForm action=read>
-                    <button type="submit" data-testid="alerts-read">"Mark all read"</button>
-                </ActionForm>
+                <h2>"Budget alerts"</h2>
+                <A href="/alerts">"Your inbox (read and unread)"</A>
             </div>
             <ul data-testid="budget-alerts" class="alerts">
                 {p
@@ -118,7 +110,7 @@ fn Budgets(
                     .into_iter()
                     .map(|a| {
                         view! {
-                            <li data-kind=a.kind.clone() data-threshold=a.threshold.to_string() class:unread=!a.read>
+                            <li data-kind=a.kind.clone() data-threshold=a.threshold.to_string()>
                                 <time>{a.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
                                 " "
                                 {a.message}
@@ -132,14 +124,17 @@ fn Budgets(
             .can_edit
             .then(|| {
                 let err = Signal::derive(move || create.value().get().and_then(Result::err).map(|e| e.to_string()));
+                let dim = RwSignal::new("organisation".to_string());
+                let known = p.known.clone();
                 view! {
                     <section class="panel form-panel">
                         <h2>"New budget"</h2>
-                        <ActionForm action=create attr:class="stack">
+                        <ScopeLists known/>
+                        <ActionForm action=create node_ref=crate::components::reset_on_success(create) attr:class="stack">
                             <label>"Name" <input name="name" required data-testid="budget-name"/> <FieldError error=err field="name"/></label>
                             <label>
                                 "Scope "
-                                <select name="scope" data-testid="budget-scope">
+                                <select name="scope" data-testid="budget-scope" on:change=move |ev| dim.set(event_target_value(&ev))>
                                     <option value="organisation">"Whole organisation"</option>
                                     <option value="team">"Team"</option>
                                     <option value="initiative">"Initiative"</option>
@@ -150,7 +145,12 @@ fn Budgets(
                                 </select>
                                 <FieldError error=err field="scope"/>
                             </label>
-                            <label>"Scope value (team name, model, …)" <input name="scope_value" data-testid="budget-scope-value"/> <FieldError error=err field="scope_value"/></label>
+                            <label>
+                                "Scope value (type to search the known ones)"
+                                <input name="scope_value" data-testid="budget-scope-value" autocomplete="off" list=move || format!("known-{}", dim.get())/>
+                                <FieldError error=err field="scope_value"/>
+                            </label>
+                            <label><input type="checkbox" name="save_unmatched" value="on" data-testid="budget-save-unmatched"/> " No spend yet: save anyway"</label>
                             <label>
                                 "Period "
                                 <select name="period" data-testid="budget-period">
@@ -172,6 +172,22 @@ fn Budgets(
     }
 }
 
+/// One `<datalist>` per scope dimension (`known-<dim>`): the browser's own search over the
+/// values a scope can name.
+#[component]
+pub fn ScopeLists(known: Vec<(String, Vec<String>)>) -> impl IntoView {
+    known
+        .into_iter()
+        .map(|(dim, values)| {
+            view! {
+                <datalist id=format!("known-{dim}")>
+                    {values.into_iter().map(|v| view! { <option value=v/> }).collect_view()}
+                </datalist>
+            }
+        })
+        .collect_view()
+}
+
 /// `/budgets/:id`: burn-up chart (actual, projection, amount) with its table, what drove the
 /// spend, and the budget's alerts.
 #[component]
@@ -179,21 +195,24 @@ pub fn BudgetPage() -> impl IntoView {
     let params = use_params_map();
     let update = ServerAction::<UpdateBudget>::new();
     let delete = ServerAction::<DeleteBudget>::new();
+    let update_saved = crate::components::saves(update);
     let detail = Resource::new(
         move || {
-            (params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0), update.version().get())
+            (params.read().get("id").and_then(|i| i.parse::<i64>().ok()).unwrap_or(0), update_saved.get())
         },
         |(id, _)| get_budget(id),
     );
     view! {
-        <Title text="Budget · Costroom"/>
         <p>
             <A href="/budgets">"← All budgets"</A>
         </p>
         <Transition fallback=|| view! { <p class="muted">"Loading the budget…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok((d, can_edit)) => view! { <Detail d can_edit update delete/> }.into_any(),
+                    Ok((d, can_edit)) => {
+                        let title = format!("{} · Budget · Costroom", d.line.budget.name);
+                        view! { <Title text=title/> <Detail d can_edit update delete/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -236,7 +255,7 @@ fn Detail(
         <p data-testid="budget-summary">{summary}</p>
         <section class="panel" aria-label="Burn-up">
             <h2>"Actual vs forecast vs budget"</h2>
-            <EChart id="chart-budget" chart=chart/>
+            <EChart id="chart-budget" chart=chart table=false label="Burn-up: actual spend, projection and the budget amount by day"/>
             <details>
                 <summary>"Daily figures"</summary>
                 <table data-testid="budget-days">
@@ -339,6 +358,7 @@ fn edit_form(
                 <label>"Name" <input name="name" value=name required data-testid="edit-name"/> <FieldError error=err field="name"/></label>
                 <label>"Scope (organisation, team, initiative, feature, model, provider, customer, tag:KEY)" <input name="scope" value=scope/> <FieldError error=err field="scope"/></label>
                 <label>"Scope value" <input name="scope_value" value=scope_value/> <FieldError error=err field="scope_value"/></label>
+                <label><input type="checkbox" name="save_unmatched" value="on"/> " No spend yet: save anyway"</label>
                 <label>
                     "Period "
                     <select name="period">
@@ -408,7 +428,7 @@ fn forecast_section(h: PeriodForecast, amount: Nanos) -> impl IntoView {
         <section class="panel" aria-label=label data-testid=testid>
             <h2>{title}</h2>
             <p data-testid="forecast-summary">{summary}</p>
-            <EChart id=id chart=chart/>
+            <EChart id=id chart=chart table=false label="Forecast made on each day against the final actual"/>
             <details>
                 <summary>"Each day's forecast"</summary>
                 <table data-testid="snapshots">

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::initiatives::{
     get_initiative, list_initiatives, CorrectOutcome, CreateInitiative, DecideFlag, InitiativesPage,
-    RecordOutcome, RemoveOutcome, SetZombieRules, UpdateInitiative,
+    RecordOutcome, RemoveOutcome, SetZombieRules, UpdateInitiative, VerifyOutcome,
 };
 use crate::charts;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError, KpiTile};
@@ -51,14 +51,16 @@ pub fn InitiativesListPage() -> impl IntoView {
     let create = ServerAction::<CreateInitiative>::new();
     let set_rules = ServerAction::<SetZombieRules>::new();
     let query = use_query_map();
+    let create_saved = crate::components::saves(create);
+    let set_rules_saved = crate::components::saves(set_rules);
     let page = Resource::new(
         move || {
             let q = query.read();
             (
                 q.get("from").unwrap_or_default(),
                 q.get("to").unwrap_or_default(),
-                create.version().get(),
-                set_rules.version().get(),
+                create_saved.get(),
+                set_rules_saved.get(),
             )
         },
         |(from, to, _, _)| list_initiatives(from, to),
@@ -187,6 +189,7 @@ fn RulesForm(r: ZombieRules, set_rules: ServerAction<SetZombieRules>) -> impl In
                 <label>"…flag when ROI is below (%)" <input name="min_roi_pct" value=roi/> <FieldError error=err field="min_roi_pct"/></label>
                 <label>"Usage window (days)" <input name="usage_days" value=r.usage_days.to_string()/> <FieldError error=err field="usage_days"/></label>
                 <label>"…flag when requests fall by at least (%)" <input name="usage_drop_pct" value=r.usage_drop_pct.to_string()/> <FieldError error=err field="usage_drop_pct"/></label>
+                <label>"An outcome above this share of its initiative's value needs evidence and finance's verification (%)" <input name="evidence_share_pct" value=r.evidence_share_pct.to_string() data-testid="rules-evidence-share"/> <FieldError error=err field="evidence_share_pct"/></label>
                 <button type="submit" data-testid="rules-submit">"Save rules"</button>
             </ActionForm>
             <ActionResult value=move || set_rules.value().get() testid="rules-result" done=|_: &()| "Rules saved; flags re-evaluated.".to_string()/>
@@ -201,7 +204,7 @@ fn CreateForm(create: ServerAction<CreateInitiative>) -> impl IntoView {
     view! {
         <section class="panel form-panel">
             <h2>"New initiative"</h2>
-            <ActionForm action=create attr:class="stack">
+            <ActionForm action=create node_ref=crate::components::reset_on_success(create) attr:class="stack">
                 <label>"Key (the initiative attribute its spend carries)" <input name="key" required data-testid="init-key"/> <FieldError error=err field="key"/></label>
                 <label>"Name" <input name="name" required data-testid="init-name"/> <FieldError error=err field="name"/></label>
                 <label>"Description" <input name="description"/></label>
@@ -237,7 +240,14 @@ pub fn InitiativePage() -> impl IntoView {
     let update = ServerAction::<UpdateInitiative>::new();
     let correct = ServerAction::<CorrectOutcome>::new();
     let remove = ServerAction::<RemoveOutcome>::new();
+    let verify = ServerAction::<VerifyOutcome>::new();
     let query = use_query_map();
+    let record_saved = crate::components::saves(record);
+    let decide_saved = crate::components::saves(decide);
+    let update_saved = crate::components::saves(update);
+    let correct_saved = crate::components::saves(correct);
+    let remove_saved = crate::components::saves(remove);
+    let verify_saved = crate::components::saves(verify);
     let detail = Resource::new(
         move || {
             // an id that is not a number asks for initiative 0: the server answers "not found"
@@ -245,25 +255,28 @@ pub fn InitiativePage() -> impl IntoView {
             let id = params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
             let q = query.read();
             let versions = (
-                record.version().get(),
-                decide.version().get(),
-                update.version().get(),
-                correct.version().get(),
-                remove.version().get(),
+                record_saved.get(),
+                decide_saved.get(),
+                update_saved.get(),
+                correct_saved.get(),
+                remove_saved.get(),
+                verify_saved.get(),
             );
             (id, q.get("from").unwrap_or_default(), q.get("to").unwrap_or_default(), versions)
         },
         |(id, from, to, _)| get_initiative(id, from, to),
     );
     view! {
-        <Title text="Initiative · Costroom"/>
         <p>
             <A href="/initiatives">"← All initiatives"</A>
         </p>
         <Transition fallback=|| view! { <p class="muted">"Loading the initiative…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d record decide update correct remove/> }.into_any(),
+                    Ok(d) => {
+                        let title = format!("{} · Initiative · Costroom", d.line.initiative.name);
+                        view! { <Title text=title/> <Detail d record decide update correct remove verify/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -279,8 +292,16 @@ fn Detail(
     update: ServerAction<UpdateInitiative>,
     correct: ServerAction<CorrectOutcome>,
     remove: ServerAction<RemoveOutcome>,
+    verify: ServerAction<VerifyOutcome>,
 ) -> impl IntoView {
     let i = d.line.initiative.clone();
+    let can_verify = d.can_verify;
+    let pending_note = if d.period_metrics.unverified.0 > 0 {
+        format!("+ {} pending verification, not counted", d.period_metrics.unverified.usd())
+    } else {
+        String::new()
+    };
+    let initiative_id = i.id;
     let m = d.period_metrics.clone();
     let period = d.period;
     let can = d.line.can_manage;
@@ -325,8 +346,14 @@ fn Detail(
         <PeriodForm action=here period=Some(period)/>
         <p class="muted" data-testid="detail-period">{format!("Value, spend, net, ROI and cost per outcome over {} to {}; payback and times are lifetime.", period.from, period.to)}</p>
         <section class="kpis" aria-label="Value">
-            <KpiTile label="ROI" value=roi_text testid="kpi-roi" formula="(value − spend) ÷ spend × 100"/>
-            <KpiTile label="Value" value=m.value.usd() testid="kpi-value" formula="Σ recorded outcome values"/>
+            <KpiTile label="ROI" value=roi_text testid="kpi-roi" formula="(value − spend) ÷ spend × 100, outcomes pending verification left out"/>
+            <KpiTile
+                label="Value"
+                value=m.value.usd()
+                note=pending_note
+                testid="kpi-value"
+                formula="Σ recorded outcome values, except outcomes pending finance's verification"
+            />
             <KpiTile label="Spend" value=m.spend.usd() testid="kpi-spend" formula="every source of spend attributed to the initiative since kickoff"/>
             <KpiTile label="Net value" value=m.net.usd() testid="kpi-net" formula="value − spend"/>
             <KpiTile
@@ -346,7 +373,7 @@ fn Detail(
         </section>
         <section class="panel" aria-label="Spend and value">
             <h2>"Cumulative spend vs value"</h2>
-            <EChart id="chart-initiative" chart=chart/>
+            <EChart id="chart-initiative" chart=chart label="The initiative's cost and value over time"/>
         </section>
         <FlagsSection flags=d.flags.clone() today=d.today can decide/>
         <Months months=d.months.clone()/>
@@ -362,6 +389,7 @@ fn Detail(
                         <th scope="col" class="num">"Baseline cost"</th>
                         <th scope="col">"Note"</th>
                         <th scope="col">"Recorded by"</th>
+                        <th scope="col">"Trust"</th>
                         <th scope="col">"History"</th>
                     </tr>
                 </thead>
@@ -390,6 +418,20 @@ fn Detail(
                                     <td class="num">{o.baseline_cost.map(Nanos::usd).unwrap_or_default()}</td>
                                     <td>{o.note.clone()} {evidence}</td>
                                     <td>{o.recorded_by.clone()}</td>
+                                    <td data-testid="outcome-trust" data-counted=o.counted().to_string()>
+                                        {match (&o.verified_by, o.pending) {
+                                            (Some(by), _) => format!("verified by {by}"),
+                                            (None, true) => "pending verification (not counted)".to_string(),
+                                            (None, false) => "counted".to_string(),
+                                        }}
+                                        {(can_verify && !o.counted()).then(|| view! {
+                                            <ActionForm action=verify attr:class="inline">
+                                                <input type="hidden" name="initiative" value=initiative_id.to_string()/>
+                                                <input type="hidden" name="outcome" value=o.id.to_string()/>
+                                                <button type="submit" data-testid="verify-outcome">"Verify"</button>
+                                            </ActionForm>
+                                        })}
+                                    </td>
                                     <td>
                                         <History changes=history/>
                                         {can.then(|| view! { <CorrectForm o=o.clone() correct remove/> })}
@@ -420,7 +462,7 @@ fn OutcomeForm(id: i64, metric: String, record: ServerAction<RecordOutcome>) -> 
     view! {
         <section class="panel form-panel" id="record">
             <h2>"Record an outcome"</h2>
-            <ActionForm action=record attr:class="stack">
+            <ActionForm action=record node_ref=crate::components::reset_on_success(record) attr:class="stack">
                 <input type="hidden" name="initiative" value=id/>
                 <label>"Day (or first day of the period)" <input type="date" name="day" required data-testid="outcome-day"/> <FieldError error=err field="day"/></label>
                 <label>"Period end (optional)" <input type="date" name="period_end"/> <FieldError error=err field="period_end"/></label>
@@ -430,7 +472,7 @@ fn OutcomeForm(id: i64, metric: String, record: ServerAction<RecordOutcome>) -> 
                 <label>"Or total value (US$)" <input name="total_value" inputmode="decimal" data-testid="outcome-total"/> <FieldError error=err field="total_value"/></label>
                 <label>"Pre-AI baseline cost (US$, optional)" <input name="baseline_cost" inputmode="decimal"/> <FieldError error=err field="baseline_cost"/></label>
                 <label>"Note" <input name="note" data-testid="outcome-note"/></label>
-                <label>"Evidence link" <input name="evidence" type="url"/> <FieldError error=err field="evidence"/></label>
+                <label>"Evidence link" <input name="evidence" type="url" data-testid="outcome-evidence"/> <FieldError error=err field="evidence"/></label>
                 <button type="submit" data-testid="outcome-submit">"Record outcome"</button>
             </ActionForm>
             <ActionResult value=move || record.value().get() testid="outcome-result" done=|_: &i64| "Outcome recorded.".to_string()/>
@@ -513,7 +555,7 @@ fn FlagsSection(
 fn DecisionForm(flag: i64, decide: ServerAction<DecideFlag>) -> impl IntoView {
     let err = Signal::derive(move || decide.value().get().and_then(Result::err).map(|e| e.to_string()));
     view! {
-        <ActionForm action=decide attr:class="inline decision">
+        <ActionForm action=decide node_ref=crate::components::reset_on_success(decide) attr:class="inline decision">
             <input type="hidden" name="flag" value=flag/>
             <select name="decision" data-testid=format!("decision-{flag}")>
                 <option value="keep">"keep"</option>

@@ -30,19 +30,18 @@ pub fn LedgerPage() -> impl IntoView {
     let run = ServerAction::<AddTrainingRun>::new();
     let commit = ServerAction::<AddCommitment>::new();
     let set_rules = ServerAction::<SetLedgerRules>::new();
+    let rate_saved = crate::components::saves(rate);
+    let run_saved = crate::components::saves(run);
+    let commit_saved = crate::components::saves(commit);
+    let set_rules_saved = crate::components::saves(set_rules);
     let ledger = Resource::new(
         move || {
-            let versions = (
-                rate.version().get(),
-                run.version().get(),
-                commit.version().get(),
-                set_rules.version().get(),
-            );
+            let versions = (rate_saved.get(), run_saved.get(), commit_saved.get(), set_rules_saved.get());
             (from(), to(), versions)
         },
         |(f, t, _)| get_ledger(f, t),
     );
-    let rules = Resource::new(move || set_rules.version().get(), |_| get_ledger_rules());
+    let rules = Resource::new(move || set_rules_saved.get(), |_| get_ledger_rules());
     let job = move || query.read().get("job").and_then(|j| j.parse::<u64>().ok());
     let report = poll_job(job, import_status);
     let upload_error = query.read_untracked().get("error").map(|c| match c.as_str() {
@@ -270,7 +269,7 @@ fn Forms(
         </section>
         <section class="panel form-panel">
             <h2>"Record a training run"</h2>
-            <ActionForm action=run attr:class="stack">
+            <ActionForm action=run node_ref=crate::components::reset_on_success(run) attr:class="stack">
                 <label>"Run id" <input name="run_id" required data-testid="run-id"/></label>
                 <label>"Model" <input name="model" required data-testid="run-model"/></label>
                 <label>"Initiative" <input name="initiative" data-testid="run-initiative"/></label>
@@ -288,7 +287,7 @@ fn Forms(
         </section>
         <section class="panel form-panel">
             <h2>"Record a commitment"</h2>
-            <ActionForm action=commit attr:class="stack">
+            <ActionForm action=commit node_ref=crate::components::reset_on_success(commit) attr:class="stack">
                 <label>"Provider" <input name="provider" required data-testid="ptu-provider"/></label>
                 <label>"Model" <input name="model" required data-testid="ptu-model"/></label>
                 <label>"Deployment" <input name="deployment"/></label>

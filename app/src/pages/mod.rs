@@ -1,5 +1,6 @@
 //! One file per route.
 pub mod account;
+pub mod alerts;
 pub mod anomalies;
 pub mod budgets;
 pub mod coming_soon;
@@ -18,6 +19,7 @@ pub mod spend;
 pub mod traces;
 
 pub use account::AccountPage;
+pub use alerts::AlertsPage;
 pub use anomalies::{AnomaliesListPage, AnomalyPage};
 pub use budgets::{BudgetPage, BudgetsListPage, ForecastAccuracyPage};
 pub use coming_soon::ComingSoonPage;

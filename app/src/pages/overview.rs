@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::get_overview;
 use crate::charts;
-use crate::components::{EChart, KpiTile, SignInFirst};
+use crate::components::{DataHealth, EChart, KpiTile, SignInFirst};
 use crate::domain::explore::Metric;
 use crate::domain::ledger::SpendSource;
 use crate::domain::money::group_thousands;
@@ -103,12 +103,16 @@ fn explore(qs: &str) -> String {
 /// One dimension's biggest spenders with their change; each links to the explorer filtered
 /// to it.
 #[component]
-fn TopTile(t: TopList, range: DateRange) -> impl IntoView {
+fn TopTile(t: TopList, range: DateRange, partial: bool) -> impl IntoView {
     let key = t.dim.key();
     let testid = format!("top-{key}");
     let title = format!("Top {}s", t.dim.label().to_lowercase());
     let list_href = explore(&format!("group={key}&from={}&to={}", range.from, range.to));
-    let note = format!("change vs {} – {}", t.previous.from, t.previous.to);
+    let note = if partial {
+        format!("no change shown: {} – {} is only partly covered by data", t.previous.from, t.previous.to)
+    } else {
+        format!("change vs {} – {}", t.previous.from, t.previous.to)
+    };
     view! {
         <div class="panel top" data-testid=testid>
             <h2>
@@ -129,6 +133,7 @@ fn TopTile(t: TopList, range: DateRange) -> impl IntoView {
                                 ),
                             );
                             let change = match r.change_pct() {
+                                _ if partial => "—".into(),
                                 Some(p) => format!("{p:+.1}%"),
                                 None => "new".into(),
                             };
@@ -161,9 +166,17 @@ fn OverviewBody(o: Overview) -> impl IntoView {
         ("Month to date", DateRange::month_to_date(today)),
     ];
     let change = match o.mtd_change_pct() {
+        _ if o.mtd_vs.is_partial() => format!(
+            "no change shown: the same days last month hold spend on {} of {} days",
+            o.mtd_vs.previous_days,
+            o.mtd_vs.previous.days()
+        ),
         Some(p) => format!("{p:+.1}% vs {} same days last month", o.prev_mtd.usd()),
         None => "no spend in the same days last month".to_string(),
     };
+    let partial_note = o.range_vs.note();
+    let partial = partial_note.is_some();
+    let unpriced = o.unit.unpriced_events;
     let chart = charts::daily_spend(&o.daily);
     let days = o.range.days();
     let yesterday = today - Days::new(1);
@@ -174,135 +187,146 @@ fn OverviewBody(o: Overview) -> impl IntoView {
     };
     let range = o.range;
     let by_source_total: crate::domain::Nanos = o.by_source.iter().map(|(_, c)| *c).sum();
-    view! {
-        <section class="kpis" aria-label="Key figures">
-            <KpiTile
-                label="Month to date"
-                value=o.mtd.usd()
-                note=change
-                testid="kpi-mtd"
-                href=explore("group=team&range=mtd")
-                formula=format!(
-                    "Σ spend ({scope}) dated {} … {} (UTC)",
-                    DateRange::month_to_date(today).from,
-                    today,
-                )
-            />
-            <KpiTile
-                label="Projected month end"
-                value=o.projected_month_end.usd()
-                testid="kpi-projected"
-                formula=format!(
-                    "month to date ÷ {} days elapsed × {} days in month (linear run rate)",
-                    chrono::Datelike::day(&today),
-                    DateRange::days_in_month(today),
-                )
-            />
-            <KpiTile
-                label="Spend in range"
-                value=o.range_total.usd()
-                note=format!("{} – {} · {days} days", o.range.from, o.range.to)
-                testid="kpi-range-total"
-                formula="Σ daily spend over the selected range"
-                href=explore(&format!("group=source&from={}&to={}", range.from, range.to))
-            />
-            <KpiTile
-                label="Average per day"
-                value=o.range_daily_average().usd()
-                note=format!("{} requests in range", group_thousands(o.range_requests.max(0) as u64))
-                testid="kpi-range-avg"
-                formula=format!("spend in range ÷ {days} days")
-            />
-            <KpiTile
-                label="Cost per API call"
-                value=Metric::CostPerRequest.of(&o.unit).display(Metric::CostPerRequest)
-                testid="kpi-cost-per-request"
-                formula="token spend in range ÷ requests in range"
-                href=explore(&format!("group=model&metric=cost_per_request&source=tokens&from={}&to={}", range.from, range.to))
-            />
-            <KpiTile
-                label="Cost per 1K tokens"
-                value=Metric::CostPer1kTokens.of(&o.unit).display(Metric::CostPer1kTokens)
-                testid="kpi-cost-per-1k"
-                formula="token spend in range × 1,000 ÷ (input + output tokens) in range"
-                href=explore(&format!("group=model&metric=cost_per_1k_tokens&source=tokens&from={}&to={}", range.from, range.to))
-            />
-            {o
-                .coverage
-                .clone()
-                .into_iter()
-                .map(|c| {
-                    let key = c.dim.key();
-                    view! {
-                        <KpiTile
-                            label=format!("{} tag coverage", c.dim.label())
-                            value=c.pct().map(|p| format!("{p:.1}%")).unwrap_or_else(|| "—".into())
-                            note=format!("{} of {} carries a {}", c.tagged.usd(), c.total.usd(), key)
-                            testid=format!("kpi-coverage-{key}")
-                            formula=format!("spend with a {key} ÷ all spend in range")
-                            href=explore(&format!("group={key}&{key}=(not set)&from={}&to={}", range.from, range.to))
-                        />
-                    }
-                })
-                .collect_view()}
-        </section>
-        <BudgetTiles lines=o.budgets.clone()/>
-        <section class="top-lists" aria-label="Top spenders">
-            {o.top.clone().into_iter().map(|t| view! { <TopTile t range/> }).collect_view()}
-        </section>
-        <section class="panel" aria-label="Daily spend">
-            <div class="panel-head">
-                <h2>"Daily spend"</h2>
-                <RangeForm
-                    from=o.range.from.to_string()
-                    to=o.range.to.to_string()
-                    source=source.map(|s| s.as_str().to_string()).unwrap_or_default()
-                />
-                <ul class="presets">
-                    {presets
-                        .into_iter()
-                        .map(|(label, r)| {
-                            view! {
-                                <li>
-                                    <A href=range_href(r, source)>{label}</A>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                    <li>
-                        <A href=range_href(DateRange::last_days(yesterday, 1), source)>"Yesterday"</A>
-                    </li>
-                </ul>
-            </div>
-            <EChart id="chart-daily-spend" chart=chart/>
-            <details class="daily-table">
-                <summary>"Daily figures"</summary>
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Day"</th>
-                            <th scope="col" class="num">"Spend"</th>
-                            <th scope="col" class="num">"Requests"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {o
-                            .daily
-                            .iter()
-                            .rev()
-                            .map(|d| {
+    // its own erased view: the page as one type overflows the compiler's query depth
+    let daily = view! {
+            <section class="panel" aria-label="Daily spend">
+                <div class="panel-head">
+                    <h2>"Daily spend"</h2>
+                    <RangeForm
+                        from=o.range.from.to_string()
+                        to=o.range.to.to_string()
+                        source=source.map(|s| s.as_str().to_string()).unwrap_or_default()
+                    />
+                    <ul class="presets">
+                        {presets
+                            .into_iter()
+                            .map(|(label, r)| {
                                 view! {
-                                    <tr>
-                                        <td>{d.day.to_string()}</td>
-                                        <td class="num">{d.cost.usd()}</td>
-                                        <td class="num">{d.requests}</td>
-                                    </tr>
+                                    <li>
+                                        <A href=range_href(r, source)>{label}</A>
+                                    </li>
                                 }
                             })
                             .collect_view()}
-                    </tbody>
-                </table>
-            </details>
+                        <li>
+                            <A href=range_href(DateRange::last_days(yesterday, 1), source)>"Yesterday"</A>
+                        </li>
+                    </ul>
+                </div>
+                <EChart id="chart-daily-spend" chart=chart table=false label="Daily spend over the range in US dollars (figures in the table below)"/>
+                <details class="daily-table">
+                    <summary>"Daily figures"</summary>
+                    <table>
+                        <thead>
+                            <tr>
+                                <th scope="col">"Day"</th>
+                                <th scope="col" class="num">"Spend"</th>
+                                <th scope="col" class="num">"Requests"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {o
+                                .daily
+                                .iter()
+                                .rev()
+                                .map(|d| {
+                                    view! {
+                                        <tr>
+                                            <td>{d.day.to_string()}</td>
+                                            <td class="num">{d.cost.usd()}</td>
+                                            <td class="num">{d.requests}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </details>
+            </section>
+    }
+    .into_any();
+    let kpis = view! {
+            <section class="kpis" aria-label="Key figures">
+                <KpiTile
+                    label="Month to date"
+                    value=o.mtd.usd()
+                    note=change
+                    testid="kpi-mtd"
+                    href=explore("group=team&range=mtd")
+                    formula=format!(
+                        "Σ spend ({scope}) dated {} … {} (UTC)",
+                        DateRange::month_to_date(today).from,
+                        today,
+                    )
+                />
+                <KpiTile
+                    label="Projected month end"
+                    value=o.projected_month_end.point.usd()
+                    note=format!("95%: {} – {}", o.projected_month_end.low.usd(), o.projected_month_end.high.usd())
+                    testid="kpi-projected"
+                    formula=format!(
+                        "Σ spend ({scope}) of the whole days before {today} + forecast of {today} … month end ({}, learnt from the 56 days before); the same projection as budgets and their snapshots",
+                        o.projection_method,
+                    )
+                />
+                <KpiTile
+                    label="Spend in range"
+                    value=o.range_total.usd()
+                    note=format!("{} – {} · {days} days", o.range.from, o.range.to)
+                    testid="kpi-range-total"
+                    formula="Σ daily spend over the selected range"
+                    href=explore(&format!("group=source&from={}&to={}", range.from, range.to))
+                />
+                <KpiTile
+                    label="Average per day"
+                    value=o.range_daily_average().usd()
+                    note=format!("{} requests in range", group_thousands(o.range_requests.max(0) as u64))
+                    testid="kpi-range-avg"
+                    formula=format!("spend in range ÷ {days} days")
+                />
+                <KpiTile
+                    label="Cost per API call"
+                    value=Metric::CostPerRequest.of(&o.unit).display(Metric::CostPerRequest)
+                    testid="kpi-cost-per-request"
+                    formula="token spend in range ÷ requests in range"
+                    href=explore(&format!("group=model&metric=cost_per_request&source=tokens&from={}&to={}", range.from, range.to))
+                />
+                <KpiTile
+                    label="Cost per 1K tokens"
+                    value=Metric::CostPer1kTokens.of(&o.unit).display(Metric::CostPer1kTokens)
+                    testid="kpi-cost-per-1k"
+                    formula="token spend in range × 1,000 ÷ (input + output tokens) in range"
+                    href=explore(&format!("group=model&metric=cost_per_1k_tokens&source=tokens&from={}&to={}", range.from, range.to))
+                />
+                {o
+                    .coverage
+                    .clone()
+                    .into_iter()
+                    .map(|c| {
+                        let key = c.dim.key();
+                        view! {
+                            <KpiTile
+                                label=format!("{} tag coverage", c.dim.label())
+                                value=c.pct().map(|p| format!("{p:.1}%")).unwrap_or_else(|| "—".into())
+                                note=format!("{} of {} carries a {}", c.tagged.usd(), c.total.usd(), key)
+                                testid=format!("kpi-coverage-{key}")
+                                formula=format!("spend with a {key} ÷ all spend in range")
+                                href=explore(&format!("group={key}&{key}=(not set)&from={}&to={}", range.from, range.to))
+                            />
+                        }
+                    })
+                    .collect_view()}
+            </section>
+    }
+    .into_any();
+    view! {
+        <DataHealth unpriced stale=o.stale.clone() scope="range"/>
+        {partial_note.map(|n| view! { <p class="notice" role="note" data-testid="partial-period">{n}</p> })}
+        {daily}
+        {kpis}
+        <BudgetTiles lines=o.budgets.clone()/>
+        <section class="top-lists" aria-label="Top spenders">
+            {o.top.clone().into_iter().map(|t| view! { <TopTile t range partial/> }).collect_view()}
         </section>
         <section class="panel" aria-label="Spend by source">
             <h2>"Spend by source"</h2>

@@ -25,7 +25,8 @@ fn stage_name(s: Option<usize>) -> String {
 #[component]
 pub fn ReviewsListPage() -> impl IntoView {
     let schedule = ServerAction::<CreateReviewSchedule>::new();
-    let page = Resource::new(move || schedule.version().get(), |_| list_reviews());
+    let schedule_saved = crate::components::saves(schedule);
+    let page = Resource::new(move || schedule_saved.get(), |_| list_reviews());
     view! {
         <Title text="Reviews · Costroom"/>
         <h1>"Cost reviews"</h1>
@@ -96,7 +97,7 @@ fn ReviewsList(p: ReviewsPage, schedule: ServerAction<CreateReviewSchedule>) -> 
         {p.can_schedule.then(|| view! {
             <section class="panel form-panel">
                 <h2>"Schedule reviews"</h2>
-                <ActionForm action=schedule attr:class="stack">
+                <ActionForm action=schedule node_ref=crate::components::reset_on_success(schedule) attr:class="stack">
                     <label>"Team (blank: the whole organisation)" <input name="team"/></label>
                     <label>
                         "Cadence "
@@ -123,22 +124,28 @@ pub fn ReviewDetailPage() -> impl IntoView {
     let action = ServerAction::<AddActionItem>::new();
     let done = ServerAction::<SetActionDone>::new();
     let close = ServerAction::<CloseReview>::new();
+    let decide_saved = crate::components::saves(decide);
+    let action_saved = crate::components::saves(action);
+    let done_saved = crate::components::saves(done);
+    let close_saved = crate::components::saves(close);
     let page = Resource::new(
         move || {
             let id = params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            (id, decide.version().get(), action.version().get(), done.version().get(), close.version().get())
+            (id, decide_saved.get(), action_saved.get(), done_saved.get(), close_saved.get())
         },
         |(id, _, _, _, _)| get_review(id),
     );
     view! {
-        <Title text="Review · Costroom"/>
         <p class="no-print">
             <A href="/reviews">"← All reviews"</A>
         </p>
         <Transition fallback=|| view! { <p class="muted">"Loading the review…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <ReviewDoc p decide action done close/> }.into_any(),
+                    Ok(p) => {
+                        let title = format!("{} · Costroom", p.review.title);
+                        view! { <Title text=title/> <ReviewDoc p decide action done close/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -267,7 +274,7 @@ fn ReviewDoc(
                     {p.decisions.iter().map(|d| view! { <li>{format!("{} — {} ({})", d.text, d.by, d.at)}</li> }).collect_view()}
                 </ol>
                 {editable.then(|| view! {
-                    <ActionForm action=decide attr:class="stack no-print">
+                    <ActionForm action=decide node_ref=crate::components::reset_on_success(decide) attr:class="stack no-print">
                         <input type="hidden" name="review" value=id/>
                         <label>"Decision" <input name="text" data-testid="decision-text"/> <FieldError error=decide_err field="text"/></label>
                         <button type="submit" data-testid="decision-submit">"Record decision"</button>
@@ -300,7 +307,7 @@ fn ReviewDoc(
                     }).collect_view()}
                 </ul>
                 {editable.then(|| view! {
-                    <ActionForm action=action attr:class="stack no-print">
+                    <ActionForm action=action node_ref=crate::components::reset_on_success(action) attr:class="stack no-print">
                         <input type="hidden" name="review" value=id/>
                         <label>"Action" <input name="title" data-testid="action-title"/> <FieldError error=action_err field="title"/></label>
                         <label>"Owner's email" <input name="owner" data-testid="action-owner"/> <FieldError error=action_err field="owner"/></label>
@@ -309,7 +316,7 @@ fn ReviewDoc(
                     </ActionForm>
                 })}
             </section>
-            {open.then(|| view! {
+            {(open && p.can_close).then(|| view! {
                 <ActionForm action=close attr:class="no-print">
                     <input type="hidden" name="id" value=id/>
                     <button type="submit" data-testid="review-close">"Close the review (freeze its figures)"</button>
@@ -324,7 +331,8 @@ fn ReviewDoc(
 #[component]
 pub fn MaturityChecklistPage() -> impl IntoView {
     let set = ServerAction::<SetMaturityItem>::new();
-    let page = Resource::new(move || set.version().get(), |_| get_maturity());
+    let set_saved = crate::components::saves(set);
+    let page = Resource::new(move || set_saved.get(), |_| get_maturity());
     view! {
         <Title text="Maturity · Costroom"/>
         <h1>"Maturity"</h1>

@@ -27,11 +27,13 @@ pub fn ScopePage() -> impl IntoView {
         |(d, v, f, t)| get_scope(d, v, f, t),
     );
     view! {
-        <Title text="Spend detail · Costroom"/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(s) => view! { <Scope s/> }.into_any(),
+                    Ok(s) => {
+                        let title = format!("{} {} · Spend · Costroom", s.dim.label(), s.value);
+                        view! { <Title text=title/> <Scope s/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -53,7 +55,7 @@ fn Scope(s: ScopeView) -> impl IntoView {
         </p>
         <section class="panel" aria-label="Daily spend">
             <h2>"Daily spend"</h2>
-            <EChart id="chart-scope" chart=chart/>
+            <EChart id="chart-scope" chart=chart label="Daily spend of this scope (figures in the tables below)"/>
         </section>
         <section class="top-lists" aria-label="Breakdowns">
             {s.breakdowns.into_iter().map(|v| view! { <Breakdown v/> }).collect_view()}

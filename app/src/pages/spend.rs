@@ -10,7 +10,7 @@ use leptos_router::hooks::use_location;
 use super::links::{scope_href, spend_href};
 use crate::api::{get_spend, SpendPage};
 use crate::charts;
-use crate::components::{EChart, SignInFirst};
+use crate::components::{DataHealth, EChart, SignInFirst};
 use crate::domain::explore::{
     Dim, Granularity, Metric, SortKey, SpendQuery, SpendView, PRESETS, TABLE_METRICS,
 };
@@ -49,7 +49,7 @@ pub fn SpendPage() -> impl IntoView {
 
 #[component]
 fn Explorer(p: SpendPage) -> impl IntoView {
-    let SpendPage { view, options, .. } = p;
+    let SpendPage { view, options, stale, .. } = p;
     let chart = charts::spend::spend(&view);
     let ring = charts::spend::breakdown(&view);
     let q = view.query.clone();
@@ -61,8 +61,10 @@ fn Explorer(p: SpendPage) -> impl IntoView {
     } else {
         "Answered by summing the raw events and billing lines (this combination of dimensions has no rollup)."
     };
+    let unpriced = view.total.unpriced_events;
     view! {
         <QueryForm q=q.clone() options/>
+        <DataHealth unpriced stale scope="view"/>
         <section class="panel" aria-label="Spend chart">
             <div class="panel-head">
                 <h2 data-testid="spend-title">
@@ -86,8 +88,8 @@ fn Explorer(p: SpendPage) -> impl IntoView {
                 </p>
             </div>
             <div class="charts">
-                <EChart id="chart-spend" chart=chart width=760/>
-                <EChart id="chart-spend-ring" chart=ring width=320 height=320/>
+                <EChart id="chart-spend" chart=chart width=760 label="Spend over time by group (figures in the table below)"/>
+                <EChart id="chart-spend-ring" chart=ring width=320 height=320 table=false label="Share of each group (figures in the table below)"/>
             </div>
             <p class="muted">{source_note}</p>
         </section>

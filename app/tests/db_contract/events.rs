@@ -123,7 +123,13 @@ pub(crate) async fn overview_service_reads_month_to_date(db: Db) {
     assert_eq!(o.mtd_change_pct(), Some(100.0));
     assert_eq!(o.range_total, Nanos(1_300));
     assert_eq!(o.daily.len(), 41);
-    assert_eq!(o.projected_month_end, Nanos(600));
+    // the one projection budgets use too: the whole days before today plus the forecast of the rest
+    let november = app::domain::DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+    let (p, after, _) =
+        services::budgets::projection(&db, org, None, None, november, d("2026-11-10"), o.mtd).await.unwrap();
+    assert_eq!(o.projected_month_end, p);
+    assert_eq!(after.len(), 20, "Nov 11–30");
+    assert!(p.point >= o.mtd && p.low <= p.point && p.point <= p.high, "{p:?}");
     let err =
         services::overview::overview(&db, org, d("2026-11-10"), Some("soon"), None, None).await.unwrap_err();
     assert_eq!(err.to_string(), "from: 'soon' is not a date (expected YYYY-MM-DD)");

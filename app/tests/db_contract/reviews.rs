@@ -99,7 +99,21 @@ pub(crate) async fn anomalies_are_detected_once_with_contributors_and_counted_in
         .filter(|x| x.key.starts_with("anomaly:"))
         .collect();
     assert_eq!(sent.len(), 1, "one delivery per anomaly");
-    assert_eq!(db.unread_anomaly_alerts(org).await.unwrap(), 1);
+    // the inbox is per person: the viewer reading it leaves the engineer's bell as it was
+    let at = chrono::DateTime::from_timestamp(end, 0).unwrap();
+    let unread = |v: Vec<app::domain::inbox::InboxItem>| v.iter().filter(|i| !i.read).count();
+    let inbox = db.inbox(org, viewer.id, at).await.unwrap();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!((inbox[0].kind, inbox[0].id), (app::domain::inbox::InboxKind::Anomaly, a.id));
+    assert_eq!(db.mark_read(viewer.id, &[(inbox[0].kind, a.id)]).await.unwrap(), 1);
+    assert_eq!(db.mark_read(viewer.id, &[(inbox[0].kind, a.id)]).await.unwrap(), 0, "once");
+    assert_eq!(unread(db.inbox(org, viewer.id, at).await.unwrap()), 0);
+    assert_eq!(unread(db.inbox(org, eng.id, at).await.unwrap()), 1);
+    let later = at + chrono::Duration::days(app::domain::inbox::INBOX_DAYS + 1);
+    assert!(
+        db.inbox(org, eng.id, later).await.unwrap().is_empty(),
+        "old alerts leave the inbox and the bell"
+    );
 
     // the lifecycle: viewers may not act; steps must follow the lifecycle
     assert!(matches!(
@@ -169,7 +183,12 @@ pub(crate) async fn a_closed_review_keeps_its_figures_and_the_next_one_shows_the
         (r1.meeting, r1.period),
         (d("2026-11-16"), DateRange { from: d("2026-11-09"), to: d("2026-11-15") })
     );
-    assert_eq!(db.unread_reviews(org).await.unwrap(), 1);
+    let inbox = db.inbox(org, finance.id, chrono::Utc::now()).await.unwrap();
+    assert_eq!(
+        inbox.iter().filter(|i| !i.read).map(|i| (i.kind, i.id)).collect::<Vec<_>>(),
+        vec![(app::domain::inbox::InboxKind::Review, r1.id)],
+        "a new review is in the inbox"
+    );
 
     let page = reviews::page(&db, org, &finance, today, r1.id).await.unwrap();
     assert_eq!(

@@ -16,7 +16,9 @@ pub fn ApiKeysPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
+    let create_saved = crate::components::saves(create);
+    let revoke_saved = crate::components::saves(revoke);
+    let keys = Resource::new(move || (create_saved.get(), revoke_saved.get()), |_| list_api_keys());
     // Created here, not inside the form's Suspend: resources must be created in the same order
     // during hydration as on the server, and an async block resolves in no fixed order.
     let teams = Resource::new(|| (), |_| list_teams());
@@ -53,7 +55,8 @@ pub fn ApiKeysPage() -> impl IntoView {
 #[component]
 fn OtelMapping(me: Resource<Result<Option<crate::api::Me>, crate::error::AppError>>) -> impl IntoView {
     let save = ServerAction::<SetAttributeMapping>::new();
-    let mapping = Resource::new(move || save.version().get(), |_| get_attribute_mapping());
+    let save_saved = crate::components::saves(save);
+    let mapping = Resource::new(move || save_saved.get(), |_| get_attribute_mapping());
     view! {
         <section class="panel form-panel" data-testid="otel-mapping">
             <h2>"OpenTelemetry attribution"</h2>
@@ -190,7 +193,7 @@ fn CreateKeyForm(
     view! {
         <section class="panel form-panel">
             <h2>"Create a key"</h2>
-            <ActionForm action=create attr:class="stack">
+            <ActionForm action=create node_ref=crate::components::reset_on_success(create) attr:class="stack">
                 <label>"Name (what uses it)" <input name="name" required data-testid="key-name"/></label>
                 <label>
                     "Team"
@@ -201,6 +204,7 @@ fn CreateKeyForm(
                                 <select name="team" required data-testid="key-team">
                                     {teams
                                         .into_iter()
+                                        .filter(|t| !t.spend_only)
                                         .map(|t| view! { <option value=t.slug.clone()>{format!("{} ({})", t.name, t.slug)}</option> })
                                         .collect_view()}
                                 </select>

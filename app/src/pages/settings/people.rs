@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::SettingsTabs;
-use crate::api::{list_people, whoami, AddPerson, ChangeRole, Person, SetDisabled};
+use crate::api::{list_people, list_teams, whoami, AddPerson, ChangeRole, Person, SetDisabled};
 use crate::components::{ActionResult, ErrorNotice};
 use crate::domain::{Right, Role};
 
@@ -13,10 +13,12 @@ pub fn PeoplePage() -> impl IntoView {
     let add = ServerAction::<AddPerson>::new();
     let role = ServerAction::<ChangeRole>::new();
     let disable = ServerAction::<SetDisabled>::new();
-    let people = Resource::new(
-        move || (add.version().get(), role.version().get(), disable.version().get()),
-        |_| list_people(),
-    );
+    let add_saved = crate::components::saves(add);
+    let teams = Resource::new(move || add_saved.get(), |_| list_teams());
+    let role_saved = crate::components::saves(role);
+    let disable_saved = crate::components::saves(disable);
+    let people =
+        Resource::new(move || (add_saved.get(), role_saved.get(), disable_saved.get()), |_| list_people());
     view! {
         <Title text="People · Costroom"/>
         <h1>"People"</h1>
@@ -39,7 +41,14 @@ pub fn PeoplePage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let admin = me.await.ok().flatten().is_some_and(|m| m.role.can(Right::ManagePeople));
-                admin.then(|| view! { <AddPersonForm add/> })
+                let known: Vec<String> = teams
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| !t.spend_only)
+                    .map(|t| t.slug)
+                    .collect();
+                admin.then(|| view! { <AddPersonForm add known/> })
             })}
         </Suspense>
     }
@@ -128,12 +137,13 @@ fn RoleForm(p: Person, role: ServerAction<ChangeRole>) -> impl IntoView {
 }
 
 #[component]
-fn AddPersonForm(add: ServerAction<AddPerson>) -> impl IntoView {
+fn AddPersonForm(add: ServerAction<AddPerson>, known: Vec<String>) -> impl IntoView {
     view! {
         <section class="panel form-panel">
+            <datalist id="known-teams">{known.into_iter().map(|t| view! { <option value=t/> }).collect_view()}</datalist>
             <h2>"Add a person"</h2>
             <p class="muted">"Pass the initial password on to them; they change it under My account."</p>
-            <ActionForm action=add attr:class="stack" attr:data-testid="add-person">
+            <ActionForm action=add node_ref=crate::components::reset_on_success(add) attr:class="stack" attr:data-testid="add-person">
                 <label>"Name" <input name="name" required data-testid="person-name"/></label>
                 <label>"E-mail" <input type="email" name="email" required data-testid="person-email"/></label>
                 <label>
@@ -145,7 +155,8 @@ fn AddPersonForm(add: ServerAction<AddPerson>) -> impl IntoView {
                             .collect_view()}
                     </select>
                 </label>
-                <label>"Team (optional, slug)" <input name="team" data-testid="person-team"/></label>
+                <label>"Team (optional; type to search)" <input name="team" list="known-teams" autocomplete="off" data-testid="person-team"/></label>
+                <label><input type="checkbox" name="create_team" value="on" data-testid="person-create-team"/> " Create this team (when it does not exist yet)"</label>
                 <label>
                     "Initial password (at least 12 characters)"
                     <input type="password" name="password" required minlength="12" autocomplete="new-password" data-testid="person-password"/>

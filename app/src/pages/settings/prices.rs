@@ -21,8 +21,8 @@ pub fn PriceBookPage() -> impl IntoView {
     let q = move |k: &str| query.read().get(k);
     let me = Resource::new(|| (), |_| whoami());
     let set = ServerAction::<SetModelPrice>::new();
-    let page =
-        Resource::new(move || (q("q"), q("model"), set.version().get()), |(q, m, _)| list_prices(q, m));
+    let set_saved = crate::components::saves(set);
+    let page = Resource::new(move || (q("q"), q("model"), set_saved.get()), |(q, m, _)| list_prices(q, m));
     // The re-price job's resources live here, not in the form inside a Suspend: hydration
     // must create resources in the same order as the server did.
     let start = ServerAction::<StartRecompute>::new();
@@ -151,7 +151,7 @@ fn SetPriceForm(set: ServerAction<SetModelPrice>, model: String, provider: Strin
         <section class="panel form-panel" id="set-price">
             <h2>"Set the organisation's own price"</h2>
             <p class="muted">"A negotiated rate, or a model the public list lacks. USD per million tokens."</p>
-            <ActionForm action=set attr:class="stack">
+            <ActionForm action=set node_ref=crate::components::reset_on_success(set) attr:class="stack">
                 <label>"Model (as events name it)" <input name="model" required value=model data-testid="set-model"/></label>
                 <label>"Provider" <input name="provider" required value=provider data-testid="set-provider"/></label>
                 <label>"In force from" <input type="date" name="effective_from" required data-testid="set-from"/></label>

@@ -12,7 +12,9 @@ pub fn TeamsPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
     let create = ServerAction::<CreateTeam>::new();
     let member = ServerAction::<SetTeamMember>::new();
-    let teams = Resource::new(move || (create.version().get(), member.version().get()), |_| list_teams());
+    let create_saved = crate::components::saves(create);
+    let member_saved = crate::components::saves(member);
+    let teams = Resource::new(move || (create_saved.get(), member_saved.get()), |_| list_teams());
     view! {
         <Title text="Teams · Costroom"/>
         <h1>"Teams"</h1>
@@ -21,7 +23,7 @@ pub fn TeamsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let admin = me.await.ok().flatten().is_some_and(|m| m.role.can(Right::ManagePeople));
                 match teams.await {
-                    Ok(list) => view! { <TeamsTable list admin member/> }.into_any(),
+                    Ok(list) => view! { <TeamsTable list admin member create/> }.into_any(),
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
             })}
@@ -33,7 +35,7 @@ pub fn TeamsPage() -> impl IntoView {
                 admin.then(|| view! {
                     <section class="panel form-panel">
                         <h2>"Create a team"</h2>
-                        <ActionForm action=create attr:class="stack">
+                        <ActionForm action=create node_ref=crate::components::reset_on_success(create) attr:class="stack">
                             <label>
                                 "Slug (lower-case letters, digits, dashes; used in events and imports)"
                                 <input name="slug" required pattern="[a-z0-9][a-z0-9-]*" data-testid="team-slug"/>
@@ -50,7 +52,12 @@ pub fn TeamsPage() -> impl IntoView {
 }
 
 #[component]
-fn TeamsTable(list: Vec<TeamInfo>, admin: bool, member: ServerAction<SetTeamMember>) -> impl IntoView {
+fn TeamsTable(
+    list: Vec<TeamInfo>,
+    admin: bool,
+    member: ServerAction<SetTeamMember>,
+    create: ServerAction<CreateTeam>,
+) -> impl IntoView {
     if list.is_empty() {
         return view! { <p class="muted">"No teams yet."</p> }.into_any();
     }
@@ -69,6 +76,24 @@ fn TeamsTable(list: Vec<TeamInfo>, admin: bool, member: ServerAction<SetTeamMemb
                         .into_iter()
                         .map(|t| {
                             let slug = t.slug.clone();
+                            if t.spend_only {
+                                let shown = slug.clone();
+                                let create_it = admin.then(move || view! {
+                                    <ActionForm action=create attr:class="inline">
+                                        <input type="hidden" name="slug" value=slug.clone()/>
+                                        <input type="hidden" name="name" value=slug.clone()/>
+                                        <button type="submit" data-testid=format!("create-team-{slug}")>"Create this team"</button>
+                                    </ActionForm>
+                                });
+                                return view! {
+                                    <tr data-testid=format!("team-{shown}") data-spend-only="true">
+                                        <td>{shown.clone()}</td>
+                                        <td class="muted">"Seen in spend, not created yet (no members or keys until it is)"</td>
+                                        <td>{create_it}</td>
+                                    </tr>
+                                }
+                                .into_any();
+                            }
                             let members = t
                                 .members
                                 .clone()
@@ -105,6 +130,7 @@ fn TeamsTable(list: Vec<TeamInfo>, admin: bool, member: ServerAction<SetTeamMemb
                                     </td>
                                 </tr>
                             }
+                            .into_any()
                         })
                         .collect_view()}
                 </tbody>

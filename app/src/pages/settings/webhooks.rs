@@ -23,16 +23,12 @@ pub fn WebhooksPage() -> impl IntoView {
     let test = ServerAction::<TestWebhook>::new();
     let retry = ServerAction::<RetryDelivery>::new();
     let refresh = RwSignal::new(0u32);
+    let create_saved = crate::components::saves(create);
+    let delete_saved = crate::components::saves(delete);
+    let test_saved = crate::components::saves(test);
+    let retry_saved = crate::components::saves(retry);
     let page = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                delete.version().get(),
-                test.version().get(),
-                retry.version().get(),
-                refresh.get(),
-            )
-        },
+        move || (create_saved.get(), delete_saved.get(), test_saved.get(), retry_saved.get(), refresh.get()),
         |_| list_webhooks(),
     );
     view! {
@@ -193,7 +189,7 @@ fn CreateHookForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
     view! {
         <section class="panel form-panel">
             <h2>"Add a webhook"</h2>
-            <ActionForm action=create attr:class="stack">
+            <ActionForm action=create node_ref=crate::components::reset_on_success(create) attr:class="stack">
                 <label>"Name" <input name="name" required data-testid="hook-name"/> <FieldError error=err field="name"/></label>
                 <label>
                     "Address (kept whole on the server, shown without its path)"

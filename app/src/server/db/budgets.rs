@@ -15,8 +15,7 @@ use crate::domain::Nanos;
 type BudgetRow =
     (i64, String, Option<String>, Option<String>, String, i64, bool, NaiveDate, i64, String, String);
 
-type AlertRow =
-    (i64, i64, NaiveDate, String, i64, String, i64, i64, i64, DateTime<Utc>, Option<DateTime<Utc>>);
+type AlertRow = (i64, i64, NaiveDate, String, i64, String, i64, i64, i64, DateTime<Utc>);
 
 fn budget_of(r: BudgetRow) -> Option<Budget> {
     let scope = match (r.2, r.3) {
@@ -202,21 +201,10 @@ impl Db {
         Ok(n == 1)
     }
 
-    pub async fn unread_budget_alerts(&self, org: OrgId) -> sqlx::Result<i64> {
-        const SQL: &str = "select count(*) from budget_alerts where org_id = $1 and read_at is null";
-        query_scalar(SQL).bind(org.0).fetch_one(self).await
-    }
-
-    /// Marks every alert read (the organisation shares one inbox); returns how many changed.
-    pub async fn mark_budget_alerts_read(&self, org: OrgId) -> sqlx::Result<u64> {
-        const SQL: &str = "update budget_alerts set read_at = $2 where org_id = $1 and read_at is null";
-        query(SQL).bind(org.0).bind(Utc::now()).execute(self).await.map(|r| r.rows_affected())
-    }
-
     /// The newest alerts first.
     pub async fn budget_alerts(&self, org: OrgId, limit: i64) -> sqlx::Result<Vec<BudgetAlert>> {
         const SQL: &str = "select id, budget_id, period_start, kind, threshold, message, actual_nanos, \
-            projected_nanos, amount_nanos, created_at, read_at from budget_alerts where org_id = $1 \
+            projected_nanos, amount_nanos, created_at from budget_alerts where org_id = $1 \
             order by created_at desc, id desc limit $2";
         let rows: Vec<AlertRow> = query_as(SQL).bind(org.0).bind(limit).fetch_all(self).await?;
         Ok(rows
@@ -232,7 +220,6 @@ impl Db {
                 projected: Nanos(r.7),
                 amount: Nanos(r.8),
                 created_at: r.9,
-                read: r.10.is_some(),
             })
             .collect())
     }

@@ -19,6 +19,7 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+pub mod alerts;
 pub mod anomalies;
 pub mod audit;
 pub mod budgets;

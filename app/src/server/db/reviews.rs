@@ -211,16 +211,6 @@ impl Db {
             .collect())
     }
 
-    pub async fn unread_reviews(&self, org: OrgId) -> sqlx::Result<i64> {
-        const SQL: &str = "select count(*) from reviews where org_id = $1 and read_at is null";
-        query_scalar(SQL).bind(org.0).fetch_one(self).await
-    }
-
-    pub async fn mark_reviews_read(&self, org: OrgId) -> sqlx::Result<u64> {
-        const SQL: &str = "update reviews set read_at = $2 where org_id = $1 and read_at is null";
-        Ok(query(SQL).bind(org.0).bind(now()).execute(self).await?.rows_affected())
-    }
-
     pub async fn maturity_manual(&self, org: OrgId) -> sqlx::Result<Vec<(String, Manual)>> {
         const SQL: &str =
             "select item, done, owner, evidence, done_on, updated_by from maturity_manual where org_id = $1";

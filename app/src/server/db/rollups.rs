@@ -61,6 +61,41 @@ impl Db {
             .collect())
     }
 
+    /// Days of the range holding any spend or events (of every source or of one).
+    pub async fn days_with_spend(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        source: Option<SpendSource>,
+    ) -> sqlx::Result<i64> {
+        const SQL: &str = "select count(distinct bucket) from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and bucket between $2 and $3 and ($4 is null or source = $4) and (cost_nanos <> 0 or events <> 0)";
+        query_scalar(SQL)
+            .bind(org.0)
+            .bind(day_bucket(range.from))
+            .bind(day_bucket(range.to))
+            .bind(source.map(SpendSource::as_str))
+            .fetch_one(self)
+            .await
+    }
+
+    /// Each source's newest day with spend (sources never seen are absent), for the stale-import
+    /// banner.
+    pub async fn last_spend_day_by_source(&self, org: OrgId) -> sqlx::Result<Vec<(SpendSource, NaiveDate)>> {
+        const SQL: &str = "select source, max(bucket) from usage_rollups \
+            where org_id = $1 and grain = 'day' and dim = 'total' and value = '' \
+            and (cost_nanos <> 0 or events <> 0) group by source";
+        let rows: Vec<(String, i64)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(s, b)| {
+                let source = SpendSource::parse(&s).ok()?;
+                Some((source, DateTime::from_timestamp(b, 0)?.date_naive()))
+            })
+            .collect())
+    }
+
     /// Spend per source over the range, every source present (zero when it has none).
     pub async fn cost_by_source(
         &self,

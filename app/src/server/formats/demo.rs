@@ -358,6 +358,7 @@ fn link_agent_traces(out: &mut Vec<UsageEvent>, day_start: usize, spike_start: u
                 tool.depth = Some(2);
                 tool.retry = Some(0);
                 tool.tokens = Tokens::default();
+                tool.latency_ms = Some(120);
                 tool.request_count = 0;
                 tool.cost = Nanos::ZERO;
                 tools.push(tool);
@@ -367,7 +368,9 @@ fn link_agent_traces(out: &mut Vec<UsageEvent>, day_start: usize, spike_start: u
         run += 1;
     }
     // the runaway loop: runs of 40 calls, each nested under the one before and a retry of it
-    let spike: Vec<usize> = (spike_start..out.len()).collect();
+    // (in time order: a retry never starts before the call it retries)
+    let mut spike: Vec<usize> = (spike_start..out.len()).collect();
+    spike.sort_by_key(|i| (out[*i].occurred_at, *i));
     for (n, chunk) in spike.chunks(40).enumerate() {
         let trace = format!("runaway-d{day_idx:03}-{n:03}");
         for (k, &i) in chunk.iter().enumerate() {
@@ -429,6 +432,8 @@ fn event(ids: &mut DaySeq, call: Call<'_>) -> UsageEvent {
         tokens: Tokens { input: ctx, output: gen, ..Default::default() },
         request_count: 1,
         status: "ok".into(),
+        // time to first token plus generation at ~50 tokens/s and reading the prompt
+        latency_ms: Some(250 + gen * 20 + ctx / 100),
         cost,
         cost_source: CostSource::Computed,
         ..Default::default()

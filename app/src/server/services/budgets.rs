@@ -7,8 +7,9 @@ use crate::domain::budget::{
     PeriodForecast,
 };
 use crate::domain::explore::{Dim, Filter, SpendQuery};
-use crate::domain::forecast::{forecast, Forecast, Method};
-use crate::domain::snapshot::{accuracy, snapshot_as_of, Snapshot, HISTORY_DAYS};
+use crate::domain::forecast::Point;
+use crate::domain::ledger::SpendSource;
+use crate::domain::snapshot::{accuracy, at_least, project_as_of, snapshot_as_of, Snapshot, HISTORY_DAYS};
 use crate::domain::{DateRange, Nanos};
 use crate::error::{internal, AppError};
 use crate::server::db::spend::SpendPath;
@@ -17,35 +18,69 @@ use crate::server::services::spend::view;
 
 /// Spend of the budget's scope, one figure per day of `range` (oldest first).
 async fn daily(db: &Db, org: OrgId, b: &Budget, range: DateRange) -> Result<Vec<Nanos>, AppError> {
-    let mut q = SpendQuery::total(range, None);
-    if let Some((dim, value)) = &b.scope {
+    daily_of(db, org, b.scope.as_ref(), None, range).await
+}
+
+/// Spend of `scope` (everything when `None`) from `source` (all when `None`), one figure per day.
+async fn daily_of(
+    db: &Db,
+    org: OrgId,
+    scope: Option<&(Dim, String)>,
+    source: Option<SpendSource>,
+    range: DateRange,
+) -> Result<Vec<Nanos>, AppError> {
+    let mut q = SpendQuery::total(range, source);
+    if let Some((dim, value)) = scope {
         q.filters.push(Filter { dim: dim.clone(), values: vec![value.clone()] });
     }
     let v = view(db, org, q, SpendPath::Auto).await?;
     Ok((0..v.buckets.len()).map(|i| Nanos(v.series.iter().map(|s| s.values[i].cost_nanos).sum())).collect())
 }
 
+/// The projected end of `period` seen on `today`: the one definition behind a budget's header,
+/// its snapshots and the Overview's month end ([`project_as_of`], never below what is spent).
+/// Returns the projection, the forecast of each day after `today`, and the method's name.
+pub async fn projection(
+    db: &Db,
+    org: OrgId,
+    scope: Option<&(Dim, String)>,
+    source: Option<SpendSource>,
+    period: DateRange,
+    today: NaiveDate,
+    spent: Nanos,
+) -> Result<(Point, Vec<Point>, String), AppError> {
+    if today > period.to {
+        let p = Point { point: spent, low: spent, high: spent };
+        return Ok((p, Vec::new(), "actual (the period is over)".into()));
+    }
+    let from = today - chrono::Duration::days(HISTORY_DAYS);
+    let series = daily_of(db, org, scope, source, DateRange { from, to: today }).await?;
+    let (snap, f) = project_as_of(period, today, from, &series, false);
+    let after_today = f.points.into_iter().skip(1).collect();
+    Ok((at_least(snap.projected, spent), after_today, snap.method))
+}
+
 /// A budget's evaluation on `today`, with the period's daily actuals and the forecast of the
-/// days left it was made from (empty before the budget starts).
+/// days after today it was made from (empty before the budget starts).
 async fn evaluated(
     db: &Db,
     org: OrgId,
     today: NaiveDate,
     b: &Budget,
-) -> Result<(BudgetLine, Vec<(NaiveDate, Nanos)>, Forecast), AppError> {
+) -> Result<(BudgetLine, Vec<(NaiveDate, Nanos)>, Vec<Point>), AppError> {
     let Some(period) = b.period_for(today) else {
         let line = BudgetLine { budget: b.clone(), evaluation: None, method: None };
-        return Ok((line, Vec::new(), Forecast { method: Method::Mean, points: Vec::new() }));
+        return Ok((line, Vec::new(), Vec::new()));
     };
     let range = DateRange { from: period.from, to: today.min(period.to) };
     let days: Vec<(NaiveDate, Nanos)> = range.iter_days().zip(daily(db, org, b, range).await?).collect();
     let actual: Nanos = days.iter().map(|(_, v)| *v).sum();
-    let history = daily(db, org, b, DateRange::last_days(today, HISTORY_DAYS as u64)).await?;
-    let left = (period.to - today).num_days().max(0) as usize;
-    let f = forecast(&history, 7, left);
-    let e = evaluate(b, period, today, actual, &f);
-    let line = BudgetLine { budget: b.clone(), evaluation: Some(e), method: Some(f.method.label()) };
-    Ok((line, days, f))
+    let (projected, after_today, method) =
+        projection(db, org, b.scope.as_ref(), None, period, today, actual).await?;
+    let daily: Vec<Nanos> = after_today.iter().map(|p| p.point).collect();
+    let e = evaluate(b, period, today, actual, projected, &daily);
+    let line = BudgetLine { budget: b.clone(), evaluation: Some(e), method: Some(method) };
+    Ok((line, days, after_today))
 }
 
 /// One budget on `today`.
@@ -97,7 +132,6 @@ pub async fn detail(db: &Db, org: OrgId, today: NaiveDate, id: i64) -> Result<Bu
     let period = b.period_for(today).unwrap_or_else(|| b.period.containing(b.start, b.fiscal_start_month));
     let through = today.min(period.to);
     let forecast_days = f
-        .points
         .iter()
         .enumerate()
         .filter_map(|(i, p)| today.checked_add_days(chrono::Days::new(i as u64 + 1)).map(|d| (d, *p)))
@@ -115,6 +149,28 @@ pub async fn detail(db: &Db, org: OrgId, today: NaiveDate, id: i64) -> Result<Bu
     let alerts = db.budget_alerts(org, 500).await?.into_iter().filter(|a| a.budget_id == id).collect();
     let history = forecast_history(db, org, today, &b).await?;
     Ok(BudgetDetail { line, actual_days, forecast_days, breakdown, alerts, history })
+}
+
+/// Refuses a scope that matches nothing known unless `confirmed` (see
+/// [`super::spend::check_scope`]); a budget keeping the scope it had is not asked again.
+pub async fn check_scope(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    b: &Budget,
+    id: Option<i64>,
+    confirmed: bool,
+) -> Result<(), AppError> {
+    let Some((dim, value)) = &b.scope else { return Ok(()) };
+    if confirmed {
+        return Ok(());
+    }
+    if let Some(id) = id {
+        if existing(db, org, id).await?.scope == b.scope {
+            return Ok(());
+        }
+    }
+    super::spend::check_scope(db, org, today, dim, value).await
 }
 
 /// Stores a budget (already parsed), audited, then evaluates so its alerts appear at once.

@@ -171,6 +171,8 @@ pub async fn seed_initiatives(
                     evidence: String::new(),
                     external_id: None,
                     recorded_by: owner.to_string(),
+                    pending: false,
+                    verified_by: None,
                 });
             }
             d += Duration::days(7);

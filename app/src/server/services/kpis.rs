@@ -43,7 +43,7 @@ async fn inputs(db: &Db, org: OrgId, range: DateRange) -> Result<KpiInputs, AppE
             .outcomes(org, None)
             .await?
             .iter()
-            .filter(|o| (range.from..=range.to).contains(&o.day))
+            .filter(|o| o.counted() && (range.from..=range.to).contains(&o.day))
             .map(|o| o.value)
             .sum(),
         initiative_spend: super::initiatives::attributed_spend(db, org, range).await?,

@@ -1,4 +1,5 @@
 //! Use cases: validate input, read or write through `db`, compute with `domain`.
+pub mod alerts;
 pub mod anomalies;
 pub mod auth;
 pub mod budgets;

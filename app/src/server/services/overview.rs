@@ -1,9 +1,9 @@
 //! The Overview page's figures.
 use chrono::NaiveDate;
 
-use crate::domain::explore::{Dim, SpendQuery, NOT_SET};
-use crate::domain::ledger::SpendSource;
-use crate::domain::overview::{previous_period, top_list, Coverage};
+use crate::domain::explore::{Dim, SpendQuery};
+use crate::domain::ledger::{SpendSource, StaleSource};
+use crate::domain::overview::{previous_period, top_list, Comparison, Coverage};
 use crate::domain::{DateRange, Nanos, Overview};
 use crate::error::AppError;
 use crate::server::db::spend::SpendPath;
@@ -29,17 +29,29 @@ pub async fn overview(
     let mtd = db.cost_between(org, DateRange::month_to_date(today), source).await?;
     let prev = db.cost_between(org, DateRange::same_days_last_month(today), source).await?;
     let by_source = db.cost_by_source(org, range).await?;
-    let mut o = Overview::build(today, range, &rows, mtd, prev);
+    let month = crate::domain::budget::BudgetPeriod::Month.containing(today, 1);
+    let (projected, _, method) = super::budgets::projection(db, org, None, source, month, today, mtd).await?;
+    let mut o = Overview::build(today, range, &rows, mtd, prev, (projected, method));
     o.source = source;
-    o.by_source = by_source;
     let previous = previous_period(range);
+    let same_days = DateRange::same_days_last_month(today);
+    o.range_vs = Comparison {
+        previous,
+        previous_days: db.days_with_spend(org, previous, source).await?,
+        current_days: db.days_with_spend(org, range, source).await?,
+    };
+    o.mtd_vs = Comparison {
+        previous: same_days,
+        previous_days: db.days_with_spend(org, same_days, source).await?,
+        current_days: db.days_with_spend(org, DateRange::month_to_date(today), source).await?,
+    };
+    o.stale = stale_sources(db, org, today).await?;
+    o.by_source = by_source;
     for dim in [Dim::Team, Dim::Feature, Dim::Model, Dim::Customer, Dim::Initiative] {
         let now = by_value(db, org, &dim, range, source).await?;
         let before = by_value(db, org, &dim, previous, source).await?;
         if dim != Dim::Model && dim != Dim::Customer {
-            let total: Nanos = now.iter().map(|(_, c)| *c).sum();
-            let untagged: Nanos = now.iter().filter(|(v, _)| v == NOT_SET).map(|(_, c)| *c).sum();
-            o.coverage.push(Coverage { dim: dim.clone(), tagged: total - untagged, total });
+            o.coverage.push(Coverage::of(dim.clone(), &now));
         }
         if dim != Dim::Initiative {
             o.top.push(top_list(dim, &now, &before, TOP_N, previous));
@@ -53,6 +65,12 @@ pub async fn overview(
         o.budgets.push(super::budgets::evaluate_one(db, org, today, &b).await?);
     }
     Ok(o)
+}
+
+/// Sources that have gone quiet for longer than they normally lag (the stale-import banner on
+/// the Overview and the explorer).
+pub async fn stale_sources(db: &Db, org: OrgId, today: NaiveDate) -> Result<Vec<StaleSource>, AppError> {
+    Ok(crate::domain::ledger::stale_sources(&db.last_spend_day_by_source(org).await?, today))
 }
 
 /// Values listed per dimension on the Overview.

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use crate::domain::budget::Status as BudgetStatus;
 use crate::domain::explore::{Dim, Filter, SpendQuery};
 use crate::domain::maturity::{self, Inputs, Manual, MaturityPage};
+use crate::domain::overview::Coverage;
 use crate::domain::review::{
     changes_since, previous, top_movers, Cadence, Figures, Review, ReviewPage, Schedule,
 };
@@ -256,7 +257,15 @@ pub async fn page(
         .into_iter()
         .filter(|a| a.review_id == id || (!a.done && earlier.contains(&a.review_id)))
         .collect();
-    Ok(ReviewPage { review, figures, since, decisions, actions, can_edit: may_take_part(user) })
+    Ok(ReviewPage {
+        review,
+        figures,
+        since,
+        decisions,
+        actions,
+        can_edit: may_take_part(user),
+        can_close: user.role.can(Right::ManageBudgets),
+    })
 }
 
 /// Freezes the review's figures (finance and admins); a second close is refused.
@@ -519,10 +528,9 @@ async fn maturity_inputs(db: &Db, org: OrgId, today: NaiveDate) -> Result<Inputs
     let month = DateRange::last_days(today, 30);
     let quarter = DateRange::last_days(today, 90);
     let total = by_dim(db, org, month, None, None).await?.into_iter().map(|(_, c)| c).sum::<Nanos>();
-    let untagged =
-        |v: Vec<(String, Nanos)>| v.into_iter().filter(|(g, _)| g.is_empty()).map(|(_, c)| c).sum::<Nanos>();
-    let team_untagged = untagged(by_dim(db, org, month, Some(Dim::Team), None).await?);
-    let project_untagged = untagged(by_dim(db, org, month, Some(Dim::Initiative), None).await?);
+    let team_coverage = Coverage::of(Dim::Team, &by_dim(db, org, month, Some(Dim::Team), None).await?);
+    let project_coverage =
+        Coverage::of(Dim::Initiative, &by_dim(db, org, month, Some(Dim::Initiative), None).await?);
     let (_, _, kpis) = super::kpis::page(db, org, today, None, None).await?;
     // budget coverage: an organisation-wide budget covers everything; otherwise the best one
     // dimension's budgeted values (a lower bound of the union)
@@ -571,8 +579,8 @@ async fn maturity_inputs(db: &Db, org: OrgId, today: NaiveDate) -> Result<Inputs
         reviews.iter().filter(|r| r.meeting <= today).take(maturity::REVIEWS_HELD).collect();
     let held = due.iter().filter(|r| r.closed_at.is_some() && decided.contains(&r.id)).count();
     Ok(Inputs {
-        tag_coverage_bp: bp(total - team_untagged, total),
-        project_coverage_bp: bp(total - project_untagged, total),
+        tag_coverage_bp: team_coverage.bp(),
+        project_coverage_bp: project_coverage.bp(),
         kpis_measured: (kpis.iter().filter(|k| k.value.is_some()).count(), kpis.len()),
         budget_coverage_bp: bp(covered, total),
         mttd_secs: detection.mttd_secs,

@@ -52,6 +52,59 @@ pub async fn filter_options(
         .collect())
 }
 
+/// Days of spend whose values count as known scopes (a budget or key for a value seen in the
+/// last year is not a typo).
+const KNOWN_DAYS: u64 = 400;
+
+/// The values a scope can name, per dimension key: every value with spend in the last
+/// [`KNOWN_DAYS`], plus the teams and initiatives created before their first spend.
+pub async fn known_scopes(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+) -> Result<Vec<(String, Vec<String>)>, AppError> {
+    let mut out = filter_options(db, org, DateRange::last_days(today, KNOWN_DAYS)).await?;
+    let teams: Vec<String> = db.list_teams(org).await?.into_iter().map(|t| t.slug).collect();
+    let initiatives: Vec<String> = db.initiatives(org).await?.into_iter().map(|i| i.key).collect();
+    for (key, values) in out.iter_mut() {
+        if *key == Dim::Team.key() {
+            values.extend(teams.iter().cloned());
+        } else if *key == Dim::Initiative.key() {
+            values.extend(initiatives.iter().cloned());
+        }
+        values.retain(|v| v != crate::domain::explore::NOT_SET);
+        values.sort();
+        values.dedup();
+    }
+    Ok(out)
+}
+
+/// Refuses a scope that names a value nothing knows (no spend in the last year, no such team
+/// or initiative), naming the likely intended one: a typo would otherwise give a budget or
+/// limit that matches nothing and reads "$0.00, on track" for ever.
+pub async fn check_scope(
+    db: &Db,
+    org: OrgId,
+    today: NaiveDate,
+    dim: &Dim,
+    value: &str,
+) -> Result<(), AppError> {
+    let known = known_scopes(db, org, today).await?;
+    let values = known.iter().find(|(k, _)| *k == dim.key()).map(|(_, v)| v.as_slice()).unwrap_or(&[]);
+    if values.iter().any(|v| v == value) {
+        return Ok(());
+    }
+    let what = dim.label().to_lowercase();
+    let hint = match crate::domain::text::closest(value, values) {
+        Some(k) => format!("did you mean '{k}'? "),
+        None => String::new(),
+    };
+    Err(AppError::invalid(format!(
+        "scope_value: no spend in the last {KNOWN_DAYS} days has {what} '{value}' and no such {what} exists; \
+         {hint}check the spelling, or tick \"No spend yet: save anyway\""
+    )))
+}
+
 /// A team's, initiative's, feature's, model's or customer's page: its daily trend, its spend
 /// broken down by the other dimensions, and its costliest traces.
 #[tracing::instrument(skip(db), err(Debug, level = "info"))]
