@@ -32,30 +32,19 @@ pub(super) async fn demo(url: &str, args: DemoArgs) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
     println!("demo: organisation now holds {} events, {} in total", r.total_events, r.total_cost.usd());
-    let budgets = services::demo::seed_budgets(&db, org, end).await.context("demo budgets")?;
-    if budgets > 0 {
-        println!("demo: {budgets} monthly budgets added (see /budgets)");
-    }
-    let first_day = end - chrono::Duration::days(args.days as i64 - 1);
-    let initiatives = services::demo::seed_initiatives(&db, org, first_day, end, args.volume)
+    let x = services::demo::seed_extras(&db, org, &cfg)
         .await
-        .context("demo initiatives")?;
-    if initiatives > 0 {
-        println!("demo: {initiatives} initiatives with their outcomes added (see /initiatives)");
+        .context("demo budgets, initiatives, anomalies, reviews")?;
+    if x.budgets > 0 {
+        println!("demo: {} monthly budgets added (see /budgets)", x.budgets);
     }
-    // the detector replayed over the demo's last weeks, as if it had run all along
-    let now = app::domain::explore::day_seconds(end) + 86_399;
-    let found =
-        services::anomalies::run(&db, org, now, now - 21 * 86_400, true).await.context("demo anomalies")?;
-    if found.new > 0 {
-        println!("demo: {} anomalies detected in the last 21 days (see /anomalies)", found.new);
+    if x.initiatives > 0 {
+        println!("demo: {} initiatives with their outcomes added (see /initiatives)", x.initiatives);
     }
-    // a weekly organisation review on Mondays; its latest one is ready for the meeting
-    if db.schedules(org).await?.is_empty() {
-        db.insert_schedule(org, None, app::domain::review::Cadence::Weekly(1), "demo")
-            .await
-            .context("demo reviews")?;
-        services::reviews::ensure_due(&db, org, end).await.context("demo reviews")?;
+    if x.anomalies > 0 {
+        println!("demo: {} anomalies detected in the last 21 days (see /anomalies)", x.anomalies);
+    }
+    if x.reviews {
         println!("demo: weekly cost reviews on Mondays (see /reviews)");
     }
     let sign_ins = services::auth::ensure_demo_users(&db, org).await.context("demo users")?;

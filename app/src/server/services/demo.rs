@@ -30,6 +30,35 @@ pub async fn seed(db: &Db, org: OrgId, cfg: DemoConfig, reset: bool) -> Result<S
     Ok(SeedReport { generated: events.len(), inserted, removed, total_events, total_cost })
 }
 
+/// What the demo adds beyond its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoExtras {
+    pub budgets: usize,
+    pub initiatives: usize,
+    pub anomalies: usize,
+    /// Whether the weekly review schedule was added now (it is added once).
+    pub reviews: bool,
+}
+
+/// The demo's budgets, initiatives with outcomes, anomaly history and weekly reviews on top of
+/// its events: `costroom demo` and the page benchmark build the same organisation.
+pub async fn seed_extras(db: &Db, org: OrgId, cfg: &DemoConfig) -> Result<DemoExtras, AppError> {
+    let end = cfg.end;
+    let budgets = seed_budgets(db, org, end).await?;
+    let first_day = end - chrono::Duration::days(cfg.days as i64 - 1);
+    let initiatives = seed_initiatives(db, org, first_day, end, cfg.volume).await?;
+    // the detector replayed over the demo's last weeks, as if it had run all along
+    let now = crate::domain::explore::day_seconds(end) + 86_399;
+    let anomalies = super::anomalies::run(db, org, now, now - 21 * 86_400, true).await?.new;
+    // a weekly organisation review on Mondays; its latest one is ready for the meeting
+    let reviews = db.schedules(org).await?.is_empty();
+    if reviews {
+        db.insert_schedule(org, None, crate::domain::review::Cadence::Weekly(1), "demo").await?;
+        super::reviews::ensure_due(db, org, end).await?;
+    }
+    Ok(DemoExtras { budgets, initiatives, anomalies, reviews })
+}
+
 /// Gives the demo organisation two monthly budgets running since two months before `today`
 /// (so last month's forecasts can be held against what happened): the organisation's at 140 %
 /// of last month's spend (room for the demo's growth, though not for all of it), the search

@@ -37,9 +37,10 @@ pub async fn main(rounds: usize) {
 async fn run(backend: &str, t: &TestDb, rounds: usize) {
     let org = t.db.ensure_org("default", "Default organisation").await.expect("org");
     let today = chrono::Utc::now().date_naive();
-    services::demo::seed(&t.db, org, DemoConfig { seed: 42, end: today, days: 120, volume: 1.0 }, false)
-        .await
-        .expect("seed");
+    let cfg = DemoConfig { seed: 42, end: today, days: 120, volume: 1.0 };
+    services::demo::seed(&t.db, org, cfg, false).await.expect("seed");
+    // the whole demo, so the budget, initiative, anomaly and review pages have something to show
+    services::demo::seed_extras(&t.db, org, &cfg).await.expect("demo extras");
     let user = AddUser {
         email: EMAIL.into(),
         name: "Pages".into(),
