@@ -42,3 +42,4 @@ mod people;
 mod pricing;
 mod reviews;
 mod spend;
+mod tx;

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgTransactionManager};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteTransactionManager};
+use sqlx::{Connection, TransactionManager};
 
 use query::{query, query_scalar};
 
@@ -90,6 +91,11 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(Duration::from_secs(5))
+                // sqlx queues the rollback of a dropped transaction and lowers the depth at
+                // once, so a connection still deeper than zero here lost track of one.
+                .after_release(|conn, _| {
+                    Box::pin(async move { Ok(PgTransactionManager::get_transaction_depth(conn) == 0) })
+                })
                 .connect(url)
                 .await?;
             Ok(Self::Postgres(pool))
@@ -103,7 +109,22 @@ impl Db {
             // WAL: readers (pages) never wait for the writer (ingest, jobs).
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                // A future dropped after SQLite ran `BEGIN` but before it read the reply leaves
+                // the connection inside a transaction nobody owns (sqlx 0.8.6 does not roll it
+                // back); back in the pool it would keep the file's write lock for good and every
+                // writer would answer "database is locked". The ping goes through the
+                // connection's worker after any rollback already queued, so the depth read
+                // after it is settled; such a connection is closed, which rolls it back.
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        conn.ping().await?;
+                        Ok(SqliteTransactionManager::get_transaction_depth(conn) == 0)
+                    })
+                })
+                .connect_with(opts)
+                .await?;
             Ok(Self::Sqlite(SqliteDb::new(pool)))
         }
     }
