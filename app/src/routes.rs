@@ -18,6 +18,16 @@ const RESIZE_CHARTS: &str = "addEventListener('resize',function(){clearTimeout(w
 window.__crz=setTimeout(function(){document.querySelectorAll('.echart').forEach(function(el){\
 var c=window.echarts&&echarts.getInstanceByDom(el);if(c)c.resize();});},100);});";
 
+/// Draws a chart from the option JSON the server built (`charts::ChartSpec`); false while its
+/// container is not in the document. The money tooltip is named in the JSON and written here:
+/// dollars with cents, as the axis and the tables show them (ECharts would print `12.5`).
+const DRAW_CHART: &str = "window.costroomChart=function(id,json,h){var el=document.getElementById(id);\
+if(!el||!window.echarts)return false;var o=JSON.parse(json);\
+if(o.tooltip&&o.tooltip.valueFormatter==='money')o.tooltip.valueFormatter=function(v){\
+return v==null?'—':(v<0?'−$':'$')+Math.abs(Number(v)).toLocaleString('en-US',\
+{minimumFractionDigits:2,maximumFractionDigits:2});};\
+var c=echarts.getInstanceByDom(el)||echarts.init(el,null,{height:h});c.setOption(o,true);return true;};";
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -31,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // charts are drawn at their container's width: redraw them to size when the
                 // window changes (a rotated phone, a resized window)
                 <script inner_html=RESIZE_CHARTS></script>
+                <script inner_html=DRAW_CHART></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

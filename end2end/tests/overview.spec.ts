@@ -38,6 +38,10 @@ test('hydrates, draws the chart and shows the same numbers as the SSR HTML', asy
   await expect(overview.chart.locator('canvas, svg').first()).toBeVisible();
   await expect(overview.mtd).toHaveText(ssrMtd);
   await overview.expectRange(addDays(TODAY, -89), TODAY, 90);
+  // the chart arrives as JSON from the server; its tooltip still writes dollars with cents
+  const box = (await overview.chart.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5);
+  await expect(overview.chart).toContainText(/Spend \(USD\)\s*\$[\d,]+\.\d\d/);
   expect(errors, 'no console errors').toEqual([]);
 });
 

@@ -49,11 +49,14 @@ pub async fn list_anomalies(
 }
 
 #[server(endpoint = "get_anomaly")]
-pub async fn get_anomaly(id: i64) -> Result<AnomalyDetail, AppError> {
+pub async fn get_anomaly(id: i64) -> Result<crate::charts::Charted<AnomalyDetail>, AppError> {
+    use crate::charts::{anomaly, ChartSpec, Charted};
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
-    state::with_status(services::anomalies::detail(&st.db, st.org, &user, id).await)
+    let d = state::with_status(services::anomalies::detail(&st.db, st.org, &user, id).await)?;
+    let band = anomaly::series_with_band(&d.series, d.anomaly.grain == "hour");
+    Ok(Charted { charts: vec![ChartSpec::new(&band, true)], data: d })
 }
 
 /// acknowledge, resolve, false_positive, reopen, or note (admins, finance, engineering).

@@ -53,15 +53,24 @@ pub async fn create_budget(
     state::with_status(services::budgets::create(&st.db, st.org, &actor, today, b).await)
 }
 
-/// One budget's page, and whether the person may change it.
+/// One budget's page with its charts (the burn-up, then one forecast chart per period of
+/// `history`, in its order), and whether the person may change it.
 #[server(endpoint = "get_budget")]
-pub async fn get_budget(id: i64) -> Result<(crate::domain::budget::BudgetDetail, bool), AppError> {
+pub async fn get_budget(
+    id: i64,
+) -> Result<(crate::charts::Charted<crate::domain::budget::BudgetDetail>, bool), AppError> {
+    use crate::charts::{budget, ChartSpec, Charted};
     use crate::domain::Right;
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
     let d = state::with_status(services::budgets::detail(&st.db, st.org, st.clock.today(), id).await)?;
-    Ok((d, user.role.can(Right::ManageBudgets)))
+    // every chart here has its figures in a table beside it
+    let amount = d.line.budget.amount;
+    let charts = std::iter::once(ChartSpec::new(&budget::burn_up(&d), false))
+        .chain(d.history.iter().map(|h| ChartSpec::new(&budget::forecast_vs_actual(h, amount), false)))
+        .collect();
+    Ok((Charted { data: d, charts }, user.role.can(Right::ManageBudgets)))
 }
 
 /// Changes a budget (finance, admins); the same fields and errors as creating one.

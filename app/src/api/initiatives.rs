@@ -70,13 +70,21 @@ pub async fn create_initiative(
 }
 
 #[server(endpoint = "get_initiative")]
-pub async fn get_initiative(id: i64, from: String, to: String) -> Result<InitiativeDetail, AppError> {
+pub async fn get_initiative(
+    id: i64,
+    from: String,
+    to: String,
+) -> Result<crate::charts::Charted<InitiativeDetail>, AppError> {
+    use crate::charts::{initiative, ChartSpec, Charted};
     use crate::server::{auth, services, state};
     let user = state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
     let today = st.clock.today();
     let period = state::with_status(period(&from, &to, today))?;
-    state::with_status(services::initiatives::detail(&st.db, st.org, today, &user, id, period).await)
+    let d =
+        state::with_status(services::initiatives::detail(&st.db, st.org, today, &user, id, period).await)?;
+    let charts = vec![ChartSpec::new(&initiative::spend_vs_value(&d.cumulative), true)];
+    Ok(Charted { data: d, charts })
 }
 
 /// Corrects a recorded outcome (owner or admin); the old figures stay in its history.

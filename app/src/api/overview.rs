@@ -1,6 +1,7 @@
 //! Figures for the Overview page.
 use leptos::prelude::*;
 
+use crate::charts::Charted;
 use crate::domain::Overview;
 use crate::error::AppError;
 
@@ -14,12 +15,13 @@ pub async fn get_overview(
     from: Option<String>,
     to: Option<String>,
     source: Option<String>,
-) -> Result<Overview, AppError> {
+) -> Result<Charted<Overview>, AppError> {
+    use crate::charts::{daily_spend, ChartSpec};
     use crate::server::{auth, services, state};
     state::with_status(auth::require_user().await)?;
     let st = state::app_state()?;
     let today = st.clock.today();
-    state::with_status(
+    let o = state::with_status(
         services::overview::overview(
             &st.db,
             st.org,
@@ -29,5 +31,8 @@ pub async fn get_overview(
             source.as_deref(),
         )
         .await,
-    )
+    )?;
+    // the daily table under the chart already holds its figures
+    let charts = vec![ChartSpec::new(&daily_spend(&o.daily), false)];
+    Ok(Charted { data: o, charts })
 }

@@ -1,22 +1,24 @@
 //! Every chart's text alternative, read from the chart itself (its category axis and series),
 //! so the table can never show other figures than the drawing.
-use charming::Chart;
+#[cfg(feature = "ssr")]
 use serde_json::Value;
 
 /// A chart's figures as rows: the first column is the category (day, hour, group), then one
 /// column per series.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChartTable {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
+#[cfg(feature = "ssr")]
 impl ChartTable {
-    pub fn from_chart(chart: &Chart) -> Option<ChartTable> {
-        let json = serde_json::to_value(chart).ok()?;
-        let money =
-            first(&json["yAxis"])["axisLabel"]["formatter"].as_str().is_some_and(|f| f.starts_with('$'))
-                || json["tooltip"]["formatter"].as_str().is_some_and(|f| f.contains("${c}"));
+    /// Read from the chart's ECharts option (as serialised by charming).
+    pub fn from_json(json: &Value) -> Option<ChartTable> {
+        let money = first(&json["yAxis"])["axisLabel"]["formatter"].as_str().is_some_and(|f| f.starts_with('$'))
+                || json["tooltip"]["formatter"].as_str().is_some_and(|f| f.contains("${c}"))
+                // the money tooltip (see `charts::money_tooltip`)
+                || json["tooltip"]["valueFormatter"].is_string();
         let fmt = |v: &Value| match v.as_f64() {
             Some(x) if money => dollars(x),
             Some(x) => trim_float(x),
@@ -66,6 +68,7 @@ impl ChartTable {
 }
 
 /// ECharts allows an axis or a list of axes.
+#[cfg(feature = "ssr")]
 fn first(v: &Value) -> &Value {
     match v {
         Value::Array(a) => a.first().unwrap_or(&Value::Null),
@@ -74,6 +77,7 @@ fn first(v: &Value) -> &Value {
 }
 
 /// The chart's dollars (already rounded to cents for drawing) as the pages write money.
+#[cfg(feature = "ssr")]
 fn dollars(x: f64) -> String {
     let cents = (x * 100.0).round() as i64;
     let sign = if cents < 0 { "−" } else { "" };
@@ -81,6 +85,7 @@ fn dollars(x: f64) -> String {
     format!("{sign}${}.{:02}", crate::domain::money::group_thousands(c / 100), c % 100)
 }
 
+#[cfg(feature = "ssr")]
 fn trim_float(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
@@ -89,7 +94,7 @@ fn trim_float(x: f64) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
     use crate::domain::anomaly::Band;
@@ -102,7 +107,7 @@ mod tests {
             (d(1), Nanos(1_500_000_000), Nanos::ZERO),
             (d(2), Nanos(123_456_780_000_000), Nanos(9_000_000_000)),
         ]);
-        let t = ChartTable::from_chart(&c).unwrap();
+        let t = ChartTable::from_json(&serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(t.headers[1..], ["Spend (cumulative)", "Value (cumulative)"]);
         assert_eq!(
             t.rows,
@@ -124,7 +129,7 @@ mod tests {
             &[(0, Nanos(0), b(10, false)), (86_400, Nanos(0), b(90, true))],
             false,
         );
-        let t = ChartTable::from_chart(&c).unwrap();
+        let t = ChartTable::from_json(&serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(t.headers[1..], ["Actual", "Expected", "Top of band", "Anomalous"]);
         assert_eq!(t.rows[0], ["1970-01-01", "$0.10", "$0.10", "$0.20", ""]);
         assert_eq!(t.rows[1], ["1970-01-02", "$0.90", "$0.10", "$0.20", "$0.90"]);

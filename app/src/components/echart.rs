@@ -1,16 +1,27 @@
-//! An ECharts chart drawn by charming in the browser after hydration. The server renders an
-//! empty, fixed-id container: ids must be identical on both sides, and drawing needs `window`.
-use charming::Chart;
+//! An ECharts chart, drawn in the browser after hydration from the option JSON the server
+//! built ([`ChartSpec`]). The server renders an empty, fixed-id container: ids must be
+//! identical on both sides, and drawing needs `window`.
 use leptos::prelude::*;
 
-/// Drawn at its container's width (ECharts measures it when no width is given), so a chart
-/// fits a phone as well as a wide screen; the shell's resize listener redraws it to size.
+use crate::charts::ChartSpec;
+
+/// Draws through the shell's `costroomChart(id, optionJson, height)`, which answers false
+/// while the container is not in the document yet.
 #[cfg(feature = "hydrate")]
-fn draw(id: String, chart: Chart, height: u32, tries: u32) {
-    match charming::WasmRenderer::new_opt(None, Some(height)).render(&id, &chart) {
-        Ok(_) => {}
-        Err(_) if tries > 0 => request_animation_frame(move || draw(id, chart, height, tries - 1)),
-        Err(e) => leptos::logging::error!("chart {id}: {e:?}"),
+fn draw(id: String, option: String, height: u32, tries: u32) {
+    use leptos::wasm_bindgen::{JsCast, JsValue};
+    use leptos::web_sys::js_sys::{Function, Reflect};
+    let drawn = Reflect::get(&window(), &JsValue::from_str("costroomChart"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .map(|f| {
+            f.call3(&JsValue::NULL, &JsValue::from_str(&id), &JsValue::from_str(&option), &height.into())
+        });
+    match drawn {
+        Some(Ok(v)) if v.as_bool() == Some(true) => {}
+        _ if tries > 0 => request_animation_frame(move || draw(id, option, height, tries - 1)),
+        Some(Err(e)) => leptos::logging::error!("chart {id}: {e:?}"),
+        _ => leptos::logging::error!("chart {id}: no container or no ECharts"),
     }
 }
 
@@ -19,7 +30,7 @@ pub fn EChart(
     /// Fixed DOM id, e.g. `"chart-daily-spend"`; never random (hydration must match).
     #[prop(into)]
     id: String,
-    chart: Chart,
+    chart: ChartSpec,
     /// The widest it is drawn; narrower containers get a narrower chart.
     #[prop(default = 960)]
     width: u32,
@@ -27,12 +38,9 @@ pub fn EChart(
     /// What the chart shows, for screen readers (the figures are in the table beside it).
     #[prop(into)]
     label: String,
-    /// Whether to add the chart's figures as a folded table (off where the page already has
-    /// a table of the same figures next to it).
-    #[prop(default = true)]
-    table: bool,
 ) -> impl IntoView {
-    let figures = table.then(|| crate::charts::ChartTable::from_chart(&chart)).flatten().map(|t| {
+    let ChartSpec { option, table } = chart;
+    let figures = table.map(|t| {
         view! {
             <details class="chart-table" data-testid="chart-table">
                 <summary>"Chart figures as a table"</summary>
@@ -64,10 +72,10 @@ pub fn EChart(
         // Effects never run during SSR. After a client-side navigation to a new route the
         // effect can run before the new page is attached to the document, so drawing waits a
         // few frames for its container.
-        Effect::new(move |_| draw(dom_id.clone(), chart.clone(), height, 60));
+        Effect::new(move |_| draw(dom_id.clone(), option.clone(), height, 60));
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = chart;
+    let _ = option;
     view! {
         <div
             id=id

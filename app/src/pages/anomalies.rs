@@ -7,7 +7,7 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::anomalies::{get_anomaly, list_anomalies, ActOnAnomaly, ReportAnomaly, SetAnomalySettings};
-use crate::charts;
+use crate::charts::ChartSpec;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError, KpiTile};
 use crate::domain::anomaly::{
     duration_label, AnomaliesPage, Anomaly, AnomalyDetail, DetectionFigures, Severity, Status,
@@ -275,8 +275,8 @@ pub fn AnomalyPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(d) => {
-                        let title = format!("Anomaly in {} · Costroom", d.anomaly.scope_label());
-                        view! { <Title text=title/> <Detail d act/> }.into_any()
+                        let title = format!("Anomaly in {} · Costroom", d.data.anomaly.scope_label());
+                        view! { <Title text=title/> <Detail chart=d.chart(0) d=d.data act/> }.into_any()
                     }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
@@ -286,9 +286,8 @@ pub fn AnomalyPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(d: AnomalyDetail, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
+fn Detail(d: AnomalyDetail, chart: ChartSpec, act: ServerAction<ActOnAnomaly>) -> impl IntoView {
     let a = d.anomaly.clone();
-    let chart = charts::anomaly::series_with_band(&d.series, a.grain == "hour");
     let detected = match (a.detected_at, a.time_to_detect()) {
         (Some(t), Some(s)) => format!("{} (after {})", utc_minute(t), duration_label(s)),
         _ => format!("reported by {}", a.reported_by.clone().unwrap_or_default()),

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{
     forecast_accuracy, get_budget, list_budgets, BudgetsPage, CreateBudget, DeleteBudget, UpdateBudget,
 };
-use crate::charts;
+use crate::charts::ChartSpec;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError};
 use crate::domain::budget::{
     AccuracyRow, Budget, BudgetDetail, BudgetLine, BudgetPeriod, PeriodForecast, Status,
@@ -210,8 +210,8 @@ pub fn BudgetPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok((d, can_edit)) => {
-                        let title = format!("{} · Budget · Costroom", d.line.budget.name);
-                        view! { <Title text=title/> <Detail d can_edit update delete/> }.into_any()
+                        let title = format!("{} · Budget · Costroom", d.data.line.budget.name);
+                        view! { <Title text=title/> <Detail charts=d.charts d=d.data can_edit update delete/> }.into_any()
                     }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
@@ -223,15 +223,18 @@ pub fn BudgetPage() -> impl IntoView {
 #[component]
 fn Detail(
     d: BudgetDetail,
+    /// The burn-up, then one per period of `d.history` (see `get_budget`).
+    charts: Vec<ChartSpec>,
     can_edit: bool,
     update: ServerAction<UpdateBudget>,
     delete: ServerAction<DeleteBudget>,
 ) -> impl IntoView {
     let edit = can_edit.then(|| edit_form(d.line.budget.clone(), update, delete));
-    let amount = d.line.budget.amount;
-    let history =
-        d.history.clone().into_iter().rev().map(move |h| forecast_section(h, amount)).collect_view();
-    let chart = charts::budget::burn_up(&d);
+    let mut charts = charts.into_iter();
+    let chart = charts.next().unwrap_or_default();
+    let history: Vec<_> =
+        d.history.clone().into_iter().zip(charts.chain(std::iter::repeat_with(ChartSpec::default))).collect();
+    let history = history.into_iter().rev().map(move |(h, c)| forecast_section(h, c)).collect_view();
     let rows = d.cumulative();
     let b = d.line.budget.clone();
     let summary = match &d.line.evaluation {
@@ -255,7 +258,7 @@ fn Detail(
         <p data-testid="budget-summary">{summary}</p>
         <section class="panel" aria-label="Burn-up">
             <h2>"Actual vs forecast vs budget"</h2>
-            <EChart id="chart-budget" chart=chart table=false label="Burn-up: actual spend, projection and the budget amount by day"/>
+            <EChart id="chart-budget" chart=chart label="Burn-up: actual spend, projection and the budget amount by day"/>
             <details>
                 <summary>"Daily figures"</summary>
                 <table data-testid="budget-days">
@@ -389,8 +392,7 @@ fn signed_pct(x: f64) -> String {
 }
 
 /// What was forecast for one period along the way, against what happened.
-fn forecast_section(h: PeriodForecast, amount: Nanos) -> impl IntoView {
-    let chart = charts::budget::forecast_vs_actual(&h, amount);
+fn forecast_section(h: PeriodForecast, chart: ChartSpec) -> impl IntoView {
     let id = format!("chart-forecast-{}", h.period.from);
     let title = format!(
         "Forecast vs actual · {} – {}{}",
@@ -428,7 +430,7 @@ fn forecast_section(h: PeriodForecast, amount: Nanos) -> impl IntoView {
         <section class="panel" aria-label=label data-testid=testid>
             <h2>{title}</h2>
             <p data-testid="forecast-summary">{summary}</p>
-            <EChart id=id chart=chart table=false label="Forecast made on each day against the final actual"/>
+            <EChart id=id chart=chart label="Forecast made on each day against the final actual"/>
             <details>
                 <summary>"Each day's forecast"</summary>
                 <table data-testid="snapshots">

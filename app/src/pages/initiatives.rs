@@ -10,7 +10,7 @@ use crate::api::initiatives::{
     get_initiative, list_initiatives, CorrectOutcome, CreateInitiative, DecideFlag, InitiativesPage,
     RecordOutcome, RemoveOutcome, SetZombieRules, UpdateInitiative, VerifyOutcome,
 };
-use crate::charts;
+use crate::charts::ChartSpec;
 use crate::components::{ActionResult, EChart, ErrorNotice, FieldError, KpiTile};
 use crate::domain::initiative::{
     pct_label, quantity_text, Breakdown, Flag, Initiative, InitiativeDetail, InitiativeLine, MonthValue,
@@ -274,8 +274,8 @@ pub fn InitiativePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match detail.await {
                     Ok(d) => {
-                        let title = format!("{} · Initiative · Costroom", d.line.initiative.name);
-                        view! { <Title text=title/> <Detail d record decide update correct remove verify/> }.into_any()
+                        let title = format!("{} · Initiative · Costroom", d.data.line.initiative.name);
+                        view! { <Title text=title/> <Detail chart=d.chart(0) d=d.data record decide update correct remove verify/> }.into_any()
                     }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
@@ -287,6 +287,7 @@ pub fn InitiativePage() -> impl IntoView {
 #[component]
 fn Detail(
     d: InitiativeDetail,
+    chart: ChartSpec,
     record: ServerAction<RecordOutcome>,
     decide: ServerAction<DecideFlag>,
     update: ServerAction<UpdateInitiative>,
@@ -305,7 +306,6 @@ fn Detail(
     let m = d.period_metrics.clone();
     let period = d.period;
     let can = d.line.can_manage;
-    let chart = charts::initiative::spend_vs_value(&d.cumulative);
     let days = |n: Option<i64>| n.map(|n| format!("{n} days")).unwrap_or_else(|| "—".into());
     let hypothesis = match i.hypothesis.value_per_unit {
         Some(v) => format!("{} ({}) worth {} each", i.hypothesis.metric, i.hypothesis.unit, v.usd()),

@@ -8,7 +8,7 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
 use crate::api::get_overview;
-use crate::charts;
+use crate::charts::ChartSpec;
 use crate::components::{DataHealth, EChart, KpiTile, SignInFirst};
 use crate::domain::explore::Metric;
 use crate::domain::ledger::SpendSource;
@@ -30,7 +30,7 @@ pub fn OverviewPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading spend…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(o) => view! { <OverviewBody o/> }.into_any(),
+                    Ok(o) => view! { <OverviewBody chart=o.chart(0) o=o.data/> }.into_any(),
                     Err(AppError::Unauthorized) => view! { <SignInFirst/> }.into_any(),
                     Err(e) => view! { <RangeError e from=from() to=to() source=source()/> }.into_any(),
                 }
@@ -157,7 +157,7 @@ fn TopTile(t: TopList, range: DateRange, partial: bool) -> impl IntoView {
 }
 
 #[component]
-fn OverviewBody(o: Overview) -> impl IntoView {
+fn OverviewBody(o: Overview, chart: ChartSpec) -> impl IntoView {
     let today = o.today;
     let presets = [
         ("Last 7 days", DateRange::last_days(today, 7)),
@@ -177,7 +177,6 @@ fn OverviewBody(o: Overview) -> impl IntoView {
     let partial_note = o.range_vs.note();
     let partial = partial_note.is_some();
     let unpriced = o.unit.unpriced_events;
-    let chart = charts::daily_spend(&o.daily);
     let days = o.range.days();
     let yesterday = today - Days::new(1);
     let source = o.source;
@@ -213,7 +212,7 @@ fn OverviewBody(o: Overview) -> impl IntoView {
                         </li>
                     </ul>
                 </div>
-                <EChart id="chart-daily-spend" chart=chart table=false label="Daily spend over the range in US dollars (figures in the table below)"/>
+                <EChart id="chart-daily-spend" chart=chart label="Daily spend over the range in US dollars (figures in the table below)"/>
                 <details class="daily-table">
                     <summary>"Daily figures"</summary>
                     <table>

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::links::{scope_href, spend_href};
 use crate::api::get_scope;
-use crate::charts;
+use crate::charts::ChartSpec;
 use crate::components::{EChart, ErrorNotice};
 use crate::domain::explore::{Dim, ScopeView, SpendView};
 use crate::domain::money::share_pct;
@@ -31,8 +31,8 @@ pub fn ScopePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(s) => {
-                        let title = format!("{} {} · Spend · Costroom", s.dim.label(), s.value);
-                        view! { <Title text=title/> <Scope s/> }.into_any()
+                        let title = format!("{} {} · Spend · Costroom", s.data.dim.label(), s.data.value);
+                        view! { <Title text=title/> <Scope chart=s.chart(0) s=s.data/> }.into_any()
                     }
                     Err(e) => view! { <ErrorNotice e who_may="signed-in people"/> }.into_any(),
                 }
@@ -42,8 +42,7 @@ pub fn ScopePage() -> impl IntoView {
 }
 
 #[component]
-fn Scope(s: ScopeView) -> impl IntoView {
-    let chart = charts::spend::spend(&s.trend);
+fn Scope(s: ScopeView, chart: ChartSpec) -> impl IntoView {
     let total = s.trend.total;
     let range = s.trend.query.range;
     view! {

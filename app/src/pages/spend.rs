@@ -9,7 +9,7 @@ use leptos_router::hooks::use_location;
 
 use super::links::{scope_href, spend_href};
 use crate::api::{get_spend, SpendPage};
-use crate::charts;
+use crate::charts::ChartSpec;
 use crate::components::{DataHealth, EChart, SignInFirst};
 use crate::domain::explore::{
     Dim, Granularity, Metric, SortKey, SpendQuery, SpendView, PRESETS, TABLE_METRICS,
@@ -28,7 +28,7 @@ pub fn SpendPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading spend…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <Explorer p/> }.into_any(),
+                    Ok(p) => view! { <Explorer chart=p.chart(0) ring=p.chart(1) p=p.data/> }.into_any(),
                     Err(AppError::Unauthorized) => view! { <SignInFirst/> }.into_any(),
                     Err(e) => {
                         view! {
@@ -48,10 +48,8 @@ pub fn SpendPage() -> impl IntoView {
 }
 
 #[component]
-fn Explorer(p: SpendPage) -> impl IntoView {
+fn Explorer(p: SpendPage, chart: ChartSpec, ring: ChartSpec) -> impl IntoView {
     let SpendPage { view, options, stale, .. } = p;
-    let chart = charts::spend::spend(&view);
-    let ring = charts::spend::breakdown(&view);
     let q = view.query.clone();
     let qs = q.to_query_string();
     let csv = format!("/api/v1/spend?{qs}&format=csv");
@@ -89,7 +87,7 @@ fn Explorer(p: SpendPage) -> impl IntoView {
             </div>
             <div class="charts">
                 <EChart id="chart-spend" chart=chart width=760 label="Spend over time by group (figures in the table below)"/>
-                <EChart id="chart-spend-ring" chart=ring width=320 height=320 table=false label="Share of each group (figures in the table below)"/>
+                <EChart id="chart-spend-ring" chart=ring width=320 height=320 label="Share of each group (figures in the table below)"/>
             </div>
             <p class="muted">{source_note}</p>
         </section>

@@ -171,7 +171,8 @@ pub(crate) async fn overview_server_fn_returns_exact_figures(db: Db) {
     let req = with_cookie(post_form(GetOverview::PATH, "from=2026-11-01&to=2026-11-07"), &cookie);
     let (status, body) = send(&app, req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let o: Overview = serde_json::from_str(&body).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let o: Overview = serde_json::from_value(json["data"].clone()).unwrap();
     assert_eq!(o.today, d(TODAY));
     assert_eq!(o.mtd, Nanos(12_123_456_791));
     assert_eq!(o.prev_mtd, Nanos(1_500_000_000));
@@ -182,6 +183,12 @@ pub(crate) async fn overview_server_fn_returns_exact_figures(db: Db) {
     // the whole days before today (Nov 1–9: $12.12345679) plus the forecast of the rest
     assert!(o.projected_month_end.point >= Nanos(12_123_456_790), "{:?}", o.projected_month_end);
     assert!(o.projected_month_end.low <= o.projected_month_end.point);
+    // the chart comes built, beside the figures: ECharts JSON with the days' dollars
+    let option: serde_json::Value =
+        serde_json::from_str(json["charts"][0]["option"].as_str().unwrap()).unwrap();
+    assert_eq!(option["series"][0]["data"][6], serde_json::json!(10.12));
+    assert_eq!(option["xAxis"]["data"][6], "2026-11-07");
+    assert_eq!(option["tooltip"]["valueFormatter"], "money");
 }
 on_both!(overview_server_fn_returns_exact_figures);
 
