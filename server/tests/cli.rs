@@ -254,3 +254,80 @@ fn provider_reports_and_records_import_then_export_focus_round_trips() {
     assert!(lines[0].starts_with("BillingAccountId,"));
     assert!(lines[1].contains(",100.25,100.25,") && lines[1].ends_with(",training"), "{}", lines[1]);
 }
+
+/// Starts `costroom serve` on `db`; returns the child and its address.
+fn serve(db: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["--database-url", db, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start costroom serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited before printing its address");
+    }
+    let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap().trim().to_string();
+    (child, addr)
+}
+
+/// POSTs one event to `/api/v1/events` and answers the response body.
+fn post_event(addr: &str, token: &str, body: &str) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+#[test]
+fn a_price_imported_beside_a_running_server_prices_its_very_next_batch() {
+    let db = temp_db("live-price");
+    let (ok, _, err) =
+        costroom(&db, &["user", "add", "--email", "e@example.com", "--role", "engineering", "--team", "ml"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) =
+        costroom(&db, &["key", "create", "--name", "gw", "--team", "ml", "--scopes", "ingest"]);
+    assert!(ok, "{err}");
+    let token = out.lines().find_map(|l| l.strip_prefix("secret (shown once): ")).unwrap().to_string();
+    let (mut server, addr) = serve(&db);
+    let event = |id: &str| {
+        format!(
+            r#"[{{"event_id":"{id}","timestamp":"2026-11-10T09:00:00Z","provider":"acme","model":"house-model","input_tokens":1000000}}]"#
+        )
+    };
+    // the server prices this batch with its book, which has no house-model yet
+    let first = post_event(&addr, &token, &event("l-1"));
+    assert!(first.contains(r#""unpriced":1"#), "{first}");
+
+    let prices = std::env::temp_dir().join(format!("costroom-tests/live-prices-{}.json", std::process::id()));
+    std::fs::write(
+        &prices,
+        r#"{"house-model": {"litellm_provider": "acme", "input_cost_per_token": 1.5e-07}}"#,
+    )
+    .unwrap();
+    let (ok, out, err) =
+        costroom(&db, &["prices", "import", prices.to_str().unwrap(), "--effective-from", "2026-11-01"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("re-priced 1 of 1 events: $0.00 → $0.15"), "{out}");
+
+    // the very next batch, at once: priced with the imported price (1M × 1.5e-7 = $0.15)
+    let second = post_event(&addr, &token, &event("l-2"));
+    assert!(second.contains(r#""accepted":1"#) && second.contains(r#""unpriced":0"#), "{second}");
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = server.wait();
+    let (ok, out, err) = costroom(&db, &["prices", "recompute", "--since", "2026-01-01"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("re-priced 0 of 2 events"), "both already exact: {out}");
+    assert!(out.contains("$0.30 → $0.30"), "{out}");
+}

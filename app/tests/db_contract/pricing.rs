@@ -569,3 +569,141 @@ pub(crate) async fn provider_reports_import_once_and_reconcile_with_events(db: D
     assert_eq!(anthropic.reported, Nanos(1_237_891_200));
 }
 on_both!(provider_reports_import_once_and_reconcile_with_events);
+
+/// One event of the house model ($2 per million input tokens once priced), as a machine sends it.
+fn house_event(id: &str, day: &str) -> (usize, UsageEvent) {
+    use app::domain::pricing::Tokens;
+    let e = UsageEvent {
+        event_id: id.into(),
+        occurred_at: Utc.from_utc_datetime(&d(day).and_hms_opt(12, 0, 0).unwrap()),
+        provider: "acme".into(),
+        model: "house-model".into(),
+        team: Some("ml".into()),
+        tokens: Tokens { input: 1_000_000, ..Default::default() },
+        request_count: 1,
+        ..Default::default()
+    };
+    (0, e)
+}
+
+const HOUSE_PRICE: &str = r#"{"house-model": {"litellm_provider": "acme", "input_cost_per_token": 2e-06}}"#;
+
+/// A price stored by another process (the CLI, a second server) with its own cache: this
+/// server's very next batch is priced with it, and an unpriced event the change's own
+/// re-price did not reach (a raw entry, a date before the import's first day) is priced by the
+/// sweep, exactly, with the rollups following.
+pub(crate) async fn a_price_stored_elsewhere_prices_the_next_batch_and_the_sweep_prices_the_rest(db: Db) {
+    use app::server::db::{Actor, NewPriceEntry};
+    use app::server::services::ingest::store;
+    use app::server::services::prices::{ensure_public_list, import_price_list, sweep_unpriced, PriceCache};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    ensure_public_list(&db).await.unwrap();
+    let _ = sweep_unpriced(&db, org).await.unwrap();
+    let server = PriceCache::default();
+    let r = store(&db, &server, org, None, vec![house_event("h1", "2026-11-05")], vec![]).await.unwrap();
+    assert_eq!((r.accepted, r.unpriced), (1, 1));
+    assert_eq!(sweep_unpriced(&db, org).await.unwrap(), None, "nothing changed since the last sweep");
+
+    // the CLI beside the server: its own cache, its own re-price from Nov 10
+    let cli = PriceCache::default();
+    import_price_list(&db, &cli, org, &Actor::cli(), HOUSE_PRICE, d("2026-11-10")).await.unwrap();
+    let r = store(&db, &server, org, None, vec![house_event("h2", "2026-11-12")], vec![]).await.unwrap();
+    assert_eq!((r.accepted, r.unpriced), (1, 0), "the next batch sees the new price");
+    // h1 (Nov 5) lies before the price's first day: still unpriced, and the sweep agrees
+    let swept = sweep_unpriced(&db, org).await.unwrap().expect("the book moved");
+    assert_eq!((swept.examined, swept.changed, swept.unpriced), (1, 0, 1));
+
+    // a raw entry from October (no re-price of its own, as a second server's bulk load would be)
+    let rates = serde_json::json!({"input_cost_per_token": 1.5e-06});
+    let price = app::domain::pricing::ModelPrice::from_litellm(rates.as_object().unwrap()).unwrap();
+    let row = NewPriceEntry {
+        model: "house-model",
+        provider: "acme",
+        effective_from: d("2026-10-01"),
+        price: &price,
+    };
+    db.upsert_price_entries(org.0, &[row], "override", None, None).await.unwrap();
+    let swept = sweep_unpriced(&db, org).await.unwrap().expect("the book moved again");
+    assert_eq!((swept.examined, swept.changed, swept.unpriced), (1, 1, 0));
+    assert_eq!((swept.before, swept.after), (Nanos(0), Nanos(1_500_000_000)));
+    let rows = db.usage_events(org).await.unwrap();
+    let cost = |id: &str| {
+        rows.iter().find(|r| r.event_id == id).map(|r| (r.cost_nanos, r.cost_source.clone())).unwrap()
+    };
+    assert_eq!(cost("h1"), (1_500_000_000, "computed".into()));
+    assert_eq!(cost("h2"), (2_000_000_000, "computed".into()));
+    assert_rollups_match_raw(&db, org).await;
+    let trail = db.list_audit(org, &Default::default(), 10).await.unwrap();
+    assert_eq!(trail[0].action, "price.reprice_unpriced");
+    assert_eq!(sweep_unpriced(&db, org).await.unwrap(), None, "swept once");
+}
+on_both!(a_price_stored_elsewhere_prices_the_next_batch_and_the_sweep_prices_the_rest);
+
+/// Batches racing a price import from another process: each batch either lands before the
+/// import commits (and the import's re-price finds it) or after (and is priced with the new
+/// book). None is left unpriced or priced from the old book.
+pub(crate) async fn batches_racing_a_price_import_all_end_priced_exactly(db: Db) {
+    use app::server::db::Actor;
+    use app::server::services::ingest::store;
+    use app::server::services::prices::{ensure_public_list, import_price_list, PriceCache};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    ensure_public_list(&db).await.unwrap();
+    let server = PriceCache::default();
+    // the server's book is warm (and has no house-model) before the race starts
+    store(&db, &server, org, None, vec![house_event("warm", "2026-11-12")], vec![]).await.unwrap();
+    let mut tasks = vec![];
+    for i in 0..24 {
+        let (db, server) = (db.clone(), server.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(3 * i)).await;
+            let batch: Vec<_> = (0..5).map(|j| house_event(&format!("r{i}-{j}"), "2026-11-12")).collect();
+            store(&db, &server, org, None, batch, vec![]).await.unwrap()
+        }));
+    }
+    let cli = PriceCache::default();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    import_price_list(&db, &cli, org, &Actor::cli(), HOUSE_PRICE, d("2026-11-01")).await.unwrap();
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.unwrap().accepted;
+    }
+    assert_eq!(accepted, 24 * 5);
+    let rows = db.usage_events(org).await.unwrap();
+    assert_eq!(rows.len(), 24 * 5 + 1);
+    let wrong: Vec<_> = rows
+        .iter()
+        .filter(|r| (r.cost_nanos, r.cost_source.as_str()) != (2_000_000_000, "computed"))
+        .collect();
+    assert!(wrong.is_empty(), "{} events priced from the old book: {:?}", wrong.len(), wrong.first());
+    assert_rollups_match_raw(&db, org).await;
+}
+on_both!(batches_racing_a_price_import_all_end_priced_exactly);
+
+/// The fence itself: a batch priced with the book of before a price change that committed
+/// (with its re-price) before the batch's write is refused, with nothing stored, and priced
+/// again from the new version.
+pub(crate) async fn a_batch_priced_before_a_price_change_is_refused_at_insert(db: Db) {
+    use app::domain::usage::CostSource;
+    use app::server::db::Actor;
+    use app::server::services::prices::{ensure_public_list, import_price_list, price_events, PriceCache};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    ensure_public_list(&db).await.unwrap();
+    let server = PriceCache::default();
+    let (before, book) = server.current(&db, org).await.unwrap();
+    let mut events = vec![house_event("f1", "2026-11-12").1];
+    price_events(&book, &mut events);
+    assert_eq!(events[0].cost_source, CostSource::Unpriced);
+    import_price_list(&db, &PriceCache::default(), org, &Actor::cli(), HOUSE_PRICE, d("2026-11-01"))
+        .await
+        .unwrap();
+    assert_eq!(db.insert_priced_events(org, &events, before).await.unwrap(), None, "stale book refused");
+    assert!(db.usage_events(org).await.unwrap().is_empty(), "nothing stored");
+    let (after, book) = server.current(&db, org).await.unwrap();
+    assert!(after > before);
+    let mut events = vec![house_event("f1", "2026-11-12").1];
+    price_events(&book, &mut events);
+    assert_eq!(events[0].cost, Nanos(2_000_000_000));
+    let stored = db.insert_priced_events(org, &events, after).await.unwrap().expect("current book");
+    assert!(stored.contains("f1"));
+}
+on_both!(a_batch_priced_before_a_price_change_is_refused_at_insert);

@@ -17,7 +17,7 @@ pub(super) async fn import_events(url: &str, file: &std::path::Path) -> anyhow::
     let bytes = std::fs::read(file).with_context(|| file.display().to_string())?;
     let (db, org) = open(url).await?;
     ensure_public_list(&db).await?;
-    let book = PriceCache::default().book(&db, org).await?;
+    let prices = PriceCache::default();
     let text = String::from_utf8_lossy(&bytes);
     // (line number, item): NDJSON is read line by line so that errors name the line
     let items: Vec<(usize, serde_json::Value)> = if text.trim_start().starts_with('[') {
@@ -48,7 +48,7 @@ pub(super) async fn import_events(url: &str, file: &std::path::Path) -> anyhow::
                 Err(e) => errors.push(e),
             }
         }
-        let r = services::ingest::store(&db, &book, org, None, events, errors).await?;
+        let r = services::ingest::store(&db, &prices, org, None, events, errors).await?;
         for e in &r.errors {
             eprintln!("\r{}: {unit} {}: {}: {}", file.display(), e.index, e.field, e.reason);
         }

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::query::{query, query_as, QueryBuilder};
-use super::{totals, Db, OrgId};
+use super::query::{query, query_as, query_scalar, QueryBuilder};
+use super::{totals, Db, OrgId, Tx};
 use crate::domain::rollup;
 use crate::domain::{Nanos, UsageEvent};
 
@@ -183,13 +183,27 @@ impl Db {
         org: OrgId,
         events: &[UsageEvent],
     ) -> sqlx::Result<HashSet<String>> {
-        self.insert_events(org, events, true).await
+        Ok(self.insert_events(org, events, true, None).await?.unwrap_or_default())
+    }
+
+    /// [`Db::insert_usage_events_returning`] for events priced with version `version` of the
+    /// price book: `None`, with nothing stored, when the book moved on before this write took
+    /// its turn. The version is read inside the write transaction (on PostgreSQL under a share
+    /// lock, which a price change's own transaction waits for), so a price change either lands
+    /// first and is seen here, or lands after and its re-price finds these events stored.
+    pub async fn insert_priced_events(
+        &self,
+        org: OrgId,
+        events: &[UsageEvent],
+        version: i64,
+    ) -> sqlx::Result<Option<HashSet<String>>> {
+        self.insert_events(org, events, true, Some(version)).await
     }
 
     /// The same rows without rollups: only the baseline the ingest benchmark compares the real
     /// path against (dashboards would not see these events).
     pub async fn bulk_insert_events_only(&self, org: OrgId, events: &[UsageEvent]) -> sqlx::Result<u64> {
-        Ok(self.insert_events(org, events, false).await?.len() as u64)
+        Ok(self.insert_events(org, events, false, None).await?.unwrap_or_default().len() as u64)
     }
 
     async fn insert_events(
@@ -197,12 +211,23 @@ impl Db {
         org: OrgId,
         events: &[UsageEvent],
         with_rollups: bool,
-    ) -> sqlx::Result<HashSet<String>> {
+        priced_with: Option<i64>,
+    ) -> sqlx::Result<Option<HashSet<String>>> {
         // first occurrence of each id wins, as the unique index would decide
         let mut seen = HashSet::with_capacity(events.len());
         let events: Vec<&UsageEvent> = events.iter().filter(|e| seen.insert(e.event_id.as_str())).collect();
         let now = Utc::now();
         let mut tx = self.begin().await?;
+        if let Some(version) = priced_with {
+            let sql = match tx {
+                Tx::Sqlite(..) => "select version from price_book_versions where org_id = $1",
+                Tx::Postgres(_) => "select version from price_book_versions where org_id = $1 for share",
+            };
+            let now: Option<i64> = query_scalar(sql).bind(org.0).fetch_optional(&mut tx).await?;
+            if now.unwrap_or(0) != version {
+                return Ok(None);
+            }
+        }
         let mut inserted: Vec<&UsageEvent> = Vec::with_capacity(events.len());
         for chunk in events.chunks(INSERT_CHUNK) {
             // full chunks repeat the same text and reuse one prepared statement; a batch's
@@ -227,25 +252,33 @@ impl Db {
             tx.upsert_rollups(org, rollup::increments(inserted.iter().copied())).await?;
         }
         tx.commit().await?;
-        Ok(inserted.iter().map(|e| e.event_id.clone()).collect())
+        Ok(Some(inserted.iter().map(|e| e.event_id.clone()).collect()))
     }
 
     /// Up to `limit` events at or after `since` that the price book prices (not those with a
-    /// provider-reported cost), with `id > after`, in id order: one page of a re-price.
+    /// provider-reported cost; with `only_unpriced`, only those stored without a price), with
+    /// `id > after`, in id order: one page of a re-price.
     pub async fn events_for_repricing(
         &self,
         org: OrgId,
         since: DateTime<Utc>,
         after: i64,
         limit: i64,
+        only_unpriced: bool,
     ) -> sqlx::Result<Vec<(i64, UsageEvent)>> {
         const SQL: &str = "select id, event_id, occurred_at, provider, model, team, feature, initiative, customer, \
             environment, api_key, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
             output_tokens, reasoning_tokens, request_count, service_tier, cost_nanos, cost_source, price_entry_id \
             from usage_events where org_id = $1 and occurred_at >= $2 and id > $3 and cost_source <> 'provider' \
-            order by id limit $4";
-        let rows: Vec<RepriceRow> =
-            query_as(SQL).bind(org.0).bind(since).bind(after).bind(limit).fetch_all(self).await?;
+            and ($5 = 0 or cost_source = 'unpriced') order by id limit $4";
+        let rows: Vec<RepriceRow> = query_as(SQL)
+            .bind(org.0)
+            .bind(since)
+            .bind(after)
+            .bind(limit)
+            .bind(i64::from(only_unpriced))
+            .fetch_all(self)
+            .await?;
         Ok(rows.into_iter().map(RepriceRow::into_event).collect())
     }
 

@@ -186,11 +186,14 @@ impl Db {
         const SELECT: &str = "select id from orgs where slug = $1";
         const TOTALS: &str = "insert into org_totals (org_id, event_cost_nanos, tokens, requests, \
             ledger_abs_nanos) values ($1, 0, 0, 0, 0) on conflict (org_id) do nothing";
+        const VERSION: &str = "insert into price_book_versions (org_id, version, swept_version) \
+            values ($1, 0, 0) on conflict (org_id) do nothing";
         let now = Utc::now();
         {
             query(INSERT).bind(slug).bind(name).bind(now).execute(self).await?;
             let org = query_scalar(SELECT).bind(slug).fetch_one(self).await.map(OrgId)?;
             query(TOTALS).bind(org.0).execute(self).await?;
+            query(VERSION).bind(org.0).execute(self).await?;
             Ok(org)
         }
     }

@@ -2,7 +2,7 @@
 use chrono::{NaiveDate, Utc};
 
 use super::audit::insert_audit;
-use super::query::{query_as, query_scalar, QueryBuilder};
+use super::query::{query, query_as, query_scalar, QueryBuilder};
 use super::{Db, NewAudit, OrgId, UserId};
 use crate::domain::price_book::PriceEntry;
 use crate::domain::pricing::ModelPrice;
@@ -65,9 +65,29 @@ impl Db {
             if let Some(a) = audit {
                 insert_audit(&mut tx, OrgId(org_id), a).await?;
             }
+            bump_price_book_version(&mut tx, OrgId(org_id)).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The organisation's price book version (see migration 0023): one primary-key read.
+    pub async fn price_book_version(&self, org: OrgId) -> sqlx::Result<i64> {
+        const SQL: &str = "select version from price_book_versions where org_id = $1";
+        Ok(query_scalar(SQL).bind(org.0).fetch_optional(self).await?.unwrap_or(0))
+    }
+
+    /// Versions whose stored unpriced events have not been re-priced yet: (version, swept).
+    pub async fn price_book_sweep(&self, org: OrgId) -> sqlx::Result<(i64, i64)> {
+        const SQL: &str = "select version, swept_version from price_book_versions where org_id = $1";
+        Ok(query_as(SQL).bind(org.0).fetch_optional(self).await?.unwrap_or((0, 0)))
+    }
+
+    /// Records that unpriced events were re-priced with `version` (never moves backwards).
+    pub async fn mark_price_book_swept(&self, org: OrgId, version: i64) -> sqlx::Result<()> {
+        const SQL: &str = "update price_book_versions set swept_version = $2 \
+            where org_id = $1 and swept_version < $2";
+        query(SQL).bind(org.0).bind(version).execute(self).await.map(|_| ())
     }
 
     /// The public list and the organisation's own entries.
@@ -105,5 +125,19 @@ impl Db {
     pub async fn count_price_entries(&self, org_id: i64) -> sqlx::Result<i64> {
         const SQL: &str = "select count(*) from price_entries where org_id = $1";
         query_scalar(SQL).bind(org_id).fetch_one(self).await
+    }
+}
+
+/// Moves the organisation's price book to its next version -- every organisation's, for the
+/// shared public list -- inside the transaction that changes the entries (each row exists from
+/// `ensure_org`; the upsert also covers an organisation made before migration 0023 ran).
+pub(crate) async fn bump_price_book_version(tx: &mut super::Tx, org: OrgId) -> sqlx::Result<()> {
+    const ONE: &str = "insert into price_book_versions (org_id, version, swept_version) values ($1, 1, 0) \
+        on conflict (org_id) do update set version = price_book_versions.version + 1";
+    const ALL: &str = "update price_book_versions set version = version + 1";
+    if org.0 == PUBLIC_LIST {
+        query(ALL).execute(tx).await.map(|_| ())
+    } else {
+        query(ONE).bind(org.0).execute(tx).await.map(|_| ())
     }
 }

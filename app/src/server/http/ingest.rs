@@ -24,8 +24,7 @@ pub async fn events_handler(
         BodyError::TooManyItems { .. } => AppError::TooLarge(e.to_string()),
         e => AppError::Malformed(e.to_string()),
     })?;
-    let book = st.prices.book(&st.db, key.org()).await?;
-    let report = services::ingest::ingest(&st.db, &book, &key.0, &items).await?;
+    let report = services::ingest::ingest(&st.db, &st.prices, &key.0, &items).await?;
     let status = if !items.is_empty() && report.rejected == items.len() as u64 {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

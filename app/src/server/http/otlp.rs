@@ -32,9 +32,9 @@ pub async fn traces_handler(
     })?;
     let mapping = services::settings::attribute_mapping(&st.db, key.org()).await?;
     let mapped = otlp::spans_to_events(&spans, &mapping);
-    let book = st.prices.book(&st.db, key.org()).await?;
     let report =
-        services::ingest::store(&st.db, &book, key.org(), Some(&key.0), mapped.events, mapped.errors).await?;
+        services::ingest::store(&st.db, &st.prices, key.org(), Some(&key.0), mapped.events, mapped.errors)
+            .await?;
     let message = report
         .errors
         .iter()

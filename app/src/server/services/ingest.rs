@@ -6,11 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::ingest::{parse_item, ItemError};
-use crate::domain::price_book::PriceBook;
 use crate::domain::UsageEvent;
 use crate::error::AppError;
 use crate::server::db::{ApiKeyRow, Db, OrgId};
-use crate::server::services::prices::price_events;
+use crate::server::services::prices::{price_events, PriceCache};
 
 /// The answer to a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +39,7 @@ fn attribute(e: &mut UsageEvent, key: &ApiKeyRow) {
 /// A batch from `POST /api/v1/events`.
 pub async fn ingest(
     db: &Db,
-    book: &PriceBook,
+    prices: &PriceCache,
     key: &ApiKeyRow,
     items: &[Value],
 ) -> Result<IngestReport, AppError> {
@@ -52,15 +51,19 @@ pub async fn ingest(
             Err(err) => errors.push(err),
         }
     }
-    store(db, book, OrgId(key.org_id), Some(key), events, errors).await
+    store(db, prices, OrgId(key.org_id), Some(key), events, errors).await
 }
+
+/// How often a batch is priced again because the price book changed under it before the
+/// error is "busy, try again" (each retry means another price change landed meanwhile).
+const PRICE_ATTEMPTS: usize = 5;
 
 /// Attributes, prices and stores events read from any source (ingest API, OTLP, the CLI),
 /// each with its position in the request for errors. Every event is checked against the
 /// bounds of `domain::limits` here, whatever path it came by.
 pub async fn store(
     db: &Db,
-    book: &PriceBook,
+    prices: &PriceCache,
     org: OrgId,
     key: Option<&ApiKeyRow>,
     events: Vec<(usize, UsageEvent)>,
@@ -80,43 +83,53 @@ pub async fn store(
             Err(err) => errors.push(err),
         }
     }
-    let mut events = checked;
-    let above = price_events(book, &mut events);
-    if !above.is_empty() {
-        let drop: std::collections::HashSet<usize> = above.iter().map(|(at, _)| *at).collect();
-        for (at, cost) in above {
-            errors.push(ItemError {
-                index: positions[at],
-                field: "cost_usd".into(),
-                reason: format!(
-                    "the tokens at the price book's rates cost {}, above the per-event maximum of {}; \
-                    send smaller events",
-                    cost.usd(),
-                    crate::domain::limits::MAX_EVENT_COST.usd()
-                ),
+    for _ in 0..PRICE_ATTEMPTS {
+        let (version, book) = prices.current(db, org).await?;
+        let mut events = checked.clone();
+        let mut errors = errors.clone();
+        let above = price_events(&book, &mut events);
+        if !above.is_empty() {
+            let drop: std::collections::HashSet<usize> = above.iter().map(|(at, _)| *at).collect();
+            for (at, cost) in above {
+                errors.push(ItemError {
+                    index: positions[at],
+                    field: "cost_usd".into(),
+                    reason: format!(
+                        "the tokens at the price book's rates cost {}, above the per-event maximum of {}; \
+                        send smaller events",
+                        cost.usd(),
+                        crate::domain::limits::MAX_EVENT_COST.usd()
+                    ),
+                });
+            }
+            let mut at = 0;
+            events.retain(|_| {
+                at += 1;
+                !drop.contains(&(at - 1))
             });
         }
-        let mut at = 0;
-        events.retain(|_| {
-            at += 1;
-            !drop.contains(&(at - 1))
+        errors.sort_by_key(|e| e.index);
+        let Some(new) = db.insert_priced_events(org, &events, version).await? else {
+            continue;
+        };
+        if !new.is_empty() {
+            // budgets, zombie flags and anomalies see the new spend within seconds
+            super::jobs::wake(super::jobs::Job::Evaluate);
+        }
+        let unpriced = events
+            .iter()
+            .filter(|e| {
+                e.cost_source == crate::domain::usage::CostSource::Unpriced && new.contains(&e.event_id)
+            })
+            .count();
+        return Ok(IngestReport {
+            accepted: new.len() as u64,
+            duplicates: (events.len() - new.len()) as u64,
+            rejected: errors.len() as u64,
+            errors,
+            unpriced: unpriced as u64,
         });
     }
-    errors.sort_by_key(|e| e.index);
-    let new = db.insert_usage_events_returning(org, &events).await?;
-    if !new.is_empty() {
-        // budgets, zombie flags and anomalies see the new spend within seconds
-        super::jobs::wake(super::jobs::Job::Evaluate);
-    }
-    let unpriced = events
-        .iter()
-        .filter(|e| e.cost_source == crate::domain::usage::CostSource::Unpriced && new.contains(&e.event_id))
-        .count();
-    Ok(IngestReport {
-        accepted: new.len() as u64,
-        duplicates: (events.len() - new.len()) as u64,
-        rejected: errors.len() as u64,
-        errors,
-        unpriced: unpriced as u64,
-    })
+    // a price change landed before every attempt's write: the client sends the batch again
+    Err(AppError::Busy)
 }

@@ -1,7 +1,6 @@
 //! The price book: seeding from LiteLLM's map, imports in the same format, and pricing events.
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
@@ -132,10 +131,78 @@ pub async fn recompute(
     progress: impl Fn(u64),
 ) -> Result<RecomputeReport, AppError> {
     let from = since.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let report = reprice(db, org, book, from, false, progress).await?;
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "price.recompute",
+        entity: "price",
+        entity_id: format!("since {since}"),
+        summary: format!(
+            "re-priced {} of {} events since {since}: {} → {}",
+            report.changed,
+            report.examined,
+            report.before.usd(),
+            report.after.usd()
+        ),
+        before: Some(serde_json::json!({ "total_usd": report.before.usd() })),
+        after: Some(
+            serde_json::json!({ "total_usd": report.after.usd(), "unpriced_events": report.unpriced }),
+        ),
+    };
+    db.record_audit(org, &entry).await?;
+    Ok(report)
+}
+
+/// Once the price book moved past the last sweep (a price stored by a page, the CLI or
+/// another server), prices the stored unpriced events of any date that the book now covers,
+/// moving the rollups by the exact difference. Audited when it changed anything. `None` when
+/// there was nothing new to sweep.
+pub async fn sweep_unpriced(db: &Db, org: OrgId) -> Result<Option<RecomputeReport>, AppError> {
+    let (version, swept) = db.price_book_sweep(org).await?;
+    if version == swept {
+        return Ok(None);
+    }
+    // read after the version: at least as new as it
+    let book = PriceBook::new(db.price_entries(org).await?);
+    let report = reprice(db, org, &book, chrono::DateTime::UNIX_EPOCH, true, |_| ()).await?;
+    if report.changed > 0 {
+        let entry = NewAudit {
+            actor: Actor { user: None, label: "price book".into() },
+            action: "price.reprice_unpriced",
+            entity: "price",
+            entity_id: format!("version {version}"),
+            summary: format!(
+                "priced {} of {} unpriced events with the new price book: {} → {}",
+                report.changed,
+                report.examined,
+                report.before.usd(),
+                report.after.usd()
+            ),
+            before: Some(serde_json::json!({ "total_usd": report.before.usd() })),
+            after: Some(
+                serde_json::json!({ "total_usd": report.after.usd(), "unpriced_events": report.unpriced }),
+            ),
+        };
+        db.record_audit(org, &entry).await?;
+    }
+    db.mark_price_book_swept(org, version).await?;
+    Ok(Some(report))
+}
+
+/// Prices again, page by page, the events from `from` (only the unpriced ones with
+/// `only_unpriced`) and stores what changed.
+async fn reprice(
+    db: &Db,
+    org: OrgId,
+    book: &PriceBook,
+    from: chrono::DateTime<chrono::Utc>,
+    only_unpriced: bool,
+    progress: impl Fn(u64),
+) -> Result<RecomputeReport, AppError> {
     let mut report = RecomputeReport::default();
     let mut after_id = 0;
     loop {
-        let page = db.events_for_repricing(org, from, after_id, RECOMPUTE_PAGE).await?;
+        let page = db.events_for_repricing(org, from, after_id, RECOMPUTE_PAGE, only_unpriced).await?;
         let Some((last, _)) = page.last() else { break };
         after_id = *last;
         let mut repriced: Vec<UsageEvent> = page.iter().map(|(_, e)| e.clone()).collect();
@@ -157,24 +224,6 @@ pub async fn recompute(
         }
         progress(report.examined);
     }
-    let entry = NewAudit {
-        actor: actor.clone(),
-        action: "price.recompute",
-        entity: "price",
-        entity_id: format!("since {since}"),
-        summary: format!(
-            "re-priced {} of {} events since {since}: {} → {}",
-            report.changed,
-            report.examined,
-            report.before.usd(),
-            report.after.usd()
-        ),
-        before: Some(serde_json::json!({ "total_usd": report.before.usd() })),
-        after: Some(
-            serde_json::json!({ "total_usd": report.after.usd(), "unpriced_events": report.unpriced }),
-        ),
-    };
-    db.record_audit(org, &entry).await?;
     Ok(report)
 }
 
@@ -221,6 +270,7 @@ pub async fn set_price(
     db.upsert_price_entries(org.0, &[row], "override", actor.user, Some(&entry)).await?;
     cache.invalidate(org);
     let book = cache.book(db, org).await?;
+    super::jobs::signal::wake(super::jobs::signal::Job::Prices);
     recompute(db, org, actor, effective_from, &book, |_| ()).await
 }
 
@@ -254,6 +304,7 @@ pub async fn import_price_list(
     db.upsert_price_entries(org.0, &rows, "import", actor.user, Some(&entry)).await?;
     cache.invalidate(org);
     let book = cache.book(db, org).await?;
+    super::jobs::signal::wake(super::jobs::signal::Job::Prices);
     Ok((rows.len(), recompute(db, org, actor, effective_from, &book, |_| ()).await?))
 }
 
@@ -277,28 +328,35 @@ pub fn femto_usd(femto: i64) -> String {
     }
 }
 
-/// Each organisation's price book, reloaded from the database at most once a minute (and at
-/// once after a change on this server), so that ingest does not read 3,700 entries per batch.
+/// Each organisation's price book, kept in memory while its version in the database (one
+/// primary-key read per batch) stays the same, so that ingest does not read 3,700 entries per
+/// batch yet sees a change made anywhere -- a page, the CLI, another server -- at once.
 #[derive(Clone, Default)]
 pub struct PriceCache {
-    books: Arc<RwLock<HashMap<OrgId, Cached>>>,
+    books: Arc<RwLock<HashMap<OrgId, Versioned>>>,
 }
 
-/// When the book was loaded, and the book.
-type Cached = (Instant, Arc<PriceBook>);
-
-const MAX_AGE: Duration = Duration::from_secs(60);
+/// A book and the version it was loaded at.
+type Versioned = (i64, Arc<PriceBook>);
 
 impl PriceCache {
-    pub async fn book(&self, db: &Db, org: OrgId) -> Result<Arc<PriceBook>, AppError> {
-        if let Some((at, book)) = self.books.read().expect("not poisoned").get(&org) {
-            if at.elapsed() < MAX_AGE {
-                return Ok(book.clone());
+    /// The book in force now and its version. The entries are read after the version, so a
+    /// change landing in between gives a book newer than its version, never older: a batch
+    /// priced with it fails the version check at insert and is priced again.
+    pub async fn current(&self, db: &Db, org: OrgId) -> Result<(i64, Arc<PriceBook>), AppError> {
+        let version = db.price_book_version(org).await?;
+        if let Some((v, book)) = self.books.read().expect("not poisoned").get(&org) {
+            if *v == version {
+                return Ok((version, book.clone()));
             }
         }
         let book = Arc::new(PriceBook::new(db.price_entries(org).await?));
-        self.books.write().expect("not poisoned").insert(org, (Instant::now(), book.clone()));
-        Ok(book)
+        self.books.write().expect("not poisoned").insert(org, (version, book.clone()));
+        Ok((version, book))
+    }
+
+    pub async fn book(&self, db: &Db, org: OrgId) -> Result<Arc<PriceBook>, AppError> {
+        Ok(self.current(db, org).await?.1)
     }
 
     /// Forget the cached book (after a price change).

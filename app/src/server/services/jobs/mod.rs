@@ -7,6 +7,7 @@
 //! | `webhooks`: due deliveries | 5 s | a notice queued | `webhooks` |
 //! | `ledger`: daily lines of training runs and commitments left pending by requests | 1 min | records stored | `ledger` |
 //! | `sessions`: expired sessions deleted | 1 h | — | `sessions` |
+//! | `prices`: stored unpriced events re-priced once the price book changed (anywhere) | 15 s | a price change on this server | `prices` |
 //!
 //! With several servers on one PostgreSQL database, each loop runs on the server that holds
 //! its lease (a row in `job_leases`, renewed at every run and taken over by another server
@@ -39,6 +40,7 @@ pub struct Timing {
     pub webhooks: Duration,
     pub ledger: Duration,
     pub sessions: Duration,
+    pub prices: Duration,
 }
 
 impl Timing {
@@ -49,6 +51,7 @@ impl Timing {
             webhooks: Duration::from_secs(5),
             ledger: Duration::from_secs(60),
             sessions: Duration::from_secs(3600),
+            prices: Duration::from_secs(15),
         }
     }
 
@@ -62,6 +65,7 @@ impl Timing {
                 webhooks: t.webhooks / n,
                 ledger: t.ledger / n,
                 sessions: t.sessions / n,
+                prices: t.prices / n,
             },
             _ => t,
         }
@@ -73,6 +77,7 @@ impl Timing {
             Job::Webhooks => self.webhooks,
             Job::Ledger => self.ledger,
             Job::Sessions => self.sessions,
+            Job::Prices => self.prices,
         }
     }
 
@@ -143,6 +148,13 @@ pub async fn run_once(job: Job, ctx: &Context) -> Result<(), AppError> {
         }),
         Job::Ledger => super::records::expand_pending(db, org, usize::MAX).await.map(|_| ()),
         Job::Sessions => delete_expired_sessions(db).await,
+        Job::Prices => match super::prices::sweep_unpriced(db, org).await? {
+            Some(r) if r.changed > 0 => {
+                tracing::info!(repriced = r.changed, unpriced = r.unpriced, "unpriced events re-priced");
+                Ok(())
+            }
+            _ => Ok(()),
+        },
     }
 }
 

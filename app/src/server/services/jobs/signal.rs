@@ -9,10 +9,11 @@ pub enum Job {
     Webhooks,
     Ledger,
     Sessions,
+    Prices,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::Evaluate, Job::Webhooks, Job::Ledger, Job::Sessions];
+    pub const ALL: [Job; 5] = [Job::Evaluate, Job::Webhooks, Job::Ledger, Job::Sessions, Job::Prices];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -20,6 +21,7 @@ impl Job {
             Job::Webhooks => "webhooks",
             Job::Ledger => "ledger",
             Job::Sessions => "sessions",
+            Job::Prices => "prices",
         }
     }
 
@@ -28,8 +30,8 @@ impl Job {
     }
 }
 
-static WAKES: [Notify; 4] =
-    [Notify::const_new(), Notify::const_new(), Notify::const_new(), Notify::const_new()];
+static WAKES: [Notify; 5] =
+    [Notify::const_new(), Notify::const_new(), Notify::const_new(), Notify::const_new(), Notify::const_new()];
 
 /// Asks a loop to run soon instead of at its next tick (on whichever server holds its lease:
 /// other servers notice at their next tick).
