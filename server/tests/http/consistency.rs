@@ -67,7 +67,7 @@ pub(crate) async fn every_page_shows_the_same_coverage_and_projection(db: Db) {
 
     // the projected month end: the Overview's, the budget's and the review's are one figure
     let (_, body) = send(&app, with_cookie(post_form(GetOverview::PATH, &range), &fin)).await;
-    let o: Overview = serde_json::from_str(&body).unwrap();
+    let o: Overview = serde_json::from_str::<app::charts::Charted<Overview>>(&body).unwrap().data;
     let (_, body) = send(&app, with_cookie(post_form(ListBudgets::PATH, ""), &fin)).await;
     let budgets: app::api::BudgetsPage = serde_json::from_str(&body).unwrap();
     let e = budgets.lines[0].evaluation.clone().expect("evaluated");
@@ -89,7 +89,7 @@ pub(crate) async fn a_quiet_source_shows_the_same_banner_on_overview_and_explore
     let current = app_with_events(&db).await; // token events through today, Nov 10
     let viewer = sign_in(&current, VIEWER, PASSWORD, None).await.expect("viewer");
     let (_, body) = send(&current, with_cookie(post_form(GetOverview::PATH, ""), &viewer)).await;
-    let o: Overview = serde_json::from_str(&body).unwrap();
+    let o: Overview = serde_json::from_str::<app::charts::Charted<Overview>>(&body).unwrap().data;
     assert!(o.stale.is_empty(), "yesterday's and today's calls are current: {:?}", o.stale);
     let (_, page) = send(&current, with_cookie(html_get("/"), &viewer)).await;
     assert!(!page.contains("stale-banner"));
@@ -101,7 +101,7 @@ pub(crate) async fn a_quiet_source_shows_the_same_banner_on_overview_and_explore
     );
     let viewer = sign_in(&later, VIEWER, PASSWORD, None).await.expect("viewer");
     let (_, body) = send(&later, with_cookie(post_form(GetOverview::PATH, ""), &viewer)).await;
-    let o: Overview = serde_json::from_str(&body).unwrap();
+    let o: Overview = serde_json::from_str::<app::charts::Charted<Overview>>(&body).unwrap().data;
     assert_eq!(o.stale.len(), 1, "{:?}", o.stale);
     assert_eq!(
         (o.stale[0].source, o.stale[0].last_day, o.stale[0].days_behind),

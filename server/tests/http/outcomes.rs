@@ -316,7 +316,7 @@ pub(crate) async fn engineers_work_anomalies_through_the_router_and_viewers_read
     let (status, body) =
         send(&app, with_cookie(post_form(GetAnomaly::PATH, &format!("id={id}")), &viewer)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let d: AnomalyDetail = serde_json::from_str(&body).unwrap();
+    let d: AnomalyDetail = serde_json::from_str::<app::charts::Charted<AnomalyDetail>>(&body).unwrap().data;
     assert_eq!((d.anomaly.status, d.anomaly.assignee.as_str()), (Status::Acknowledged, "eng@example.com"));
     assert_eq!(d.events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["reported", "acknowledge"]);
     let (status, html) = send(&app, with_cookie(get(&format!("/anomalies/{id}")), &viewer)).await;
@@ -445,7 +445,7 @@ pub(crate) async fn a_large_unverified_outcome_counts_apart_until_finance_verifi
                 send(&app, with_cookie(post_form(GetInitiative::PATH, &format!("id={id}&from=&to=")), &who))
                     .await;
             assert_eq!(status, StatusCode::OK, "{body}");
-            serde_json::from_str::<InitiativeDetail>(&body).unwrap()
+            serde_json::from_str::<app::charts::Charted<InitiativeDetail>>(&body).unwrap().data
         }
     };
     let d = detail(po.clone()).await;

@@ -51,7 +51,7 @@ pub(crate) async fn read_api_returns_what_the_explorer_shows_to_read_keys_and_pe
     );
     let (status, body) = send(&app, req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let page: SpendPage = serde_json::from_str(&body).unwrap();
+    let page: SpendPage = serde_json::from_str::<app::charts::Charted<SpendPage>>(&body).unwrap().data;
     assert_eq!(page.view.table.len(), 1);
     assert_eq!(page.view.total.cost_nanos, json["total"]["cost_nanos"].as_i64().unwrap());
 
