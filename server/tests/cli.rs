@@ -165,6 +165,17 @@ fn key_create_prints_the_secret_once_then_list_and_revoke() {
     assert!(!ok && err.contains("--prefix: no active key"), "{err}");
     let (ok, _, err) = costroom(&db, &["key", "create", "--name", "x", "--team", "nope", "--scopes", "read"]);
     assert!(!ok && err.contains("team: no team 'nope'"), "{err}");
+    // a team made from the command line, then a key for it
+    let (ok, out, err) = costroom(&db, &["team", "add", "--slug", "nope", "--name", "Nope squad"]);
+    assert!(ok && out.contains("created team nope"), "{out}{err}");
+    let (ok, _, err) = costroom(&db, &["team", "add", "--slug", "nope"]);
+    assert!(!ok && err.contains("slug: team 'nope' already exists"), "{err}");
+    let (ok, _, err) = costroom(&db, &["team", "add", "--slug", "Not A Slug"]);
+    assert!(!ok && err.contains("slug:"), "{err}");
+    let (ok, listed, _) = costroom(&db, &["team", "list"]);
+    assert!(ok && listed.contains("Nope squad") && listed.contains("search"), "{listed}");
+    let (ok, _, err) = costroom(&db, &["key", "create", "--name", "x", "--team", "nope", "--scopes", "read"]);
+    assert!(ok, "{err}");
 }
 
 #[test]
@@ -330,4 +341,38 @@ fn a_price_imported_beside_a_running_server_prices_its_very_next_batch() {
     assert!(ok, "{err}");
     assert!(out.contains("re-priced 0 of 2 events"), "both already exact: {out}");
     assert!(out.contains("$0.30 → $0.30"), "{out}");
+}
+
+#[test]
+fn a_price_list_dry_run_shows_the_changes_and_stores_nothing() {
+    let db = temp_db("dry-run");
+    let dir = std::env::temp_dir().join("costroom-tests");
+    let prices = dir.join(format!("dry-prices-{}.json", std::process::id()));
+    // gpt-4o at the public list's input rate but a negotiated output rate, written as strings
+    std::fs::write(
+        &prices,
+        r#"{"_comment": "Q4 contract",
+            "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": "0.0000025",
+                       "output_cost_per_token": "0.000008", "output_cost_per_image": 0.04},
+            "house-model": {"litellm_provider": "acme", "input_cost_per_token": "1.5e-7"}}"#,
+    )
+    .unwrap();
+    let file = prices.to_str().unwrap();
+    let (ok, out, err) =
+        costroom(&db, &["prices", "import", file, "--effective-from", "2026-11-01", "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("dry run, nothing stored: 1 new, 1 changed, 0 unchanged from 2026-11-01"), "{out}");
+    assert!(out.contains("new      house-model"), "{out}");
+    assert!(out.contains("changed  gpt-4o  output_cost_per_token: 0.00001 → 0.000008"), "{out}");
+    assert!(out.contains("not billed: output_cost_per_image (gpt-4o)"), "{out}");
+    // nothing was stored: the same dry run says the same
+    let (_, again, _) =
+        costroom(&db, &["prices", "import", file, "--effective-from", "2026-11-01", "--dry-run"]);
+    assert!(again.contains("1 new, 1 changed"), "{again}");
+    let (ok, out, err) = costroom(&db, &["prices", "import", file, "--effective-from", "2026-11-01"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("imported 2 prices in force from 2026-11-01"), "{out}");
+    let (_, after, _) =
+        costroom(&db, &["prices", "import", file, "--effective-from", "2026-11-01", "--dry-run"]);
+    assert!(after.contains("0 new, 0 changed, 2 unchanged"), "{after}");
 }

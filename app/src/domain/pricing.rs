@@ -197,17 +197,22 @@ pub enum Unpriced {
 
 impl ModelPrice {
     /// The token-rate fields of a LiteLLM map entry (other fields, such as per-image or
-    /// per-second prices, are not token prices and are left out). Errors name the field.
+    /// per-second prices, are not token prices and are left out: see [`unbilled_keys`]). A
+    /// rate is a JSON number or a decimal string (`"0.0000025"`, `"2.5e-6"`), the exact way to
+    /// write one: a string is taken to the femto-dollar exactly or refused. Errors name the
+    /// field.
     pub fn from_litellm(entry: &serde_json::Map<String, serde_json::Value>) -> Result<ModelPrice, String> {
         let mut rates = BTreeMap::new();
         for (field, v) in entry {
             if !is_token_rate_field(field) {
                 continue;
             }
-            let Some(n) = v.as_f64() else {
-                return Err(format!("{field}: expected a number, got {v}"));
+            let rate = match v {
+                serde_json::Value::Number(n) => rate_from_f64(field, n.as_f64().unwrap_or(f64::NAN))?,
+                serde_json::Value::String(s) => rate_from_decimal(field, s)?,
+                v => return Err(format!("{field}: expected a number or a decimal string, got {v}")),
             };
-            rates.insert(field.clone(), rate_from_f64(field, n)?);
+            rates.insert(field.clone(), rate);
         }
         Ok(ModelPrice { rates })
     }
@@ -315,6 +320,61 @@ pub fn rate_from_f64(field: &str, usd_per_token: f64) -> Result<i64, String> {
         .ok_or_else(|| format!("{field}: {usd_per_token} is above the maximum of $1 per token"))
 }
 
+/// A USD-per-token rate written as a decimal string (`"0.0000025"`, `"2.5e-6"`) as femto-USD,
+/// exactly: more than 15 decimals of a dollar, a negative rate or one above $1 per token is
+/// refused naming `field` (a number in a file may be rounded to the femto-dollar; a string
+/// says exactly what it means, so it is never rounded).
+pub fn rate_from_decimal(field: &str, text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    exact_rate(
+        field,
+        t,
+        t,
+        RATE_SCALE,
+        "",
+        "a decimal number of US dollars per token with at most 15 decimals",
+    )
+}
+
+/// Keys of a LiteLLM price map entry that say something other than a price, ignored by the
+/// importer (LiteLLM's model metadata, and a free comment). Every other key that is not a
+/// token rate is named in the import's answer, so a price the book cannot bill yet (per
+/// image, per second, per search) or a misspelt rate never disappears silently.
+pub const NON_PRICE_KEYS: &[&str] = &[
+    "litellm_provider",
+    "mode",
+    "max_tokens",
+    "max_input_tokens",
+    "max_output_tokens",
+    "max_images_per_prompt",
+    "max_videos_per_prompt",
+    "max_video_length",
+    "max_audio_length_hours",
+    "max_audio_per_prompt",
+    "max_pdf_size_mb",
+    "output_vector_size",
+    "tool_use_system_prompt_tokens",
+    "deprecation_date",
+    "source",
+    "metadata",
+    "rpm",
+    "tpm",
+    "comment",
+    "_comment",
+    "notes",
+];
+
+/// Whether a key of a price map entry is documented metadata (see [`NON_PRICE_KEYS`]; also
+/// LiteLLM's `supports_*` and `supported_*` capability flags).
+pub fn is_non_price_key(key: &str) -> bool {
+    NON_PRICE_KEYS.contains(&key) || key.starts_with("supports_") || key.starts_with("supported_")
+}
+
+/// The keys of an entry that are neither token rates nor documented metadata.
+pub fn unbilled_keys(entry: &serde_json::Map<String, serde_json::Value>) -> Vec<&str> {
+    entry.keys().map(String::as_str).filter(|k| !is_token_rate_field(k) && !is_non_price_key(k)).collect()
+}
+
 /// A rate typed by a person in US dollars per million tokens (`$3`, `0.075`, `15.00`) as
 /// femto-dollars per token, the unit the price book holds: exact to nine decimals of a dollar
 /// per million (a femto-dollar per token), never rounded; a comma, a negative rate or a rate
@@ -322,17 +382,36 @@ pub fn rate_from_f64(field: &str, usd_per_token: f64) -> Result<i64, String> {
 /// forms (files carry USD per token, read by [`rate_from_f64`]).
 pub fn parse_rate_per_million(field: &str, text: &str) -> Result<i64, String> {
     let t = text.trim();
-    let shown: String = t.chars().take(40).collect();
     let digits = t.strip_prefix('$').unwrap_or(t).trim_start();
-    match parse_scaled(digits, 9) {
+    exact_rate(
+        field,
+        t,
+        digits,
+        9,
+        " ($1,000,000 per million)",
+        "an amount of US dollars per million tokens (digits and one point, at most 9 decimals)",
+    )
+}
+
+/// `digits` as an exact rate in femto-dollars per token at `scale` decimals, or the refusal
+/// naming `field` and the text as typed (`shown`): negative, above $1 per token (`per` says
+/// it in the typed unit) or not `what`.
+fn exact_rate(
+    field: &str,
+    shown: &str,
+    digits: &str,
+    scale: u32,
+    per: &str,
+    what: &str,
+) -> Result<i64, String> {
+    let shown: String = shown.chars().take(40).collect();
+    match parse_scaled(digits, scale) {
         Some(f) if f < 0 => Err(format!("{field}: '{shown}' is negative")),
         Some(f) if f > super::limits::MAX_RATE_FEMTO => {
-            Err(format!("{field}: '{shown}' is above the maximum of $1 per token ($1,000,000 per million)"))
+            Err(format!("{field}: '{shown}' is above the maximum of $1 per token{per}"))
         }
         Some(f) => Ok(f),
-        None => Err(format!(
-            "{field}: '{shown}' is not an amount of US dollars per million tokens (digits and one point, at most 9 decimals)"
-        )),
+        None => Err(format!("{field}: '{shown}' is not {what}")),
     }
 }
 
@@ -490,7 +569,12 @@ mod tests {
             ]
         );
         let bad = ModelPrice::from_litellm(json!({"input_cost_per_token": "cheap"}).as_object().unwrap());
-        assert_eq!(bad.unwrap_err(), "input_cost_per_token: expected a number, got \"cheap\"");
+        assert_eq!(
+            bad.unwrap_err(),
+            "input_cost_per_token: 'cheap' is not a decimal number of US dollars per token with at most 15 decimals"
+        );
+        let bad = ModelPrice::from_litellm(json!({"input_cost_per_token": null}).as_object().unwrap());
+        assert_eq!(bad.unwrap_err(), "input_cost_per_token: expected a number or a decimal string, got null");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use app::server::auth::password::random_secret;
 use app::server::services::keys::{KeyHasher, KeyRequest};
 use app::server::services::users::AddUser;
 
-use super::{KeyCommand, PricesCommand, UserAddArgs};
+use super::{KeyCommand, PricesCommand, TeamCommand, UserAddArgs};
 
 pub(super) async fn user_add(url: &str, args: UserAddArgs) -> anyhow::Result<()> {
     let (password, generated) = if args.password_stdin {
@@ -30,6 +30,23 @@ pub(super) async fn user_add(url: &str, args: UserAddArgs) -> anyhow::Result<()>
     if generated {
         // shown once; only the argon2id hash is stored
         println!("password: {password}");
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub(super) async fn team(url: &str, cmd: TeamCommand) -> anyhow::Result<()> {
+    let (db, org) = open(url).await?;
+    match cmd {
+        TeamCommand::Add { slug, name } => {
+            services::users::create_team(&db, org, &Actor::cli(), &slug, &name).await?;
+            println!("created team {}", slug.trim());
+        }
+        TeamCommand::List => {
+            for t in db.list_teams(org).await? {
+                println!("{:<20} {:<30} {}", t.slug, t.name, t.members.join(", "));
+            }
+        }
     }
     db.close().await;
     Ok(())
@@ -79,14 +96,42 @@ pub(super) async fn key(url: &str, cmd: KeyCommand) -> anyhow::Result<()> {
 }
 
 pub(super) async fn prices(url: &str, cmd: PricesCommand) -> anyhow::Result<()> {
-    use services::prices::{ensure_public_list, import_price_list, recompute, PriceCache};
+    use services::prices::{
+        ensure_public_list, import_price_list, parse_litellm_list, preview_price_list, recompute, PriceCache,
+    };
     let (db, org) = open(url).await?;
     ensure_public_list(&db).await?;
     let cache = PriceCache::default();
     let t = Instant::now();
     let report = match cmd {
-        PricesCommand::Import { file, effective_from } => {
+        PricesCommand::Import { file, effective_from, dry_run } => {
             let json = std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
+            if dry_run {
+                let p = preview_price_list(&db, org, &json, effective_from)
+                    .await
+                    .with_context(|| file.display().to_string())?;
+                println!(
+                    "dry run, nothing stored: {} new, {} changed, {} unchanged from {effective_from}",
+                    p.new.len(),
+                    p.changed.len(),
+                    p.unchanged
+                );
+                for m in &p.new {
+                    println!("new      {m}");
+                }
+                for (m, diff) in &p.changed {
+                    for (field, old, new) in diff {
+                        println!("changed  {m}  {field}: {old} → {new}");
+                    }
+                }
+                print_unbilled(&p.unbilled);
+                db.close().await;
+                return Ok(());
+            }
+            // parsed again by the import; cheap, and the note comes before the long re-price
+            if let Ok(list) = parse_litellm_list(&json) {
+                print_unbilled(&list.unbilled);
+            }
             let (n, report) = import_price_list(&db, &cache, org, &Actor::cli(), &json, effective_from)
                 .await
                 .with_context(|| file.display().to_string())?;
@@ -111,4 +156,14 @@ pub(super) async fn prices(url: &str, cmd: PricesCommand) -> anyhow::Result<()> 
     );
     db.close().await;
     Ok(())
+}
+
+/// Names the keys of a price list the book does not bill (a per-image price, a misspelt rate),
+/// with the models that carry them.
+fn print_unbilled(unbilled: &std::collections::BTreeMap<String, Vec<String>>) {
+    for (key, models) in unbilled {
+        let more = if models.len() > 3 { format!(", … ({} models)", models.len()) } else { String::new() };
+        let shown: Vec<&str> = models.iter().take(3).map(String::as_str).collect();
+        println!("not billed: {key} ({}{more})", shown.join(", "));
+    }
 }

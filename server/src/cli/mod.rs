@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage people (for provisioning scripts).
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage teams (a key belongs to one).
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Manage API keys for machines.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -65,6 +68,9 @@ pub enum PricesCommand {
         /// First day (UTC) the prices apply to.
         #[arg(long)]
         effective_from: NaiveDate,
+        /// Show what would change (new models, changed rates, keys not billed) and store nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Re-price every event since a day with the current price book (rollups follow).
     Recompute {
@@ -108,6 +114,21 @@ pub enum ExportCommand {
         #[arg(long)]
         source: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// Create a team (audited as done by the command line).
+    Add {
+        /// Lowercase letters, digits and dashes, e.g. `search`.
+        #[arg(long)]
+        slug: String,
+        /// Shown on the pages; the slug when left out.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List teams with their members.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -236,6 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::demo(&cli.database_url, args).await,
         Command::Serve(args) => serve::serve(&cli.database_url, args).await,
         Command::User(UserCommand::Add(args)) => admin::user_add(&cli.database_url, args).await,
+        Command::Team(cmd) => admin::team(&cli.database_url, cmd).await,
         Command::Key(cmd) => admin::key(&cli.database_url, cmd).await,
         Command::Prices(cmd) => admin::prices(&cli.database_url, cmd).await,
         Command::Import(ImportCommand::Events { file }) => {

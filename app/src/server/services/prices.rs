@@ -23,22 +23,39 @@ pub type MapEntry = (String, String, ModelPrice);
 /// Entries without any token price (image, audio, rerank models) are skipped; a malformed
 /// one is an error naming the model and the field.
 pub fn parse_litellm_map(json: &str) -> Result<Vec<MapEntry>, String> {
+    parse_litellm_list(json).map(|l| l.entries)
+}
+
+/// A price list read from a file: its token-priced entries, and each key the book does not
+/// bill with the models that carry it (named to the person importing, never dropped silently).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceList {
+    pub entries: Vec<MapEntry>,
+    pub unbilled: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// [`parse_litellm_map`] with the keys it did not use.
+pub fn parse_litellm_list(json: &str) -> Result<PriceList, String> {
     let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(json).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
-    let mut out = vec![];
+    let mut out = PriceList::default();
     for (model, entry) in &map {
-        if model == "sample_spec" {
+        if model == "sample_spec" || model.starts_with('_') {
+            // LiteLLM's documentation entry, and top-level comments ("_comment": "…")
             continue;
         }
         let Some(obj) = entry.as_object() else {
             return Err(format!("{model}: expected an object"));
         };
         let price = ModelPrice::from_litellm(obj).map_err(|e| format!("{model}: {e}"))?;
+        for key in crate::domain::pricing::unbilled_keys(obj) {
+            out.unbilled.entry(key.to_string()).or_default().push(model.clone());
+        }
         if price.rates.is_empty() {
             continue;
         }
         let provider = obj.get("litellm_provider").and_then(|v| v.as_str()).unwrap_or("").to_string();
-        out.push((model.clone(), provider, price));
+        out.entries.push((model.clone(), provider, price));
     }
     Ok(out)
 }
@@ -274,6 +291,56 @@ pub async fn set_price(
     recompute(db, org, actor, effective_from, &book, |_| ()).await
 }
 
+/// What importing a price list would change, without changing anything (`--dry-run`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PricePreview {
+    /// Models the book does not price on `effective_from` yet.
+    pub new: Vec<String>,
+    /// Models priced differently now, with each rate that differs.
+    pub changed: Vec<(String, Vec<RateChange>)>,
+    /// Models whose imported rates equal those in force.
+    pub unchanged: usize,
+    /// See [`PriceList::unbilled`].
+    pub unbilled: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// (field, rate in force or "—", imported rate or "—"), rates as USD per token.
+pub type RateChange = (String, String, String);
+
+/// Compares a price list with the prices in force on `effective_from`, rate by rate.
+pub async fn preview_price_list(
+    db: &Db,
+    org: OrgId,
+    json: &str,
+    effective_from: NaiveDate,
+) -> Result<PricePreview, AppError> {
+    let list = parse_litellm_list(json).map_err(AppError::Invalid)?;
+    let book = PriceBook::new(db.price_entries(org).await?);
+    let mut out = PricePreview { unbilled: list.unbilled, ..Default::default() };
+    for (model, provider, price) in &list.entries {
+        let Some(now) = book.find(provider, model, effective_from) else {
+            out.new.push(model.clone());
+            continue;
+        };
+        let fields: std::collections::BTreeSet<&String> =
+            now.price.rates.keys().chain(price.rates.keys()).collect();
+        let diff: Vec<RateChange> = fields
+            .into_iter()
+            .filter(|f| now.price.rates.get(*f) != price.rates.get(*f))
+            .map(|f| {
+                let show = |r: Option<&i64>| r.map(|r| femto_usd(*r)).unwrap_or_else(|| "—".into());
+                (f.clone(), show(now.price.rates.get(f)), show(price.rates.get(f)))
+            })
+            .collect();
+        if diff.is_empty() {
+            out.unchanged += 1;
+        } else {
+            out.changed.push((model.clone(), diff));
+        }
+    }
+    Ok(out)
+}
+
 /// An organisation's price list in LiteLLM's format, in force from `effective_from`, then a
 /// re-price of everything since.
 pub async fn import_price_list(
@@ -405,10 +472,57 @@ mod tests {
     fn malformed_maps_name_the_model_and_field() {
         assert_eq!(
             parse_litellm_map(r#"{"m": {"input_cost_per_token": "x"}}"#).unwrap_err(),
-            "m: input_cost_per_token: expected a number, got \"x\""
+            "m: input_cost_per_token: 'x' is not a decimal number of US dollars per token with at most 15 decimals"
+        );
+        assert_eq!(
+            parse_litellm_map(r#"{"m": {"input_cost_per_token": true}}"#).unwrap_err(),
+            "m: input_cost_per_token: expected a number or a decimal string, got true"
         );
         assert!(parse_litellm_map("{").unwrap_err().starts_with("line 1, column 1"));
         let skipped = parse_litellm_map(r#"{"dall-e": {"output_cost_per_image": 0.04}}"#).unwrap();
         assert!(skipped.is_empty(), "no token prices: not a token-priced model");
+    }
+
+    #[test]
+    fn rates_as_decimal_strings_are_exact_and_other_keys_are_named_or_documented() {
+        let list = parse_litellm_list(
+            r#"{
+                "_comment": "our negotiated rates, 2026",
+                "house": {"litellm_provider": "acme", "mode": "chat", "comment": "Q4 contract",
+                          "supports_vision": true, "max_input_tokens": 200000,
+                          "input_cost_per_token": "0.000000123456789",
+                          "output_cost_per_token": "1.5e-6", "cache_read_input_token_cost": 3e-08,
+                          "input_cost_per_tokn": "0.000001", "output_cost_per_image": 0.04},
+                "dall-e": {"output_cost_per_image": 0.04}
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(list.entries.len(), 1);
+        let (model, provider, price) = &list.entries[0];
+        assert_eq!((model.as_str(), provider.as_str()), ("house", "acme"));
+        // 15 decimals of a dollar: exactly 123,456,789 femto-dollars (as a float it would be
+        // read through its shortest text; as a string it is what it says)
+        assert_eq!(price.rates["input_cost_per_token"], 123_456_789);
+        assert_eq!(price.rates["output_cost_per_token"], 1_500_000_000);
+        assert_eq!(price.rates["cache_read_input_token_cost"], 30_000_000);
+        let names: Vec<(&str, Vec<&str>)> =
+            list.unbilled.iter().map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect())).collect();
+        assert_eq!(
+            names,
+            vec![("input_cost_per_tokn", vec!["house"]), ("output_cost_per_image", vec!["dall-e", "house"])]
+        );
+    }
+
+    #[test]
+    fn a_decimal_string_is_never_rounded() {
+        use crate::domain::pricing::rate_from_decimal;
+        assert_eq!(rate_from_decimal("r", "0.0000025"), Ok(2_500_000_000));
+        assert_eq!(rate_from_decimal("r", " 2.5e-6 "), Ok(2_500_000_000));
+        assert_eq!(rate_from_decimal("r", "0.000000000000001"), Ok(1));
+        assert_eq!(rate_from_decimal("r", "1"), Ok(1_000_000_000_000_000));
+        assert!(rate_from_decimal("r", "0.0000000000000015").unwrap_err().contains("at most 15 decimals"));
+        assert!(rate_from_decimal("r", "-0.000001").unwrap_err().contains("negative"));
+        assert!(rate_from_decimal("r", "1.000000000000001").unwrap_err().contains("above the maximum"));
+        assert!(rate_from_decimal("r", "$0.01").is_err());
     }
 }
