@@ -62,24 +62,7 @@ fn bad_flags_are_refused_naming_the_flag() {
 #[test]
 fn serve_answers_healthz_and_stops_gracefully_on_sigterm() {
     let db = temp_db("serve");
-    let mut child = Command::new(BIN)
-        .args(["--database-url", &db, "--log-level", "info", "serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start costroom serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("http://") {
-        line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited before printing its address");
-    }
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (mut child, addr) = serve(&db, "info", Stdio::piped());
 
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     use std::io::Write;
@@ -266,12 +249,12 @@ fn provider_reports_and_records_import_then_export_focus_round_trips() {
     assert!(lines[1].contains(",100.25,100.25,") && lines[1].ends_with(",training"), "{}", lines[1]);
 }
 
-/// Starts `costroom serve` on `db`; returns the child and its address.
-fn serve(db: &str) -> (std::process::Child, String) {
+/// Starts `costroom serve` on `db` on a free port; returns the child and its address.
+fn serve(db: &str, log_level: &str, stderr: Stdio) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
-        .args(["--database-url", db, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0"])
+        .args(["--database-url", db, "--log-level", log_level, "serve", "--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start costroom serve");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -311,7 +294,7 @@ fn a_price_imported_beside_a_running_server_prices_its_very_next_batch() {
         costroom(&db, &["key", "create", "--name", "gw", "--team", "ml", "--scopes", "ingest"]);
     assert!(ok, "{err}");
     let token = out.lines().find_map(|l| l.strip_prefix("secret (shown once): ")).unwrap().to_string();
-    let (mut server, addr) = serve(&db);
+    let (mut server, addr) = serve(&db, "warn", Stdio::null());
     let event = |id: &str| {
         format!(
             r#"[{{"event_id":"{id}","timestamp":"2026-11-10T09:00:00Z","provider":"acme","model":"house-model","input_tokens":1000000}}]"#

@@ -149,25 +149,31 @@ pub async fn recompute(
 ) -> Result<RecomputeReport, AppError> {
     let from = since.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let report = reprice(db, org, book, from, false, progress).await?;
-    let entry = NewAudit {
-        actor: actor.clone(),
-        action: "price.recompute",
+    let what = format!("re-priced {} of {} events since {since}", report.changed, report.examined);
+    let entry = reprice_audit(actor.clone(), "price.recompute", format!("since {since}"), what, &report);
+    db.record_audit(org, &entry).await?;
+    Ok(report)
+}
+
+/// The audit record of a re-price: what it did, and the total before and after.
+fn reprice_audit(
+    actor: Actor,
+    action: &'static str,
+    entity_id: String,
+    what: String,
+    report: &RecomputeReport,
+) -> NewAudit {
+    NewAudit {
+        actor,
+        action,
         entity: "price",
-        entity_id: format!("since {since}"),
-        summary: format!(
-            "re-priced {} of {} events since {since}: {} → {}",
-            report.changed,
-            report.examined,
-            report.before.usd(),
-            report.after.usd()
-        ),
+        entity_id,
+        summary: format!("{what}: {} → {}", report.before.usd(), report.after.usd()),
         before: Some(serde_json::json!({ "total_usd": report.before.usd() })),
         after: Some(
             serde_json::json!({ "total_usd": report.after.usd(), "unpriced_events": report.unpriced }),
         ),
-    };
-    db.record_audit(org, &entry).await?;
-    Ok(report)
+    }
 }
 
 /// Once the price book moved past the last sweep (a price stored by a page, the CLI or
@@ -183,23 +189,13 @@ pub async fn sweep_unpriced(db: &Db, org: OrgId) -> Result<Option<RecomputeRepor
     let book = PriceBook::new(db.price_entries(org).await?);
     let report = reprice(db, org, &book, chrono::DateTime::UNIX_EPOCH, true, |_| ()).await?;
     if report.changed > 0 {
-        let entry = NewAudit {
-            actor: Actor { user: None, label: "price book".into() },
-            action: "price.reprice_unpriced",
-            entity: "price",
-            entity_id: format!("version {version}"),
-            summary: format!(
-                "priced {} of {} unpriced events with the new price book: {} → {}",
-                report.changed,
-                report.examined,
-                report.before.usd(),
-                report.after.usd()
-            ),
-            before: Some(serde_json::json!({ "total_usd": report.before.usd() })),
-            after: Some(
-                serde_json::json!({ "total_usd": report.after.usd(), "unpriced_events": report.unpriced }),
-            ),
-        };
+        let what = format!(
+            "priced {} of {} unpriced events with the new price book",
+            report.changed, report.examined
+        );
+        let actor = Actor { user: None, label: "price book".into() };
+        let entry =
+            reprice_audit(actor, "price.reprice_unpriced", format!("version {version}"), what, &report);
         db.record_audit(org, &entry).await?;
     }
     db.mark_price_book_swept(org, version).await?;
