@@ -139,12 +139,18 @@ impl<T> BothRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<
 #[derive(Debug, Clone)]
 pub struct Query<'a> {
     sql: std::borrow::Cow<'a, str>,
+    /// The same statement with anonymous `?` placeholders, for SQLite, when a builder wrote it.
+    /// SQLite looks a `$n` parameter's name up by a linear scan of all names each time it
+    /// binds one, so binding a statement of n numbered parameters costs n² string
+    /// comparisons: a 500-row event insert (17,500 values) spent 90 % of ingest there.
+    /// Anonymous placeholders carry no names and bind in order.
+    sqlite_sql: Option<String>,
     args: Vec<Arg<'a>>,
     persistent: bool,
 }
 
 pub fn query(sql: &str) -> Query<'_> {
-    Query { sql: sql.into(), args: Vec::new(), persistent: true }
+    Query { sql: sql.into(), sqlite_sql: None, args: Vec::new(), persistent: true }
 }
 
 /// A query whose rows decode into `T`.
@@ -166,6 +172,11 @@ impl<'a> Query<'a> {
         self
     }
 
+    #[allow(clippy::type_complexity)]
+    fn parts(self) -> (std::borrow::Cow<'a, str>, Option<String>, Vec<Arg<'a>>, bool) {
+        (self.sql, self.sqlite_sql, self.args, self.persistent)
+    }
+
     /// Whether the backend keeps the prepared statement (off for one-off texts, such as a
     /// multi-row insert of a batch's odd length).
     pub fn persistent(mut self, yes: bool) -> Self {
@@ -174,14 +185,16 @@ impl<'a> Query<'a> {
     }
 
     pub async fn execute<'c>(self, ex: impl Executor<'c>) -> sqlx::Result<Done> {
-        let Query { sql, args, persistent } = self;
+        let (sql, sqlite_sql, args, persistent) = self.parts();
         let n = match ex.conn() {
-            Conn::SqlitePool(p) => sqlx::query_with(&sql, sqlite_args(args)?)
-                .persistent(persistent)
-                .execute(p)
-                .await?
-                .rows_affected(),
-            Conn::Sqlite(c) => sqlx::query_with(&sql, sqlite_args(args)?)
+            Conn::SqlitePool(p) => {
+                sqlx::query_with(sqlite_sql.as_deref().unwrap_or(&sql), sqlite_args(args)?)
+                    .persistent(persistent)
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+            }
+            Conn::Sqlite(c) => sqlx::query_with(sqlite_sql.as_deref().unwrap_or(&sql), sqlite_args(args)?)
                 .persistent(persistent)
                 .execute(c)
                 .await?
@@ -218,13 +231,19 @@ impl<'a, T: BothRow> QueryAs<'a, T> {
     }
 
     pub async fn fetch_all<'c>(self, ex: impl Executor<'c>) -> sqlx::Result<Vec<T>> {
-        let Query { sql, args, persistent } = self.q;
+        let (sql, sqlite_sql, args, persistent) = self.q.parts();
         match ex.conn() {
             Conn::SqlitePool(p) => {
-                sqlx::query_as_with(&sql, sqlite_args(args)?).persistent(persistent).fetch_all(p).await
+                sqlx::query_as_with(sqlite_sql.as_deref().unwrap_or(&sql), sqlite_args(args)?)
+                    .persistent(persistent)
+                    .fetch_all(p)
+                    .await
             }
             Conn::Sqlite(c) => {
-                sqlx::query_as_with(&sql, sqlite_args(args)?).persistent(persistent).fetch_all(c).await
+                sqlx::query_as_with(sqlite_sql.as_deref().unwrap_or(&sql), sqlite_args(args)?)
+                    .persistent(persistent)
+                    .fetch_all(c)
+                    .await
             }
             Conn::PgPool(p) => {
                 sqlx::query_as_with(&sql, pg_args(args)?).persistent(persistent).fetch_all(p).await
@@ -236,13 +255,19 @@ impl<'a, T: BothRow> QueryAs<'a, T> {
     }
 
     pub async fn fetch_optional<'c>(self, ex: impl Executor<'c>) -> sqlx::Result<Option<T>> {
-        let Query { sql, args, persistent } = self.q;
+        let (sql, sqlite_sql, args, persistent) = self.q.parts();
         match ex.conn() {
             Conn::SqlitePool(p) => {
-                sqlx::query_as_with(&sql, sqlite_args(args)?).persistent(persistent).fetch_optional(p).await
+                sqlx::query_as_with(sqlite_sql.as_deref().unwrap_or(&sql), sqlite_args(args)?)
+                    .persistent(persistent)
+                    .fetch_optional(p)
+                    .await
             }
             Conn::Sqlite(c) => {
-                sqlx::query_as_with(&sql, sqlite_args(args)?).persistent(persistent).fetch_optional(c).await
+                sqlx::query_as_with(sqlite_sql.as_deref().unwrap_or(&sql), sqlite_args(args)?)
+                    .persistent(persistent)
+                    .fetch_optional(c)
+                    .await
             }
             Conn::PgPool(p) => {
                 sqlx::query_as_with(&sql, pg_args(args)?).persistent(persistent).fetch_optional(p).await
@@ -299,6 +324,9 @@ where
 /// inserts (`push_values`) and statements whose text depends on the request.
 pub struct QueryBuilder<'a> {
     sql: String,
+    /// The text with `?` for each bound value; `None` once a pushed fragment holds a `$`
+    /// (a hand-numbered placeholder would not mix with anonymous ones).
+    sqlite_sql: Option<String>,
     args: Vec<Arg<'a>>,
 }
 
@@ -312,7 +340,7 @@ pub struct Separated<'b, 'a> {
 impl<'a> Separated<'_, 'a> {
     pub fn push_bind(&mut self, v: impl Into<Arg<'a>>) -> &mut Self {
         if !self.first {
-            self.b.sql.push_str(self.sep);
+            self.b.push(self.sep);
         }
         self.first = false;
         self.b.push_bind(v);
@@ -322,11 +350,19 @@ impl<'a> Separated<'_, 'a> {
 
 impl<'a> QueryBuilder<'a> {
     pub fn new(head: impl Into<String>) -> Self {
-        QueryBuilder { sql: head.into(), args: Vec::new() }
+        let mut b = QueryBuilder { sql: String::new(), sqlite_sql: Some(String::new()), args: Vec::new() };
+        b.push(&head.into());
+        b
     }
 
     pub fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
+        if sql.contains('$') {
+            self.sqlite_sql = None;
+        }
+        if let Some(s) = &mut self.sqlite_sql {
+            s.push_str(sql);
+        }
         self
     }
 
@@ -335,6 +371,9 @@ impl<'a> QueryBuilder<'a> {
         self.args.push(v.into());
         self.sql.push('$');
         self.sql.push_str(&self.args.len().to_string());
+        if let Some(s) = &mut self.sqlite_sql {
+            s.push('?');
+        }
         self
     }
 
@@ -349,20 +388,20 @@ impl<'a> QueryBuilder<'a> {
         I: IntoIterator,
         F: FnMut(Separated<'_, 'a>, I::Item),
     {
-        self.sql.push_str("values ");
+        self.push("values ");
         for (i, item) in items.into_iter().enumerate() {
             if i > 0 {
-                self.sql.push_str(", ");
+                self.push(", ");
             }
-            self.sql.push('(');
+            self.push("(");
             row(Separated { b: self, first: true, sep: ", " }, item);
-            self.sql.push(')');
+            self.push(")");
         }
         self
     }
 
     pub fn build(self) -> Query<'a> {
-        Query { sql: self.sql.into(), args: self.args, persistent: true }
+        Query { sql: self.sql.into(), sqlite_sql: self.sqlite_sql, args: self.args, persistent: true }
     }
 
     pub fn build_query_as<T: BothRow>(self) -> QueryAs<'a, T> {
@@ -390,6 +429,19 @@ mod tests {
         b.push(" on conflict do nothing");
         let q = b.build();
         assert_eq!(q.sql, "insert into t (a, b) values ($1, $2), ($3, $4) on conflict do nothing");
+        assert_eq!(
+            q.sqlite_sql.as_deref(),
+            Some("insert into t (a, b) values (?, ?), (?, ?) on conflict do nothing")
+        );
         assert_eq!(q.args.len(), 4);
+    }
+
+    #[test]
+    fn a_hand_numbered_fragment_keeps_numbered_placeholders_on_sqlite() {
+        let mut b = QueryBuilder::new("select * from t where org_id = ");
+        b.push_bind(1i64).push(" and x in (select y from u where org_id = $1)");
+        let q = b.build();
+        assert_eq!(q.sqlite_sql, None);
+        assert_eq!(q.sql, "select * from t where org_id = $1 and x in (select y from u where org_id = $1)");
     }
 }
