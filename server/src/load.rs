@@ -11,7 +11,7 @@ use app::server::http::problem::RETRY_AFTER_SECS;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tokio::sync::Semaphore;
 
 /// The limits, from the environment (`COSTROOM_MAX_INGEST`, `COSTROOM_MAX_PAGES`,
@@ -110,9 +110,7 @@ impl Gate {
 
 /// The busy answer (JSON problem with `Retry-After`), as 429 for ingest and 503 for pages.
 fn refused(status: StatusCode) -> Response {
-    let mut res = AppError::Busy.into_response();
-    *res.status_mut() = status;
-    res
+    app::server::http::problem::answer(AppError::Busy, status)
 }
 
 pub async fn admit(State(gate): State<Gate>, req: Request, next: Next) -> Response {

@@ -292,7 +292,7 @@ pub(crate) async fn first_run_setup_creates_one_admin_and_then_closes() {
     let t = TestDb::sqlite().await;
     let org = t.db.ensure_org("default", "Default").await.unwrap();
     let state = startup::state(&t.db, org, startup::Options::for_tests(d(TODAY))).await.unwrap();
-    let app = server::build_router(state);
+    let app = crate::checked(server::build_router(state));
 
     let (status, html) = send(&app, html_get("/setup")).await;
     assert_eq!(status, StatusCode::OK);

@@ -96,9 +96,9 @@ pub(crate) async fn a_quiet_source_shows_the_same_banner_on_overview_and_explore
 
     // five days later nothing more has arrived
     let org = db.ensure_org("default", "Default").await.unwrap();
-    let later = server::build_router(
+    let later = crate::checked(server::build_router(
         startup::state(&db, org, startup::Options::for_tests(d("2026-11-15"))).await.unwrap(),
-    );
+    ));
     let viewer = sign_in(&later, VIEWER, PASSWORD, None).await.expect("viewer");
     let (_, body) = send(&later, with_cookie(post_form(GetOverview::PATH, ""), &viewer)).await;
     let o: Overview = serde_json::from_str::<app::charts::Charted<Overview>>(&body).unwrap().data;

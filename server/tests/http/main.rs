@@ -20,6 +20,7 @@ mod assets;
 mod auth;
 mod consistency;
 mod ingest;
+mod openapi;
 mod outcomes;
 mod pages;
 mod props;
@@ -98,7 +99,12 @@ pub(crate) async fn app_with_load(db: &Db, cookie_secure: bool, load: server::lo
         .site_root(site.to_str().unwrap().to_string())
         .build();
     opts.cookie_secure = cookie_secure;
-    server::build_router_with(startup::state(db, org, opts).await.unwrap(), load)
+    checked(server::build_router_with(startup::state(db, org, opts).await.unwrap(), load))
+}
+
+/// The router with every machine-API answer checked against `public/openapi.json`.
+pub(crate) fn checked(router: axum::Router) -> axum::Router {
+    router.layer(axum::middleware::from_fn(openapi::conform))
 }
 
 /// Signs in through the real form post; returns the `name=value` of the session cookie.

@@ -294,6 +294,17 @@ impl Metric {
     pub fn is_money(self) -> bool {
         matches!(self, Metric::Cost | Metric::CostPerRequest | Metric::CostPer1kTokens)
     }
+
+    /// The metric's name as a column of the CSV export and a key of the spend API's JSON: money
+    /// carries its unit (`cost_usd`), so a figure in dollars is never read as nanos.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::Cost => "cost_usd",
+            Metric::CostPerRequest => "cost_per_request_usd",
+            Metric::CostPer1kTokens => "cost_per_1k_tokens_usd",
+            m => m.as_str(),
+        }
+    }
 }
 
 fn ratio(num: i128, den: i128) -> Figure {

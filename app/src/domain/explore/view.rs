@@ -89,7 +89,7 @@ impl SpendView {
         let mut out = csv_line(
             std::iter::once(group)
                 .chain(["cost_nanos".into(), "share_pct".into()])
-                .chain(TABLE_METRICS.iter().map(|m| csv_header(*m))),
+                .chain(TABLE_METRICS.iter().map(|m| m.column().to_string())),
         );
         let total_cost = self.total.cost_nanos;
         let line = |name: &str, s: &Sums| {
@@ -109,7 +109,8 @@ impl SpendView {
     /// The series as CSV, one line per bucket and group (long format, for BI tools).
     pub fn series_csv(&self) -> String {
         let m = self.query.metric;
-        let mut out = csv_line(["bucket".to_string(), "group".into(), csv_header(m), "cost_nanos".into()]);
+        let mut out =
+            csv_line(["bucket".to_string(), "group".into(), m.column().into(), "cost_nanos".into()]);
         for s in &self.series {
             for (b, v) in self.buckets.iter().zip(&s.values) {
                 out.push_str(&csv_line([
@@ -135,14 +136,6 @@ pub struct ScopeView {
     pub trend: SpendView,
     pub breakdowns: Vec<SpendView>,
     pub traces: Vec<crate::domain::traces::TraceSummary>,
-}
-
-fn csv_header(m: Metric) -> String {
-    if m.is_money() {
-        format!("{}_usd", m.as_str())
-    } else {
-        m.as_str().to_string()
-    }
 }
 
 fn csv_line(fields: impl IntoIterator<Item = String>) -> String {

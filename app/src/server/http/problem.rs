@@ -18,26 +18,32 @@ pub const RETRY_AFTER_SECS: &str = "2";
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = self.to_string();
-        let mut body = Map::new();
-        body.insert("status".into(), json!(status.as_u16()));
-        body.insert("code".into(), json!(self.code()));
-        if let Some((key, value)) = location(&message) {
-            body.insert(key.into(), value);
-        }
-        body.insert("error".into(), json!(message));
-        let mut res = (status, axum::Json(Value::Object(body))).into_response();
-        match self {
-            AppError::Unauthorized => {
-                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            AppError::Busy => {
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
-            }
-            _ => {}
-        }
-        res
+        answer(self, status)
     }
+}
+
+/// The problem answer of `err` with another status than its own (the load gate answers
+/// [`AppError::Busy`] as 429 on ingest routes): the body's `status` is always the answer's.
+pub fn answer(err: AppError, status: axum::http::StatusCode) -> Response {
+    let message = err.to_string();
+    let mut body = Map::new();
+    body.insert("status".into(), json!(status.as_u16()));
+    body.insert("code".into(), json!(err.code()));
+    if let Some((key, value)) = location(&message) {
+        body.insert(key.into(), value);
+    }
+    body.insert("error".into(), json!(message));
+    let mut res = (status, axum::Json(Value::Object(body))).into_response();
+    match err {
+        AppError::Unauthorized => {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        AppError::Busy => {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        _ => {}
+    }
+    res
 }
 
 /// Where a message says the problem is: `line N: …` / `row N: …` → (`line`, N), and

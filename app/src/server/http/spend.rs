@@ -78,7 +78,7 @@ fn to_json(v: &SpendView) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         m.insert("cost_nanos".into(), json!(s.cost_nanos));
         for metric in TABLE_METRICS {
-            m.insert(metric.as_str().into(), json!(metric.of(s).plain(metric)));
+            m.insert(metric.column().into(), json!(metric.of(s).plain(metric)));
         }
         m.insert("events".into(), json!(s.events));
         m
