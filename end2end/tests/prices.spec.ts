@@ -35,6 +35,25 @@ test('an unpriced model gets a price and its events are re-priced', async ({ pag
   await expect(page.getByTestId('set-result')).toContainText(/Re-priced \d+ of \d+ events since 2026-11-20/);
   await expect(page.getByTestId('unpriced')).toHaveCount(0);
 
+  // a Vertex call named by its resource path takes Google's own price, and the page says which
+  const vertex = await page.request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: [{ event_id: 'e2e-vertex-1', timestamp: '2026-11-20T12:00:00Z', provider: 'gcp.vertex_ai',
+      model: 'projects/p1/locations/us-central1/publishers/google/models/gemini-2.0-flash-001',
+      input_tokens: 1000000 }],
+  });
+  expect(await vertex.json()).toMatchObject({ accepted: 1, unpriced: 0 });
+  await page.goto('/settings/prices');
+  await page.waitForSelector('body[data-hydrated]');
+  const pricedBy = page.getByTestId('priced-by');
+  const viaVertex = pricedBy.getByTestId(
+    'priced-by-gcp.vertex_ai-projects/p1/locations/us-central1/publishers/google/models/gemini-2.0-flash-001');
+  await expect(viaVertex).toContainText('genai-prices/google/gemini-2.0-flash');
+  await expect(viaVertex).toContainText('provider');
+  await expect(pricedBy.getByTestId('priced-by-acme-house-model')).toContainText('own');
+  await viaVertex.getByRole('link', { name: 'genai-prices/google/gemini-2.0-flash' }).click();
+  await expect(page.getByTestId('price-history')).toContainText('genai-prices-0.2.5');
+
   await page.getByTestId('price-search').fill('house');
   await page.getByTestId('price-search-submit').click();
   const priced = page.getByTestId('prices').getByTestId('price-house-model');

@@ -251,8 +251,19 @@ fn provider_reports_and_records_import_then_export_focus_round_trips() {
 
 /// Starts `costroom serve` on `db` on a free port; returns the child and its address.
 fn serve(db: &str, log_level: &str, stderr: Stdio) -> (std::process::Child, String) {
+    serve_with(db, log_level, stderr, &[])
+}
+
+/// [`serve`] with environment variables (e.g. `COSTROOM_JOB_SPEEDUP`).
+fn serve_with(
+    db: &str,
+    log_level: &str,
+    stderr: Stdio,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .args(["--database-url", db, "--log-level", log_level, "serve", "--addr", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -265,6 +276,21 @@ fn serve(db: &str, log_level: &str, stderr: Stdio) -> (std::process::Child, Stri
     }
     let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap().trim().to_string();
     (child, addr)
+}
+
+/// GETs `path` with a bearer token and answers the response body.
+fn get_with_key(addr: &str, token: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
 
 /// POSTs one event to `/api/v1/events` and answers the response body.
@@ -358,4 +384,70 @@ fn a_price_list_dry_run_shows_the_changes_and_stores_nothing() {
     let (_, after, _) =
         costroom(&db, &["prices", "import", file, "--effective-from", "2026-11-01", "--dry-run"]);
     assert!(after.contains("0 new, 0 changed, 2 unchanged"), "{after}");
+}
+
+#[test]
+fn a_newer_public_list_prices_the_next_batch_and_the_stored_unpriced_calls() {
+    let db = temp_db("update-list");
+    let (ok, _, err) =
+        costroom(&db, &["user", "add", "--email", "u@example.com", "--role", "engineering", "--team", "ml"]);
+    assert!(ok, "{err}");
+    let secret = |scopes: &str| {
+        let (ok, out, err) =
+            costroom(&db, &["key", "create", "--name", scopes, "--team", "ml", "--scopes", scopes]);
+        assert!(ok, "{err}");
+        out.lines().find_map(|l| l.strip_prefix("secret (shown once): ")).unwrap().to_string()
+    };
+    let (ingest, read) = (secret("ingest"), secret("read"));
+    // the prices job every 50 ms instead of every 15 s
+    let (mut server, addr) = serve_with(&db, "warn", Stdio::null(), &[("COSTROOM_JOB_SPEEDUP", "300")]);
+    let event = |id: &str| {
+        format!(
+            r#"[{{"event_id":"{id}","timestamp":"2026-11-10T09:00:00Z","provider":"acme-cloud","model":"acme-large-2026-10-01","input_tokens":1000000}}]"#
+        )
+    };
+    let first = post_event(&addr, &ingest, &event("u-1"));
+    assert!(first.contains(r#""unpriced":1"#), "{first}");
+
+    // a newer genai-prices data.json that knows the model, loaded beside the running server
+    let list = std::env::temp_dir().join(format!("costroom-tests/genai-update-{}.json", std::process::id()));
+    std::fs::write(
+        &list,
+        r#"[{"id": "acme-cloud", "provider_match": {"starts_with": "acme"}, "models": [
+            {"id": "acme-large", "match": {"starts_with": "acme-large"}, "prices": {"input_mtok": 2, "output_mtok": 6}},
+            {"id": "acme-live", "match": {"equals": "acme-live"},
+             "prices": [{"prices": {"input_mtok": 1}}, {"constraint": {"start_time": "00:00:00Z", "end_time": "06:00:00Z"}, "prices": {"input_mtok": 0.5}}]}]}]"#,
+    )
+    .unwrap();
+    let file = list.to_str().unwrap();
+    let (ok, out, err) = costroom(&db, &["prices", "update", file, "--from", "2026-11-01", "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("dry run, nothing stored (genai-prices): 2 new, 0 changed from 2026-11-01, 0 unchanged"),
+        "{out}"
+    );
+    assert!(out.contains("new      genai-prices/acme-cloud/acme-large"), "{out}");
+    assert!(out.contains("ignored  acme-cloud/acme-live: a price for part of the day"), "{out}");
+    let (ok, out, err) = costroom(&db, &["prices", "update", file, "--from", "2026-11-01"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("public list updated (genai-prices): 2 new"), "{out}");
+
+    // the very next batch is priced (1M × $2/M), and the stored call without any command
+    let second = post_event(&addr, &ingest, &event("u-2"));
+    assert!(second.contains(r#""unpriced":0"#), "{second}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = get_with_key(&addr, &read, "/api/v1/spend?group=model&from=2026-11-01&to=2026-11-30");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["total"]["cost_nanos"] == 4_000_000_000i64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stored call was not priced: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // the same file again changes nothing
+    let (_, again, _) = costroom(&db, &["prices", "update", file, "--from", "2026-11-01", "--dry-run"]);
+    assert!(again.contains("0 new, 0 changed from 2026-11-01, 2 unchanged"), "{again}");
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = server.wait();
 }

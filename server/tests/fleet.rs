@@ -328,3 +328,91 @@ async fn two_servers_on_one_postgres_detect_alert_and_deliver_exactly_once() {
     drop(b);
     t.finish().await;
 }
+
+/// A price set through one server is used by the other for its very next batch (both read
+/// the price book's version per batch), and the call stored unpriced before is priced
+/// without any command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_set_on_one_server_prices_the_next_batch_on_the_other() {
+    use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
+    use leptos::server_fn::ServerFn;
+    let Some(t) = TestDb::postgres().await else { return };
+    let org = t.db.ensure_org("default", "Default organisation").await.expect("org");
+    t.db.ensure_team(org, "t1", "t1").await.expect("team");
+    let admin = services::users::AddUser {
+        email: EMAIL.into(),
+        name: "Ad".into(),
+        role: app::domain::Role::Admin,
+        password: PASSWORD.into(),
+        team: None,
+    };
+    services::users::add_user(&t.db, org, &Actor::cli(), admin).await.expect("user");
+    let hasher = KeyHasher::load(&t.db).await.expect("hasher");
+    let req = KeyRequest {
+        name: "gw".into(),
+        team: "t1".into(),
+        scopes: "ingest".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: Actor::cli(),
+    };
+    let token = create_key(&t.db, &hasher, org, req).await.expect("key").token;
+    let url = t.url();
+    let (a, b) = (start(&url), start(&url));
+    let call = |id: &str| {
+        let mut e = event(id, Utc::now() - chrono::Duration::minutes(5), "t1", "chat", 0);
+        e.provider = "acme".into();
+        e.model = "house-model".into();
+        e.cost_source = app::domain::usage::CostSource::Unpriced;
+        e.tokens.input = 1_000_000;
+        e
+    };
+    let send = |addr: String, e: UsageEvent| {
+        let token = token.clone();
+        async move {
+            let body = serde_json::to_string(&[app::domain::ingest::to_item(&e)]).expect("json");
+            let headers = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+            let (status, _, answer) = request(&addr, "POST", "/api/v1/events", &headers, &body).await;
+            assert_eq!(status, 200, "{answer}");
+            serde_json::from_str::<serde_json::Value>(&answer).expect("json")
+        }
+    };
+    let first = send(a.addr.clone(), call("p-1")).await;
+    assert_eq!((first["accepted"].as_i64(), first["unpriced"].as_i64()), (Some(1), Some(1)), "{first}");
+
+    // an admin sets the price through server b
+    let body = format!("email=fin%40example.com&password={}&next=%2F", PASSWORD.replace(' ', "+"));
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let (status, head, _) = request(&b.addr, "POST", "/auth/signin", form, &body).await;
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let headers = format!("{form}Accept: application/json\r\nCookie: {cookie}\r\n");
+    let price = "model=house-model&provider=acme&effective_from=2026-01-01&input_per_m=0.15&output_per_m=0";
+    let path = app::api::prices::SetModelPrice::PATH;
+    let (status, _, answer) = request(&b.addr, "POST", path, &headers, price).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // server a's very next batch: 1M tokens × $0.15/M
+    let second = send(a.addr.clone(), call("p-2")).await;
+    assert_eq!((second["accepted"].as_i64(), second["unpriced"].as_i64()), (Some(1), Some(0)), "{second}");
+    let stored = t.db.usage_events(org).await.expect("events");
+    let cost =
+        |id: &str| stored.iter().find(|e| e.event_id == id).map(|e| (e.cost_nanos, e.cost_source.clone()));
+    assert_eq!(cost("p-2"), Some((150_000_000, "computed".to_string())));
+    assert_eq!(cost("p-1"), Some((150_000_000, "computed".to_string())), "the earlier call, re-priced");
+    let (event_cost, ..) = t.db.lifetime_totals(org).await.expect("totals");
+    assert_eq!(event_cost, 300_000_000, "the totals moved by exactly the difference");
+    let today = Utc::now().date_naive();
+    let range = app::domain::period::DateRange { from: today - chrono::Days::new(1), to: today };
+    assert_eq!(
+        t.db.cost_between(org, range, None).await.expect("rollups"),
+        Nanos(300_000_000),
+        "and the rollups"
+    );
+    drop((a, b));
+}

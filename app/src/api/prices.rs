@@ -32,6 +32,26 @@ pub struct UnpricedModel {
     pub output_tokens: i64,
 }
 
+/// Which entry priced a provider's calls of a model (the last 30 days), and by which rule of
+/// the lookup: so a person can see that Vertex calls take Vertex's price, not another's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedBy {
+    pub provider: String,
+    /// The model as the calls named it.
+    pub model: String,
+    /// The price-book key of the entry that priced them, and its provider.
+    pub entry: String,
+    pub entry_provider: String,
+    pub source: String,
+    /// `provider`, `maker`, `list default` (see the lookup), or `earlier` when today's lookup
+    /// would pick another entry (the calls keep the price of their day).
+    pub rule: String,
+    pub events: i64,
+}
+
+/// Rows of [`PricedBy`] shown.
+pub const PRICED_BY_ROWS: i64 = 50;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricesPage {
     /// Matches of the search (the newest entry per model), at most [`PRICE_ROWS`].
@@ -40,6 +60,7 @@ pub struct PricesPage {
     /// Every entry of the model asked for, newest first.
     pub history: Vec<PriceRow>,
     pub unpriced: Vec<UnpricedModel>,
+    pub priced_by: Vec<PricedBy>,
 }
 
 pub const PRICE_ROWS: usize = 100;
@@ -118,7 +139,39 @@ pub async fn list_prices(q: Option<String>, model: Option<String>) -> Result<Pri
             output_tokens,
         })
         .collect();
-    Ok(PricesPage { rows, matches, history, unpriced })
+    let since = (st.clock.today() - chrono::Days::new(30)).and_time(chrono::NaiveTime::MIN).and_utc();
+    let book = st.prices.book(&st.db, st.org).await?;
+    let by_id: std::collections::HashMap<i64, &crate::domain::price_book::PriceEntry> =
+        entries.iter().map(|e| (e.id, e)).collect();
+    let priced_by = st
+        .db
+        .priced_by(st.org, since, PRICED_BY_ROWS)
+        .await?
+        .into_iter()
+        .filter_map(|(provider, model, id, events)| {
+            let e = by_id.get(&id)?;
+            let now = book.explain(
+                &provider,
+                &model,
+                crate::domain::pricing::ServiceTier::Standard,
+                st.clock.today(),
+            );
+            let rule = match now {
+                Some(f) if f.entry.model == e.model => f.rule.as_str(),
+                _ => "earlier",
+            };
+            Some(PricedBy {
+                provider,
+                model,
+                entry: e.model.clone(),
+                entry_provider: e.provider.clone(),
+                source: if e.own { format!("own ({})", e.source) } else { e.source.clone() },
+                rule: rule.to_string(),
+                events,
+            })
+        })
+        .collect();
+    Ok(PricesPage { rows, matches, history, unpriced, priced_by })
 }
 
 /// A model's price as typed on the Price book page, in USD per million tokens (what price

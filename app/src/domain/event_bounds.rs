@@ -70,18 +70,20 @@ pub fn check_event(e: &UsageEvent) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Token counts within [`MAX_TOKENS`] per class, and consistent (cached ⊆ input, reasoning ⊆
-/// output).
+/// The largest value a count of [`Tokens`] takes: tokens per class, or calls.
+pub fn count_max(field: &str) -> i64 {
+    if field == "web_search_calls" {
+        MAX_REQUESTS
+    } else {
+        MAX_TOKENS
+    }
+}
+
+/// Token counts within [`MAX_TOKENS`] per class (web searches within [`MAX_REQUESTS`]), and
+/// consistent (cached ⊆ input, reasoning ⊆ output, and so on: [`Tokens::check`]).
 pub fn check_tokens(t: &Tokens) -> Result<(), String> {
-    for (field, v) in [
-        ("input_tokens", t.input),
-        ("cache_read_tokens", t.cache_read),
-        ("cache_write_5m_tokens", t.cache_write_5m),
-        ("cache_write_1h_tokens", t.cache_write_1h),
-        ("output_tokens", t.output),
-        ("reasoning_tokens", t.reasoning),
-    ] {
-        count(field, v, MAX_TOKENS)?;
+    for (field, v) in t.fields() {
+        count(field, v, count_max(field))?;
     }
     t.check()
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::event_bounds;
-use super::limits::{self, MAX_CODE_LEN, MAX_ID_LEN, MAX_TAGS, MAX_TEXT_LEN, MAX_TOKENS};
+use super::limits::{self, MAX_CODE_LEN, MAX_ID_LEN, MAX_TAGS, MAX_TEXT_LEN};
 pub use super::limits::{MAX_BATCH_ITEMS, MAX_BODY_BYTES};
 use super::pricing::{femto_to_nanos, parse_scaled_i128, ServiceTier, Tokens};
 use super::{Nanos, UsageEvent};
@@ -102,6 +102,12 @@ pub const FIELDS: &[&str] = &[
     "cache_write_1h_tokens",
     "output_tokens",
     "reasoning_tokens",
+    "input_audio_tokens",
+    "cache_read_audio_tokens",
+    "input_image_tokens",
+    "output_audio_tokens",
+    "output_image_tokens",
+    "web_search_calls",
     "request_count",
     "service_tier",
     "latency_ms",
@@ -147,14 +153,11 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
         (None, Some(req)) => req.clone(),
         (None, None) => return Err(err("model", "required".into())),
     };
-    let tokens = Tokens {
-        input: r.count("input_tokens", MAX_TOKENS)?.unwrap_or(0),
-        cache_read: r.count("cache_read_tokens", MAX_TOKENS)?.unwrap_or(0),
-        cache_write_5m: r.count("cache_write_5m_tokens", MAX_TOKENS)?.unwrap_or(0),
-        cache_write_1h: r.count("cache_write_1h_tokens", MAX_TOKENS)?.unwrap_or(0),
-        output: r.count("output_tokens", MAX_TOKENS)?.unwrap_or(0),
-        reasoning: r.count("reasoning_tokens", MAX_TOKENS)?.unwrap_or(0),
-    };
+    let mut tokens = Tokens::default();
+    for field in crate::domain::pricing::TOKEN_FIELDS {
+        let max = event_bounds::count_max(field);
+        *tokens.field_mut(field).expect("a token field") = r.count(field, max)?.unwrap_or(0);
+    }
     event_bounds::check_tokens(&tokens).map_err(|m| split_field(index, &m))?;
     let request_count = r.count("request_count", limits::MAX_REQUESTS)?.unwrap_or(1);
     let service_tier = match r.text("service_tier", MAX_CODE_LEN)? {
@@ -250,14 +253,7 @@ pub fn to_item(e: &UsageEvent) -> Value {
     put("model", e.model.clone().into());
     put("requested_model", e.requested_model.clone().into());
     put("operation", e.operation.clone().into());
-    for (k, v) in [
-        ("input_tokens", e.tokens.input),
-        ("cache_read_tokens", e.tokens.cache_read),
-        ("cache_write_5m_tokens", e.tokens.cache_write_5m),
-        ("cache_write_1h_tokens", e.tokens.cache_write_1h),
-        ("output_tokens", e.tokens.output),
-        ("reasoning_tokens", e.tokens.reasoning),
-    ] {
+    for (k, v) in e.tokens.fields() {
         if v != 0 {
             put(k, v.into());
         }

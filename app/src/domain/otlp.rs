@@ -6,7 +6,9 @@
 //! - event id `otel:<trace id>:<span id>`, so a collector's retry inserts nothing twice;
 //! - time = span end; latency = end − start; depth = ancestors found in the same request;
 //! - tokens from `gen_ai.usage.*` (input includes cache reads and writes, as the convention
-//!   says); provider from `gen_ai.provider.name`, else the older `gen_ai.system`;
+//!   says); the counts the conventions do not define (one-hour cache writes, audio and image
+//!   tokens, web-search calls) from `costroom.usage.<event API name>`; provider from
+//!   `gen_ai.provider.name`, else the older `gen_ai.system`;
 //! - a cost attribute (`gen_ai.usage.cost`, `gen_ai.usage.cost.total`, `gen_ai.usage.cost_usd`)
 //!   is the provider-reported cost;
 //! - attribution from the organisation's [`AttributeMapping`]: for each dimension, the first
@@ -16,6 +18,17 @@
 use std::collections::HashMap;
 
 use chrono::DateTime;
+
+/// The counts a span carries as `costroom.usage.<name>` attributes.
+pub const BILLED_UNITS: [&str; 7] = [
+    "cache_write_1h_tokens",
+    "input_audio_tokens",
+    "cache_read_audio_tokens",
+    "input_image_tokens",
+    "output_audio_tokens",
+    "output_image_tokens",
+    "web_search_calls",
+];
 use serde_json::Value;
 
 use super::ingest::{usd_to_nanos, ItemError};
@@ -215,14 +228,19 @@ fn span_event(
             Some(other) => Err(err(key, format!("{other:?} is not a token count"))),
         }
     };
-    let tokens = Tokens {
+    let mut tokens = Tokens {
         input: count("gen_ai.usage.input_tokens")?,
         cache_read: count("gen_ai.usage.cache_read.input_tokens")?,
         cache_write_5m: count("gen_ai.usage.cache_creation.input_tokens")?,
-        cache_write_1h: 0,
         output: count("gen_ai.usage.output_tokens")?,
         reasoning: count("gen_ai.usage.reasoning.output_tokens")?,
+        ..Default::default()
     };
+    // the GenAI conventions define no audio, image or web-search counts: they come as
+    // `costroom.usage.<event API name>` (the JSON event's own field names)
+    for field in BILLED_UNITS {
+        *tokens.field_mut(field).expect("a token field") = count(&format!("costroom.usage.{field}"))?;
+    }
     super::event_bounds::check_tokens(&tokens).map_err(|m| {
         let (f, r) = m.split_once(": ").unwrap_or(("gen_ai.usage", &m));
         err(f, r.to_string())
@@ -479,9 +497,9 @@ mod tests {
                 input: 1000,
                 cache_read: 700,
                 cache_write_5m: 200,
-                cache_write_1h: 0,
                 output: 90,
-                reasoning: 40
+                reasoning: 40,
+                ..Default::default()
             }
         );
         assert_eq!((e.cost.0, e.cost_source), (12_300_000, CostSource::Provider));

@@ -9,6 +9,12 @@
 //! once, in its own class: uncached input = input − cache read − cache writes; plain output =
 //! output − reasoning. (Billing `input` at the input rate *and* the cache reads at the cache
 //! rate is the double count other tools make.)
+//!
+//! Audio and image tokens are parts of `input` and `output` too, billed at their own rates
+//! (cached audio reads at theirs, as part of both the cache reads and the audio input); web
+//! searches and requests are counts with a per-call and a per-request fee. A class with
+//! tokens and no rate falls back as documented on [`TokenClass::fallback`]; web searches
+//! without a rate leave the event unpriced (flagged), never silently free.
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -27,19 +33,36 @@ pub enum TokenClass {
     CacheWrite1h,
     Output,
     Reasoning,
+    AudioInput,
+    AudioCacheRead,
+    ImageInput,
+    AudioOutput,
+    ImageOutput,
+    /// Web-search (grounding) calls: a fee per call.
+    WebSearch,
+    /// A fee per request, where a model has one (absent: no fee).
+    Request,
 }
 
 impl TokenClass {
-    pub const ALL: [TokenClass; 6] = [
+    pub const ALL: [TokenClass; 13] = [
         TokenClass::Input,
         TokenClass::CacheRead,
         TokenClass::CacheWrite5m,
         TokenClass::CacheWrite1h,
         TokenClass::Output,
         TokenClass::Reasoning,
+        TokenClass::AudioInput,
+        TokenClass::AudioCacheRead,
+        TokenClass::ImageInput,
+        TokenClass::AudioOutput,
+        TokenClass::ImageOutput,
+        TokenClass::WebSearch,
+        TokenClass::Request,
     ];
 
-    /// The LiteLLM field that prices this class at standard tier and context.
+    /// The LiteLLM field that prices this class at standard tier and context (web searches
+    /// and requests: femto-USD per call and per request).
     pub fn litellm_field(self) -> &'static str {
         match self {
             TokenClass::Input => "input_cost_per_token",
@@ -48,18 +71,31 @@ impl TokenClass {
             TokenClass::CacheWrite1h => "cache_creation_input_token_cost_above_1hr",
             TokenClass::Output => "output_cost_per_token",
             TokenClass::Reasoning => "output_cost_per_reasoning_token",
+            TokenClass::AudioInput => "input_cost_per_audio_token",
+            TokenClass::AudioCacheRead => "cache_read_input_audio_token_cost",
+            TokenClass::ImageInput => "input_cost_per_image_token",
+            TokenClass::AudioOutput => "output_cost_per_audio_token",
+            TokenClass::ImageOutput => "output_cost_per_image_token",
+            TokenClass::WebSearch => "web_search_cost_per_call",
+            TokenClass::Request => "input_cost_per_request",
         }
     }
 
     /// Where the price comes from when a model lists none for this class: cache reads and
     /// writes the provider does not discount cost the input rate, a one-hour write without its
-    /// own rate the five-minute one, reasoning the output rate (as OpenAI bills it).
+    /// own rate the five-minute one, reasoning the output rate (as OpenAI bills it), audio and
+    /// image tokens the text rate of their direction, cached audio the audio input rate. Web
+    /// searches have no fallback (the event is flagged unpriced); requests without a fee cost
+    /// nothing.
     fn fallback(self) -> Option<TokenClass> {
         match self {
             TokenClass::CacheRead | TokenClass::CacheWrite5m => Some(TokenClass::Input),
             TokenClass::CacheWrite1h => Some(TokenClass::CacheWrite5m),
             TokenClass::Reasoning => Some(TokenClass::Output),
-            TokenClass::Input | TokenClass::Output => None,
+            TokenClass::AudioInput | TokenClass::ImageInput => Some(TokenClass::Input),
+            TokenClass::AudioCacheRead => Some(TokenClass::AudioInput),
+            TokenClass::AudioOutput | TokenClass::ImageOutput => Some(TokenClass::Output),
+            TokenClass::Input | TokenClass::Output | TokenClass::WebSearch | TokenClass::Request => None,
         }
     }
 
@@ -71,6 +107,22 @@ impl TokenClass {
             TokenClass::CacheWrite1h => "cache_write_1h",
             TokenClass::Output => "output",
             TokenClass::Reasoning => "reasoning",
+            TokenClass::AudioInput => "audio_input",
+            TokenClass::AudioCacheRead => "audio_cache_read",
+            TokenClass::ImageInput => "image_input",
+            TokenClass::AudioOutput => "audio_output",
+            TokenClass::ImageOutput => "image_output",
+            TokenClass::WebSearch => "web_search",
+            TokenClass::Request => "request",
+        }
+    }
+
+    /// What the class counts, as FOCUS names a unit.
+    pub fn unit(self) -> &'static str {
+        match self {
+            TokenClass::WebSearch => "Searches",
+            TokenClass::Request => "Requests",
+            _ => "Tokens",
         }
     }
 }
@@ -121,8 +173,9 @@ impl ServiceTier {
     }
 }
 
-/// Token counts of one event (OTel convention: `input` includes cache reads and writes,
-/// `output` includes reasoning).
+/// Token counts of one event (OTel convention: `input` includes cache reads and writes and
+/// audio and image input, `output` includes reasoning and audio and image output), and its
+/// billed counts that are not tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
     pub input: i64,
@@ -131,19 +184,84 @@ pub struct Tokens {
     pub cache_write_1h: i64,
     pub output: i64,
     pub reasoning: i64,
+    /// Audio input tokens, cached ones included (part of `input`).
+    #[serde(default)]
+    pub input_audio: i64,
+    /// Audio input tokens read from the cache (part of `cache_read` and of `input_audio`).
+    #[serde(default)]
+    pub cache_read_audio: i64,
+    /// Image input tokens (part of `input`).
+    #[serde(default)]
+    pub input_image: i64,
+    /// Audio output tokens (part of `output`).
+    #[serde(default)]
+    pub output_audio: i64,
+    /// Image output tokens (part of `output`).
+    #[serde(default)]
+    pub output_image: i64,
+    /// Web-search (grounding) calls the request made.
+    #[serde(default)]
+    pub web_search_calls: i64,
 }
 
+/// The event API's name of each count of [`Tokens`], in its order.
+pub const TOKEN_FIELDS: [&str; 12] = [
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_audio_tokens",
+    "cache_read_audio_tokens",
+    "input_image_tokens",
+    "output_audio_tokens",
+    "output_image_tokens",
+    "web_search_calls",
+];
+
 impl Tokens {
+    /// Each count by its event API name ([`TOKEN_FIELDS`]).
+    pub fn fields(&self) -> [(&'static str, i64); 12] {
+        let v = [
+            self.input,
+            self.cache_read,
+            self.cache_write_5m,
+            self.cache_write_1h,
+            self.output,
+            self.reasoning,
+            self.input_audio,
+            self.cache_read_audio,
+            self.input_image,
+            self.output_audio,
+            self.output_image,
+            self.web_search_calls,
+        ];
+        std::array::from_fn(|i| (TOKEN_FIELDS[i], v[i]))
+    }
+
+    /// The count of an event API name, to set it.
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut i64> {
+        Some(match name {
+            "input_tokens" => &mut self.input,
+            "cache_read_tokens" => &mut self.cache_read,
+            "cache_write_5m_tokens" => &mut self.cache_write_5m,
+            "cache_write_1h_tokens" => &mut self.cache_write_1h,
+            "output_tokens" => &mut self.output,
+            "reasoning_tokens" => &mut self.reasoning,
+            "input_audio_tokens" => &mut self.input_audio,
+            "cache_read_audio_tokens" => &mut self.cache_read_audio,
+            "input_image_tokens" => &mut self.input_image,
+            "output_audio_tokens" => &mut self.output_audio,
+            "output_image_tokens" => &mut self.output_image,
+            "web_search_calls" => &mut self.web_search_calls,
+            _ => return None,
+        })
+    }
+
     /// Rejects counts no provider can report; the error names the field.
     pub fn check(&self) -> Result<(), String> {
-        for (field, v) in [
-            ("input_tokens", self.input),
-            ("cache_read_tokens", self.cache_read),
-            ("cache_write_5m_tokens", self.cache_write_5m),
-            ("cache_write_1h_tokens", self.cache_write_1h),
-            ("output_tokens", self.output),
-            ("reasoning_tokens", self.reasoning),
-        ] {
+        for (field, v) in self.fields() {
             if v < 0 {
                 return Err(format!("{field}: must not be negative (got {v})"));
             }
@@ -155,24 +273,62 @@ impl Tokens {
                 self.input
             ));
         }
+        if self.cache_read_audio > self.cache_read.min(self.input_audio) {
+            return Err(format!(
+                "cache_read_audio_tokens: {} exceed cache_read_tokens ({}) or input_audio_tokens ({}), which include them",
+                self.cache_read_audio, self.cache_read, self.input_audio
+            ));
+        }
+        // every input token in one class: cached, uncached audio, image, the rest text
+        let parts =
+            cached.saturating_add(self.input_audio - self.cache_read_audio).saturating_add(self.input_image);
+        if parts > self.input {
+            return Err(format!(
+                "input_audio_tokens: cache, audio and image input ({parts}) exceed input_tokens ({}), which include them",
+                self.input
+            ));
+        }
+        let out = self.reasoning.saturating_add(self.output_audio).saturating_add(self.output_image);
         if self.reasoning > self.output {
             return Err(format!(
                 "reasoning_tokens: {} exceed output_tokens ({}), which include them",
                 self.reasoning, self.output
             ));
         }
+        if out > self.output {
+            return Err(format!(
+                "output_audio_tokens: reasoning, audio and image output ({out}) exceed output_tokens ({}), which include them",
+                self.output
+            ));
+        }
         Ok(())
     }
 
-    /// Tokens billed in `class` (each token in exactly one class).
+    /// Units billed in `class` (each token in exactly one class; requests are counted by the
+    /// event, not here: 0).
     pub fn billable(&self, class: TokenClass) -> i64 {
+        let audio_uncached = self.input_audio - self.cache_read_audio;
         match class {
-            TokenClass::Input => self.input - self.cache_read - self.cache_write_5m - self.cache_write_1h,
-            TokenClass::CacheRead => self.cache_read,
+            TokenClass::Input => {
+                self.input
+                    - self.cache_read
+                    - self.cache_write_5m
+                    - self.cache_write_1h
+                    - audio_uncached
+                    - self.input_image
+            }
+            TokenClass::CacheRead => self.cache_read - self.cache_read_audio,
             TokenClass::CacheWrite5m => self.cache_write_5m,
             TokenClass::CacheWrite1h => self.cache_write_1h,
-            TokenClass::Output => self.output - self.reasoning,
+            TokenClass::Output => self.output - self.reasoning - self.output_audio - self.output_image,
             TokenClass::Reasoning => self.reasoning,
+            TokenClass::AudioInput => audio_uncached,
+            TokenClass::AudioCacheRead => self.cache_read_audio,
+            TokenClass::ImageInput => self.input_image,
+            TokenClass::AudioOutput => self.output_audio,
+            TokenClass::ImageOutput => self.output_image,
+            TokenClass::WebSearch => self.web_search_calls,
+            TokenClass::Request => 0,
         }
     }
 }
@@ -203,6 +359,20 @@ impl ModelPrice {
     /// field.
     pub fn from_litellm(entry: &serde_json::Map<String, serde_json::Value>) -> Result<ModelPrice, String> {
         let mut rates = BTreeMap::new();
+        if let Some(search) = entry.get(SEARCH_CONTEXT) {
+            // USD per search by context size; the medium size is the one billed by default
+            let per_call = search
+                .get("search_context_size_medium")
+                .or_else(|| search.as_object().and_then(|o| o.values().next()))
+                .ok_or_else(|| format!("{SEARCH_CONTEXT}: expected the price per search by context size"))?;
+            let field = TokenClass::WebSearch.litellm_field();
+            let rate = match per_call {
+                serde_json::Value::Number(n) => rate_from_f64(field, n.as_f64().unwrap_or(f64::NAN))?,
+                serde_json::Value::String(s) => rate_from_decimal(field, s)?,
+                v => return Err(format!("{SEARCH_CONTEXT}: expected a number or a decimal string, got {v}")),
+            };
+            rates.insert(field.to_string(), rate);
+        }
         for (field, v) in entry {
             if !is_token_rate_field(field) {
                 continue;
@@ -256,15 +426,28 @@ impl ModelPrice {
             .max()
     }
 
-    /// The exact cost of `tokens` at `tier`, in femto-USD, or the class that has no rate.
-    pub fn cost_femto(&self, tokens: &Tokens, tier: ServiceTier) -> Result<i128, Unpriced> {
+    /// Whether the entry has rates of its own for `tier` (the standard tier always).
+    pub fn has_tier(&self, tier: ServiceTier) -> bool {
+        match tier.litellm_suffix() {
+            None => true,
+            Some(t) => self.rates.keys().any(|k| k.ends_with(t)),
+        }
+    }
+
+    /// The exact cost of `tokens` and `requests` at `tier`, in femto-USD, or the class that
+    /// has no rate.
+    pub fn cost_femto(&self, tokens: &Tokens, requests: i64, tier: ServiceTier) -> Result<i128, Unpriced> {
         let mut total: i128 = 0;
         for class in TokenClass::ALL {
-            let n = tokens.billable(class);
+            let n = if class == TokenClass::Request { requests } else { tokens.billable(class) };
             if n == 0 {
                 continue;
             }
-            let (rate, _) = self.rate(class, tier, tokens.input).ok_or(Unpriced::NoRate(class))?;
+            let rate = match self.rate(class, tier, tokens.input) {
+                Some((rate, _)) => rate,
+                None if class == TokenClass::Request => 0,
+                None => return Err(Unpriced::NoRate(class)),
+            };
             total += i128::from(n) * i128::from(rate);
         }
         Ok(total)
@@ -272,12 +455,107 @@ impl ModelPrice {
 
     /// [`ModelPrice::cost_femto`] rounded half up to the stored nano-dollar, at most
     /// [`super::limits::MAX_EVENT_COST`].
-    pub fn cost(&self, tokens: &Tokens, tier: ServiceTier) -> Result<Nanos, Unpriced> {
-        let cost = femto_to_nanos(self.cost_femto(tokens, tier)?);
+    pub fn cost(&self, tokens: &Tokens, requests: i64, tier: ServiceTier) -> Result<Nanos, Unpriced> {
+        let cost = femto_to_nanos(self.cost_femto(tokens, requests, tier)?);
         if cost > super::limits::MAX_EVENT_COST {
             return Err(Unpriced::AboveMaximum(cost));
         }
         Ok(cost)
+    }
+}
+
+/// genai-prices' price keys (USD per million) and the field each becomes here.
+const GENAI_FIELDS: [(&str, &str); 12] = [
+    ("input_mtok", "input_cost_per_token"),
+    ("output_mtok", "output_cost_per_token"),
+    ("cache_read_mtok", "cache_read_input_token_cost"),
+    ("cache_write_mtok", "cache_creation_input_token_cost"),
+    ("cache_write_5m_mtok", "cache_creation_input_token_cost"),
+    ("cache_write_1h_mtok", "cache_creation_input_token_cost_above_1hr"),
+    ("output_reasoning_mtok", "output_cost_per_reasoning_token"),
+    ("input_audio_mtok", "input_cost_per_audio_token"),
+    ("cache_audio_read_mtok", "cache_read_input_audio_token_cost"),
+    ("input_image_mtok", "input_cost_per_image_token"),
+    ("output_audio_mtok", "output_cost_per_audio_token"),
+    ("output_image_mtok", "output_cost_per_image_token"),
+];
+
+/// genai-prices' per-thousand counts and the class each prices (femto-USD per one).
+const GENAI_COUNTS: [(&str, TokenClass); 2] =
+    [("web_searches_kcount", TokenClass::WebSearch), ("requests_kcount", TokenClass::Request)];
+
+impl ModelPrice {
+    /// The rates of one genai-prices price set (`{"input_mtok": 3, "output_mtok": {"base":
+    /// 15, "tiers": [{"start": 200000, "price": 22.5}]}, "web_searches_kcount": 10, …}`),
+    /// exactly: a number is read as the decimal it is written as (to the femto-dollar per
+    /// token). A tier starting above N thousand input tokens becomes the `_above_{N}k_tokens`
+    /// rate (the whole request at that rate, as the publisher's library bills it). Web searches
+    /// and requests are priced per thousand. Answers the keys it does not bill (video,
+    /// citation tokens), to be named, never dropped silently. A set with no price at all is a
+    /// free model: zero input and output rates.
+    pub fn from_genai(
+        prices: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(ModelPrice, Vec<String>), String> {
+        let mut rates = BTreeMap::new();
+        let mut unbilled = vec![];
+        let text = |key: &str, v: &serde_json::Value| match v {
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            serde_json::Value::String(s) => Ok(s.trim().to_string()),
+            v => Err(format!("{key}: expected a number, got {v}")),
+        };
+        let rate = |key: &str, v: &serde_json::Value| -> Result<i64, String> {
+            let t = text(key, v)?;
+            // a number the file wrote as a float artefact (`0.18000000000000002`) is the rate
+            // to the femto-dollar per token, rounded: the artefact is 1e-23 $/token
+            parse_rate_per_million(key, &t).or_else(|e| {
+                parse_scaled_rounded(&t, 9)
+                    .filter(|r| (0..=super::limits::MAX_RATE_FEMTO).contains(r))
+                    .ok_or(e)
+            })
+        };
+        // the generic cache write first, so that a 5-minute one of its own replaces it
+        let mut keys: Vec<(&String, &serde_json::Value)> = prices.iter().collect();
+        keys.sort_by_key(|(k, _)| k.as_str() != "cache_write_mtok");
+        for (key, v) in keys {
+            if let Some((_, class)) = GENAI_COUNTS.iter().find(|(k, _)| *k == key.as_str()) {
+                // USD per thousand = femto-USD per one × 1e-12: twelve decimals, exact
+                let t = text(key, v)?;
+                let per_one = parse_scaled(&t, 12)
+                    .filter(|r| (0..=super::limits::MAX_RATE_FEMTO).contains(r))
+                    .ok_or_else(|| format!("{key}: '{t}' is not an amount of US dollars per thousand"))?;
+                rates.insert(class.litellm_field().to_string(), per_one);
+                continue;
+            }
+            let Some((_, field)) = GENAI_FIELDS.iter().find(|(k, _)| *k == key.as_str()) else {
+                unbilled.push(key.clone());
+                continue;
+            };
+            match v {
+                serde_json::Value::Object(t) => {
+                    let base = t.get("base").ok_or_else(|| format!("{key}: a tiered price needs base"))?;
+                    rates.insert(field.to_string(), rate(key, base)?);
+                    for tier in t.get("tiers").and_then(|v| v.as_array()).into_iter().flatten() {
+                        let start = tier.get("start").and_then(|v| v.as_i64()).unwrap_or(-1);
+                        if start <= 0 || start % 1000 != 0 {
+                            return Err(format!(
+                                "{key}: a tier start of {start} tokens is not a whole thousand"
+                            ));
+                        }
+                        let price =
+                            tier.get("price").ok_or_else(|| format!("{key}: a tier needs a price"))?;
+                        rates.insert(format!("{field}_above_{}k_tokens", start / 1000), rate(key, price)?);
+                    }
+                }
+                v => {
+                    rates.insert(field.to_string(), rate(key, v)?);
+                }
+            }
+        }
+        if prices.is_empty() {
+            rates.insert(TokenClass::Input.litellm_field().to_string(), 0);
+            rates.insert(TokenClass::Output.litellm_field().to_string(), 0);
+        }
+        Ok((ModelPrice { rates }, unbilled))
     }
 }
 
@@ -370,9 +648,16 @@ pub fn is_non_price_key(key: &str) -> bool {
     NON_PRICE_KEYS.contains(&key) || key.starts_with("supports_") || key.starts_with("supported_")
 }
 
-/// The keys of an entry that are neither token rates nor documented metadata.
+/// LiteLLM's web-search price: USD per search, by search context size.
+const SEARCH_CONTEXT: &str = "search_context_cost_per_query";
+
+/// The keys of an entry that are neither rates nor documented metadata.
 pub fn unbilled_keys(entry: &serde_json::Map<String, serde_json::Value>) -> Vec<&str> {
-    entry.keys().map(String::as_str).filter(|k| !is_token_rate_field(k) && !is_non_price_key(k)).collect()
+    entry
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !is_token_rate_field(k) && !is_non_price_key(k) && *k != SEARCH_CONTEXT)
+        .collect()
 }
 
 /// A rate typed by a person in US dollars per million tokens (`$3`, `0.075`, `15.00`) as
@@ -581,14 +866,14 @@ mod tests {
     fn gpt_4o_standard_call_is_priced_to_the_nano() {
         // 1,000 input at 2.5e-6 + 500 output at 1e-5 = 0.0025 + 0.005 = $0.0075
         let t = Tokens { input: 1000, output: 500, ..Default::default() };
-        assert_eq!(gpt_4o().cost(&t, ServiceTier::Standard), Ok(Nanos(7_500_000)));
+        assert_eq!(gpt_4o().cost(&t, 0, ServiceTier::Standard), Ok(Nanos(7_500_000)));
     }
 
     #[test]
     fn cached_tokens_are_billed_once_at_the_cache_rate() {
         // 1,000 input of which 600 cache reads: 400 × 2.5e-6 + 600 × 1.25e-6 = 0.001 + 0.00075
         let t = Tokens { input: 1000, cache_read: 600, ..Default::default() };
-        assert_eq!(gpt_4o().cost(&t, ServiceTier::Standard), Ok(Nanos(1_750_000)));
+        assert_eq!(gpt_4o().cost(&t, 0, ServiceTier::Standard), Ok(Nanos(1_750_000)));
     }
 
     #[test]
@@ -596,11 +881,11 @@ mod tests {
         let t = Tokens { input: 1000, cache_read: 600, output: 500, ..Default::default() };
         // batch: 400 × 1.25e-6 + 600 × 1.25e-6 (no batch cache rate: the standard cache rate)
         // + 500 × 5e-6 = 0.0005 + 0.00075 + 0.0025
-        assert_eq!(gpt_4o().cost(&t, ServiceTier::Batch), Ok(Nanos(3_750_000)));
+        assert_eq!(gpt_4o().cost(&t, 0, ServiceTier::Batch), Ok(Nanos(3_750_000)));
         // priority: 400 × 4.25e-6 + 600 × 2.125e-6 + 500 × 1.7e-5 = 0.0017 + 0.001275 + 0.0085
-        assert_eq!(gpt_4o().cost(&t, ServiceTier::Priority), Ok(Nanos(11_475_000)));
+        assert_eq!(gpt_4o().cost(&t, 0, ServiceTier::Priority), Ok(Nanos(11_475_000)));
         // flex is not offered for gpt-4o: standard rates
-        assert_eq!(gpt_4o().cost(&t, ServiceTier::Flex), gpt_4o().cost(&t, ServiceTier::Standard));
+        assert_eq!(gpt_4o().cost(&t, 0, ServiceTier::Flex), gpt_4o().cost(&t, 0, ServiceTier::Standard));
     }
 
     #[test]
@@ -612,12 +897,99 @@ mod tests {
             "output_cost_per_token_batches": 5e-06}));
         let at = |input| Tokens { input, output: 1000, ..Default::default() };
         // exactly 200,000 is not above: 200000 × 1.25e-6 + 1000 × 1e-5 = 0.25 + 0.01
-        assert_eq!(p.cost(&at(200_000), ServiceTier::Standard), Ok(Nanos(260_000_000)));
+        assert_eq!(p.cost(&at(200_000), 0, ServiceTier::Standard), Ok(Nanos(260_000_000)));
         // 200,001: 200001 × 2.5e-6 + 1000 × 1.5e-5 = 0.5000025 + 0.015
-        assert_eq!(p.cost(&at(200_001), ServiceTier::Standard), Ok(Nanos(515_002_500)));
+        assert_eq!(p.cost(&at(200_001), 0, ServiceTier::Standard), Ok(Nanos(515_002_500)));
         // batch above 200k: the combined input rate 1.25e-6; output has no combined rate, the
         // batch rate 5e-6 wins over the long-context one: 250.00125 ... = 0.25000125 + 0.005
-        assert_eq!(p.cost(&at(200_001), ServiceTier::Batch), Ok(Nanos(255_001_250)));
+        assert_eq!(p.cost(&at(200_001), 0, ServiceTier::Batch), Ok(Nanos(255_001_250)));
+    }
+
+    #[test]
+    fn audio_image_web_search_and_request_fees_each_have_their_rate() {
+        // an audio model: text 2.5e-6 / 1e-5, cache read 1.25e-6, audio in 4e-5 (cached 2.5e-6),
+        // audio out 8e-5, no image rates; $0.025 a search; $0.005 a request
+        let p = price(json!({"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05,
+            "cache_read_input_token_cost": 1.25e-06, "input_cost_per_audio_token": 4e-05,
+            "cache_read_input_audio_token_cost": 2.5e-06, "output_cost_per_audio_token": 8e-05,
+            "input_cost_per_request": 0.005,
+            "search_context_cost_per_query": {"search_context_size_low": 0.02, "search_context_size_medium": 0.025}}));
+        let t = Tokens {
+            input: 10_000,
+            cache_read: 2_000,
+            input_audio: 3_000,
+            cache_read_audio: 500,
+            input_image: 1_000,
+            output: 1_000,
+            output_audio: 400,
+            output_image: 100,
+            web_search_calls: 2,
+            ..Default::default()
+        };
+        assert_eq!(t.check(), Ok(()));
+        // text in 4,500 × 2.5e-6 = 0.01125; cache 1,500 × 1.25e-6 = 0.001875; audio in 2,500 ×
+        // 4e-5 = 0.1; cached audio 500 × 2.5e-6 = 0.00125; image in 1,000 at the text rate =
+        // 0.0025; text out 500 × 1e-5 = 0.005; audio out 400 × 8e-5 = 0.032; image out 100 at
+        // the text rate = 0.001; 2 searches × 0.025 = 0.05; 3 requests × 0.005 = 0.015
+        assert_eq!(p.cost(&t, 3, ServiceTier::Standard), Ok(Nanos(219_875_000)));
+        let classes: i64 = TokenClass::ALL.iter().map(|c| t.billable(*c)).sum();
+        assert_eq!(classes, 10_000 + 1_000 + 2, "every token in one class, and the searches");
+        // a search without a search price is not free: the event stays unpriced
+        let no_search = price(json!({"input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05}));
+        assert_eq!(
+            no_search.cost(&t, 1, ServiceTier::Standard),
+            Err(Unpriced::NoRate(TokenClass::WebSearch))
+        );
+        // no per-request fee: requests cost nothing
+        let one = Tokens { input: 1_000, ..Default::default() };
+        assert_eq!(no_search.cost(&one, 1_000, ServiceTier::Standard), Ok(Nanos(2_500_000)));
+    }
+
+    #[test]
+    fn genai_prices_units_become_rates_exactly() {
+        // genai-prices' gemini-2.0-flash: 0.1 / 0.4 per M, cached 0.025, audio 0.7, cached audio 0.175
+        let (p, unbilled) = ModelPrice::from_genai(
+            json!({"input_mtok": 0.1, "cache_read_mtok": 0.025, "output_mtok": 0.4, "input_audio_mtok": 0.7,
+                "cache_audio_read_mtok": 0.175, "web_searches_kcount": 35, "requests_kcount": "12",
+                "input_video_mtok": 3})
+            .as_object()
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(unbilled, vec!["input_video_mtok"]);
+        assert_eq!(p.rates["web_search_cost_per_call"], 35_000_000_000_000, "$0.035 a search");
+        assert_eq!(p.rates["input_cost_per_request"], 12_000_000_000_000, "$0.012 a request");
+        let t = Tokens {
+            input: 1_000_000,
+            cache_read: 300_000,
+            input_audio: 400_000,
+            cache_read_audio: 100_000,
+            ..Default::default()
+        };
+        // 400k × 0.1 + 200k × 0.025 + 300k × 0.7 + 100k × 0.175 per M = 0.2725 (the
+        // genai-prices package says 0.2725 for the same usage), plus one request's $0.012
+        assert_eq!(p.cost(&t, 1, ServiceTier::Standard), Ok(Nanos(284_500_000)));
+    }
+
+    #[test]
+    fn counts_that_do_not_add_up_are_refused_naming_the_field() {
+        let t = |f: &dyn Fn(&mut Tokens)| {
+            let mut t = Tokens { input: 100, cache_read: 20, output: 50, ..Default::default() };
+            f(&mut t);
+            t.check().unwrap_err()
+        };
+        assert!(t(&|t| t.cache_read_audio = 10).starts_with("cache_read_audio_tokens: 10 exceed"));
+        assert!(
+            t(&|t| t.input_audio = 81).starts_with("input_audio_tokens: cache, audio and image input (101)")
+        );
+        assert!(t(&|t| {
+            t.input_audio = 40;
+            t.input_image = 41
+        })
+        .starts_with("input_audio_tokens:"));
+        assert!(t(&|t| t.output_image = 51)
+            .starts_with("output_audio_tokens: reasoning, audio and image output (51)"));
+        assert!(t(&|t| t.web_search_calls = -1).starts_with("web_search_calls: must not be negative"));
     }
 
     #[test]
@@ -633,10 +1005,11 @@ mod tests {
             cache_write_1h: 1_000,
             output: 800,
             reasoning: 300,
+            ..Default::default()
         };
         // 3000 × 3e-6 + 4000 × 3e-7 + 2000 × 3.75e-6 + 1000 × 6e-6 + 500 × 1.5e-5 + 300 × 1.5e-5
         // = 0.009 + 0.0012 + 0.0075 + 0.006 + 0.0075 + 0.0045 = 0.0357
-        assert_eq!(claude.cost(&t, ServiceTier::Standard), Ok(Nanos(35_700_000)));
+        assert_eq!(claude.cost(&t, 0, ServiceTier::Standard), Ok(Nanos(35_700_000)));
         let (rate, field) = claude.rate(TokenClass::Reasoning, ServiceTier::Standard, 0).unwrap();
         assert_eq!((rate, field.as_str()), (15_000_000_000, "output_cost_per_token"));
         let no_1h =
@@ -650,19 +1023,22 @@ mod tests {
         // 0.02 nano-dollars: 24 tokens = 0.48 → 0, 25 tokens = 0.5 → 1
         let small = price(json!({"input_cost_per_token": 2e-08}));
         let emb = |input| Tokens { input, ..Default::default() };
-        assert_eq!(small.cost(&emb(1), ServiceTier::Standard), Ok(Nanos(20)));
+        assert_eq!(small.cost(&emb(1), 0, ServiceTier::Standard), Ok(Nanos(20)));
         let tiny = price(json!({"input_cost_per_token": 2e-11}));
-        assert_eq!(tiny.cost(&emb(24), ServiceTier::Standard), Ok(Nanos(0)));
-        assert_eq!(tiny.cost(&emb(25), ServiceTier::Standard), Ok(Nanos(1)));
-        assert_eq!(tiny.cost_femto(&emb(1_000_000), ServiceTier::Standard), Ok(20_000_000_000));
+        assert_eq!(tiny.cost(&emb(24), 0, ServiceTier::Standard), Ok(Nanos(0)));
+        assert_eq!(tiny.cost(&emb(25), 0, ServiceTier::Standard), Ok(Nanos(1)));
+        assert_eq!(tiny.cost_femto(&emb(1_000_000), 0, ServiceTier::Standard), Ok(20_000_000_000));
     }
 
     #[test]
     fn a_class_without_any_rate_leaves_the_event_unpriced() {
         let embedding_only = price(json!({"input_cost_per_token": 2e-08}));
         let t = Tokens { input: 10, output: 5, ..Default::default() };
-        assert_eq!(embedding_only.cost(&t, ServiceTier::Standard), Err(Unpriced::NoRate(TokenClass::Output)));
-        assert_eq!(ModelPrice::default().cost(&Tokens::default(), ServiceTier::Standard), Ok(Nanos(0)));
+        assert_eq!(
+            embedding_only.cost(&t, 0, ServiceTier::Standard),
+            Err(Unpriced::NoRate(TokenClass::Output))
+        );
+        assert_eq!(ModelPrice::default().cost(&Tokens::default(), 0, ServiceTier::Standard), Ok(Nanos(0)));
     }
 
     #[test]
@@ -670,7 +1046,7 @@ mod tests {
         // 10¹² output tokens of gpt-4o at $10 per million: $10,000,000
         let t = Tokens { input: 0, output: 1_000_000_000_000, ..Default::default() };
         assert_eq!(
-            gpt_4o().cost(&t, ServiceTier::Standard),
+            gpt_4o().cost(&t, 0, ServiceTier::Standard),
             Err(Unpriced::AboveMaximum(Nanos(10_000_000 * 1_000_000_000)))
         );
         // the largest counts at the largest rate still fit the femto-dollar sum
@@ -681,7 +1057,7 @@ mod tests {
                 .collect(),
         };
         let all = Tokens { input: 1_000_000_000_000, output: 1_000_000_000_000, ..Default::default() };
-        assert_eq!(max.cost_femto(&all, ServiceTier::Standard), Ok(2_000_000_000_000_000_000_000_000_000));
+        assert_eq!(max.cost_femto(&all, 0, ServiceTier::Standard), Ok(2_000_000_000_000_000_000_000_000_000));
     }
 
     #[test]

@@ -202,8 +202,13 @@ pub(crate) async fn two_overlapping_reprices_never_count_a_change_twice(db: Db) 
     db.insert_usage_events(org, &events).await.unwrap();
     let rates = serde_json::json!({"input_cost_per_token": 1e-06});
     let price = ModelPrice::from_litellm(rates.as_object().unwrap()).unwrap();
-    let row =
-        NewPriceEntry { model: "house", provider: "acme", effective_from: d("2026-01-01"), price: &price };
+    let row = NewPriceEntry {
+        model: "house",
+        provider: "acme",
+        effective_from: d("2026-01-01"),
+        price: &price,
+        rule: None,
+    };
     db.upsert_price_entries(org.0, &[row], "test", None, None).await.unwrap();
     let book = PriceCache::default().book(&db, org).await.unwrap();
     let cli = Actor::cli();
@@ -621,6 +626,7 @@ pub(crate) async fn a_price_stored_elsewhere_prices_the_next_batch_and_the_sweep
         provider: "acme",
         effective_from: d("2026-10-01"),
         price: &price,
+        rule: None,
     };
     db.upsert_price_entries(org.0, &[row], "override", None, None).await.unwrap();
     let swept = sweep_unpriced(&db, org).await.unwrap().expect("the book moved again");

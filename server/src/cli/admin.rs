@@ -97,7 +97,8 @@ pub(super) async fn key(url: &str, cmd: KeyCommand) -> anyhow::Result<()> {
 
 pub(super) async fn prices(url: &str, cmd: PricesCommand) -> anyhow::Result<()> {
     use services::prices::{
-        ensure_public_list, import_price_list, parse_litellm_list, preview_price_list, recompute, PriceCache,
+        ensure_public_list, import_price_list, parse_litellm_list, preview_price_list, recompute,
+        update_public_list, PriceCache,
     };
     let (db, org) = open(url).await?;
     ensure_public_list(&db).await?;
@@ -137,6 +138,33 @@ pub(super) async fn prices(url: &str, cmd: PricesCommand) -> anyhow::Result<()> 
                 .with_context(|| file.display().to_string())?;
             println!("imported {n} prices in force from {effective_from}");
             report
+        }
+        PricesCommand::Update { file, from, dry_run } => {
+            let json = std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
+            let from = from.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let u = update_public_list(&db, &cache, org, &Actor::cli(), &json, from, dry_run)
+                .await
+                .with_context(|| file.display().to_string())?;
+            let stored = if dry_run { "dry run, nothing stored" } else { "public list updated" };
+            println!(
+                "{stored} ({}): {} new, {} changed from {from}, {} unchanged",
+                u.format,
+                u.new.len(),
+                u.changed.len(),
+                u.unchanged
+            );
+            for m in &u.new {
+                println!("new      {m}");
+            }
+            for m in &u.changed {
+                println!("changed  {m}");
+            }
+            for i in &u.ignored {
+                println!("ignored  {i}");
+            }
+            print_unbilled(&u.unbilled);
+            db.close().await;
+            return Ok(());
         }
         PricesCommand::Recompute { since } => {
             let book = cache.book(&db, org).await?;

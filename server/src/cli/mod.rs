@@ -72,6 +72,20 @@ pub enum PricesCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Load a newer copy of a public price list for every organisation (an offline installation):
+    /// genai-prices' data.json or LiteLLM's model_prices_and_context_window.json. Models new to
+    /// the list are priced from the start; changed prices apply from --from (default today), the
+    /// days before keep the price they were billed at. Events without a price are priced by the
+    /// server's prices job.
+    Update {
+        file: std::path::PathBuf,
+        /// First day (UTC) a changed price applies to.
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Show what would change and store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Re-price every event since a day with the current price book (rollups follow).
     Recompute {
         #[arg(long)]

@@ -286,8 +286,8 @@ pub(crate) fn the_openapi_document_lists_exactly_the_fields_ingest_reads() {
     }
     // the documented maxima are the ones enforced
     use app::domain::limits;
-    for class in ["input_tokens", "cache_read_tokens", "output_tokens", "reasoning_tokens"] {
-        assert_eq!(props[class]["maximum"], limits::MAX_TOKENS, "{class}");
+    for class in app::domain::pricing::TOKEN_FIELDS {
+        assert_eq!(props[class]["maximum"], app::domain::event_bounds::count_max(class), "{class}");
     }
     assert_eq!(props["request_count"]["maximum"], limits::MAX_REQUESTS);
     assert_eq!(props["latency_ms"]["maximum"], limits::MAX_LATENCY_MS);
@@ -416,3 +416,82 @@ pub(crate) async fn anyone_signed_in_downloads_the_ledger_as_focus(db: Db) {
     assert!(body.contains("source: 'cloud'"), "{body}");
 }
 on_both!(anyone_signed_in_downloads_the_ledger_as_focus);
+
+/// One call with audio tokens and one with web searches, each sent as a JSON event and as an
+/// OTLP span (`costroom.usage.*` attributes): both paths store the same cost, to the nano.
+pub(crate) async fn audio_and_web_search_calls_cost_the_same_by_json_and_by_otlp(db: Db) {
+    use serde_json::json;
+    let (app, token, _) = ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let calls = [
+        // gemini-2.0-flash: 400k text × $0.1/M + 200k cached × $0.025/M + 300k audio × $0.7/M +
+        // 100k cached audio × $0.175/M + 10k out × $0.4/M = $0.2765
+        (
+            "audio",
+            "gcp.gemini",
+            "gemini-2.0-flash",
+            json!({"input_tokens": 1_000_000, "cache_read_tokens": 300_000,
+            "input_audio_tokens": 400_000, "cache_read_audio_tokens": 100_000, "output_tokens": 10_000}),
+            276_500_000,
+        ),
+        // claude-sonnet-4-5: 10k × $3/M + 1k × $15/M + 3 searches × $10/1000 = $0.075
+        (
+            "search",
+            "anthropic",
+            "claude-sonnet-4-5",
+            json!({"input_tokens": 10_000, "output_tokens": 1_000,
+            "web_search_calls": 3}),
+            75_000_000,
+        ),
+    ];
+    let mut spans = vec![];
+    let mut events = vec![];
+    for (i, (id, provider, model, counts, _)) in calls.iter().enumerate() {
+        let mut e = json!({"event_id": format!("json-{id}"), "timestamp": "2026-11-09T12:00:00Z",
+            "provider": provider, "model": model});
+        let mut attrs = vec![
+            json!({"key": "gen_ai.provider.name", "value": {"stringValue": provider}}),
+            json!({"key": "gen_ai.request.model", "value": {"stringValue": model}}),
+        ];
+        for (k, v) in counts.as_object().unwrap() {
+            e[k] = v.clone();
+            let key = match k.as_str() {
+                "input_tokens" => "gen_ai.usage.input_tokens".to_string(),
+                "cache_read_tokens" => "gen_ai.usage.cache_read.input_tokens".to_string(),
+                "output_tokens" => "gen_ai.usage.output_tokens".to_string(),
+                other => format!("costroom.usage.{other}"),
+            };
+            attrs.push(json!({"key": key, "value": {"intValue": v.to_string()}}));
+        }
+        events.push(e);
+        let end: u64 = 1_794_225_600_000_000_000; // 2026-11-09T12:00:00Z
+        spans.push(
+            json!({"traceId": "5b8efff798038103d269b633813fc60c", "spanId": format!("eee19b7ec3c1b17{i}"),
+            "name": format!("chat {model}"), "startTimeUnixNano": (end - 1_000_000_000).to_string(),
+            "endTimeUnixNano": end.to_string(), "kind": 3, "attributes": attrs}),
+        );
+    }
+    let (status, answer) = post_events(&app, &token, serde_json::to_vec(&events).unwrap(), false).await;
+    assert_eq!(
+        (status, answer["accepted"].as_i64(), answer["unpriced"].as_i64()),
+        (StatusCode::OK, Some(2), Some(0)),
+        "{answer}"
+    );
+    let body = json!({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]});
+    let req = Request::post("/v1/traces")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let (status, text) = send(&app, req).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "{}"));
+    let rows = db.usage_events(org).await.unwrap();
+    for (i, (id, _, _, _, cost)) in calls.iter().enumerate() {
+        let by_json = rows.iter().find(|r| r.event_id == format!("json-{id}")).expect("json event");
+        let by_otlp =
+            rows.iter().find(|r| r.event_id.ends_with(&format!("eee19b7ec3c1b17{i}"))).expect("span event");
+        assert_eq!((by_json.cost_nanos, by_json.cost_source.as_str()), (*cost, "computed"), "{id} by JSON");
+        assert_eq!((by_otlp.cost_nanos, by_otlp.cost_source.as_str()), (*cost, "computed"), "{id} by OTLP");
+    }
+}
+on_both!(audio_and_web_search_calls_cost_the_same_by_json_and_by_otlp);

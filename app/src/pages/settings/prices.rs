@@ -93,6 +93,34 @@ fn PricesBody(p: PricesPage, q: String, model: Option<String>) -> impl IntoView 
             </section>
         }
     });
+    let priced_by = (!p.priced_by.is_empty()).then(|| {
+        view! {
+            <section class="panel" data-testid="priced-by">
+                <h2>"How your calls are priced"</h2>
+                <p class="muted">"The last 30 days. Each call is priced from its provider's own entry first, then from the model maker's, then from the list's unprefixed entry."</p>
+                <table class="grid">
+                    <thead><tr><th>"Provider"</th><th>"Model sent"</th><th>"Priced from"</th><th>"Entry's provider"</th><th>"Source"</th><th>"Rule"</th><th class="num">"Calls"</th></tr></thead>
+                    <tbody>
+                        {p.priced_by.into_iter().map(|r| {
+                            let href = format!("/settings/prices?model={}", encode_query_value(&r.entry));
+                            let testid = format!("priced-by-{}-{}", r.provider, r.model);
+                            view! {
+                                <tr data-testid=testid>
+                                    <td>{r.provider}</td>
+                                    <td>{r.model}</td>
+                                    <td><a href=href>{r.entry}</a></td>
+                                    <td>{r.entry_provider}</td>
+                                    <td>{r.source}</td>
+                                    <td>{r.rule}</td>
+                                    <td class="num">{group_thousands(r.events as u64)}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        }
+    });
     view! {
         {unpriced}
         <Form method="GET" action="/settings/prices" attr:class="range-form" attr:aria-label="Search prices">
@@ -105,6 +133,7 @@ fn PricesBody(p: PricesPage, q: String, model: Option<String>) -> impl IntoView 
         </p>
         {history}
         <div class="panel"><PriceTable rows=p.rows testid="prices"/></div>
+        {priced_by}
     }
     .into_any()
 }

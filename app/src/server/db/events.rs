@@ -9,14 +9,15 @@ use super::{totals, Db, OrgId, Tx};
 use crate::domain::rollup;
 use crate::domain::{Nanos, UsageEvent};
 
-/// Rows per multi-row insert: 35 binds each stays below SQLite's 32,766 and PostgreSQL's
+/// Rows per multi-row insert: 41 binds each stays below SQLite's 32,766 and PostgreSQL's
 /// 65,535 parameter limits.
 const INSERT_CHUNK: usize = 500;
 const EVENT_INSERT_HEAD: &str = "insert into usage_events (org_id, event_id, occurred_at, day, provider, \
     model, requested_model, operation, team, feature, initiative, customer, environment, api_key, tags, \
     input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
-    reasoning_tokens, request_count, service_tier, latency_ms, status, trace_id, span_id, parent_span_id, \
-    depth, retry, tool_name, cost_nanos, cost_source, price_entry_id, created_at) ";
+    reasoning_tokens, input_audio_tokens, cache_read_audio_tokens, input_image_tokens, output_audio_tokens, \
+    output_image_tokens, web_search_calls, request_count, service_tier, latency_ms, status, trace_id, span_id, \
+    parent_span_id, depth, retry, tool_name, cost_nanos, cost_source, price_entry_id, created_at) ";
 
 /// One chunk of events as the rows of a multi-row insert.
 fn push_event_rows<'a>(qb: &mut QueryBuilder<'a>, org: OrgId, chunk: &[&'a UsageEvent], now: DateTime<Utc>) {
@@ -42,6 +43,12 @@ fn push_event_rows<'a>(qb: &mut QueryBuilder<'a>, org: OrgId, chunk: &[&'a Usage
             .push_bind(e.tokens.cache_write_1h)
             .push_bind(e.tokens.output)
             .push_bind(e.tokens.reasoning)
+            .push_bind(e.tokens.input_audio)
+            .push_bind(e.tokens.cache_read_audio)
+            .push_bind(e.tokens.input_image)
+            .push_bind(e.tokens.output_audio)
+            .push_bind(e.tokens.output_image)
+            .push_bind(e.tokens.web_search_calls)
             .push_bind(e.request_count)
             .push_bind(e.service_tier.as_str())
             .push_bind(e.latency_ms)
@@ -79,6 +86,12 @@ struct RepriceRow {
     cache_write_1h_tokens: i64,
     output_tokens: i64,
     reasoning_tokens: i64,
+    input_audio_tokens: i64,
+    cache_read_audio_tokens: i64,
+    input_image_tokens: i64,
+    output_audio_tokens: i64,
+    output_image_tokens: i64,
+    web_search_calls: i64,
     request_count: i64,
     service_tier: String,
     cost_nanos: i64,
@@ -108,6 +121,12 @@ impl RepriceRow {
                 cache_write_1h: self.cache_write_1h_tokens,
                 output: self.output_tokens,
                 reasoning: self.reasoning_tokens,
+                input_audio: self.input_audio_tokens,
+                cache_read_audio: self.cache_read_audio_tokens,
+                input_image: self.input_image_tokens,
+                output_audio: self.output_audio_tokens,
+                output_image: self.output_image_tokens,
+                web_search_calls: self.web_search_calls,
             },
             request_count: self.request_count,
             service_tier: ServiceTier::parse("service_tier", &self.service_tier).unwrap_or_default(),
@@ -268,7 +287,9 @@ impl Db {
     ) -> sqlx::Result<Vec<(i64, UsageEvent)>> {
         const SQL: &str = "select id, event_id, occurred_at, provider, model, team, feature, initiative, customer, \
             environment, api_key, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
-            output_tokens, reasoning_tokens, request_count, service_tier, cost_nanos, cost_source, price_entry_id \
+            output_tokens, reasoning_tokens, input_audio_tokens, cache_read_audio_tokens, input_image_tokens, \
+            output_audio_tokens, output_image_tokens, web_search_calls, request_count, service_tier, cost_nanos, \
+            cost_source, price_entry_id \
             from usage_events where org_id = $1 and occurred_at >= $2 and id > $3 and cost_source <> 'provider' \
             and ($5 = 0 or cost_source = 'unpriced') order by id limit $4";
         let rows: Vec<RepriceRow> = query_as(SQL)

@@ -26,6 +26,12 @@ struct GroupRow {
     cache_write_1h: i64,
     output: i64,
     reasoning: i64,
+    input_audio: i64,
+    cache_read_audio: i64,
+    input_image: i64,
+    output_audio: i64,
+    output_image: i64,
+    web_search_calls: i64,
     requests: i64,
     cost: i64,
 }
@@ -76,6 +82,12 @@ impl Db {
             cast(sum(cache_write_5m_tokens) as bigint) as cache_write_5m, \
             cast(sum(cache_write_1h_tokens) as bigint) as cache_write_1h, \
             cast(sum(output_tokens) as bigint) as output, cast(sum(reasoning_tokens) as bigint) as reasoning, \
+            cast(sum(input_audio_tokens) as bigint) as input_audio, \
+            cast(sum(cache_read_audio_tokens) as bigint) as cache_read_audio, \
+            cast(sum(input_image_tokens) as bigint) as input_image, \
+            cast(sum(output_audio_tokens) as bigint) as output_audio, \
+            cast(sum(output_image_tokens) as bigint) as output_image, \
+            cast(sum(web_search_calls) as bigint) as web_search_calls, \
             cast(sum(request_count) as bigint) as requests, cast(sum(cost_nanos) as bigint) as cost \
             from usage_events where org_id = $1 and day = $2 \
             group by provider, model, service_tier, price_entry_id, team, initiative, feature, customer, environment \
@@ -103,6 +115,12 @@ impl Db {
                     cache_write_1h: g.cache_write_1h,
                     output: g.output,
                     reasoning: g.reasoning,
+                    input_audio: g.input_audio,
+                    cache_read_audio: g.cache_read_audio,
+                    input_image: g.input_image,
+                    output_audio: g.output_audio,
+                    output_image: g.output_image,
+                    web_search_calls: g.web_search_calls,
                 },
                 requests: g.requests,
                 cost: Nanos(g.cost),

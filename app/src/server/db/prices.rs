@@ -1,5 +1,5 @@
 //! The price book's entries.
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::insert_audit;
 use super::query::{query, query_as, query_scalar, QueryBuilder};
@@ -15,9 +15,11 @@ pub struct NewPriceEntry<'a> {
     pub provider: &'a str,
     pub effective_from: NaiveDate,
     pub price: &'a ModelPrice,
+    /// See [`PriceEntry::rule`].
+    pub rule: Option<&'a str>,
 }
 
-/// Rows per insert (8 binds each).
+/// Rows per insert (9 binds each).
 const CHUNK: usize = 1_000;
 
 impl Db {
@@ -34,11 +36,11 @@ impl Db {
     ) -> sqlx::Result<()> {
         const HEAD: &str =
             "insert into price_entries (org_id, model, provider, effective_from, rates, source, \
-            created_at, created_by) ";
+            created_at, created_by, match_rule) ";
         const TAIL: &str =
             " on conflict (org_id, model, effective_from) do update set provider = excluded.provider, \
             rates = excluded.rates, source = excluded.source, created_at = excluded.created_at, \
-            created_by = excluded.created_by";
+            created_by = excluded.created_by, match_rule = excluded.match_rule";
         let now = Utc::now();
         let rates: Vec<String> = entries
             .iter()
@@ -57,7 +59,8 @@ impl Db {
                         .push_bind(*r)
                         .push_bind(source)
                         .push_bind(now)
-                        .push_bind(created_by.map(|u| u.0));
+                        .push_bind(created_by.map(|u| u.0))
+                        .push_bind(e.rule);
                 });
                 qb.push(TAIL);
                 qb.build().persistent(false).execute(&mut tx).await?;
@@ -93,12 +96,12 @@ impl Db {
     /// The public list and the organisation's own entries.
     pub async fn price_entries(&self, org: OrgId) -> sqlx::Result<Vec<PriceEntry>> {
         const SQL: &str =
-            "select id, org_id, model, provider, effective_from, rates, source from price_entries \
+            "select id, org_id, model, provider, effective_from, rates, source, match_rule from price_entries \
             where org_id = $1 or org_id = 0";
-        type Row = (i64, i64, String, String, NaiveDate, String, String);
+        type Row = (i64, i64, String, String, NaiveDate, String, String, Option<String>);
         let rows: Vec<Row> = query_as(SQL).bind(org.0).fetch_all(self).await?;
         rows.into_iter()
-            .map(|(id, org_id, model, provider, effective_from, rates, source)| {
+            .map(|(id, org_id, model, provider, effective_from, rates, source, rule)| {
                 let rates = serde_json::from_str(&rates).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
                 Ok(PriceEntry {
                     id,
@@ -108,6 +111,7 @@ impl Db {
                     own: org_id != PUBLIC_LIST,
                     source,
                     price: ModelPrice { rates },
+                    rule,
                 })
             })
             .collect()
@@ -120,6 +124,28 @@ impl Db {
             cast(sum(output_tokens) as bigint) from usage_events where org_id = $1 and cost_source = 'unpriced' \
             group by model, provider order by count(*) desc, model";
         query_as(SQL).bind(org.0).fetch_all(self).await
+    }
+
+    /// How the calls since `since` were priced: (provider, model as sent, the entry that priced
+    /// them, events), most events first, at most `limit` rows. Provider-reported and unpriced
+    /// calls are left out (no entry priced them).
+    pub async fn priced_by(
+        &self,
+        org: OrgId,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(String, String, i64, i64)>> {
+        const SQL: &str = "select provider, model, price_entry_id, count(*) from usage_events \
+            where org_id = $1 and occurred_at >= $2 and price_entry_id is not null \
+            group by provider, model, price_entry_id order by count(*) desc, provider, model limit $3";
+        query_as(SQL).bind(org.0).bind(since).bind(limit).fetch_all(self).await
+    }
+
+    /// Entries of `org_id` whose source starts with `prefix` (a list and any version of it;
+    /// the prefix holds no `%` or `_`).
+    pub async fn count_price_entries_from(&self, org_id: i64, prefix: &str) -> sqlx::Result<i64> {
+        const SQL: &str = "select count(*) from price_entries where org_id = $1 and source like $2";
+        query_scalar(SQL).bind(org_id).bind(format!("{prefix}%")).fetch_one(self).await
     }
 
     pub async fn count_price_entries(&self, org_id: i64) -> sqlx::Result<i64> {

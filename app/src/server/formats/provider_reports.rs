@@ -166,9 +166,14 @@ pub fn openai_completions_usage(body: &str) -> Result<Report, String> {
                 input: count(res, "input_tokens")?,
                 cache_read: count(res, "input_cached_tokens")?,
                 cache_write_5m: count(res, "input_cache_write_tokens")?,
-                cache_write_1h: 0,
                 output: count(res, "output_tokens")?,
-                reasoning: 0,
+                input_audio: count(res, "input_audio_tokens")?,
+                cache_read_audio: count(res, "input_cached_audio_tokens")?,
+                // cached image tokens stay in the cache reads, billed at the cache rate
+                input_image: count(res, "input_image_tokens")? - count(res, "input_cached_image_tokens")?,
+                output_audio: count(res, "output_audio_tokens")?,
+                output_image: count(res, "output_image_tokens")?,
+                ..Default::default()
             };
             tokens.check()?;
             let tier = match res.get("batch").and_then(Value::as_bool) {
@@ -241,13 +246,15 @@ pub fn anthropic_messages_usage(body: &str) -> Result<Report, String> {
                 count(&creation, "ephemeral_1h_input_tokens")?,
             );
             let read = count(res, "cache_read_input_tokens")?;
+            let tools = res.get("server_tool_use").cloned().unwrap_or(Value::Null);
             let tokens = Tokens {
                 input: count(res, "uncached_input_tokens")? + read + w5 + w1,
                 cache_read: read,
                 cache_write_5m: w5,
                 cache_write_1h: w1,
                 output: count(res, "output_tokens")?,
-                reasoning: 0,
+                web_search_calls: count(&tools, "web_search_requests")?,
+                ..Default::default()
             };
             lines.push(ReportLine {
                 provider: "anthropic",
@@ -310,7 +317,8 @@ mod tests {
                 cache_write_5m: 500,
                 cache_write_1h: 1000,
                 output: 500,
-                reasoning: 0
+                web_search_calls: 10,
+                ..Default::default()
             }
         );
         assert_eq!(t.billable(crate::domain::pricing::TokenClass::Input), 1500);
@@ -331,9 +339,13 @@ mod tests {
                 input: 1000,
                 cache_read: 400,
                 cache_write_5m: 100,
-                cache_write_1h: 0,
                 output: 500,
-                reasoning: 0
+                input_audio: 50,
+                cache_read_audio: 50,
+                input_image: 0,
+                output_audio: 50,
+                output_image: 50,
+                ..Default::default()
             })
         );
         assert_eq!(

@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
 
-use crate::domain::price_book::{PriceBook, SOURCE_LITELLM};
+use crate::domain::price_book::{PriceBook, SOURCE_GENAI, SOURCE_LITELLM};
 use crate::domain::pricing::{ModelPrice, Unpriced};
 use crate::domain::usage::CostSource;
 use crate::domain::Nanos;
@@ -16,8 +16,112 @@ use crate::server::db::{Actor, Db, NewAudit, NewPriceEntry, OrgId, PUBLIC_LIST};
 /// BerriAI/litellm; see `LICENSE.litellm.txt` and `derive_litellm.py` beside it).
 const LITELLM_PRICES: &str = include_str!("../data/litellm_prices.json");
 
+/// The second public list: pydantic's genai-prices data (MIT, pydantic/genai-prices, the
+/// `data.json` of the 0.2.5 package; see `../shared/data/SOURCES.md`). Shipped as published, so
+/// `costroom prices update` can load a newer copy of the same file.
+const GENAI_PRICES: &str = include_str!("../data/genai_prices.json");
+
 /// A price map entry: (key, LiteLLM provider, prices).
 pub type MapEntry = (String, String, ModelPrice);
+
+/// An entry of a rule-matching list: its key (`genai-prices/{provider}/{model}`), provider id,
+/// first day in force, prices and [`crate::domain::price_book::ListRule`] as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleEntry {
+    pub key: String,
+    pub provider: String,
+    pub effective_from: NaiveDate,
+    pub price: ModelPrice,
+    pub rule: String,
+}
+
+/// A genai-prices file read: its entries, and what it prices that the book does not bill
+/// (price key → the models that carry it), and prices it cannot apply (named with why).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleList {
+    pub entries: Vec<RuleEntry>,
+    pub unbilled: std::collections::BTreeMap<String, Vec<String>>,
+    pub ignored: Vec<String>,
+}
+
+/// Reads genai-prices' `data.json` (a list of providers, each with its models' name rules and
+/// prices). Dated prices become entries in force from their start date; a price for some
+/// hours of the day (off-peak) cannot be an entry of a day and is named in `ignored`, the
+/// model's base price applying all day. Errors name the provider, model and field.
+pub fn parse_genai_list(json: &str) -> Result<RuleList, String> {
+    use crate::domain::price_book::{ListRule, NameRule};
+    let providers: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
+    let since = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let mut out = RuleList::default();
+    let mut order = 0u32;
+    for p in &providers {
+        let id = p.get("id").and_then(|v| v.as_str()).ok_or("a provider without an id")?;
+        let provider_match = p.get("provider_match").filter(|v| !v.is_null()).cloned();
+        if let Some(m) = &provider_match {
+            NameRule::parse(m).map_err(|e| format!("{id}: provider_match: {e}"))?;
+        }
+        let fallback: Vec<String> = p
+            .get("fallback_model_providers")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        for m in p.get("models").and_then(|v| v.as_array()).ok_or_else(|| format!("{id}: no models"))? {
+            let model =
+                m.get("id").and_then(|v| v.as_str()).ok_or_else(|| format!("{id}: a model without an id"))?;
+            let at = format!("{id}/{model}");
+            let rule_json = m.get("match").ok_or_else(|| format!("{at}: no match rule"))?;
+            NameRule::parse(rule_json).map_err(|e| format!("{at}: match: {e}"))?;
+            order += 1;
+            let rule = ListRule {
+                order,
+                provider: id.to_string(),
+                provider_match: provider_match.clone(),
+                fallback: fallback.clone(),
+                model_match: rule_json.clone(),
+            };
+            let rule = serde_json::to_string(&rule).expect("a rule serialises");
+            let sets: Vec<(Option<&serde_json::Value>, &serde_json::Value)> = match m.get("prices") {
+                Some(serde_json::Value::Array(list)) => list
+                    .iter()
+                    .map(|c| (c.get("constraint"), c.get("prices").unwrap_or(&serde_json::Value::Null)))
+                    .collect(),
+                Some(v) => vec![(None, v)],
+                None => return Err(format!("{at}: no prices")),
+            };
+            for (constraint, prices) in sets {
+                let from = match constraint.filter(|c| !c.is_null()) {
+                    None => since,
+                    Some(c) => match c.get("start_date").and_then(|v| v.as_str()) {
+                        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                            .map_err(|_| format!("{at}: start_date: '{d}' is not a date"))?,
+                        None => {
+                            out.ignored
+                                .push(format!("{at}: a price for part of the day ({c}) is not applied"));
+                            continue;
+                        }
+                    },
+                };
+                let prices = prices.as_object().ok_or_else(|| format!("{at}: prices: expected an object"))?;
+                let (price, unbilled) = ModelPrice::from_genai(prices).map_err(|e| format!("{at}: {e}"))?;
+                for k in unbilled {
+                    let models = out.unbilled.entry(k).or_default();
+                    if models.last() != Some(&at) {
+                        models.push(at.clone());
+                    }
+                }
+                out.entries.push(RuleEntry {
+                    key: format!("genai-prices/{at}"),
+                    provider: id.to_string(),
+                    effective_from: from,
+                    price,
+                    rule: rule.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Reads a price map in LiteLLM's format (`{ "model": { "input_cost_per_token": …, … } }`).
 /// Entries without any token price (image, audio, rerank models) are skipped; a malformed
@@ -60,20 +164,162 @@ pub fn parse_litellm_list(json: &str) -> Result<PriceList, String> {
     Ok(out)
 }
 
-/// Loads the shipped public list into an empty price book (a no-op once it is there).
-/// Its entries are in force from 1970-01-01: the list has no dates of its own.
-pub async fn ensure_public_list(db: &Db) -> Result<usize, AppError> {
-    if db.count_price_entries(PUBLIC_LIST).await? > 0 {
-        return Ok(0);
-    }
-    let entries = parse_litellm_map(LITELLM_PRICES).map_err(crate::error::internal)?;
+/// Where the two public lists price the same provider's model differently: the rule list's
+/// model, the keyed list's entry, the token class (at the standard tier; `… >200k` for a
+/// 250k-token prompt), and both rates in USD per million.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    pub model: String,
+    pub litellm_key: String,
+    pub class: String,
+    pub litellm: String,
+    pub genai: String,
+    /// (keyed − rule) / rule, in percent to one decimal; `None` when the rule list's rate is 0.
+    pub diff_pct: Option<String>,
+}
+
+/// Every rate where the lists disagree by more than 1 %: each model of the rule list (its
+/// price in force today) against the keyed list's entry the lookup would take for the same
+/// provider and model name. Precedence ([`PriceBook::explain`]): the rule list wins, except
+/// for batch, flex and priority calls, which it has no rates for.
+pub fn disagreements(genai: &RuleList, litellm: &[MapEntry], today: NaiveDate) -> Vec<Disagreement> {
+    use crate::domain::price_book::{PriceEntry, Rule};
+    use crate::domain::pricing::{ServiceTier, TokenClass};
     let since = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-    let rows: Vec<NewPriceEntry<'_>> = entries
-        .iter()
-        .map(|(model, provider, price)| NewPriceEntry { model, provider, effective_from: since, price })
-        .collect();
-    db.upsert_price_entries(PUBLIC_LIST, &rows, SOURCE_LITELLM, None, None).await?;
-    Ok(rows.len())
+    let keyed = PriceBook::new(
+        litellm
+            .iter()
+            .enumerate()
+            .map(|(i, (model, provider, price))| PriceEntry {
+                id: i as i64,
+                model: model.clone(),
+                provider: provider.clone(),
+                effective_from: since,
+                own: false,
+                source: SOURCE_LITELLM.into(),
+                price: price.clone(),
+                rule: None,
+            })
+            .collect(),
+    );
+    let mut latest: std::collections::BTreeMap<&str, &RuleEntry> = Default::default();
+    for e in genai.entries.iter().filter(|e| e.effective_from <= today) {
+        latest.insert(&e.key, e);
+    }
+    let per_m = |femto: i64| femto_usd(femto.saturating_mul(1_000_000));
+    let mut out = vec![];
+    for (key, e) in latest {
+        let Some((_, model)) = key.strip_prefix("genai-prices/").and_then(|k| k.split_once('/')) else {
+            continue;
+        };
+        let Some(found) = keyed.explain(&e.provider, model, ServiceTier::Standard, today) else { continue };
+        if found.rule != Rule::Provider {
+            continue;
+        }
+        for (class, input_total, label) in [
+            (TokenClass::Input, 0, "input"),
+            (TokenClass::Output, 0, "output"),
+            (TokenClass::CacheRead, 0, "cache read"),
+            (TokenClass::CacheWrite5m, 0, "cache write 5m"),
+            (TokenClass::CacheWrite1h, 0, "cache write 1h"),
+            (TokenClass::Input, 250_000, "input >200k"),
+            (TokenClass::Output, 250_000, "output >200k"),
+        ] {
+            let (Some((g, _)), Some((l, _))) = (
+                e.price.rate(class, ServiceTier::Standard, input_total),
+                found.entry.price.rate(class, ServiceTier::Standard, input_total),
+            ) else {
+                continue;
+            };
+            let differs =
+                if g == 0 { l != 0 } else { (i128::from(l) - i128::from(g)).abs() * 100 > i128::from(g) };
+            if differs {
+                out.push(Disagreement {
+                    model: key.trim_start_matches("genai-prices/").to_string(),
+                    litellm_key: found.entry.model.clone(),
+                    class: label.to_string(),
+                    litellm: per_m(l),
+                    genai: per_m(g),
+                    diff_pct: (g != 0).then(|| {
+                        let tenths = (i128::from(l) - i128::from(g)) * 1000 / i128::from(g);
+                        format!("{:+}.{}", tenths / 10, (tenths % 10).abs())
+                    }),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// [`disagreements`] as the Markdown report kept in the repository.
+pub fn disagreement_report(found: &[Disagreement], compared_on: NaiveDate) -> String {
+    let mut out = format!(
+        "# Where the two public price lists disagree (> 1 %)\n\n\
+        Generated by `cargo test -p app --lib --features ssr disagreement` with `COSTROOM_WRITE_REPORTS=1`;\n\
+        the test fails when this file is out of date. Lists: {SOURCE_GENAI} (pydantic/genai-prices, MIT) and\n\
+        {SOURCE_LITELLM} (BerriAI/litellm, MIT), prices in force on {compared_on}, USD per million tokens, standard tier.\n\n\
+        **Precedence:** for a call, the provider's genai-prices entry wins over LiteLLM's (it carries long-context\n\
+        tiers, regional Bedrock prices and the aliases of dated names); LiteLLM's wins for batch, flex and priority\n\
+        calls, which genai-prices has no rates for. An organisation's own price wins over both.\n\n\
+        {} disagreements.\n\n\
+        | genai-prices model | LiteLLM key | class | LiteLLM | genai-prices | LiteLLM vs genai-prices |\n\
+        |---|---|---|---:|---:|---:|\n",
+        found.len()
+    );
+    for d in found {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            d.model,
+            d.litellm_key,
+            d.class,
+            d.litellm,
+            d.genai,
+            d.diff_pct.as_deref().map(|p| format!("{p} %")).unwrap_or_else(|| "free in genai-prices".into())
+        ));
+    }
+    out
+}
+
+/// Loads each shipped public list the book does not hold yet (a no-op once both are there):
+/// LiteLLM's map, in force from 1970-01-01 (it has no dates of its own), and genai-prices'
+/// rules with their dated prices. Answers the entries added.
+pub async fn ensure_public_list(db: &Db) -> Result<usize, AppError> {
+    let mut added = 0;
+    if db.count_price_entries_from(PUBLIC_LIST, "litellm-").await? == 0 {
+        let entries = parse_litellm_map(LITELLM_PRICES).map_err(crate::error::internal)?;
+        let since = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+        let rows: Vec<NewPriceEntry<'_>> = entries
+            .iter()
+            .map(|(model, provider, price)| NewPriceEntry {
+                model,
+                provider,
+                effective_from: since,
+                price,
+                rule: None,
+            })
+            .collect();
+        db.upsert_price_entries(PUBLIC_LIST, &rows, SOURCE_LITELLM, None, None).await?;
+        added += rows.len();
+    }
+    if db.count_price_entries_from(PUBLIC_LIST, "genai-prices-").await? == 0 {
+        let list = parse_genai_list(GENAI_PRICES).map_err(crate::error::internal)?;
+        let rows: Vec<NewPriceEntry<'_>> = list.entries.iter().map(RuleEntry::row).collect();
+        db.upsert_price_entries(PUBLIC_LIST, &rows, SOURCE_GENAI, None, None).await?;
+        added += rows.len();
+    }
+    Ok(added)
+}
+
+impl RuleEntry {
+    fn row(&self) -> NewPriceEntry<'_> {
+        NewPriceEntry {
+            model: &self.key,
+            provider: &self.provider,
+            effective_from: self.effective_from,
+            price: &self.price,
+            rule: Some(&self.rule),
+        }
+    }
 }
 
 /// Prices events that carry no provider-reported cost from the book; an event whose model
@@ -91,8 +337,10 @@ pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) -> Vec<(usize, 
             .map(|e| {
                 (e.cost_source != CostSource::Provider).then(|| {
                     *memo
-                        .entry((e.provider.as_str(), e.model.as_str(), e.day()))
-                        .or_insert_with(|| book.find(&e.provider, &e.model, e.day()))
+                        .entry((e.provider.as_str(), e.model.as_str(), e.service_tier, e.day()))
+                        .or_insert_with(|| {
+                            book.explain(&e.provider, &e.model, e.service_tier, e.day()).map(|f| f.entry)
+                        })
                 })?
             })
             .collect()
@@ -101,7 +349,7 @@ pub fn price_events(book: &PriceBook, events: &mut [UsageEvent]) -> Vec<(usize, 
         if e.cost_source == CostSource::Provider {
             continue;
         }
-        match entry.map(|en| (en.id, en.price.cost(&e.tokens, e.service_tier))) {
+        match entry.map(|en| (en.id, en.price.cost(&e.tokens, e.request_count, e.service_tier))) {
             Some((id, Ok(cost))) => {
                 e.cost = cost;
                 e.cost_source = CostSource::Computed;
@@ -279,7 +527,7 @@ pub async fn set_price(
         before: in_force,
         after: Some(rates_usd(&price)),
     };
-    let row = NewPriceEntry { model, provider: provider.trim(), effective_from, price: &price };
+    let row = NewPriceEntry { model, provider: provider.trim(), effective_from, price: &price, rule: None };
     db.upsert_price_entries(org.0, &[row], "override", actor.user, Some(&entry)).await?;
     cache.invalidate(org);
     let book = cache.book(db, org).await?;
@@ -313,8 +561,9 @@ pub async fn preview_price_list(
     let list = parse_litellm_list(json).map_err(AppError::Invalid)?;
     let book = PriceBook::new(db.price_entries(org).await?);
     let mut out = PricePreview { unbilled: list.unbilled, ..Default::default() };
-    for (model, provider, price) in &list.entries {
-        let Some(now) = book.find(provider, model, effective_from) else {
+    // a list entry replaces the entry of its own key: compare with exactly that one
+    for (model, _provider, price) in &list.entries {
+        let Some(now) = book.entry(model, effective_from) else {
             out.new.push(model.clone());
             continue;
         };
@@ -353,7 +602,7 @@ pub async fn import_price_list(
     }
     let rows: Vec<NewPriceEntry<'_>> = entries
         .iter()
-        .map(|(model, provider, price)| NewPriceEntry { model, provider, effective_from, price })
+        .map(|(model, provider, price)| NewPriceEntry { model, provider, effective_from, price, rule: None })
         .collect();
     let entry = NewAudit {
         actor: actor.clone(),
@@ -369,6 +618,131 @@ pub async fn import_price_list(
     let book = cache.book(db, org).await?;
     super::jobs::signal::wake(super::jobs::signal::Job::Prices);
     Ok((rows.len(), recompute(db, org, actor, effective_from, &book, |_| ()).await?))
+}
+
+/// What loading a newer public list did (or, dry, would do).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListUpdate {
+    /// `genai-prices` or `litellm`, as the file's shape says.
+    pub format: &'static str,
+    /// Keys the public list did not have: in force from their own first day (from the start
+    /// for an undated list), so stored unpriced events of any day get their price.
+    pub new: Vec<String>,
+    /// Keys whose prices (or name rule) changed: the new version is in force from `from`, the
+    /// days before keep the price they were billed at.
+    pub changed: Vec<String>,
+    pub unchanged: usize,
+    pub unbilled: std::collections::BTreeMap<String, Vec<String>>,
+    pub ignored: Vec<String>,
+}
+
+/// The rows a public list file would add: (key, provider, first day, prices, rule).
+type ListRow = (String, String, NaiveDate, ModelPrice, Option<String>);
+
+/// Loads a newer copy of a shipped public list into the public price book: genai-prices'
+/// `data.json` (a JSON list) or LiteLLM's map (a JSON object), for an installation without
+/// internet. New keys apply from their own first day, changed ones from `from`; every
+/// organisation's book moves to a new version (so every server prices its next batch with it)
+/// and the prices job then prices stored unpriced events. With `dry_run` nothing is stored.
+pub async fn update_public_list(
+    db: &Db,
+    cache: &PriceCache,
+    org: OrgId,
+    actor: &Actor,
+    json: &str,
+    from: NaiveDate,
+    dry_run: bool,
+) -> Result<ListUpdate, AppError> {
+    let is_list = json.trim_start().starts_with('[');
+    let mut out =
+        ListUpdate { format: if is_list { "genai-prices" } else { "litellm" }, ..Default::default() };
+    let since = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let rows: Vec<ListRow> = if is_list {
+        let list = parse_genai_list(json).map_err(AppError::Invalid)?;
+        out.unbilled = list.unbilled;
+        out.ignored = list.ignored;
+        list.entries
+            .into_iter()
+            .map(|e| (e.key, e.provider, e.effective_from, e.price, Some(e.rule)))
+            .collect()
+    } else {
+        let list = parse_litellm_list(json).map_err(AppError::Invalid)?;
+        out.unbilled = list.unbilled;
+        list.entries.into_iter().map(|(k, p, price)| (k, p, since, price, None)).collect()
+    };
+    if rows.is_empty() {
+        return Err(AppError::invalid("file: no model with a per-token price"));
+    }
+    let public: Vec<_> = db.price_entries(org).await?.into_iter().filter(|e| !e.own).collect();
+    let known = PriceBook::new(public);
+    let mut by_key: Vec<(String, Vec<ListRow>)> = vec![];
+    for row in rows {
+        match by_key.last_mut() {
+            Some((k, versions)) if *k == row.0 => versions.push(row),
+            _ => by_key.push((row.0.clone(), vec![row])),
+        }
+    }
+    let mut store: Vec<ListRow> = vec![];
+    for (key, versions) in by_key {
+        if known.entry(&key, NaiveDate::MAX).is_none() {
+            out.new.push(key);
+            store.extend(versions);
+            continue;
+        }
+        let same = |v: &ListRow, day| known.entry(&v.0, day).is_some_and(|e| e.price == v.3 && e.rule == v.4);
+        let mut changed = false;
+        if let Some(now) = versions.iter().rev().find(|v| v.2 <= from) {
+            if !same(now, from) {
+                changed = true;
+                store.push((now.0.clone(), now.1.clone(), from, now.3.clone(), now.4.clone()));
+            }
+        }
+        for later in versions.iter().filter(|v| v.2 > from) {
+            if !same(later, later.2) {
+                changed = true;
+                store.push(later.clone());
+            }
+        }
+        if changed {
+            out.changed.push(key);
+        } else {
+            out.unchanged += 1;
+        }
+    }
+    if dry_run || store.is_empty() {
+        return Ok(out);
+    }
+    let source = format!("{}-file-{from}", out.format);
+    let new_rows: Vec<NewPriceEntry<'_>> = store
+        .iter()
+        .map(|(model, provider, effective_from, price, rule)| NewPriceEntry {
+            model,
+            provider,
+            effective_from: *effective_from,
+            price,
+            rule: rule.as_deref(),
+        })
+        .collect();
+    db.upsert_price_entries(PUBLIC_LIST, &new_rows, &source, None, None).await?;
+    let entry = NewAudit {
+        actor: actor.clone(),
+        action: "price.update_public",
+        entity: "price",
+        entity_id: source.clone(),
+        summary: format!(
+            "public {} list: {} new, {} changed from {from}, {} unchanged",
+            out.format,
+            out.new.len(),
+            out.changed.len(),
+            out.unchanged
+        ),
+        before: None,
+        after: Some(serde_json::json!({ "new": out.new, "changed": out.changed })),
+    };
+    db.record_audit(org, &entry).await?;
+    cache.invalidate(org);
+    super::jobs::signal::wake(super::jobs::signal::Job::Prices);
+    Ok(out)
 }
 
 /// Rates as USD per token (what people read and type), for the audit trail.
@@ -453,7 +827,273 @@ mod tests {
         let (_, gemini) = find("gemini/gemini-2.5-pro");
         let t = Tokens { input: 250_000, output: 1_000, ..Default::default() };
         // above 200k: 250000 × 2.5e-6 + 1000 × 1.5e-5 = 0.625 + 0.015
-        assert_eq!(gemini.cost(&t, ServiceTier::Standard), Ok(Nanos(640_000_000)));
+        assert_eq!(gemini.cost(&t, 0, ServiceTier::Standard), Ok(Nanos(640_000_000)));
+    }
+
+    /// Both shipped lists as the book holds them.
+    fn shipped_book() -> PriceBook {
+        use crate::domain::price_book::{PriceEntry, SOURCE_GENAI};
+        let mut id = 0;
+        let mut next = || {
+            id += 1;
+            id
+        };
+        let mut entries: Vec<PriceEntry> = parse_genai_list(GENAI_PRICES)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| PriceEntry {
+                id: next(),
+                model: e.key,
+                provider: e.provider,
+                effective_from: e.effective_from,
+                own: false,
+                source: SOURCE_GENAI.into(),
+                price: e.price,
+                rule: Some(e.rule),
+            })
+            .collect();
+        let since = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        entries.extend(parse_litellm_map(LITELLM_PRICES).unwrap().into_iter().map(
+            |(model, provider, price)| PriceEntry {
+                id: next(),
+                model,
+                provider,
+                effective_from: since,
+                own: false,
+                source: SOURCE_LITELLM.into(),
+                price,
+                rule: None,
+            },
+        ));
+        PriceBook::new(entries)
+    }
+
+    #[test]
+    fn the_second_list_prices_calls_the_first_missed_and_long_prompts_at_their_rate() {
+        use crate::domain::price_book::Rule;
+        let book = shipped_book();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let cost = |provider: &str, model: &str, tokens: Tokens, tier: ServiceTier| {
+            let f = book
+                .explain(provider, model, tier, day)
+                .unwrap_or_else(|| panic!("{provider} {model} unpriced"));
+            (f.entry.model.clone(), f.rule, f.entry.price.cost(&tokens, 0, tier).unwrap())
+        };
+        let t = |input, output| Tokens { input, output, ..Default::default() };
+        // Sonnet 4.5 direct, 250k prompt: 250,000 × $6/M + 1,000 × $22.5/M = $1.5225
+        assert_eq!(
+            cost("anthropic", "claude-sonnet-4-5-20250929", t(250_000, 1_000), ServiceTier::Standard),
+            ("genai-prices/anthropic/claude-sonnet-4-5".into(), Rule::Provider, Nanos(1_522_500_000))
+        );
+        // the same at 150k: the base rates, 150,000 × $3/M + 1,000 × $15/M = $0.465
+        assert_eq!(
+            cost("anthropic", "claude-sonnet-4-5", t(150_000, 1_000), ServiceTier::Standard).2,
+            Nanos(465_000_000)
+        );
+        // absent from LiteLLM's map under this name
+        assert_eq!(
+            cost("anthropic", "claude-sonnet-4-20250514", t(1_000_000, 0), ServiceTier::Standard),
+            ("genai-prices/anthropic/claude-sonnet-4-0".into(), Rule::Provider, Nanos(3_000_000_000))
+        );
+        // Bedrock: a regional endpoint costs 10 % more than the global one
+        let us = cost(
+            "aws.bedrock",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            t(1_000, 1_000),
+            ServiceTier::Standard,
+        );
+        assert_eq!(us.2, Nanos(19_800_000), "1,000 × $3.3/M + 1,000 × $16.5/M");
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        assert_eq!(cost("aws.bedrock", arn, t(1_000, 1_000), ServiceTier::Standard).2, Nanos(18_000_000));
+        // Gemini API provider name; a Vertex resource path
+        assert_eq!(
+            cost("gcp.gemini", "gemini-2.0-flash", t(1_000_000, 1_000_000), ServiceTier::Standard),
+            ("genai-prices/google/gemini-2.0-flash".into(), Rule::Provider, Nanos(500_000_000))
+        );
+        let path = "projects/p1/locations/us-central1/publishers/google/models/gemini-2.0-flash-001";
+        assert_eq!(cost("gcp.vertex_ai", path, t(1_000_000, 0), ServiceTier::Standard).2, Nanos(100_000_000));
+        // router providers the first list did not map
+        assert_eq!(
+            cost("cerebras", "gpt-oss-120b", t(1_000_000, 1_000_000), ServiceTier::Standard).2,
+            Nanos(1_100_000_000)
+        );
+        let scout = cost(
+            "together",
+            "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+            t(1_000_000, 1_000_000),
+            ServiceTier::Standard,
+        );
+        assert_eq!(scout.2, Nanos(770_000_000), "$0.18 + $0.59");
+        assert_eq!(cost("zai", "glm-5.2", t(1_000_000, 0), ServiceTier::Standard).2, Nanos(1_400_000_000));
+        // Azure OpenAI falls back to OpenAI's models
+        assert_eq!(
+            cost("azure.ai.openai", "gpt-4o-2024-08-06", t(1_000_000, 0), ServiceTier::Standard).2,
+            Nanos(2_500_000_000)
+        );
+        // a batch call keeps the batch rate the keyed list has (the rule list has no tiers)
+        assert_eq!(
+            cost("openai", "gpt-4o", t(1_000_000, 0), ServiceTier::Batch),
+            ("gpt-4o".into(), Rule::Provider, Nanos(1_250_000_000))
+        );
+        // a compact date, as routers send it
+        assert_eq!(
+            cost("openai", "gpt-5-20250807", t(1_000_000, 0), ServiceTier::Standard).2,
+            Nanos(1_250_000_000)
+        );
+    }
+
+    #[test]
+    fn the_second_list_names_what_it_cannot_bill_yet() {
+        let list = parse_genai_list(GENAI_PRICES).unwrap();
+        assert!(list.entries.len() > 1_400, "{}", list.entries.len());
+        // audio, web searches and request fees are billed; cached image and video tokens not yet
+        assert!(
+            !list.unbilled.contains_key("web_searches_kcount")
+                && !list.unbilled.contains_key("input_audio_mtok")
+        );
+        let named: Vec<&str> = list.unbilled.keys().map(String::as_str).collect();
+        assert!(named.contains(&"cache_image_read_mtok") && named.contains(&"input_video_mtok"), "{named:?}");
+        assert!(
+            list.ignored.iter().any(|i| i.starts_with("deepseek/deepseek-chat: a price for part of the day")),
+            "{:?}",
+            list.ignored
+        );
+        // dated prices become entries from their day
+        let o3: Vec<_> = list.entries.iter().filter(|e| e.key == "genai-prices/openai/o3").collect();
+        assert_eq!(o3.len(), 2);
+        assert_eq!(o3[1].effective_from, NaiveDate::from_ymd_opt(2025, 6, 10).unwrap());
+        assert_eq!(
+            parse_genai_list(r#"[{"id": "p", "models": [{"id": "m", "match": {"sounds_like": "m"}, "prices": {}}]}]"#)
+                .unwrap_err(),
+            "p/m: match: 'sounds_like' is not a rule (equals, starts_with, ends_with, contains, regex, or, and)"
+        );
+        assert_eq!(
+            parse_genai_list(r#"[{"id": "p", "models": [{"id": "m", "match": {"equals": "m"}, "prices": {"input_mtok": "x"}}]}]"#)
+                .unwrap_err(),
+            "p/m: input_mtok: 'x' is not an amount of US dollars per million tokens (digits and one point, at most 9 decimals)"
+        );
+    }
+
+    #[test]
+    fn every_disagreement_above_one_percent_between_the_lists_is_in_the_report() {
+        let on = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let genai = parse_genai_list(GENAI_PRICES).unwrap();
+        let found = disagreements(&genai, &parse_litellm_map(LITELLM_PRICES).unwrap(), on);
+        // a known one: LiteLLM's direct Sonnet 4.5 has no long-context rate
+        assert!(
+            found.iter().any(|d| d.model == "anthropic/claude-sonnet-4-5" && d.class == "input >200k"),
+            "{found:?}"
+        );
+        let report = disagreement_report(&found, on);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server/data/price_disagreements.md");
+        if std::env::var_os("COSTROOM_WRITE_REPORTS").is_some() {
+            std::fs::write(path, &report).unwrap();
+        }
+        let kept = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(kept == report, "{path} is out of date: run this test with COSTROOM_WRITE_REPORTS=1");
+    }
+
+    /// The reconciliation corpus (`tests/fixtures/reconciliation`, 1,097 calls over 18
+    /// providers, costs by the genai-prices package): each call through the ingest parser and
+    /// the ingest pricing, against the oracle's cost to the nano. The report lists every call
+    /// not priced or not exact, with why.
+    #[test]
+    fn the_shipped_book_reconciles_with_an_independent_publishers_library() {
+        use chrono::Timelike;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reconciliation");
+        let corpus = std::fs::read_to_string(format!("{dir}/corpus.jsonl")).unwrap();
+        let rows: Vec<serde_json::Value> = corpus.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut events: Vec<UsageEvent> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut item = r.clone();
+                let obj = item.as_object_mut().unwrap();
+                obj.insert("event_id".into(), r["id"].clone());
+                obj.remove("id");
+                obj.remove("oracle");
+                obj.remove("expected_nanos");
+                crate::domain::ingest::parse_item(i, &item).unwrap()
+            })
+            .collect();
+        let book = shipped_book();
+        let unbilled = parse_genai_list(GENAI_PRICES).unwrap().unbilled;
+        price_events(&book, &mut events);
+        let (mut unpriced, mut differ) = (vec![], vec![]);
+        for (r, e) in rows.iter().zip(&events) {
+            let expected = r["expected_nanos"].as_i64().expect("the oracle priced every call");
+            let oracle = r["oracle"]["matched"].as_str().unwrap_or("");
+            let line = |why: &str| {
+                format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    r["id"].as_str().unwrap(),
+                    e.provider,
+                    e.model,
+                    Nanos(expected).usd(),
+                    if e.cost_source == CostSource::Unpriced { "unpriced".into() } else { e.cost.usd() },
+                    oracle,
+                    why
+                )
+            };
+            if e.cost_source == CostSource::Unpriced {
+                unpriced.push(line("no entry found"));
+            } else if e.cost.0 != expected {
+                let f = book.explain(&e.provider, &e.model, e.service_tier, e.day()).unwrap();
+                let why = if e.service_tier != ServiceTier::Standard {
+                    format!(
+                        "{} tier: the oracle has no tier rates; billed at {}'s",
+                        e.service_tier.as_str(),
+                        f.entry.model
+                    )
+                } else if e.provider == "deepseek"
+                    && (30..990).contains(&(e.occurred_at.hour() * 60 + e.occurred_at.minute()))
+                {
+                    "off-peak hours: the oracle's price for part of the day is not applied".into()
+                } else {
+                    let model = f.entry.model.trim_start_matches("genai-prices/").to_string();
+                    let fees: Vec<&str> = unbilled
+                        .iter()
+                        .filter(|(_, models)| models.contains(&model))
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    format!(
+                        "priced from {} ({}); not billed: {}",
+                        f.entry.model,
+                        f.rule.as_str(),
+                        fees.join(", ")
+                    )
+                };
+                differ.push(line(&why));
+            }
+        }
+        let n = rows.len();
+        let exact = n - unpriced.len() - differ.len();
+        let pct = |k: usize| format!("{}.{}", k * 100 / n, (k * 1000 / n) % 10);
+        let mut report = format!(
+            "# Price reconciliation: the shipped price book against genai-prices 0.2.5\n\n\
+            Generated by `cargo test -p app --lib --features ssr reconciles` with `COSTROOM_WRITE_REPORTS=1`\n\
+            from `corpus.jsonl` (made by `make_corpus.py`); the test fails when this file is out of date.\n\n\
+            - calls: {n}, providers: {}\n- priced: {} ({} %)\n- exact to the nano: {exact} ({} %)\n\n\
+            | call | provider | model | oracle | Costroom | oracle's entry | why |\n|---|---|---|---:|---:|---|---|\n",
+            rows.iter().map(|r| r["oracle"]["provider_id"].as_str().unwrap()).collect::<std::collections::BTreeSet<_>>().len(),
+            n - unpriced.len(),
+            pct(n - unpriced.len()),
+            pct(exact),
+        );
+        for l in unpriced.iter().chain(&differ) {
+            report.push_str(l);
+            report.push('\n');
+        }
+        let path = format!("{dir}/report.md");
+        if std::env::var_os("COSTROOM_WRITE_REPORTS").is_some() {
+            std::fs::write(&path, &report).unwrap();
+        }
+        assert!(n >= 1_000);
+        assert!((n - unpriced.len()) * 100 >= n * 99, "priced below 99 %:\n{report}");
+        assert!(exact * 100 >= n * 97, "exact below 97 %:\n{report}");
+        let kept = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(kept == report, "{path} is out of date: run this test with COSTROOM_WRITE_REPORTS=1");
     }
 
     #[test]

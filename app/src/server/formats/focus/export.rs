@@ -182,8 +182,13 @@ pub struct TokenGroup {
 /// under a model the book does not know).
 pub fn token_rows(g: &TokenGroup, price: Option<&ModelPrice>) -> Vec<FocusRow> {
     let tier = ServiceTier::parse("service_tier", &g.service_tier).unwrap_or(ServiceTier::Standard);
+    // requests are a billed class only where the entry has a per-request fee
+    let count = |c: TokenClass| match c {
+        TokenClass::Request if price.and_then(|p| p.rate(c, tier, 0)).is_some() => g.requests,
+        c => g.tokens.billable(c),
+    };
     let classes: Vec<(TokenClass, i64)> =
-        TokenClass::ALL.into_iter().map(|c| (c, g.tokens.billable(c))).filter(|(_, n)| *n > 0).collect();
+        TokenClass::ALL.into_iter().map(|c| (c, count(c))).filter(|(_, n)| *n > 0).collect();
     let weights: Vec<i64> = classes
         .iter()
         .map(|(c, n)| {
@@ -229,11 +234,13 @@ pub fn token_rows(g: &TokenGroup, price: Option<&ModelPrice>) -> Vec<FocusRow> {
         .map(|((class, n), part)| {
             let mut r = base(part);
             r.sku_id = Some(format!("{}/{}", g.model, class.as_str()));
-            r.charge_description = Some(format!("{} {} tokens of {}", n, class.as_str(), g.model));
+            let unit = class.unit();
+            r.charge_description =
+                Some(format!("{} {} {} of {}", n, class.as_str(), unit.to_lowercase(), g.model));
             r.consumed_quantity = Some(n.to_string());
-            r.consumed_unit = Some("Tokens".into());
+            r.consumed_unit = Some(unit.into());
             r.pricing_quantity = Some(n.to_string());
-            r.pricing_unit = Some("Tokens".into());
+            r.pricing_unit = Some(unit.into());
             r
         })
         .collect()
