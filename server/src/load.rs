@@ -92,7 +92,8 @@ impl Gate {
     }
 
     fn lane(&self, path: &str) -> Option<&Lane> {
-        const INGEST: [&str; 4] = ["/api/v1/events", "/v1/traces", "/api/v1/ledger/", "/api/v1/outcomes"];
+        const INGEST: [&str; 5] =
+            ["/api/v1/events", "/v1/traces", "/api/v1/ledger/", "/api/v1/outcomes", "/api/v1/authorize"];
         // health checks and static files are cheap and must answer even under load
         if path == "/healthz"
             || path.starts_with("/pkg/")

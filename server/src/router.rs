@@ -1,7 +1,7 @@
 //! `build_router`: machine routes, Leptos pages and server functions, static site files.
 use app::server::auth::{SESSION_COOKIE, SESSION_IDLE_HOURS};
 use app::server::db::Db;
-use app::server::http::{auth, exports, ingest, otlp, records, spend, uploads};
+use app::server::http::{auth, authorize, exports, ingest, otlp, records, spend, uploads};
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::{Request, State};
@@ -97,6 +97,8 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/ledger/training-runs", post(records::training_runs_handler)),
         (Method::POST, "/api/v1/ledger/commitments", post(records::commitments_handler)),
         (Method::POST, "/api/v1/outcomes", post(records::outcomes_handler)),
+        (Method::POST, "/api/v1/authorize", post(authorize::authorize_handler)),
+        (Method::POST, "/api/v1/authorize/{id}/settle", post(authorize::settle_handler)),
         (
             Method::POST,
             "/initiatives/{id}/outcomes",

@@ -212,6 +212,8 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/v1/ledger/commitments", "[]", ApiKey),
     ("POST", "/ledger/focus", "", Needs(Right::ImportBilling)),
     ("POST", "/api/v1/outcomes", "[]", ApiKey),
+    ("POST", "/api/v1/authorize", "{}", ApiKey),
+    ("POST", "/api/v1/authorize/{id}/settle", "{}", ApiKey),
     ("POST", "/initiatives/{id}/outcomes", "", Needs(Right::ManageInitiatives)),
     ("POST", "/ledger/report", "", Needs(Right::ImportBilling)),
     // pages

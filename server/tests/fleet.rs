@@ -416,3 +416,52 @@ async fn a_price_set_on_one_server_prices_the_next_batch_on_the_other() {
     );
     drop((a, b));
 }
+
+/// Two servers enforce one cap: 1,000 ten-cent authorizations spread over both, 32 in flight
+/// at a time, admit exactly fifty under $5.00.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_enforce_one_spend_cap() {
+    use app::server::services::keys::{create_key, KeyHasher, KeyRequest};
+    let Some(t) = TestDb::postgres().await else { return };
+    let org = t.db.ensure_org("default", "Default organisation").await.expect("org");
+    t.db.ensure_team(org, "t1", "t1").await.expect("team");
+    let month = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let cap = app::domain::guardrail::parse_rule(&serde_json::json!({"name": "t1 monthly",
+        "scope": {"kind": "team", "value": "t1"}, "effective_from": month,
+        "limit": {"kind": "cap", "period": "month", "amount_nanos": 5 * K}}))
+    .expect("rule");
+    t.db.put_guardrail_rule(org, &cap, Utc::now()).await.expect("rule stored");
+    let hasher = KeyHasher::load(&t.db).await.expect("hasher");
+    let req = KeyRequest {
+        name: "gw".into(),
+        team: "t1".into(),
+        scopes: "authorize".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: Actor::cli(),
+    };
+    let token = create_key(&t.db, &hasher, org, req).await.expect("key").token;
+    let url = t.url();
+    let (a, b) = (start(&url), start(&url));
+    let turns = Arc::new(tokio::sync::Semaphore::new(32));
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..1_000 {
+        let addr = if i % 2 == 0 { a.addr.clone() } else { b.addr.clone() };
+        let (token, turns) = (token.clone(), turns.clone());
+        calls.spawn(async move {
+            let _turn = turns.acquire().await.expect("turn");
+            let headers = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+            // gpt-4o: 20,000 in and 5,000 out at most = $0.10
+            let body = r#"{"provider":"openai","model":"gpt-4o","input_tokens":20000,"max_tokens":5000}"#;
+            request(&addr, "POST", "/api/v1/authorize", &headers, body).await.0
+        });
+    }
+    let statuses = calls.join_all().await;
+    let allowed = statuses.iter().filter(|s| **s == 200).count();
+    let denied = statuses.iter().filter(|s| **s == 402).count();
+    assert_eq!((allowed, denied), (50, 950), "{:?}", statuses.iter().find(|s| !matches!(s, 200 | 402)));
+    let (from, to) = app::domain::guardrail::Period::Month.window(Utc::now().date_naive());
+    let rule_id = t.db.guardrail_rules(org).await.expect("rules")[0].id;
+    assert_eq!(t.db.cap_use(rule_id, from, to).await.expect("use"), (Nanos(0), Nanos(5 * K)));
+    drop((a, b));
+}

@@ -37,6 +37,7 @@ pub(crate) fn event(id: &str, at: &str, model: &str, cost: i64) -> UsageEvent {
 
 mod budgets;
 mod events;
+mod guardrails;
 mod initiatives;
 mod people;
 mod pricing;

@@ -20,9 +20,15 @@ fn doc() -> &'static Value {
     })
 }
 
-/// The documented operation for a request, if its path is in the document.
+/// The documented operation for a request, if its path is in the document (a `{name}`
+/// segment of a documented path matches any one segment).
 fn operation(method: &Method, path: &str) -> Option<&'static Value> {
-    let op = &doc()["paths"][path][method.as_str().to_ascii_lowercase()];
+    let same = |template: &str| {
+        let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+        t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
+    };
+    let (_, ops) = doc()["paths"].as_object()?.iter().find(|(template, _)| same(template))?;
+    let op = &ops[method.as_str().to_ascii_lowercase()];
     op.is_object().then_some(op)
 }
 
@@ -95,12 +101,21 @@ const KNOWN: &[&str] = &[
     "maxProperties",
     "description",
     "format",
+    "oneOf",
 ];
 
 /// `Ok` when `v` is valid; else where (a JSON path) and why not.
 pub(crate) fn validate(schema: &Value, v: &Value, at: &str) -> Result<(), String> {
     let schema = resolve(schema);
     let obj = schema.as_object().ok_or_else(|| format!("{at}: the schema is not an object"))?;
+    if let Some(options) = schema["oneOf"].as_array() {
+        let fits = options.iter().filter(|o| validate(o, v, at).is_ok()).count();
+        return if fits == 1 {
+            Ok(())
+        } else {
+            Err(format!("{at}: {v} fits {fits} of the oneOf schemas, not one"))
+        };
+    }
     if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         panic!("{at}: the validator does not read the keyword '{k}'; teach it before using it");
     }

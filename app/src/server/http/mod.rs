@@ -2,6 +2,7 @@
 //! file per resource. Shared extractors live in `extract`; every error answer is built by
 //! `impl IntoResponse for AppError` (`crate::error`), never by hand.
 pub mod auth;
+pub mod authorize;
 pub mod exports;
 pub mod extract;
 pub mod ingest;

@@ -4,6 +4,7 @@ pub mod anomalies;
 pub mod auth;
 pub mod budgets;
 pub mod demo;
+pub mod guardrails;
 pub mod ingest;
 pub mod initiatives;
 pub mod jobs;

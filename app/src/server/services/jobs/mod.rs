@@ -41,6 +41,8 @@ pub struct Timing {
     pub ledger: Duration,
     pub sessions: Duration,
     pub prices: Duration,
+    /// Guardrail reservations past their expiry are released this often.
+    pub reservations: Duration,
 }
 
 impl Timing {
@@ -52,6 +54,7 @@ impl Timing {
             ledger: Duration::from_secs(60),
             sessions: Duration::from_secs(3600),
             prices: Duration::from_secs(15),
+            reservations: Duration::from_secs(5),
         }
     }
 
@@ -66,6 +69,7 @@ impl Timing {
                 ledger: t.ledger / n,
                 sessions: t.sessions / n,
                 prices: t.prices / n,
+                reservations: t.reservations / n,
             },
             _ => t,
         }
@@ -78,6 +82,7 @@ impl Timing {
             Job::Ledger => self.ledger,
             Job::Sessions => self.sessions,
             Job::Prices => self.prices,
+            Job::Reservations => self.reservations,
         }
     }
 
@@ -155,6 +160,8 @@ pub async fn run_once(job: Job, ctx: &Context) -> Result<(), AppError> {
             }
             _ => Ok(()),
         },
+        // every organisation's at once: the expiry is a property of the reservation
+        Job::Reservations => db.expire_reservations(chrono::Utc::now()).await.map(|_| ()).map_err(Into::into),
     }
 }
 

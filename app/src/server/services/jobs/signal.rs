@@ -10,10 +10,12 @@ pub enum Job {
     Ledger,
     Sessions,
     Prices,
+    Reservations,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [Job::Evaluate, Job::Webhooks, Job::Ledger, Job::Sessions, Job::Prices];
+    pub const ALL: [Job; 6] =
+        [Job::Evaluate, Job::Webhooks, Job::Ledger, Job::Sessions, Job::Prices, Job::Reservations];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -22,6 +24,7 @@ impl Job {
             Job::Ledger => "ledger",
             Job::Sessions => "sessions",
             Job::Prices => "prices",
+            Job::Reservations => "reservations",
         }
     }
 
@@ -30,8 +33,8 @@ impl Job {
     }
 }
 
-static WAKES: [Notify; 5] =
-    [Notify::const_new(), Notify::const_new(), Notify::const_new(), Notify::const_new(), Notify::const_new()];
+// one per job: sized by `Job::ALL`, so a new job cannot index past the end
+static WAKES: [Notify; Job::ALL.len()] = [const { Notify::const_new() }; Job::ALL.len()];
 
 /// Asks a loop to run soon instead of at its next tick (on whichever server holds its lease:
 /// other servers notice at their next tick).

@@ -1,0 +1,299 @@
+//! Guardrail rules and the money held against spend caps (see migration 0026).
+//!
+//! A reservation is checked and held in one write transaction: on PostgreSQL it first locks
+//! the rows of the caps it touches (`select … for update`, in id order, so two reservations
+//! never wait on each other crosswise), which also serialises servers sharing the database;
+//! on SQLite the transaction is `BEGIN IMMEDIATE`, one writer for the file. Nothing is read
+//! outside the transaction that decides, so parallel calls cannot both fit into the last
+//! dollar of a cap.
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::query::{query, query_as};
+use super::tx::Tx;
+use super::{Db, OrgId};
+use crate::domain::guardrail::Rule;
+use crate::domain::Nanos;
+
+/// A cap a reservation counts against: the rule, the window's first and last day, the
+/// amount, and whether passing it denies (a hard cap in enforce mode) or only warns (soft or
+/// shadow: the money is still held, so the cap's figures stay true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapCheck {
+    pub rule_id: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub amount: Nanos,
+    pub enforce: bool,
+}
+
+/// A cap's money in its window when the reservation was decided: settled spend and open
+/// reservations (this one not included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapUse {
+    pub rule_id: i64,
+    pub spent: Nanos,
+    pub reserved: Nanos,
+    pub amount: Nanos,
+}
+
+impl CapUse {
+    /// What is left of the cap.
+    pub fn headroom(&self) -> Nanos {
+        Nanos(self.amount.0 - self.spent.0 - self.reserved.0)
+    }
+}
+
+/// What a reservation did: held (with each cap's use before it, and the caps it passes that
+/// only warn), or nothing, with every enforced cap it would have passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    Held { uses: Vec<CapUse>, passed: Vec<CapUse> },
+    Denied(Vec<CapUse>),
+}
+
+/// What is reserved: the call's id, provider and model, its worst-case cost and the day
+/// whose rows it holds money in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold<'a> {
+    pub id: &'a str,
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub cost: Nanos,
+    pub day: NaiveDate,
+}
+
+/// A reservation after its settlement or expiry: its status and the cost it closed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    pub status: String,
+    pub amount: Nanos,
+    pub actual: Option<Nanos>,
+}
+
+type ReservationRow = (NaiveDate, i64, String, String, Option<i64>);
+
+impl Db {
+    /// Stores a rule under its name (a rule of that name is replaced); answers its id.
+    pub async fn put_guardrail_rule(&self, org: OrgId, rule: &Rule, now: DateTime<Utc>) -> sqlx::Result<i64> {
+        const SQL: &str = "insert into guardrail_rules (org_id, name, spec, created_at, updated_at) \
+            values ($1, $2, $3, $4, $4) on conflict (org_id, name) do update set spec = excluded.spec, \
+            updated_at = excluded.updated_at returning id";
+        let spec = serde_json::to_string(&Rule { id: 0, ..rule.clone() }).expect("a rule serialises");
+        let mut tx = self.begin().await?;
+        let id: i64 = query_as::<(i64,)>(SQL)
+            .bind(org.0)
+            .bind(rule.name.trim())
+            .bind(spec)
+            .bind(now)
+            .fetch_one(&mut tx)
+            .await?
+            .0;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The organisation's rules, by name.
+    pub async fn guardrail_rules(&self, org: OrgId) -> sqlx::Result<Vec<Rule>> {
+        const SQL: &str = "select id, spec from guardrail_rules where org_id = $1 order by name";
+        let rows: Vec<(i64, String)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
+        rows.into_iter()
+            .map(|(id, spec)| {
+                let rule: Rule = serde_json::from_str(&spec).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                Ok(Rule { id, ..rule })
+            })
+            .collect()
+    }
+
+    /// Holds the call's cost against every cap, or nothing: `Held` when it fits under each
+    /// enforced cap's amount (settled spend + open reservations + this cost ≤ amount), else
+    /// `Denied` with every enforced cap it would pass. The reservation is open until
+    /// `expires_at`.
+    pub async fn reserve(
+        &self,
+        org: OrgId,
+        hold: &Hold<'_>,
+        caps: &[CapCheck],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> sqlx::Result<Reserved> {
+        let Hold { id, provider, model, cost, day } = *hold;
+        let mut caps = caps.to_vec();
+        caps.sort_by_key(|c| c.rule_id);
+        caps.dedup_by_key(|c| c.rule_id);
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(_) = tx {
+            for c in &caps {
+                query("select id from guardrail_rules where id = $1 for update")
+                    .bind(c.rule_id)
+                    .execute(&mut tx)
+                    .await?;
+            }
+        }
+        let mut uses = Vec::with_capacity(caps.len());
+        for c in &caps {
+            let (spent, reserved) = window_use(&mut tx, c.rule_id, c.from, c.to).await?;
+            uses.push(CapUse { rule_id: c.rule_id, spent, reserved, amount: c.amount });
+        }
+        let passes = |u: &CapUse| {
+            i128::from(u.spent.0) + i128::from(u.reserved.0) + i128::from(cost.0) > i128::from(u.amount.0)
+        };
+        let enforced = |u: &CapUse| caps.iter().any(|c| c.rule_id == u.rule_id && c.enforce);
+        let over: Vec<CapUse> = uses.iter().filter(|u| passes(u) && enforced(u)).copied().collect();
+        if !over.is_empty() {
+            // dropped unfinished: rolled back
+            return Ok(Reserved::Denied(over));
+        }
+        let passed: Vec<CapUse> = uses.iter().filter(|u| passes(u)).copied().collect();
+        const HOLD: &str = "insert into guardrail_days (rule_id, day, spent_nanos, reserved_nanos) values ($1, $2, 0, $3) \
+            on conflict (rule_id, day) do update set reserved_nanos = guardrail_days.reserved_nanos + excluded.reserved_nanos";
+        for c in &caps {
+            query(HOLD).bind(c.rule_id).bind(day).bind(cost.0).execute(&mut tx).await?;
+        }
+        const INSERT: &str =
+            "insert into guardrail_reservations (id, org_id, provider, model, day, amount_nanos, \
+            rules, status, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)";
+        let rules = serde_json::to_string(&caps.iter().map(|c| c.rule_id).collect::<Vec<_>>()).expect("ids");
+        query(INSERT)
+            .bind(id)
+            .bind(org.0)
+            .bind(provider)
+            .bind(model)
+            .bind(day)
+            .bind(cost.0)
+            .bind(rules)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Reserved::Held { uses, passed })
+    }
+
+    /// Settles an open reservation with the exact cost: its caps' days stop holding the worst
+    /// case and count the cost spent. A reservation already closed is answered as it closed
+    /// (settling twice changes nothing); an unknown id is `None`.
+    pub async fn settle_reservation(
+        &self,
+        org: OrgId,
+        id: &str,
+        actual: Nanos,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Option<Closed>> {
+        let mut tx = self.begin().await?;
+        let closed = close(&mut tx, org, id, Some(actual), now).await?;
+        tx.commit().await?;
+        Ok(closed)
+    }
+
+    /// Releases every reservation open past its expiry; answers how many.
+    pub async fn expire_reservations(&self, now: DateTime<Utc>) -> sqlx::Result<u64> {
+        const DUE: &str =
+            "select org_id, id from guardrail_reservations where status = 'open' and expires_at <= $1 \
+            order by expires_at limit 500";
+        let due: Vec<(i64, String)> = query_as(DUE).bind(now).fetch_all(self).await?;
+        let mut n = 0;
+        for (org, id) in &due {
+            let mut tx = self.begin().await?;
+            if close(&mut tx, OrgId(*org), id, None, now).await?.is_some_and(|c| c.status == "expired") {
+                n += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
+    /// A cap's settled spend and open reservations over its window.
+    pub async fn cap_use(
+        &self,
+        rule_id: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> sqlx::Result<(Nanos, Nanos)> {
+        let mut tx = self.begin().await?;
+        let used = window_use(&mut tx, rule_id, from, to).await?;
+        tx.commit().await?;
+        Ok(used)
+    }
+
+    /// One reservation of the organisation: (provider, model, day, held amount).
+    pub async fn reservation(
+        &self,
+        org: OrgId,
+        id: &str,
+    ) -> sqlx::Result<Option<(String, String, NaiveDate, Nanos)>> {
+        const SQL: &str = "select provider, model, day, amount_nanos from guardrail_reservations \
+            where id = $1 and org_id = $2";
+        let row: Option<(String, String, NaiveDate, i64)> =
+            query_as(SQL).bind(id).bind(org.0).fetch_optional(self).await?;
+        Ok(row.map(|(p, m, d, a)| (p, m, d, Nanos(a))))
+    }
+
+    /// The caps each reservation of the organisation holds money against: (id, rule ids).
+    pub async fn reservation_rules(&self, org: OrgId) -> sqlx::Result<Vec<(String, Vec<i64>)>> {
+        const SQL: &str = "select id, rules from guardrail_reservations where org_id = $1 order by id";
+        let rows: Vec<(String, String)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
+        rows.into_iter()
+            .map(|(id, rules)| {
+                Ok((id, serde_json::from_str(&rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?))
+            })
+            .collect()
+    }
+
+    /// Every reservation of the organisation: (id, status, amount, actual).
+    pub async fn reservations(&self, org: OrgId) -> sqlx::Result<Vec<(String, String, i64, Option<i64>)>> {
+        const SQL: &str = "select id, status, amount_nanos, actual_nanos from guardrail_reservations \
+            where org_id = $1 order by id";
+        query_as(SQL).bind(org.0).fetch_all(self).await
+    }
+}
+
+async fn window_use(
+    tx: &mut Tx,
+    rule_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> sqlx::Result<(Nanos, Nanos)> {
+    const SQL: &str = "select cast(coalesce(sum(spent_nanos), 0) as bigint), cast(coalesce(sum(reserved_nanos), 0) as bigint) \
+        from guardrail_days where rule_id = $1 and day between $2 and $3";
+    let (spent, reserved): (i64, i64) =
+        query_as(SQL).bind(rule_id).bind(from).bind(to).fetch_one(&mut *tx).await?;
+    Ok((Nanos(spent), Nanos(reserved)))
+}
+
+/// Closes one reservation: settled with `actual`, or expired (`None`). Its caps' days give
+/// back the held amount and count what was spent, in the caller's transaction.
+async fn close(
+    tx: &mut Tx,
+    org: OrgId,
+    id: &str,
+    actual: Option<Nanos>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Closed>> {
+    let sql = match tx {
+        Tx::Sqlite(..) => {
+            "select day, amount_nanos, rules, status, actual_nanos from guardrail_reservations \
+            where id = $1 and org_id = $2"
+        }
+        Tx::Postgres(_) => {
+            "select day, amount_nanos, rules, status, actual_nanos from guardrail_reservations \
+            where id = $1 and org_id = $2 for update"
+        }
+    };
+    let row: Option<ReservationRow> = query_as(sql).bind(id).bind(org.0).fetch_optional(&mut *tx).await?;
+    let Some((day, amount, rules, status, was)) = row else { return Ok(None) };
+    if status != "open" {
+        return Ok(Some(Closed { status, amount: Nanos(amount), actual: was.map(Nanos) }));
+    }
+    let spent = actual.unwrap_or(Nanos::ZERO);
+    let rules: Vec<i64> = serde_json::from_str(&rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    const RELEASE: &str = "update guardrail_days set reserved_nanos = reserved_nanos - $1, \
+        spent_nanos = spent_nanos + $2 where rule_id = $3 and day = $4";
+    for rule in rules {
+        query(RELEASE).bind(amount).bind(spent.0).bind(rule).bind(day).execute(&mut *tx).await?;
+    }
+    let status = if actual.is_some() { "settled" } else { "expired" };
+    const CLOSE: &str =
+        "update guardrail_reservations set status = $1, actual_nanos = $2, closed_at = $3 where id = $4";
+    query(CLOSE).bind(status).bind(actual.map(|a| a.0)).bind(now).bind(id).execute(&mut *tx).await?;
+    Ok(Some(Closed { status: status.into(), amount: Nanos(amount), actual }))
+}

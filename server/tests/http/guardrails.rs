@@ -1,0 +1,200 @@
+//! Guardrails over HTTP: `POST /api/v1/authorize` and `/settle` against the real router.
+use super::*;
+use app::domain::guardrail::parse_rule;
+use serde_json::{json, Value};
+
+/// A router with the public prices, a `search` team and an `authorize` key (team search).
+async fn guard_app(db: &Db, rules: &[Value]) -> (axum::Router, String) {
+    use app::server::services::keys::{create_key, KeyRequest};
+    let app = app_with(db, false).await;
+    app::server::services::prices::ensure_public_list(db).await.unwrap();
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    db.ensure_team(org, "search", "Search").await.unwrap();
+    for r in rules {
+        db.put_guardrail_rule(org, &parse_rule(r).unwrap(), Utc::now()).await.unwrap();
+    }
+    let req = KeyRequest {
+        name: "guard".into(),
+        team: "search".into(),
+        scopes: "authorize".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: app::server::db::Actor::cli(),
+    };
+    let hasher = KeyHasher::load(db).await.unwrap();
+    (app, create_key(db, &hasher, org, req).await.unwrap().token)
+}
+
+async fn post(app: &axum::Router, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let req = Request::post(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (status, text) = send(app, req).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn month_cap(usd: i64) -> Value {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    json!({"name": "team search", "scope": {"kind": "team", "value": "search"}, "effective_from": today,
+        "limit": {"kind": "cap", "period": "month", "amount_nanos": usd * 1_000_000_000}})
+}
+
+/// gpt-4o at $2.50 / $10 per million: 20,000 in and 5,000 out at most = $0.10.
+fn ten_cent_call() -> Value {
+    json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 20_000, "max_tokens": 5_000})
+}
+
+pub(crate) async fn a_thousand_concurrent_authorizations_of_ten_cents_admit_fifty_under_five_dollars(db: Db) {
+    let (app, token) = guard_app(&db, &[month_cap(5)]).await;
+    // a gateway's connection pool: 32 requests in flight at a time
+    let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..1_000 {
+        let (app, token, turns) = (app.clone(), token.clone(), turns.clone());
+        calls.spawn(async move {
+            let _turn = turns.acquire().await.unwrap();
+            post(&app, &token, "/api/v1/authorize", ten_cent_call()).await
+        });
+    }
+    let answers = calls.join_all().await;
+    let allowed: Vec<&Value> = answers.iter().filter(|(s, _)| *s == StatusCode::OK).map(|(_, v)| v).collect();
+    let budget = answers
+        .iter()
+        .filter(|(s, v)| *s == StatusCode::PAYMENT_REQUIRED && v["denied"][0]["code"] == "budget_exhausted")
+        .count();
+    assert_eq!(
+        (allowed.len(), budget),
+        (50, 950),
+        "{:?}",
+        answers.iter().find(|(s, _)| !matches!(s.as_u16(), 200 | 402))
+    );
+    assert_eq!(allowed[0]["worst_case_nanos"], 100_000_000);
+    assert_eq!(allowed[0]["priced_from"], "genai-prices/openai/gpt-4o");
+    let last = allowed.iter().map(|v| v["headroom"][0]["remaining_nanos"].as_i64().unwrap()).min().unwrap();
+    assert_eq!(last, 0, "the fiftieth took the last ten cents");
+    let denied = answers.iter().find(|(s, _)| *s == StatusCode::PAYMENT_REQUIRED).unwrap();
+    let message = denied.1["denied"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("rule 'team search': $5.00 of $5.00 used this month ($0.00 settled, $5.00 held); this call may cost $0.10"), "{message}");
+}
+on_both!(a_thousand_concurrent_authorizations_of_ten_cents_admit_fifty_under_five_dollars);
+
+pub(crate) async fn a_denial_names_every_rule_and_shadow_rules_only_warn(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let rules = [
+        json!({"name": "no opus for faq", "scope": {"kind": "feature", "value": "faq"}, "effective_from": today,
+            "limit": {"kind": "models", "allow": false, "models": ["claude-opus-*"], "instead": "claude-haiku-4-5"}}),
+        json!({"name": "small calls", "scope": {"kind": "org"}, "effective_from": today,
+            "limit": {"kind": "request", "max_tokens": 4_000}}),
+        json!({"name": "shallow agents", "scope": {"kind": "org"}, "mode": "shadow", "effective_from": today,
+            "limit": {"kind": "agent", "max_depth": 2}}),
+    ];
+    let (app, token) = guard_app(&db, &rules).await;
+    let call = json!({"provider": "anthropic", "model": "claude-opus-4-1-20250805", "input_tokens": 1_000,
+        "max_tokens": 8_000, "feature": "faq", "depth": 3});
+    let (status, v) = post(&app, &token, "/api/v1/authorize", call.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let codes: Vec<&str> =
+        v["denied"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["model_not_allowed", "max_tokens_exceeded"]);
+    assert_eq!(v["denied"][0]["message"], "claude-opus-4-1-20250805 is on the deny-list of rule 'no opus for faq'; use claude-haiku-4-5 instead");
+    assert_eq!(v["warnings"][0]["code"], "depth_exceeded", "the shadow rule says what it would deny");
+    assert!(v["reservation_id"].is_null());
+    // within every enforced rule: allowed, the shadow rule still warns
+    let ok = json!({"provider": "anthropic", "model": "claude-haiku-4-5", "input_tokens": 1_000, "max_tokens": 1_000,
+        "feature": "faq", "depth": 3});
+    let (status, v) = post(&app, &token, "/api/v1/authorize", ok).await;
+    assert_eq!((status, v["decision"].as_str()), (StatusCode::OK, Some("allow")), "{v}");
+    assert_eq!(v["warnings"][0]["code"], "depth_exceeded");
+    // bad input is named
+    let (status, v) = post(
+        &app,
+        &token,
+        "/api/v1/authorize",
+        json!({"provider": "openai", "model": "gpt-4o",
+        "input_tokens": -5, "max_tokens": 10}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("input_tokens")),
+        "{v}"
+    );
+    let (status, v) = post(
+        &app,
+        &token,
+        "/api/v1/authorize",
+        json!({"provider": "openai", "model": "gpt-4o",
+        "input_tokens": 5, "max_tokens": 10, "prompt": "hi"}),
+    )
+    .await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("prompt")), "{v}");
+}
+on_both!(a_denial_names_every_rule_and_shadow_rules_only_warn);
+
+pub(crate) async fn settling_counts_the_exact_cost_once_and_frees_the_rest(db: Db) {
+    let (app, token) = guard_app(&db, &[month_cap(1)]).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let mut ids = vec![];
+    for _ in 0..10 {
+        let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        ids.push(v["reservation_id"].as_str().unwrap().to_string());
+    }
+    let (status, _) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "$1.00 is held");
+    // the first call used 20,000 in and 1,000 out: $0.05 + $0.01
+    let settle = format!("/api/v1/authorize/{}/settle", ids[0]);
+    let (status, v) =
+        post(&app, &token, &settle, json!({"input_tokens": 20_000, "output_tokens": 1_000})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["cost_nanos"].as_i64(), v["held_nanos"].as_i64()),
+        (Some("settled"), Some(60_000_000), Some(100_000_000))
+    );
+    let (_, again) = post(&app, &token, &settle, json!({"cost_usd": "0.99"})).await;
+    assert_eq!(again["cost_nanos"], 60_000_000, "settling twice changes nothing");
+    let (status, v) = post(
+        &app,
+        &token,
+        &format!("/api/v1/authorize/{}/settle", ids[1]),
+        json!({"cost_usd": "0.000000001"}),
+    )
+    .await;
+    assert_eq!((status, v["cost_nanos"].as_i64()), (StatusCode::OK, Some(1)));
+    // $0.06 + $0.000000001 settled and $0.80 held: $0.139999999 left, one more ten-cent call fits
+    let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["headroom"][0]["remaining_nanos"], 39_999_999);
+    let (status, v) = post(&app, &token, "/api/v1/authorize/rsv_nope/settle", json!({"cost_usd": "1"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let (status, v) = post(&app, &token, &settle, json!({"cost_usd": "1", "input_tokens": 3})).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("cost_usd")));
+    let settled = db.reservations(org).await.unwrap().iter().filter(|r| r.1 == "settled").count();
+    assert_eq!(settled, 2);
+}
+on_both!(settling_counts_the_exact_cost_once_and_frees_the_rest);
+
+pub(crate) async fn a_model_without_a_price_is_denied_under_a_cap_not_held_at_zero(db: Db) {
+    let (app, token) = guard_app(&db, &[month_cap(5)]).await;
+    let (status, v) = post(
+        &app,
+        &token,
+        "/api/v1/authorize",
+        json!({"provider": "acme", "model": "house-model",
+        "input_tokens": 10, "max_tokens": 10}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["denied"][0]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("unpriced_model")),
+        "{v}"
+    );
+    assert!(v["worst_case_nanos"].is_null());
+    // an ingest-only key may not authorize
+    let (_, ingest, _) = super::ingest::ingest_app(&db).await;
+    let (status, _) = post(&app, &ingest, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+on_both!(a_model_without_a_price_is_denied_under_a_cap_not_held_at_zero);
