@@ -432,6 +432,16 @@ impl Bucket {
         Bucket { per_minute, burst, milli: i128::from(burst) * 1000, at_ms: now_ms }
     }
 
+    /// A bucket as stored: `milli` milli-tokens at `at_ms`.
+    pub fn restore(per_minute: i64, burst: i64, milli: i64, at_ms: i64) -> Bucket {
+        Bucket { per_minute, burst, milli: i128::from(milli), at_ms }
+    }
+
+    /// (milli-tokens, at_ms), to store.
+    pub fn state(&self) -> (i64, i64) {
+        (i64::try_from(self.milli).unwrap_or(i64::MAX), self.at_ms)
+    }
+
     fn refill(&mut self, now_ms: i64) {
         let elapsed = i128::from((now_ms - self.at_ms).max(0));
         // per_minute tokens per 60,000 ms = per_minute milli-tokens per 60 ms

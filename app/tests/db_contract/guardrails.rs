@@ -2,7 +2,7 @@
 //! cap; settled and expired exactly once; a cap's days always equal its reservations.
 use super::*;
 use app::domain::guardrail::{parse_rule, Period, Rule};
-use app::server::db::guardrails::{CapCheck, Hold, Reserved};
+use app::server::db::guardrails::{CapCheck, Checks, Hold, Reservation, RunCheck};
 use app::server::db::OrgId;
 use chrono::{DateTime, Duration};
 
@@ -42,12 +42,20 @@ pub(crate) async fn a_thousand_racing_reservations_of_ten_cents_fit_fifty_under_
                 cost: Nanos(100_000_000),
                 day: d("2026-11-20"),
             };
-            db.reserve(org, &hold, &[cap], now, now + Duration::minutes(5)).await
+            let caps = [cap];
+            db.reserve(
+                org,
+                &hold,
+                &Checks { caps: &caps, ..Default::default() },
+                now,
+                now + Duration::minutes(5),
+            )
+            .await
         });
     }
     let answers = calls.join_all().await;
-    let held = answers.iter().filter(|a| matches!(a, Ok(Reserved::Held { .. }))).count();
-    let denied = answers.iter().filter(|a| matches!(a, Ok(Reserved::Denied(_)))).count();
+    let held = answers.iter().filter(|a| matches!(a, Ok(Reservation { held: true, .. }))).count();
+    let denied = answers.iter().filter(|a| matches!(a, Ok(Reservation { held: false, .. }))).count();
     assert_eq!((held, denied), (50, 950), "{:?}", answers.iter().find(|a| a.is_err()));
     assert_eq!(db.cap_use(cap.rule_id, cap.from, cap.to).await.unwrap(), (Nanos(0), Nanos(5_000_000_000)));
     let open = db.reservations(org).await.unwrap();
@@ -68,22 +76,26 @@ pub(crate) async fn settling_and_expiring_close_a_reservation_once_and_free_its_
                 cost: Nanos(usd_cents * 10_000_000),
                 day: d("2026-11-20"),
             };
-            db.reserve(org, &hold, &[cap], now, now + Duration::seconds(ttl)).await.unwrap()
+            let caps = [cap];
+            db.reserve(
+                org,
+                &hold,
+                &Checks { caps: &caps, ..Default::default() },
+                now,
+                now + Duration::seconds(ttl),
+            )
+            .await
+            .unwrap()
         }
     };
-    assert!(matches!(hold("a", 40, 300).await, Reserved::Held { .. }));
-    assert!(matches!(hold("b", 40, 60).await, Reserved::Held { .. }));
+    assert!(hold("a", 40, 300).await.held);
+    assert!(hold("b", 40, 60).await.held);
     // $0.40 + $0.40 held: $0.30 more would pass $1.00, and the answer says by how much
-    match hold("c", 30, 300).await {
-        Reserved::Denied(over) => {
-            assert_eq!(over.len(), 1);
-            assert_eq!(
-                (over[0].spent, over[0].reserved, over[0].headroom()),
-                (Nanos(0), Nanos(800_000_000), Nanos(200_000_000))
-            );
-        }
-        held => panic!("{held:?}"),
-    }
+    let c = hold("c", 30, 300).await;
+    assert!(!c.held);
+    let (u, over, enforced) = c.caps[0];
+    assert!(over && enforced);
+    assert_eq!((u.spent, u.reserved, u.headroom()), (Nanos(0), Nanos(800_000_000), Nanos(200_000_000)));
     // a settles for less than its worst case; settling again changes nothing
     let s = db.settle_reservation(org, "a", Nanos(120_000_000), now).await.unwrap().unwrap();
     assert_eq!((s.status.as_str(), s.actual), ("settled", Some(Nanos(120_000_000))));
@@ -98,7 +110,7 @@ pub(crate) async fn settling_and_expiring_close_a_reservation_once_and_free_its_
     assert_eq!(db.expire_reservations(now + Duration::seconds(60)).await.unwrap(), 1);
     assert_eq!(db.settle_reservation(org, "b", Nanos(1), now).await.unwrap().unwrap().status, "expired");
     assert_eq!(db.cap_use(cap.rule_id, cap.from, cap.to).await.unwrap(), (Nanos(120_000_000), Nanos(0)));
-    assert!(matches!(hold("c", 30, 300).await, Reserved::Held { .. }), "the freed money fits c now");
+    assert!(hold("c", 30, 300).await.held, "the freed money fits c now");
     assert!(db.settle_reservation(org, "nope", Nanos(1), now).await.unwrap().is_none());
     // another organisation cannot settle this one's reservation
     let other = db.ensure_org("other", "Other").await.unwrap();
@@ -134,9 +146,8 @@ pub(crate) async fn random_reserve_settle_expire_keep_every_cap_equal_to_its_res
                 let id = format!("p-{step}");
                 let ttl = Duration::seconds(rng.gen_range(1..120));
                 let hold = Hold { id: &id, provider: "openai", model: "gpt-4o", cost, day };
-                if let Reserved::Held { .. } =
-                    db.reserve(org, &hold, &which, clock, clock + ttl).await.unwrap()
-                {
+                let checks = Checks { caps: &which, ..Default::default() };
+                if db.reserve(org, &hold, &checks, clock, clock + ttl).await.unwrap().held {
                     open.push(id);
                 }
             }
@@ -172,3 +183,66 @@ pub(crate) async fn random_reserve_settle_expire_keep_every_cap_equal_to_its_res
     }
 }
 on_both!(random_reserve_settle_expire_keep_every_cap_equal_to_its_reservations);
+
+pub(crate) async fn parallel_children_of_one_run_share_its_budget(db: Db) {
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let rule = parse_rule(
+        &serde_json::json!({"name": "runs", "scope": {"kind": "org"}, "effective_from": "2026-11-01",
+        "limit": {"kind": "agent", "max_run_cost_nanos": 300_000_000i64, "max_calls": 5}}),
+    )
+    .unwrap();
+    let rule_id = db.put_guardrail_rule(org, &rule, at("2026-11-01T00:00:00Z")).await.unwrap();
+    let now = at("2026-11-20T12:00:00Z");
+    let child = |trace: &'static str, i: usize| {
+        let db = db.clone();
+        async move {
+            let id = format!("{trace}-{i}");
+            let hold = Hold {
+                id: &id,
+                provider: "openai",
+                model: "gpt-4o",
+                cost: Nanos(100_000_000),
+                day: d("2026-11-20"),
+            };
+            let runs = [RunCheck {
+                rule_id,
+                trace_id: trace.into(),
+                max_cost: Some(Nanos(300_000_000)),
+                max_calls: Some(5),
+                enforce: true,
+            }];
+            db.reserve(
+                org,
+                &hold,
+                &Checks { runs: &runs, ..Default::default() },
+                now,
+                now + Duration::minutes(5),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // ten children of run r1 at once, $0.10 each, under a $0.30 run budget: three fit
+    let mut kids = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let c = child("r1", i);
+        kids.spawn(async move { (i, c.await) });
+    }
+    // join_all answers in the order the children finished: each carries its number
+    let (numbers, answers): (Vec<usize>, Vec<_>) = kids.join_all().await.into_iter().unzip();
+    assert_eq!(answers.iter().filter(|a| a.held).count(), 3);
+    assert!(answers.iter().filter(|a| !a.held).all(|a| a.runs[0].1 && !a.runs[0].2), "denied for the budget");
+    assert_eq!(db.run_use(rule_id, "r1").await.unwrap(), (Nanos(0), Nanos(300_000_000), 3));
+    // another run has its own budget; settling frees r1's held money but not its calls
+    assert!(child("r2", 0).await.held);
+    for (i, _) in numbers.iter().zip(&answers).filter(|(_, a)| a.held) {
+        db.settle_reservation(org, &format!("r1-{i}"), Nanos(0), now).await.unwrap().unwrap();
+    }
+    assert_eq!(db.run_use(rule_id, "r1").await.unwrap(), (Nanos(0), Nanos(0), 3));
+    // the call limit: calls 4 and 5 fit (money freed), the 6th does not
+    assert!(child("r1", 20).await.held);
+    assert!(child("r1", 21).await.held);
+    let sixth = child("r1", 22).await;
+    assert!(!sixth.held && sixth.runs[0].2 && !sixth.runs[0].1, "denied for its calls, not money: {sixth:?}");
+}
+on_both!(parallel_children_of_one_run_share_its_budget);

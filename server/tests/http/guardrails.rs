@@ -198,3 +198,85 @@ pub(crate) async fn a_model_without_a_price_is_denied_under_a_cap_not_held_at_ze
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 on_both!(a_model_without_a_price_is_denied_under_a_cap_not_held_at_zero);
+
+pub(crate) async fn a_rate_limit_admits_its_burst_then_answers_429_with_retry_after(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let rate = json!({"name": "60 a minute", "scope": {"kind": "team", "value": "search"}, "effective_from": today,
+        "limit": {"kind": "rate", "requests_per_minute": 60, "burst": 10}});
+    let (app, token) = guard_app(&db, &[rate]).await;
+    for i in 0..10 {
+        let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+        assert_eq!(status, StatusCode::OK, "call {i}: {v}");
+    }
+    let req = Request::post("/api/v1/authorize")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(ten_cent_call().to_string()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "1", "the next token comes within the second");
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (v["denied"][0]["code"].as_str(), v["retry_after_secs"].as_i64()),
+        (Some("rate_limited"), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        v["denied"][0]["message"],
+        "rule '60 a minute': 60 requests per minute are used up; retry in 1 s"
+    );
+}
+on_both!(a_rate_limit_admits_its_burst_then_answers_429_with_retry_after);
+
+pub(crate) async fn an_agent_run_is_stopped_at_the_right_call_and_its_children_share_one_budget(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let agent = json!({"name": "agents", "scope": {"kind": "org"}, "effective_from": today,
+        "limit": {"kind": "agent", "max_depth": 5, "max_retries": 3, "max_run_cost_nanos": 300_000_000i64}});
+    let (app, token) = guard_app(&db, &[agent]).await;
+    let step = |trace: &str, depth: i64, retry: i64| {
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "max_tokens": 10,
+            "trace_id": trace, "depth": depth, "retry": retry})
+    };
+    // a run six deep with four retries at the bottom, under depth 5 and retries 3
+    for depth in 0..=5 {
+        let (status, v) = post(&app, &token, "/api/v1/authorize", step("deep", depth, 0)).await;
+        assert_eq!(status, StatusCode::OK, "depth {depth}: {v}");
+    }
+    let (status, v) = post(&app, &token, "/api/v1/authorize", step("deep", 6, 0)).await;
+    assert_eq!(
+        (status, v["denied"][0]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("depth_exceeded")),
+        "{v}"
+    );
+    for retry in 1..=3 {
+        let (status, _) = post(&app, &token, "/api/v1/authorize", step("deep", 5, retry)).await;
+        assert_eq!(status, StatusCode::OK, "retry {retry}");
+    }
+    let (status, v) = post(&app, &token, "/api/v1/authorize", step("deep", 5, 4)).await;
+    assert_eq!(
+        (status, v["denied"][0]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("retries_exceeded")),
+        "{v}"
+    );
+    // eight children of one run at once, $0.10 each, under its $0.30: three go ahead
+    let mut kids = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (app, token) = (app.clone(), token.clone());
+        let mut call = ten_cent_call();
+        call["trace_id"] = json!("wide");
+        call["depth"] = json!(1);
+        kids.spawn(async move { post(&app, &token, "/api/v1/authorize", call).await });
+    }
+    let answers = kids.join_all().await;
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    let budget = answers
+        .iter()
+        .filter(|(s, v)| {
+            *s == StatusCode::PAYMENT_REQUIRED && v["denied"][0]["code"] == "run_budget_exhausted"
+        })
+        .count();
+    assert_eq!((ok, budget), (3, 5), "{answers:?}");
+}
+on_both!(an_agent_run_is_stopped_at_the_right_call_and_its_children_share_one_budget);

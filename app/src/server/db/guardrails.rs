@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::query::{query, query_as};
 use super::tx::Tx;
 use super::{Db, OrgId};
-use crate::domain::guardrail::Rule;
+use crate::domain::guardrail::{Bucket, Rule};
 use crate::domain::Nanos;
 
 /// A cap a reservation counts against: the rule, the window's first and last day, the
@@ -43,12 +43,56 @@ impl CapUse {
     }
 }
 
-/// What a reservation did: held (with each cap's use before it, and the caps it passes that
-/// only warn), or nothing, with every enforced cap it would have passed.
+/// A rate bucket a call takes from: the rule, `requests` or `tokens`, the rate, the burst,
+/// how many it takes, and whether running dry denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateTake {
+    pub rule_id: i64,
+    pub unit: &'static str,
+    pub per_minute: i64,
+    pub burst: i64,
+    pub n: i64,
+    pub enforce: bool,
+}
+
+/// An agent run a call belongs to, under one agent rule's run limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reserved {
-    Held { uses: Vec<CapUse>, passed: Vec<CapUse> },
-    Denied(Vec<CapUse>),
+pub struct RunCheck {
+    pub rule_id: i64,
+    pub trace_id: String,
+    pub max_cost: Option<Nanos>,
+    pub max_calls: Option<i64>,
+    pub enforce: bool,
+}
+
+/// A run's money and calls before this call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunUse {
+    pub rule_id: i64,
+    pub spent: Nanos,
+    pub reserved: Nanos,
+    pub calls: i64,
+}
+
+/// Everything a call is checked against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks<'a> {
+    pub caps: &'a [CapCheck],
+    pub rates: &'a [RateTake],
+    pub runs: &'a [RunCheck],
+}
+
+/// What a reservation found and did: `held` (all or nothing), and per check its figures
+/// before the call, whether the call passes it, and whether that denies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reservation {
+    pub held: bool,
+    /// (use, passes the amount, enforced)
+    pub caps: Vec<(CapUse, bool, bool)>,
+    /// (rule, unit, seconds to wait when dry — `Some(None)`: never fits —, enforced)
+    pub rates: Vec<(i64, &'static str, Option<Option<i64>>, bool)>,
+    /// (use, passes the run budget, passes the call limit, enforced)
+    pub runs: Vec<(RunUse, bool, bool, bool)>,
 }
 
 /// What is reserved: the call's id, provider and model, its worst-case cost and the day
@@ -70,7 +114,7 @@ pub struct Closed {
     pub actual: Option<Nanos>,
 }
 
-type ReservationRow = (NaiveDate, i64, String, String, Option<i64>);
+type ReservationRow = (NaiveDate, i64, String, String, Option<i64>, Option<String>, String);
 
 impl Db {
     /// Stores a rule under its name (a rule of that name is replaced); answers its id.
@@ -104,55 +148,118 @@ impl Db {
             .collect()
     }
 
-    /// Holds the call's cost against every cap, or nothing: `Held` when it fits under each
-    /// enforced cap's amount (settled spend + open reservations + this cost ≤ amount), else
-    /// `Denied` with every enforced cap it would pass. The reservation is open until
-    /// `expires_at`.
+    /// Decides and holds a call in one write transaction: takes from every rate bucket, holds
+    /// the cost against every cap and every agent run, or does nothing at all when an
+    /// enforced one says no (`held: false`; the answer still reports every check). A cap holds
+    /// when settled spend + open reservations + this cost ≤ its amount; a run likewise for its
+    /// budget, and its calls + 1 ≤ its call limit; a bucket when it has the tokens. Checks that
+    /// only warn (shadow rules, soft caps) are held and taken like the others, so their
+    /// figures stay true. The reservation is open until `expires_at`.
     pub async fn reserve(
         &self,
         org: OrgId,
         hold: &Hold<'_>,
-        caps: &[CapCheck],
+        checks: &Checks<'_>,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-    ) -> sqlx::Result<Reserved> {
+    ) -> sqlx::Result<Reservation> {
         let Hold { id, provider, model, cost, day } = *hold;
-        let mut caps = caps.to_vec();
+        let mut caps = checks.caps.to_vec();
         caps.sort_by_key(|c| c.rule_id);
         caps.dedup_by_key(|c| c.rule_id);
+        let mut locked: Vec<i64> = caps
+            .iter()
+            .map(|c| c.rule_id)
+            .chain(checks.rates.iter().map(|r| r.rule_id))
+            .chain(checks.runs.iter().map(|r| r.rule_id))
+            .collect();
+        locked.sort_unstable();
+        locked.dedup();
         let mut tx = self.begin().await?;
         if let Tx::Postgres(_) = tx {
-            for c in &caps {
+            // in id order, so two calls never wait on each other crosswise
+            for rule in &locked {
                 query("select id from guardrail_rules where id = $1 for update")
-                    .bind(c.rule_id)
+                    .bind(rule)
                     .execute(&mut tx)
                     .await?;
             }
         }
-        let mut uses = Vec::with_capacity(caps.len());
+        let mut out = Reservation::default();
         for c in &caps {
             let (spent, reserved) = window_use(&mut tx, c.rule_id, c.from, c.to).await?;
-            uses.push(CapUse { rule_id: c.rule_id, spent, reserved, amount: c.amount });
+            let u = CapUse { rule_id: c.rule_id, spent, reserved, amount: c.amount };
+            let over =
+                i128::from(spent.0) + i128::from(reserved.0) + i128::from(cost.0) > i128::from(c.amount.0);
+            out.caps.push((u, over, c.enforce));
         }
-        let passes = |u: &CapUse| {
-            i128::from(u.spent.0) + i128::from(u.reserved.0) + i128::from(cost.0) > i128::from(u.amount.0)
-        };
-        let enforced = |u: &CapUse| caps.iter().any(|c| c.rule_id == u.rule_id && c.enforce);
-        let over: Vec<CapUse> = uses.iter().filter(|u| passes(u) && enforced(u)).copied().collect();
-        if !over.is_empty() {
-            // dropped unfinished: rolled back
-            return Ok(Reserved::Denied(over));
+        let mut buckets = vec![];
+        for r in checks.rates {
+            let sql = match tx {
+                Tx::Sqlite(..) => {
+                    "select milli, at_ms from guardrail_buckets where rule_id = $1 and unit = $2"
+                }
+                Tx::Postgres(_) => {
+                    "select milli, at_ms from guardrail_buckets where rule_id = $1 and unit = $2 for update"
+                }
+            };
+            let row: Option<(i64, i64)> =
+                query_as(sql).bind(r.rule_id).bind(r.unit).fetch_optional(&mut tx).await?;
+            let mut b = match row {
+                Some((milli, at)) => Bucket::restore(r.per_minute, r.burst, milli, at),
+                None => Bucket::new(r.per_minute, r.burst, now.timestamp_millis()),
+            };
+            let taken = b.take(r.n, now.timestamp_millis());
+            out.rates.push((r.rule_id, r.unit, taken.err(), r.enforce));
+            buckets.push((r.rule_id, r.unit, b));
         }
-        let passed: Vec<CapUse> = uses.iter().filter(|u| passes(u)).copied().collect();
+        for r in checks.runs {
+            const SQL: &str = "select spent_nanos, reserved_nanos, calls from guardrail_runs where rule_id = $1 and trace_id = $2";
+            let (spent, reserved, calls): (i64, i64, i64) = query_as(SQL)
+                .bind(r.rule_id)
+                .bind(&r.trace_id)
+                .fetch_optional(&mut tx)
+                .await?
+                .unwrap_or((0, 0, 0));
+            let over_cost = r.max_cost.is_some_and(|m| {
+                i128::from(spent) + i128::from(reserved) + i128::from(cost.0) > i128::from(m.0)
+            });
+            let over_calls = r.max_calls.is_some_and(|m| calls + 1 > m);
+            let u = RunUse { rule_id: r.rule_id, spent: Nanos(spent), reserved: Nanos(reserved), calls };
+            out.runs.push((u, over_cost, over_calls, r.enforce));
+        }
+        out.held = !out.caps.iter().any(|(_, over, enforce)| *over && *enforce)
+            && !out.rates.iter().any(|(_, _, wait, enforce)| wait.is_some() && *enforce)
+            && !out.runs.iter().any(|(_, cost, calls, enforce)| (*cost || *calls) && *enforce);
+        if !out.held {
+            // dropped unfinished: rolled back, nothing taken or held
+            return Ok(out);
+        }
         const HOLD: &str = "insert into guardrail_days (rule_id, day, spent_nanos, reserved_nanos) values ($1, $2, 0, $3) \
             on conflict (rule_id, day) do update set reserved_nanos = guardrail_days.reserved_nanos + excluded.reserved_nanos";
         for c in &caps {
             query(HOLD).bind(c.rule_id).bind(day).bind(cost.0).execute(&mut tx).await?;
         }
+        const BUCKET: &str =
+            "insert into guardrail_buckets (rule_id, unit, milli, at_ms) values ($1, $2, $3, $4) \
+            on conflict (rule_id, unit) do update set milli = excluded.milli, at_ms = excluded.at_ms";
+        for (rule, unit, b) in &buckets {
+            let (milli, at) = b.state();
+            query(BUCKET).bind(rule).bind(*unit).bind(milli).bind(at).execute(&mut tx).await?;
+        }
+        const RUN: &str = "insert into guardrail_runs (rule_id, trace_id, spent_nanos, reserved_nanos, calls) \
+            values ($1, $2, 0, $3, 1) on conflict (rule_id, trace_id) do update set \
+            reserved_nanos = guardrail_runs.reserved_nanos + excluded.reserved_nanos, calls = guardrail_runs.calls + 1";
+        for r in checks.runs {
+            query(RUN).bind(r.rule_id).bind(&r.trace_id).bind(cost.0).execute(&mut tx).await?;
+        }
         const INSERT: &str =
             "insert into guardrail_reservations (id, org_id, provider, model, day, amount_nanos, \
-            rules, status, created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)";
+            rules, status, created_at, expires_at, trace_id, run_rules) \
+            values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11)";
         let rules = serde_json::to_string(&caps.iter().map(|c| c.rule_id).collect::<Vec<_>>()).expect("ids");
+        let run_rules =
+            serde_json::to_string(&checks.runs.iter().map(|r| r.rule_id).collect::<Vec<_>>()).expect("ids");
         query(INSERT)
             .bind(id)
             .bind(org.0)
@@ -163,10 +270,12 @@ impl Db {
             .bind(rules)
             .bind(now)
             .bind(expires_at)
+            .bind(checks.runs.first().map(|r| r.trace_id.as_str()))
+            .bind(run_rules)
             .execute(&mut tx)
             .await?;
         tx.commit().await?;
-        Ok(Reserved::Held { uses, passed })
+        Ok(out)
     }
 
     /// Settles an open reservation with the exact cost: its caps' days stop holding the worst
@@ -200,6 +309,15 @@ impl Db {
             tx.commit().await?;
         }
         Ok(n)
+    }
+
+    /// A run's settled spend, open reservations and calls under an agent rule.
+    pub async fn run_use(&self, rule_id: i64, trace_id: &str) -> sqlx::Result<(Nanos, Nanos, i64)> {
+        const SQL: &str = "select spent_nanos, reserved_nanos, calls from guardrail_runs where rule_id = $1 and trace_id = $2";
+        let row: Option<(i64, i64, i64)> =
+            query_as(SQL).bind(rule_id).bind(trace_id).fetch_optional(self).await?;
+        let (s, r, c) = row.unwrap_or_default();
+        Ok((Nanos(s), Nanos(r), c))
     }
 
     /// A cap's settled spend and open reservations over its window.
@@ -271,16 +389,16 @@ async fn close(
 ) -> sqlx::Result<Option<Closed>> {
     let sql = match tx {
         Tx::Sqlite(..) => {
-            "select day, amount_nanos, rules, status, actual_nanos from guardrail_reservations \
+            "select day, amount_nanos, rules, status, actual_nanos, trace_id, run_rules from guardrail_reservations \
             where id = $1 and org_id = $2"
         }
         Tx::Postgres(_) => {
-            "select day, amount_nanos, rules, status, actual_nanos from guardrail_reservations \
+            "select day, amount_nanos, rules, status, actual_nanos, trace_id, run_rules from guardrail_reservations \
             where id = $1 and org_id = $2 for update"
         }
     };
     let row: Option<ReservationRow> = query_as(sql).bind(id).bind(org.0).fetch_optional(&mut *tx).await?;
-    let Some((day, amount, rules, status, was)) = row else { return Ok(None) };
+    let Some((day, amount, rules, status, was, trace_id, run_rules)) = row else { return Ok(None) };
     if status != "open" {
         return Ok(Some(Closed { status, amount: Nanos(amount), actual: was.map(Nanos) }));
     }
@@ -290,6 +408,13 @@ async fn close(
         spent_nanos = spent_nanos + $2 where rule_id = $3 and day = $4";
     for rule in rules {
         query(RELEASE).bind(amount).bind(spent.0).bind(rule).bind(day).execute(&mut *tx).await?;
+    }
+    let run_rules: Vec<i64> =
+        serde_json::from_str(&run_rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    const RELEASE_RUN: &str = "update guardrail_runs set reserved_nanos = reserved_nanos - $1, \
+        spent_nanos = spent_nanos + $2 where rule_id = $3 and trace_id = $4";
+    for rule in run_rules {
+        query(RELEASE_RUN).bind(amount).bind(spent.0).bind(rule).bind(&trace_id).execute(&mut *tx).await?;
     }
     let status = if actual.is_some() { "settled" } else { "expired" };
     const CLOSE: &str =

@@ -32,7 +32,11 @@ pub async fn authorize_handler(
         parse_call(&json_body(&body)?).map_err(|(f, r)| AppError::Invalid(format!("{f}: {r}")))?;
     let decision = authorize(&st.db, &st.prices, &key, call, ttl, Utc::now()).await?;
     let status = StatusCode::from_u16(decision.status()).expect("a status");
-    Ok((status, axum::Json(decision)).into_response())
+    let mut res = (status, axum::Json(&decision)).into_response();
+    if let (429, Some(secs)) = (decision.status(), decision.retry_after_secs) {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    Ok(res)
 }
 
 pub async fn settle_handler(

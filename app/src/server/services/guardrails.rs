@@ -9,7 +9,7 @@ use crate::domain::guardrail::{Call, Code, Limit, Mode, Period, Rule, Verdict};
 use crate::domain::pricing::{ServiceTier, Tokens};
 use crate::domain::Nanos;
 use crate::error::AppError;
-use crate::server::db::guardrails::{CapCheck, CapUse, Closed, Hold, Reserved};
+use crate::server::db::guardrails::{CapCheck, Checks, Closed, Hold, RateTake, RunCheck};
 use crate::server::db::{ApiKeyRow, Db, OrgId};
 
 /// A cap's money after this call's hold: its amount, what is used (settled and held) and
@@ -46,11 +46,13 @@ pub struct Decision {
     pub denied: Vec<Denial>,
     /// What shadow rules would have denied and soft caps the call passes: logged, never denied.
     pub warnings: Vec<Denial>,
+    /// For a rate limit: whole seconds until the call would fit (also the `Retry-After`).
+    pub retry_after_secs: Option<i64>,
 }
 
 impl Decision {
-    /// The HTTP status: 200 allow; 402 when a budget denied; 429 for a rate limit; 403 for
-    /// the other denials (model, size, agent limits, unpriced model).
+    /// The HTTP status: 200 allow; 402 when a budget or run budget denied; 429 for a rate
+    /// limit; 403 for the other denials (model, size, agent limits, unpriced model).
     pub fn status(&self) -> u16 {
         let has = |c: Code| self.denied.iter().any(|d| d.code == c);
         if self.decision == "allow" {
@@ -109,6 +111,7 @@ pub async fn authorize(
         headroom: vec![],
         denied: vec![],
         warnings: vec![],
+        retry_after_secs: None,
     };
     for v in rules.iter().flat_map(|r| r.check(&call)) {
         if v.shadow {
@@ -120,77 +123,148 @@ pub async fn authorize(
     if !decision.denied.is_empty() {
         return Ok(decision);
     }
-    let caps: Vec<(CapCheck, &Rule, Period)> = rules
-        .iter()
-        .filter_map(|r| match &r.limit {
+    let enforced = |r: &Rule| r.mode == Mode::Enforce;
+    let mut caps: Vec<(CapCheck, &Rule, Period)> = vec![];
+    let mut rates: Vec<(RateTake, &Rule)> = vec![];
+    let mut runs: Vec<(RunCheck, &Rule)> = vec![];
+    for r in &rules {
+        match &r.limit {
             Limit::Cap { period, amount_nanos, hard, .. } => {
                 let (from, to) = period.window(today);
-                let enforce = *hard && r.mode == Mode::Enforce;
-                Some((
+                let enforce = *hard && enforced(r);
+                caps.push((
                     CapCheck { rule_id: r.id, from, to, amount: Nanos(*amount_nanos), enforce },
                     r,
                     *period,
-                ))
+                ));
             }
-            _ => None,
-        })
-        .collect();
+            Limit::Rate { requests_per_minute, tokens_per_minute, burst } => {
+                let take = |unit, per_minute: i64, burst: i64, n| RateTake {
+                    rule_id: r.id,
+                    unit,
+                    per_minute,
+                    burst,
+                    n,
+                    enforce: enforced(r),
+                };
+                if let Some(rpm) = requests_per_minute {
+                    rates.push((take("requests", *rpm, burst.unwrap_or(*rpm), 1), r));
+                }
+                if let Some(tpm) = tokens_per_minute {
+                    rates.push((take("tokens", *tpm, *tpm, call.input_tokens + call.max_tokens), r));
+                }
+            }
+            Limit::Agent { max_run_cost_nanos, max_calls, .. } => {
+                // run limits need the run: a call without a trace id is not part of one
+                if let (Some(trace), true) =
+                    (&call.trace_id, max_run_cost_nanos.is_some() || max_calls.is_some())
+                {
+                    let check = RunCheck {
+                        rule_id: r.id,
+                        trace_id: trace.clone(),
+                        max_cost: max_run_cost_nanos.map(Nanos),
+                        max_calls: *max_calls,
+                        enforce: enforced(r),
+                    };
+                    runs.push((check, r));
+                }
+            }
+            _ => {}
+        }
+    }
     let cost = call.worst_case.unwrap_or(Nanos::ZERO);
     let id = format!("rsv_{}", crate::server::auth::password::random_secret(24));
     let hold = Hold { id: &id, provider: &call.provider, model: &call.model, cost, day: today };
     let expires_at = now + Duration::seconds(ttl_secs);
-    let checks: Vec<CapCheck> = caps.iter().map(|c| c.0).collect();
-    let rule_of = |u: &CapUse| caps.iter().find(|c| c.0.rule_id == u.rule_id).expect("a cap of this call");
-    let over_message = |u: &CapUse, would: &str| {
-        let (_, r, p) = rule_of(u);
-        format!(
-            "rule '{}': {} of {} used {} ({} settled, {} held); this call may cost {}{would}",
-            r.name,
-            Nanos(u.spent.0 + u.reserved.0).usd(),
-            u.amount.usd(),
-            window_name(*p),
-            u.spent.usd(),
-            u.reserved.usd(),
-            cost.usd()
-        )
-    };
-    match db.reserve(org, &hold, &checks, now, expires_at).await? {
-        Reserved::Denied(over) => {
-            for u in &over {
-                let r = rule_of(u).1;
-                decision.denied.push(Denial {
-                    rule: r.name.clone(),
-                    code: Code::BudgetExhausted,
-                    message: over_message(u, ""),
-                });
-            }
+    let cap_checks: Vec<CapCheck> = caps.iter().map(|c| c.0).collect();
+    let rate_takes: Vec<RateTake> = rates.iter().map(|r| r.0).collect();
+    let run_checks: Vec<RunCheck> = runs.iter().map(|r| r.0.clone()).collect();
+    let checks = Checks { caps: &cap_checks, rates: &rate_takes, runs: &run_checks };
+    let found = db.reserve(org, &hold, &checks, now, expires_at).await?;
+    let mut say = |rule: &Rule, code: Code, message: String, enforce: bool| {
+        let d = Denial { rule: rule.name.clone(), code, message };
+        if enforce {
+            decision.denied.push(d);
+        } else {
+            decision.warnings.push(d);
         }
-        Reserved::Held { uses, passed } => {
-            decision.decision = "allow".into();
-            decision.reservation_id = Some(id.clone());
-            decision.expires_at = Some(expires_at);
-            for u in &passed {
-                let r = rule_of(u).1;
-                let why =
-                    if r.mode == Mode::Shadow { " (shadow: not denied)" } else { " (soft cap: not denied)" };
-                decision.warnings.push(Denial {
-                    rule: r.name.clone(),
-                    code: Code::BudgetExhausted,
-                    message: over_message(u, why),
-                });
+    };
+    let not_denied =
+        |r: &Rule| if r.mode == Mode::Shadow { " (shadow: not denied)" } else { " (soft cap: not denied)" };
+    for ((u, over, enforce), (_, r, p)) in found.caps.iter().zip(&caps) {
+        if *over {
+            let message = format!(
+                "rule '{}': {} of {} used {} ({} settled, {} held); this call may cost {}{}",
+                r.name,
+                Nanos(u.spent.0 + u.reserved.0).usd(),
+                u.amount.usd(),
+                window_name(*p),
+                u.spent.usd(),
+                u.reserved.usd(),
+                cost.usd(),
+                if *enforce { "" } else { not_denied(r) }
+            );
+            say(r, Code::BudgetExhausted, message, *enforce);
+        }
+    }
+    let mut retry_after: Option<i64> = None;
+    for ((_, unit, wait, enforce), (take, r)) in found.rates.iter().zip(&rates) {
+        let Some(wait) = wait else { continue };
+        let message = match wait {
+            Some(secs) => {
+                if *enforce {
+                    retry_after = Some(retry_after.unwrap_or(0).max(*secs));
+                }
+                format!(
+                    "rule '{}': {} {unit} per minute are used up; retry in {secs} s",
+                    r.name, take.per_minute
+                )
             }
-            for u in &uses {
-                let (_, r, p) = rule_of(u);
-                let used = u.spent.0 + u.reserved.0 + cost.0;
-                decision.headroom.push(Headroom {
-                    rule: r.name.clone(),
-                    window: window_name(*p),
-                    amount_nanos: u.amount.0,
-                    used_nanos: used,
-                    remaining_nanos: u.amount.0 - used,
-                    remaining_usd: Nanos(u.amount.0 - used).usd(),
-                });
-            }
+            None => format!(
+                "rule '{}': this call needs {} {unit}, more than the {} the rule allows at once",
+                r.name, take.n, take.burst
+            ),
+        };
+        say(r, Code::RateLimited, message, *enforce);
+    }
+    for ((u, over_cost, over_calls, enforce), (check, r)) in found.runs.iter().zip(&runs) {
+        if *over_cost {
+            let max = check.max_cost.unwrap_or(Nanos::ZERO);
+            let message = format!(
+                "rule '{}': run {} has used {} of its {} ({} settled, {} held); this call may cost {}",
+                r.name,
+                check.trace_id,
+                Nanos(u.spent.0 + u.reserved.0).usd(),
+                max.usd(),
+                u.spent.usd(),
+                u.reserved.usd(),
+                cost.usd()
+            );
+            say(r, Code::RunBudgetExhausted, message, *enforce);
+        }
+        if *over_calls {
+            let message = format!(
+                "rule '{}': run {} has made {} calls, the most it may make",
+                r.name, check.trace_id, u.calls
+            );
+            say(r, Code::RunCallsExceeded, message, *enforce);
+        }
+    }
+    decision.retry_after_secs = retry_after;
+    if found.held {
+        decision.decision = "allow".into();
+        decision.reservation_id = Some(id.clone());
+        decision.expires_at = Some(expires_at);
+        for ((u, _, _), (_, r, p)) in found.caps.iter().zip(&caps) {
+            let used = u.spent.0 + u.reserved.0 + cost.0;
+            decision.headroom.push(Headroom {
+                rule: r.name.clone(),
+                window: window_name(*p),
+                amount_nanos: u.amount.0,
+                used_nanos: used,
+                remaining_nanos: u.amount.0 - used,
+                remaining_usd: Nanos(u.amount.0 - used).usd(),
+            });
         }
     }
     Ok(decision)
