@@ -124,6 +124,7 @@ pub const FIELDS: &[&str] = &[
     "depth",
     "retry",
     "tool_name",
+    "reservation_id",
     "cost_usd",
 ];
 
@@ -220,6 +221,7 @@ pub fn parse_item(index: usize, item: &Value) -> Result<UsageEvent, ItemError> {
         depth: r.count("depth", limits::MAX_DEPTH)?,
         retry: r.count("retry", limits::MAX_RETRY)?,
         tool_name: r.text("tool_name", MAX_TEXT_LEN)?,
+        reservation_id: r.text("reservation_id", MAX_ID_LEN)?,
         cost: cost.unwrap_or(Nanos::ZERO),
         cost_source: if cost.is_some() {
             super::usage::CostSource::Provider
@@ -281,6 +283,7 @@ pub fn to_item(e: &UsageEvent) -> Value {
     put("depth", e.depth.into());
     put("retry", e.retry.into());
     put("tool_name", e.tool_name.clone().into());
+    put("reservation_id", e.reservation_id.clone().into());
     if e.cost_source == super::usage::CostSource::Provider {
         put("cost_usd", format!("{}.{:09}", e.cost.0 / 1_000_000_000, e.cost.0 % 1_000_000_000).into());
     }

@@ -316,6 +316,7 @@ fn span_event(
             _ => None,
         }),
         tool_name: s.text("gen_ai.tool.name"),
+        reservation_id: s.text("costroom.reservation_id"),
         cost: cost.unwrap_or_default(),
         cost_source: if cost.is_some() { CostSource::Provider } else { CostSource::Unpriced },
         price_entry_id: None,

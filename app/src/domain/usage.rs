@@ -74,6 +74,10 @@ pub struct UsageEvent {
     pub depth: Option<i64>,
     pub retry: Option<i64>,
     pub tool_name: Option<String>,
+    /// The guardrail reservation this call was authorized under: storing the event settles it
+    /// with the event's cost (not stored with the event).
+    #[serde(default)]
+    pub reservation_id: Option<String>,
     // money
     pub cost: Nanos,
     pub cost_source: CostSource,

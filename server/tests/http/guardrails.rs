@@ -280,3 +280,25 @@ pub(crate) async fn an_agent_run_is_stopped_at_the_right_call_and_its_children_s
     assert_eq!((ok, budget), (3, 5), "{answers:?}");
 }
 on_both!(an_agent_run_is_stopped_at_the_right_call_and_its_children_share_one_budget);
+
+pub(crate) async fn an_ingested_event_naming_its_reservation_settles_it_once(db: Db) {
+    let (app, token) = guard_app(&db, &[month_cap(1)]).await;
+    let (_, ingest, _) = super::ingest::ingest_app(&db).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let (_, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    let id = v["reservation_id"].as_str().unwrap().to_string();
+    // the call used 20,000 in and 2,000 out: $0.05 + $0.02
+    let event = json!([{"event_id": "guarded-1", "timestamp": Utc::now().to_rfc3339(), "provider": "openai",
+        "model": "gpt-4o", "input_tokens": 20_000, "output_tokens": 2_000, "reservation_id": id}]);
+    for _ in 0..2 {
+        let (status, answer) =
+            super::ingest::post_events(&app, &ingest, event.to_string().into_bytes(), false).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let rows = db.reservations(org).await.unwrap();
+    assert_eq!(rows, vec![(id.clone(), "settled".to_string(), 100_000_000, Some(70_000_000))]);
+    let rule = db.guardrail_rules(org).await.unwrap()[0].id;
+    let (from, to) = app::domain::guardrail::Period::Month.window(Utc::now().date_naive());
+    assert_eq!(db.cap_use(rule, from, to).await.unwrap(), (Nanos(70_000_000), Nanos(0)), "counted once");
+}
+on_both!(an_ingested_event_naming_its_reservation_settles_it_once);

@@ -54,6 +54,30 @@ pub async fn ingest(
     store(db, prices, OrgId(key.org_id), Some(key), events, errors).await
 }
 
+/// Settles the guardrail reservations the stored events name, with each event's cost (an
+/// event without a price settles at the reservation's worst case, never $0). An unknown or
+/// already closed reservation changes nothing: a resent event settles nothing twice.
+async fn settle_reservations<'a>(
+    db: &Db,
+    org: OrgId,
+    stored: impl Iterator<Item = &'a UsageEvent>,
+) -> Result<(), AppError> {
+    let now = chrono::Utc::now();
+    for e in stored {
+        let Some(id) = &e.reservation_id else { continue };
+        let cost = if e.cost_source == crate::domain::usage::CostSource::Unpriced {
+            match db.reservation(org, id).await? {
+                Some((_, _, _, held)) => held,
+                None => continue,
+            }
+        } else {
+            e.cost
+        };
+        db.settle_reservation(org, id, cost, now).await?;
+    }
+    Ok(())
+}
+
 /// How often a batch is priced again because the price book changed under it before the
 /// error is "busy, try again" (each retry means another price change landed meanwhile).
 const PRICE_ATTEMPTS: usize = 5;
@@ -116,6 +140,7 @@ pub async fn store(
             // budgets, zombie flags and anomalies see the new spend within seconds
             super::jobs::wake(super::jobs::Job::Evaluate);
         }
+        settle_reservations(db, org, events.iter().filter(|e| new.contains(&e.event_id))).await?;
         let unpriced = events
             .iter()
             .filter(|e| {
