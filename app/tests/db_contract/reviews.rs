@@ -254,6 +254,25 @@ pub(crate) async fn a_closed_review_keeps_its_figures_and_the_next_one_shows_the
         }
     );
     assert_eq!(m.stage, None, "stage 0 needs its items ticked by hand");
+    assert!(!item("guardrails").met(), "no guardrail yet");
+    // an enforced rule in force makes guardrails active; a shadow one does not count
+    for (name, mode) in [("shadow cap", "shadow"), ("opus for nobody", "enforce")] {
+        let rule = app::domain::guardrail::parse_rule(&serde_json::json!({"name": name, "mode": mode,
+            "scope": {"kind": "org"}, "effective_from": "2026-11-01",
+            "limit": {"kind": "models", "allow": false, "models": ["claude-opus-*"]}}))
+        .unwrap();
+        db.put_guardrail_rule(org, &rule, chrono::Utc::now()).await.unwrap();
+    }
+    let m = reviews::maturity(&db, org, &finance, next).await.unwrap();
+    let item = |k: &str| m.items.iter().find(|i| i.key == k).unwrap().clone();
+    assert_eq!(
+        item("guardrails").check,
+        app::domain::maturity::Check::Auto {
+            value: "1 of 1 guardrails active".into(),
+            threshold: "≥ 1".into(),
+            met: true
+        }
+    );
     let e = reviews::set_manual(
         &db,
         org,

@@ -598,8 +598,14 @@ async fn maturity_inputs(db: &Db, org: OrgId, today: NaiveDate) -> Result<Inputs
                 .count(),
             initiatives.len(),
         ),
-        // chargeback statements and guardrails do not exist yet: nothing to count
+        // chargeback statements do not exist yet: nothing to count
         chargeback_statements: 0,
-        active_guardrails: 0,
+        // enforced rules in force today (a shadow rule decides nothing yet)
+        active_guardrails: db
+            .guardrail_rules(org)
+            .await?
+            .iter()
+            .filter(|r| r.mode == crate::domain::guardrail::Mode::Enforce && r.effective_from <= today)
+            .count(),
     })
 }
