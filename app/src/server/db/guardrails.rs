@@ -327,10 +327,8 @@ impl Db {
         from: NaiveDate,
         to: NaiveDate,
     ) -> sqlx::Result<(Nanos, Nanos)> {
-        let mut tx = self.begin().await?;
-        let used = window_use(&mut tx, rule_id, from, to).await?;
-        tx.commit().await?;
-        Ok(used)
+        // a read: no write transaction (on SQLite it would queue behind every reservation)
+        window_use(self, rule_id, from, to).await
     }
 
     /// One reservation of the organisation: (provider, model, day, held amount).
@@ -365,16 +363,15 @@ impl Db {
     }
 }
 
-async fn window_use(
-    tx: &mut Tx,
+async fn window_use<'c>(
+    ex: impl super::query::Executor<'c>,
     rule_id: i64,
     from: NaiveDate,
     to: NaiveDate,
 ) -> sqlx::Result<(Nanos, Nanos)> {
     const SQL: &str = "select cast(coalesce(sum(spent_nanos), 0) as bigint), cast(coalesce(sum(reserved_nanos), 0) as bigint) \
         from guardrail_days where rule_id = $1 and day between $2 and $3";
-    let (spent, reserved): (i64, i64) =
-        query_as(SQL).bind(rule_id).bind(from).bind(to).fetch_one(&mut *tx).await?;
+    let (spent, reserved): (i64, i64) = query_as(SQL).bind(rule_id).bind(from).bind(to).fetch_one(ex).await?;
     Ok((Nanos(spent), Nanos(reserved)))
 }
 

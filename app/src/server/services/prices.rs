@@ -178,30 +178,30 @@ pub struct Disagreement {
     pub diff_pct: Option<String>,
 }
 
+/// A public LiteLLM map entry as the book holds it (in force from the start: the map has no
+/// dates), under `id`.
+fn litellm_entry(id: i64, (model, provider, price): MapEntry) -> crate::domain::price_book::PriceEntry {
+    crate::domain::price_book::PriceEntry {
+        id,
+        model,
+        provider,
+        effective_from: NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date"),
+        own: false,
+        source: SOURCE_LITELLM.into(),
+        price,
+        rule: None,
+    }
+}
+
 /// Every rate where the lists disagree by more than 1 %: each model of the rule list (its
 /// price in force today) against the keyed list's entry the lookup would take for the same
 /// provider and model name. Precedence ([`PriceBook::explain`]): the rule list wins, except
 /// for batch, flex and priority calls, which it has no rates for.
 pub fn disagreements(genai: &RuleList, litellm: &[MapEntry], today: NaiveDate) -> Vec<Disagreement> {
-    use crate::domain::price_book::{PriceEntry, Rule};
+    use crate::domain::price_book::Rule;
     use crate::domain::pricing::{ServiceTier, TokenClass};
-    let since = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-    let keyed = PriceBook::new(
-        litellm
-            .iter()
-            .enumerate()
-            .map(|(i, (model, provider, price))| PriceEntry {
-                id: i as i64,
-                model: model.clone(),
-                provider: provider.clone(),
-                effective_from: since,
-                own: false,
-                source: SOURCE_LITELLM.into(),
-                price: price.clone(),
-                rule: None,
-            })
-            .collect(),
-    );
+    let keyed =
+        PriceBook::new(litellm.iter().enumerate().map(|(i, e)| litellm_entry(i as i64, e.clone())).collect());
     let mut latest: std::collections::BTreeMap<&str, &RuleEntry> = Default::default();
     for e in genai.entries.iter().filter(|e| e.effective_from <= today) {
         latest.insert(&e.key, e);
@@ -853,19 +853,8 @@ mod tests {
                 rule: Some(e.rule),
             })
             .collect();
-        let since = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-        entries.extend(parse_litellm_map(LITELLM_PRICES).unwrap().into_iter().map(
-            |(model, provider, price)| PriceEntry {
-                id: next(),
-                model,
-                provider,
-                effective_from: since,
-                own: false,
-                source: SOURCE_LITELLM.into(),
-                price,
-                rule: None,
-            },
-        ));
+        entries
+            .extend(parse_litellm_map(LITELLM_PRICES).unwrap().into_iter().map(|e| litellm_entry(next(), e)));
         PriceBook::new(entries)
     }
 
