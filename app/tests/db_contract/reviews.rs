@@ -79,6 +79,16 @@ pub(crate) async fn anomalies_are_detected_once_with_contributors_and_counted_in
         "{:?}",
         db.anomalies(org, 0).await.unwrap()
     );
+    // a run that read the team's and the total's series before the spike's rows committed
+    // (each dimension is its own query) stored the incident without them; the next run adds
+    // those scopes to the record and announces nothing again
+    let mut partial = db.anomaly(org, a.id).await.unwrap().unwrap();
+    partial.also_in.retain(|s| s != "team a" && s != "organisation");
+    db.update_detection(org, &partial, None).await.unwrap();
+    let healed = anomalies::run(&db, org, end, end - 7 * 86_400, false).await.unwrap();
+    assert_eq!((healed.new, healed.updated, healed.announced), (0, 1, 0));
+    let also = db.anomaly(org, a.id).await.unwrap().unwrap().also_in;
+    assert_eq!(also, a.also_in, "the scopes seen later join the record");
     // it goes on for another hour: the same record grows, still announced once
     let mut more = event("s-late", "2026-11-10 06:20:00", "m2", 20 * K);
     more.team = Some("a".into());

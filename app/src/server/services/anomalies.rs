@@ -427,12 +427,20 @@ pub async fn run(db: &Db, org: OrgId, now: i64, from: i64, replay: bool) -> Resu
                 a.started_at = k.started_at.min(a.started_at);
                 a.ended_at = k.ended_at.max(a.ended_at);
                 a.detected_at = k.detected_at;
+                // a scope that showed the incident only after it was first stored (its rollup
+                // landed a moment later, or another server saw part of it) joins the record
+                let label = scope_label(&a.scope_dim, &a.scope_value);
+                let mut also_in: Vec<String> =
+                    k.also_in.iter().chain(mine.iter()).filter(|l| **l != label).cloned().collect();
+                also_in.sort();
+                also_in.dedup();
+                let grew = also_in != k.also_in;
+                a.also_in = also_in;
                 if k.excess >= a.excess {
                     (a.expected, a.actual, a.excess, a.severity) =
                         (k.expected, k.actual, k.excess, k.severity);
                     a.contributors = k.contributors.clone();
-                    a.also_in = k.also_in.clone();
-                    if a.ended_at == k.ended_at {
+                    if a.ended_at == k.ended_at && !grew {
                         continue;
                     }
                 } else {
