@@ -81,7 +81,8 @@ fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
 /// the authorization test walks this list (and the registered server functions and pages) and
 /// fails on any route its table does not list.
 pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
-    vec![
+    #[allow(unused_mut)]
+    let mut routes = vec![
         (Method::GET, "/healthz", get(healthz)),
         (Method::POST, "/auth/signin", post(auth::sign_in_handler)),
         (Method::POST, "/auth/signout", post(auth::sign_out_handler)),
@@ -89,6 +90,7 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/key", get(auth::key_info_handler)),
         (Method::GET, "/settings/audit.csv", get(exports::audit_csv_handler)),
         (Method::GET, "/ledger/focus.csv", get(exports::focus_csv_handler)),
+        (Method::GET, "/guardrails/decisions.csv", get(exports::guardrail_decisions_csv_handler)),
         (Method::GET, "/reviews/{id}/export", get(exports::review_export_handler)),
         (Method::GET, "/api/v1/spend", get(spend::spend_handler)),
         (Method::POST, "/api/v1/events", post(ingest::events_handler)),
@@ -117,7 +119,16 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             post(uploads::focus_upload_handler)
                 .layer(axum::extract::DefaultBodyLimit::max(uploads::MAX_UPLOAD_BYTES)),
         ),
-    ]
+    ];
+    // the authorize benchmark's baseline: the same server, middleware and body, no work
+    // (only in benchmark builds)
+    #[cfg(feature = "bench")]
+    routes.push((
+        Method::POST,
+        "/bench/noop",
+        post(|_: axum::body::Bytes| async { axum::http::StatusCode::NO_CONTENT }),
+    ));
+    routes
 }
 
 fn sessions<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {

@@ -96,6 +96,16 @@ enum Mode {
         #[arg(default_value_t = 20)]
         rounds: usize,
     },
+    /// Authorize latency against a no-op handler of the same server; exits non-zero when the
+    /// SQLite target is missed.
+    Authorize {
+        #[arg(default_value_t = 2_000)]
+        rate: u64,
+        #[arg(default_value_t = 10)]
+        seconds: u64,
+        #[arg(default_value_t = 50)]
+        rules: usize,
+    },
 }
 
 #[tokio::main]
@@ -110,6 +120,7 @@ async fn main() {
         Some(Mode::Spend { events }) => return spend::main(events).await,
         Some(Mode::Focus { rows }) => return focus::main(rows).await,
         Some(Mode::Pages { rounds }) => return pages::main(rounds).await,
+        Some(Mode::Authorize { rate, seconds, rules }) => return authorize::main(rate, seconds, rules).await,
     };
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
     println!("costroom-bench: demo seed 42, 120 days ending {end}, volume {volume}");
@@ -168,6 +179,7 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+mod authorize;
 mod ingest;
 mod load;
 mod pages;
