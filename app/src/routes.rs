@@ -7,7 +7,7 @@ use leptos_router::{path, SsrMode, StaticSegment};
 use crate::components::{AlertsChanged, Nav};
 use crate::pages::{
     AccountPage, AlertsPage, AnomaliesListPage, AnomalyPage, ApiKeysPage, AuditLogPage, BillingImportsPage,
-    BudgetPage, BudgetsListPage, ComingSoonPage, CoveragePage, ForecastAccuracyPage, InitiativePage,
+    BudgetPage, BudgetsListPage, CoveragePage, ForecastAccuracyPage, GuardrailsPage, InitiativePage,
     InitiativesListPage, KpisPage, LedgerPage, MaturityChecklistPage, NotFoundPage, OverviewPage, PeoplePage,
     PriceBookPage, ReviewDetailPage, ReviewsListPage, ScopePage, SettingsPage, SetupPage, SignInPage,
     SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
@@ -57,7 +57,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(AlertsChanged(RwSignal::new(0)));
-    let soon = |title: &'static str| move || view! { <ComingSoonPage title/> };
     view! {
         <Stylesheet id="leptos" href="/pkg/costroom.css"/>
         <Title text="Costroom"/>
@@ -86,7 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/initiatives/:id") view=InitiativePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("anomalies") view=AnomaliesListPage ssr=SsrMode::Async/>
                     <Route path=path!("/anomalies/:id") view=AnomalyPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("guardrails") view=soon("Guardrails") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("guardrails") view=GuardrailsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("reviews") view=ReviewsListPage ssr=SsrMode::Async/>
                     <Route path=path!("/reviews/:id") view=ReviewDetailPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("maturity") view=MaturityChecklistPage ssr=SsrMode::Async/>

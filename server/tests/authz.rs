@@ -189,6 +189,16 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ),
     ("POST", "/api/start_recompute", "since=2026-11-01", ENGINEERING),
     ("POST", "/api/recompute_status", "job=999", ENGINEERING),
+    ("POST", "/api/guardrails_page", "", SignedIn),
+    (
+        "POST",
+        "/api/create_guardrail",
+        "name=authz+cap&scope=org&effective_from=2026-11-01&limit=cap&period=month&amount_usd=5",
+        ENGINEERING,
+    ),
+    ("POST", "/api/set_guardrail_mode", "id=999&mode=shadow", ENGINEERING),
+    ("POST", "/api/delete_guardrail", "id=999", ENGINEERING),
+    ("POST", "/api/replay_guardrails", "", SignedIn),
     (
         "POST",
         "/api/change_password",
@@ -203,6 +213,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/api/v1/key", "", ApiKey),
     ("GET", "/settings/audit.csv", "", PEOPLE),
     ("GET", "/ledger/focus.csv", "", SignedIn),
+    ("GET", "/guardrails/decisions.csv", "", SignedIn),
     // also a read-scoped key (server/tests/http/main.rs)
     ("GET", "/api/v1/spend", "", SignedIn),
     ("POST", "/api/v1/events", "[]", ApiKey),

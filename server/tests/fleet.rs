@@ -41,6 +41,9 @@ fn start(url: &str) -> Server {
         .args(["--database-url", url, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0"])
         .env("COSTROOM_JOB_SPEEDUP", "300")
         .env("COSTROOM_WEBHOOK_ALLOW", "127.0.0.1")
+        // a thousand calls queue on one cap's row lock in a debug build: the test is about one
+        // cap across servers, not about the failure modes (server/tests/http/guardrails.rs)
+        .env("COSTROOM_AUTHORIZE_TIMEOUT_MS", "30000")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -267,6 +267,10 @@ pub enum Code {
     RunCallsExceeded,
     #[serde(rename = "unpriced_model")]
     Unpriced,
+    /// The rule could not be checked: the database did not answer in time (its failure mode
+    /// decided).
+    #[serde(rename = "database_unavailable")]
+    Unavailable,
 }
 
 impl Code {
@@ -283,6 +287,7 @@ impl Code {
             Code::RunBudgetExhausted => "run_budget_exhausted",
             Code::RunCallsExceeded => "run_calls_exceeded",
             Code::Unpriced => "unpriced_model",
+            Code::Unavailable => "database_unavailable",
         }
     }
 }
@@ -469,6 +474,784 @@ impl Bucket {
         let ms = (deficit * 60 + per - 1) / per;
         Err(Some(((ms + 999) / 1000) as i64))
     }
+}
+
+/// One line of the decision log: a rule that denied a call (`enforced`) or warned on it (a
+/// shadow rule, a soft cap). The rows of one call share its `call_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logged {
+    pub id: i64,
+    pub call_id: String,
+    pub at_ms: i64,
+    /// The call's answer: `allow` or `deny`.
+    pub decision: String,
+    pub rule_id: i64,
+    pub rule: String,
+    pub code: Code,
+    pub enforced: bool,
+    pub message: String,
+    pub api_key: String,
+    pub team: String,
+    pub feature: String,
+    pub provider: String,
+    pub model: String,
+    pub worst_case_nanos: Option<i64>,
+}
+
+impl Code {
+    pub const ALL: [Code; 12] = [
+        Code::BudgetExhausted,
+        Code::ModelNotAllowed,
+        Code::RateLimited,
+        Code::MaxTokensExceeded,
+        Code::InputTokensExceeded,
+        Code::CostPerCallExceeded,
+        Code::DepthExceeded,
+        Code::RetriesExceeded,
+        Code::RunBudgetExhausted,
+        Code::RunCallsExceeded,
+        Code::Unpriced,
+        Code::Unavailable,
+    ];
+
+    pub fn parse(field: &str, s: &str) -> Result<Code, String> {
+        Code::ALL.into_iter().find(|c| c.as_str() == s.trim()).ok_or_else(|| {
+            let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+            format!("{field}: '{s}' is not one of {}", all.join(", "))
+        })
+    }
+}
+
+impl Rule {
+    /// The rule in a few words, for the page and the policy diff.
+    pub fn describe(&self) -> String {
+        let opt = |label: &str, v: &Option<i64>| v.map(|n| format!("{label} {n}"));
+        let money = |label: &str, v: &Option<i64>| v.map(|n| format!("{label} {}", Nanos(n).usd()));
+        match &self.limit {
+            Limit::Cap { period, amount_nanos, hard, warn_at_pct } => {
+                let per = match period {
+                    Period::Day => "a day".to_string(),
+                    Period::Week => "a week".into(),
+                    Period::Month => "a month".into(),
+                    Period::Rolling(n) => format!("per rolling {n} days"),
+                };
+                let kind = if *hard { "hard cap" } else { "soft cap" };
+                let warn = if warn_at_pct.is_empty() {
+                    String::new()
+                } else {
+                    let p: Vec<String> = warn_at_pct.iter().map(|p| format!("{p}%")).collect();
+                    format!(", warns at {}", p.join(", "))
+                };
+                format!("{kind} {} {per}{warn}", Nanos(*amount_nanos).usd())
+            }
+            Limit::Models { allow, provider, models, instead } => {
+                let list: Vec<&str> = models.iter().map(|m| m.0.as_str()).collect();
+                let on = provider.as_ref().map(|p| format!(" on {}", p.0)).unwrap_or_default();
+                let hint = instead.as_ref().map(|m| format!("; suggests {m}")).unwrap_or_default();
+                let how = if *allow { "only" } else { "not" };
+                format!("models: {how} {}{on}{hint}", list.join(", "))
+            }
+            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos } => {
+                let parts: Vec<String> = [
+                    opt("max_tokens ≤", max_tokens),
+                    opt("input tokens ≤", max_input_tokens),
+                    money("cost a call ≤", max_cost_nanos),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                format!("per call: {}", parts.join(", "))
+            }
+            Limit::Rate { requests_per_minute, tokens_per_minute, burst } => {
+                let parts: Vec<String> = [
+                    requests_per_minute.map(|n| format!("{n} requests a minute")),
+                    tokens_per_minute.map(|n| format!("{n} tokens a minute")),
+                    opt("burst", burst),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                format!("rate: {}", parts.join(", "))
+            }
+            Limit::Agent { max_depth, max_retries, max_run_cost_nanos, max_calls } => {
+                let parts: Vec<String> = [
+                    opt("depth ≤", max_depth),
+                    opt("retries ≤", max_retries),
+                    money("run cost ≤", max_run_cost_nanos),
+                    opt("calls ≤", max_calls),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                format!("agent run: {}", parts.join(", "))
+            }
+        }
+    }
+
+    /// The scope as people say it: `organisation`, `team search`.
+    pub fn scope_label(&self) -> String {
+        match self.scope.kind {
+            ScopeKind::Org => "organisation".into(),
+            k => format!("{} {}", k.as_str().replace('_', " "), self.scope.value),
+        }
+    }
+}
+
+/// A rule on the Guardrails page: what it is, its cap's live figures, and its hits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleLine {
+    pub rule: Rule,
+    pub scope: String,
+    pub describe: String,
+    /// A cap's window in words (`this month`), with its amount, settled spend and the money
+    /// open reservations hold; `None` for other limits.
+    pub window: Option<String>,
+    pub amount_nanos: i64,
+    pub spent_nanos: i64,
+    pub reserved_nanos: i64,
+    pub open_reservations: i64,
+    /// Log rows (denials and warnings) in the last 24 hours and 7 days.
+    pub hits_24h: i64,
+    pub hits_7d: i64,
+}
+
+impl RuleLine {
+    /// "$412.10 of $500.00 this month, 3 reservations open"
+    pub fn headroom(&self) -> Option<String> {
+        let w = self.window.as_ref()?;
+        let open = match self.open_reservations {
+            0 => String::new(),
+            1 => ", 1 reservation open".into(),
+            n => format!(", {n} reservations open"),
+        };
+        Some(format!(
+            "{} of {} {w}{open}",
+            Nanos(self.spent_nanos + self.reserved_nanos).usd(),
+            Nanos(self.amount_nanos).usd()
+        ))
+    }
+}
+
+/// Rules that cannot stand together, named by field. Every rule that applies to a call is
+/// checked and any enforced denial denies, so two caps on one scope simply both hold (the
+/// smaller binds first); what is refused is a set whose meaning would surprise: two rules of
+/// one name, and a model one rule allows that another rule of the same scope and mode denies
+/// (the denial would win, so the allow-list entry is dead).
+pub fn contradictions(rules: &[Rule]) -> Result<(), String> {
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            if a.name.trim() == b.name.trim() {
+                return Err(format!("name: two rules are named '{}'", a.name.trim()));
+            }
+            let ((
+                Limit::Models { allow: true, provider: pa, models: allowed, .. },
+                Limit::Models { allow: false, provider: pd, models: denied, .. },
+            )
+            | (
+                Limit::Models { allow: false, provider: pd, models: denied, .. },
+                Limit::Models { allow: true, provider: pa, models: allowed, .. },
+            )) = (&a.limit, &b.limit)
+            else {
+                continue;
+            };
+            if a.scope != b.scope || a.mode != b.mode || pa != pd {
+                continue;
+            }
+            if let Some(m) = allowed.iter().find(|m| denied.iter().any(|d| d.matches(&m.0))) {
+                let (allows, denies) = match a.limit {
+                    Limit::Models { allow: true, .. } => (&a.name, &b.name),
+                    _ => (&b.name, &a.name),
+                };
+                return Err(format!(
+                    "models: rule '{allows}' allows '{}' and rule '{denies}' denies it for {}; a denial \
+                     wins, so remove it from one of them",
+                    m.0,
+                    a.scope_label()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A rule as people write it, on the page's form and in a policy file: flat named fields,
+/// money as US dollars in text (exact: no binary fractions), lists comma-separated. Empty
+/// fields are absent. The one reader of both is [`rule_from_input`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleInput {
+    pub name: String,
+    /// org, team, initiative, feature, customer, environment, api_key
+    pub scope: String,
+    pub scope_value: String,
+    /// enforce or shadow
+    pub mode: String,
+    /// fail_closed or fail_open
+    pub failure: String,
+    /// deny or allow: a call whose model has no price
+    pub unpriced: String,
+    pub effective_from: String,
+    /// cap, models, request, rate, agent
+    pub limit: String,
+    pub period: String,
+    pub rolling_days: String,
+    pub amount_usd: String,
+    pub hard: String,
+    pub warn_at_pct: String,
+    /// allow or deny
+    pub list: String,
+    pub provider: String,
+    pub models: String,
+    pub instead: String,
+    pub max_tokens: String,
+    pub max_input_tokens: String,
+    pub max_cost_usd: String,
+    pub requests_per_minute: String,
+    pub tokens_per_minute: String,
+    pub burst: String,
+    pub max_depth: String,
+    pub max_retries: String,
+    pub max_run_cost_usd: String,
+    pub max_calls: String,
+}
+
+/// The fields of [`RuleInput`], in the order a policy file writes them.
+pub const INPUT_FIELDS: [&str; 27] = [
+    "name",
+    "scope",
+    "scope_value",
+    "mode",
+    "failure",
+    "unpriced",
+    "effective_from",
+    "limit",
+    "period",
+    "rolling_days",
+    "amount_usd",
+    "hard",
+    "warn_at_pct",
+    "list",
+    "provider",
+    "models",
+    "instead",
+    "max_tokens",
+    "max_input_tokens",
+    "max_cost_usd",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "burst",
+    "max_depth",
+    "max_retries",
+    "max_run_cost_usd",
+    "max_calls",
+];
+
+/// The fields each kind of limit reads, beside the common ones.
+fn limit_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "cap" => &["period", "rolling_days", "amount_usd", "hard", "warn_at_pct"],
+        "models" => &["list", "provider", "models", "instead"],
+        "request" => &["max_tokens", "max_input_tokens", "max_cost_usd"],
+        "rate" => &["requests_per_minute", "tokens_per_minute", "burst"],
+        "agent" => &["max_depth", "max_retries", "max_run_cost_usd", "max_calls"],
+        _ => &[],
+    }
+}
+
+impl RuleInput {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        let v = match field {
+            "name" => &self.name,
+            "scope" => &self.scope,
+            "scope_value" => &self.scope_value,
+            "mode" => &self.mode,
+            "failure" => &self.failure,
+            "unpriced" => &self.unpriced,
+            "effective_from" => &self.effective_from,
+            "limit" => &self.limit,
+            "period" => &self.period,
+            "rolling_days" => &self.rolling_days,
+            "amount_usd" => &self.amount_usd,
+            "hard" => &self.hard,
+            "warn_at_pct" => &self.warn_at_pct,
+            "list" => &self.list,
+            "provider" => &self.provider,
+            "models" => &self.models,
+            "instead" => &self.instead,
+            "max_tokens" => &self.max_tokens,
+            "max_input_tokens" => &self.max_input_tokens,
+            "max_cost_usd" => &self.max_cost_usd,
+            "requests_per_minute" => &self.requests_per_minute,
+            "tokens_per_minute" => &self.tokens_per_minute,
+            "burst" => &self.burst,
+            "max_depth" => &self.max_depth,
+            "max_retries" => &self.max_retries,
+            "max_run_cost_usd" => &self.max_run_cost_usd,
+            "max_calls" => &self.max_calls,
+            _ => return None,
+        };
+        Some(v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Sets a field by name; false for a name that is not a field.
+    pub fn set(&mut self, field: &str, value: String) -> bool {
+        let slot = match field {
+            "name" => &mut self.name,
+            "scope" => &mut self.scope,
+            "scope_value" => &mut self.scope_value,
+            "mode" => &mut self.mode,
+            "failure" => &mut self.failure,
+            "unpriced" => &mut self.unpriced,
+            "effective_from" => &mut self.effective_from,
+            "limit" => &mut self.limit,
+            "period" => &mut self.period,
+            "rolling_days" => &mut self.rolling_days,
+            "amount_usd" => &mut self.amount_usd,
+            "hard" => &mut self.hard,
+            "warn_at_pct" => &mut self.warn_at_pct,
+            "list" => &mut self.list,
+            "provider" => &mut self.provider,
+            "models" => &mut self.models,
+            "instead" => &mut self.instead,
+            "max_tokens" => &mut self.max_tokens,
+            "max_input_tokens" => &mut self.max_input_tokens,
+            "max_cost_usd" => &mut self.max_cost_usd,
+            "requests_per_minute" => &mut self.requests_per_minute,
+            "tokens_per_minute" => &mut self.tokens_per_minute,
+            "burst" => &mut self.burst,
+            "max_depth" => &mut self.max_depth,
+            "max_retries" => &mut self.max_retries,
+            "max_run_cost_usd" => &mut self.max_run_cost_usd,
+            "max_calls" => &mut self.max_calls,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}
+
+/// US dollars written for a policy file: exact, at least two decimals, no trailing zeros
+/// past them (`500.00`, `0.000125`).
+pub fn usd_text(n: Nanos) -> String {
+    let full = n.decimal(9);
+    let (int, frac) = full.split_once('.').unwrap_or((&full, ""));
+    let frac = frac.trim_end_matches('0');
+    format!("{int}.{frac:0<2}")
+}
+
+/// Reads a rule as written; every mistake is `field: reason`.
+pub fn rule_from_input(i: &RuleInput) -> Result<Rule, String> {
+    let kind = i.get("limit").ok_or("limit: required (cap, models, request, rate or agent)")?;
+    let fields = limit_fields(kind);
+    if fields.is_empty() {
+        return Err(format!("limit: '{kind}' is not one of cap, models, request, rate, agent"));
+    }
+    if let Some(f) = INPUT_FIELDS[8..].iter().find(|f| i.get(f).is_some() && !fields.contains(f)) {
+        return Err(format!("{f}: not a field of a {kind} rule"));
+    }
+    let whole = |f: &str| -> Result<Option<i64>, String> {
+        i.get(f)
+            .map(|v| v.parse::<i64>().map_err(|_| format!("{f}: '{v}' is not a whole number")))
+            .transpose()
+    };
+    let usd = |f: &str| -> Result<Option<i64>, String> {
+        i.get(f)
+            .map(|v| {
+                let n = Nanos::parse_usd(v).map_err(|e| format!("{f}: {e}"))?;
+                super::limits::amount(f, n, super::limits::MAX_EVENT_COST).map(|n| n.0)
+            })
+            .transpose()
+    };
+    let yes_no = |f: &str, default: bool| -> Result<bool, String> {
+        match i.get(f).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "on" | "yes") => Ok(true),
+            Some("false" | "off" | "no") => Ok(false),
+            Some(v) => Err(format!("{f}: '{v}' is not true or false")),
+        }
+    };
+    let one_of = |f: &str, options: &[&str], default: &str| -> Result<String, String> {
+        let v = i.get(f).unwrap_or(default);
+        if options.contains(&v) {
+            Ok(v.to_string())
+        } else {
+            Err(format!("{f}: '{v}' is not one of {}", options.join(", ")))
+        }
+    };
+    let limit = match kind {
+        "cap" => {
+            let period = match i.get("period").ok_or("period: required (day, week, month or rolling)")? {
+                "day" => Period::Day,
+                "week" => Period::Week,
+                "month" => Period::Month,
+                "rolling" => {
+                    let n = whole("rolling_days")?.ok_or("rolling_days: required for a rolling period")?;
+                    Period::Rolling(
+                        u16::try_from(n).map_err(|_| format!("rolling_days: 1 to 366 (got {n})"))?,
+                    )
+                }
+                p => return Err(format!("period: '{p}' is not one of day, week, month, rolling")),
+            };
+            if i.get("rolling_days").is_some() && !matches!(period, Period::Rolling(_)) {
+                return Err("rolling_days: only a rolling period takes a number of days".into());
+            }
+            let mut warn_at_pct = vec![];
+            for p in i.get("warn_at_pct").unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let p = p.trim_end_matches('%');
+                warn_at_pct.push(
+                    p.parse::<u8>()
+                        .map_err(|_| format!("warn_at_pct: '{p}' is not a percent from 1 to 100"))?,
+                );
+            }
+            Limit::Cap {
+                period,
+                amount_nanos: usd("amount_usd")?.ok_or("amount_usd: required")?,
+                hard: yes_no("hard", true)?,
+                warn_at_pct,
+            }
+        }
+        "models" => Limit::Models {
+            allow: one_of("list", &["allow", "deny"], "")? == "allow",
+            provider: i.get("provider").map(|p| Pattern(p.to_string())),
+            models: i
+                .get("models")
+                .ok_or("models: required (patterns such as claude-opus-*, comma-separated)")?
+                .split(',')
+                .map(|m| Pattern(m.trim().to_string()))
+                .collect(),
+            instead: i.get("instead").map(str::to_string),
+        },
+        "request" => Limit::Request {
+            max_tokens: whole("max_tokens")?,
+            max_input_tokens: whole("max_input_tokens")?,
+            max_cost_nanos: usd("max_cost_usd")?,
+        },
+        "rate" => Limit::Rate {
+            requests_per_minute: whole("requests_per_minute")?,
+            tokens_per_minute: whole("tokens_per_minute")?,
+            burst: whole("burst")?,
+        },
+        _ => Limit::Agent {
+            max_depth: whole("max_depth")?,
+            max_retries: whole("max_retries")?,
+            max_run_cost_nanos: usd("max_run_cost_usd")?,
+            max_calls: whole("max_calls")?,
+        },
+    };
+    let effective_from = i.get("effective_from").ok_or("effective_from: required (YYYY-MM-DD)")?;
+    let rule = Rule {
+        id: 0,
+        name: i.get("name").ok_or("name: required")?.to_string(),
+        scope: Scope {
+            kind: ScopeKind::parse("scope", i.get("scope").unwrap_or("org"))?,
+            value: i.get("scope_value").unwrap_or("").to_string(),
+        },
+        mode: match one_of("mode", &["enforce", "shadow"], "enforce")?.as_str() {
+            "shadow" => Mode::Shadow,
+            _ => Mode::Enforce,
+        },
+        failure: match one_of("failure", &["fail_closed", "fail_open"], "fail_closed")?.as_str() {
+            "fail_open" => FailureMode::FailOpen,
+            _ => FailureMode::FailClosed,
+        },
+        unpriced: match one_of("unpriced", &["deny", "allow"], "deny")?.as_str() {
+            "allow" => Unpriced::Allow,
+            _ => Unpriced::Deny,
+        },
+        effective_from: NaiveDate::parse_from_str(effective_from, "%Y-%m-%d")
+            .map_err(|_| format!("effective_from: '{effective_from}' is not a date (YYYY-MM-DD)"))?,
+        limit,
+    };
+    // the rule's own check names the stored fields; a writer knows the money in dollars
+    rule.validate().map_err(|e| {
+        if let Some(rest) = e.strip_prefix("scope.value") {
+            return format!("scope_value{rest}");
+        }
+        ["amount", "max_cost", "max_run_cost"]
+            .iter()
+            .find_map(|f| e.strip_prefix(&format!("{f}_nanos")).map(|rest| format!("{f}_usd{rest}")))
+            .unwrap_or(e)
+    })?;
+    Ok(rule)
+}
+
+/// A field of a rule as a policy file writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    Text(String),
+    Whole(i64),
+    Yes(bool),
+    Day(NaiveDate),
+}
+
+/// A rule's fields as written, in [`INPUT_FIELDS`] order, defaults left out: what
+/// [`rule_from_input`] reads back to the same rule.
+pub fn rule_to_fields(r: &Rule) -> Vec<(&'static str, Written)> {
+    use Written::*;
+    let mut out = vec![("name", Text(r.name.clone())), ("scope", Text(r.scope.kind.as_str().into()))];
+    if r.scope.kind != ScopeKind::Org {
+        out.push(("scope_value", Text(r.scope.value.clone())));
+    }
+    out.push(("mode", Text(if r.mode == Mode::Shadow { "shadow" } else { "enforce" }.into())));
+    if r.failure == FailureMode::FailOpen {
+        out.push(("failure", Text("fail_open".into())));
+    }
+    if r.unpriced == Unpriced::Allow {
+        out.push(("unpriced", Text("allow".into())));
+    }
+    out.push(("effective_from", Day(r.effective_from)));
+    let opt = |out: &mut Vec<_>, f: &'static str, v: Option<i64>| {
+        if let Some(v) = v {
+            out.push((f, Whole(v)));
+        }
+    };
+    let money = |n: i64| Text(usd_text(Nanos(n)));
+    match &r.limit {
+        Limit::Cap { period, amount_nanos, hard, warn_at_pct } => {
+            out.push(("limit", Text("cap".into())));
+            let p = match period {
+                Period::Day => "day",
+                Period::Week => "week",
+                Period::Month => "month",
+                Period::Rolling(_) => "rolling",
+            };
+            out.push(("period", Text(p.into())));
+            if let Period::Rolling(n) = period {
+                out.push(("rolling_days", Whole(i64::from(*n))));
+            }
+            out.push(("amount_usd", money(*amount_nanos)));
+            out.push(("hard", Yes(*hard)));
+            if !warn_at_pct.is_empty() {
+                let p: Vec<String> = warn_at_pct.iter().map(u8::to_string).collect();
+                out.push(("warn_at_pct", Text(p.join(", "))));
+            }
+        }
+        Limit::Models { allow, provider, models, instead } => {
+            out.push(("limit", Text("models".into())));
+            out.push(("list", Text(if *allow { "allow" } else { "deny" }.into())));
+            if let Some(p) = provider {
+                out.push(("provider", Text(p.0.clone())));
+            }
+            let m: Vec<&str> = models.iter().map(|m| m.0.as_str()).collect();
+            out.push(("models", Text(m.join(", "))));
+            if let Some(m) = instead {
+                out.push(("instead", Text(m.clone())));
+            }
+        }
+        Limit::Request { max_tokens, max_input_tokens, max_cost_nanos } => {
+            out.push(("limit", Text("request".into())));
+            opt(&mut out, "max_tokens", *max_tokens);
+            opt(&mut out, "max_input_tokens", *max_input_tokens);
+            if let Some(n) = max_cost_nanos {
+                out.push(("max_cost_usd", money(*n)));
+            }
+        }
+        Limit::Rate { requests_per_minute, tokens_per_minute, burst } => {
+            out.push(("limit", Text("rate".into())));
+            opt(&mut out, "requests_per_minute", *requests_per_minute);
+            opt(&mut out, "tokens_per_minute", *tokens_per_minute);
+            opt(&mut out, "burst", *burst);
+        }
+        Limit::Agent { max_depth, max_retries, max_run_cost_nanos, max_calls } => {
+            out.push(("limit", Text("agent".into())));
+            opt(&mut out, "max_depth", *max_depth);
+            opt(&mut out, "max_retries", *max_retries);
+            if let Some(n) = max_run_cost_nanos {
+                out.push(("max_run_cost_usd", money(*n)));
+            }
+            opt(&mut out, "max_calls", *max_calls);
+        }
+    }
+    out
+}
+
+/// A stored event as the replay sees it: when, the call it was (its actual output tokens in
+/// `max_tokens`, its actual cost as the worst case) and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    pub at_ms: i64,
+    pub day: NaiveDate,
+    pub call: Call,
+    pub cost: Nanos,
+}
+
+/// One rule's part of a replay: calls and spend it would have denied (hard limits) or warned
+/// on (soft caps), with the denied spend by team and by feature.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleReplay {
+    pub rule: String,
+    pub scope: String,
+    pub describe: String,
+    pub denied_calls: i64,
+    pub denied_nanos: i64,
+    pub warned_calls: i64,
+    pub warned_nanos: i64,
+    /// (team, calls, nanos) of what it denied, most money first.
+    pub by_team: Vec<(String, i64, i64)>,
+    pub by_feature: Vec<(String, i64, i64)>,
+}
+
+/// What a set of rules would have done to a period's calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayReport {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub calls: i64,
+    pub spend_nanos: i64,
+    /// Calls at least one rule denied, and their spend (each call once).
+    pub denied_calls: i64,
+    pub denied_nanos: i64,
+    pub rules: Vec<RuleReplay>,
+}
+
+fn add_to(v: &mut Vec<(String, i64, i64)>, key: &Option<String>, cost: Nanos) {
+    let key = key.clone().unwrap_or_else(|| super::explore::NOT_SET.to_string());
+    match v.iter_mut().find(|(k, _, _)| *k == key) {
+        Some(e) => {
+            e.1 += 1;
+            e.2 += cost.0;
+        }
+        None => v.push((key, 1, cost.0)),
+    }
+}
+
+/// Replays calls, in time order, against `rules` as if each were enforced (a shadow rule
+/// shows what enforcing it would do; a soft cap warns). A call any rule denies would not
+/// have been made: it counts for every rule that denied it, and neither its money nor its
+/// rate tokens count against any rule afterwards. Caps count admitted spend per window;
+/// rates are token buckets on the calls' clock (one request, and input + output tokens, per
+/// call); run budgets and call counts are per trace id. Depth and retries are not stored with
+/// events, so agent depth and retry limits do not deny in a replay.
+pub fn replay(rules: &[Rule], calls: impl IntoIterator<Item = Replayed>) -> ReplayReport {
+    use std::collections::HashMap;
+    let mut report = ReplayReport {
+        rules: rules
+            .iter()
+            .map(|r| RuleReplay {
+                rule: r.name.clone(),
+                scope: r.scope_label(),
+                describe: r.describe(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut spent: HashMap<(usize, NaiveDate), Nanos> = HashMap::new();
+    let mut buckets: HashMap<(usize, &str), Bucket> = HashMap::new();
+    let mut runs: HashMap<(usize, String), (Nanos, i64)> = HashMap::new();
+    for c in calls {
+        report.calls += 1;
+        report.spend_nanos += c.cost.0;
+        report.from = Some(report.from.map_or(c.day, |f| f.min(c.day)));
+        report.to = Some(report.to.map_or(c.day, |t| t.max(c.day)));
+        let mut denied: Vec<usize> = vec![];
+        let mut warned: Vec<usize> = vec![];
+        let mut takes: Vec<((usize, &str), Bucket)> = vec![];
+        for (i, r) in rules.iter().enumerate() {
+            if !r.applies(&c.call, c.day) {
+                continue;
+            }
+            let stateless = r
+                .check(&c.call)
+                .into_iter()
+                .any(|v| !matches!(v.code, Code::DepthExceeded | Code::RetriesExceeded));
+            let mut deny = stateless;
+            match &r.limit {
+                Limit::Cap { period, amount_nanos, hard, .. } => {
+                    let (from, to) = period.window(c.day);
+                    let used: i64 = spent
+                        .iter()
+                        .filter(|((j, d), _)| *j == i && *d >= from && *d <= to)
+                        .map(|(_, n)| n.0)
+                        .sum();
+                    if used + c.cost.0 > *amount_nanos {
+                        if *hard {
+                            deny = true;
+                        } else {
+                            warned.push(i);
+                        }
+                    }
+                }
+                Limit::Rate { requests_per_minute, tokens_per_minute, burst } => {
+                    for (unit, per, burst, n) in [
+                        ("requests", *requests_per_minute, burst.or(*requests_per_minute), 1),
+                        (
+                            "tokens",
+                            *tokens_per_minute,
+                            *tokens_per_minute,
+                            c.call.input_tokens + c.call.max_tokens,
+                        ),
+                    ] {
+                        let (Some(per), Some(burst)) = (per, burst) else { continue };
+                        let mut b =
+                            *buckets.entry((i, unit)).or_insert_with(|| Bucket::new(per, burst, c.at_ms));
+                        if b.take(n, c.at_ms).is_err() {
+                            deny = true;
+                        } else {
+                            takes.push(((i, unit), b));
+                        }
+                    }
+                }
+                Limit::Agent { max_run_cost_nanos, max_calls, .. } => {
+                    if let Some(trace) = &c.call.trace_id {
+                        let (cost, n) = runs.get(&(i, trace.clone())).copied().unwrap_or_default();
+                        if max_run_cost_nanos.is_some_and(|m| cost.0 + c.cost.0 > m)
+                            || max_calls.is_some_and(|m| n + 1 > m)
+                        {
+                            deny = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if deny {
+                denied.push(i);
+            }
+        }
+        for i in &warned {
+            let r = &mut report.rules[*i];
+            r.warned_calls += 1;
+            r.warned_nanos += c.cost.0;
+        }
+        if !denied.is_empty() {
+            report.denied_calls += 1;
+            report.denied_nanos += c.cost.0;
+            for i in denied {
+                let r = &mut report.rules[i];
+                r.denied_calls += 1;
+                r.denied_nanos += c.cost.0;
+                add_to(&mut r.by_team, &c.call.team, c.cost);
+                add_to(&mut r.by_feature, &c.call.feature, c.cost);
+            }
+            continue;
+        }
+        // admitted: it counts against every rule that applies
+        for (key, b) in takes {
+            buckets.insert(key, b);
+        }
+        for (i, r) in rules.iter().enumerate() {
+            if !r.applies(&c.call, c.day) {
+                continue;
+            }
+            match &r.limit {
+                Limit::Cap { .. } => *spent.entry((i, c.day)).or_insert(Nanos::ZERO) += c.cost,
+                Limit::Agent { .. } => {
+                    if let Some(trace) = &c.call.trace_id {
+                        let e = runs.entry((i, trace.clone())).or_default();
+                        e.0 += c.cost;
+                        e.1 += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for r in &mut report.rules {
+        for v in [&mut r.by_team, &mut r.by_feature] {
+            v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        }
+    }
+    report
 }
 
 /// Seconds a reservation is held when the request names no `ttl_seconds`.
@@ -677,11 +1460,155 @@ mod tests {
         }
     }
 
+    fn replayed(minute: i64, team: &str, feature: &str, model: &str, cost: i64) -> Replayed {
+        let at_ms = 1_795_132_800_000 + minute * 60_000; // 2026-11-20 00:00 UTC
+        Replayed {
+            at_ms,
+            day: chrono::DateTime::from_timestamp_millis(at_ms).unwrap().date_naive(),
+            call: Call {
+                team: Some(team.into()),
+                feature: Some(feature.into()),
+                model: model.into(),
+                provider: "anthropic".into(),
+                input_tokens: 100,
+                max_tokens: 50,
+                worst_case: Some(Nanos(cost)),
+                ..Default::default()
+            },
+            cost: Nanos(cost),
+        }
+    }
+
+    #[test]
+    fn a_replay_denies_past_the_cap_and_a_denied_call_spends_nothing_afterwards() {
+        const K: i64 = 1_000_000_000;
+        let mut cap = rule(json!({"kind": "cap", "period": "day", "amount_nanos": 10 * K}));
+        cap.name = "cap".into();
+        let mut opus = rule(json!({"kind": "models", "allow": false, "models": ["claude-opus-*"]}));
+        opus.name = "no opus".into();
+        opus.scope = Scope { kind: ScopeKind::Feature, value: "faq".into() };
+        let mut soft = rule(json!({"kind": "cap", "period": "day", "amount_nanos": 5 * K, "hard": false}));
+        soft.name = "soft".into();
+        soft.mode = Mode::Shadow;
+        let calls = vec![
+            replayed(0, "search", "chat", "claude-haiku-4-5", 4 * K),
+            // denied by the model rule: its $3 never reaches the cap
+            replayed(1, "search", "faq", "claude-opus-4-1", 3 * K),
+            replayed(2, "search", "chat", "claude-haiku-4-5", 4 * K),
+            // $8 admitted + $4 > $10: denied by the cap (and the soft cap warns)
+            replayed(3, "search", "chat", "claude-haiku-4-5", 4 * K),
+            // $8 + $2 = $10 fits exactly
+            replayed(4, "search", "chat", "claude-haiku-4-5", 2 * K),
+            // another team is not in the scope
+            replayed(5, "ads", "chat", "claude-haiku-4-5", 40 * K),
+        ];
+        let r = replay(&[cap, opus, soft], calls);
+        assert_eq!((r.calls, r.spend_nanos), (6, 57 * K));
+        assert_eq!((r.denied_calls, r.denied_nanos), (2, 7 * K));
+        let by = |n: &str| r.rules.iter().find(|x| x.rule == n).unwrap().clone();
+        assert_eq!((by("cap").denied_calls, by("cap").denied_nanos), (1, 4 * K));
+        assert_eq!(by("cap").by_team, vec![("search".to_string(), 1, 4 * K)]);
+        assert_eq!((by("no opus").denied_calls, by("no opus").denied_nanos), (1, 3 * K));
+        assert_eq!(by("no opus").by_feature, vec![("faq".to_string(), 1, 3 * K)]);
+        // the soft cap ($5 on admitted spend) warns on every call made past it, denied by
+        // another rule or not: $4+3, $4+4, $8+4, $8+2
+        assert_eq!((by("soft").warned_calls, by("soft").denied_calls), (4, 0));
+        assert_eq!(by("soft").warned_nanos, 13 * K);
+    }
+
+    #[test]
+    fn a_replay_rate_limits_on_the_calls_own_clock() {
+        let r = rule(json!({"kind": "rate", "requests_per_minute": 60, "burst": 2}));
+        // three calls in the same millisecond, then one a second later
+        let mut calls: Vec<Replayed> = (0..3).map(|_| replayed(0, "search", "chat", "m", 1)).collect();
+        let mut later = replayed(0, "search", "chat", "m", 1);
+        later.at_ms += 1_000;
+        calls.push(later);
+        let out = replay(&[r], calls);
+        assert_eq!(out.rules[0].denied_calls, 1, "burst 2, then one a second: {out:?}");
+    }
+
+    #[test]
+    fn written_rules_read_back_the_same_and_mistakes_name_the_field() {
+        for limit in [
+            json!({"kind": "cap", "period": {"rolling": 30}, "amount_nanos": 1_500_000_001, "hard": false, "warn_at_pct": [50, 90]}),
+            json!({"kind": "models", "allow": true, "provider": "openai", "models": ["gpt-4o*", "o3"], "instead": "gpt-4o-mini"}),
+            json!({"kind": "request", "max_tokens": 4096, "max_cost_nanos": 250_000_000}),
+            json!({"kind": "rate", "requests_per_minute": 600, "tokens_per_minute": 100000, "burst": 20}),
+            json!({"kind": "agent", "max_depth": 5, "max_retries": 3, "max_run_cost_nanos": 2_000_000_000, "max_calls": 40}),
+        ] {
+            let mut r = rule(limit);
+            r.mode = Mode::Shadow;
+            r.failure = FailureMode::FailOpen;
+            let mut input = RuleInput::default();
+            for (f, v) in rule_to_fields(&r) {
+                let text = match v {
+                    Written::Text(s) => s,
+                    Written::Whole(n) => n.to_string(),
+                    Written::Yes(b) => b.to_string(),
+                    Written::Day(d) => d.to_string(),
+                };
+                assert!(input.set(f, text), "{f}");
+            }
+            assert_eq!(rule_from_input(&input), Ok(r));
+        }
+        assert_eq!(usd_text(Nanos(500_000_000_000)), "500.00");
+        assert_eq!(usd_text(Nanos(1_500_000_001)), "1.500000001");
+        let base = RuleInput {
+            name: "r".into(),
+            effective_from: "2026-12-01".into(),
+            limit: "cap".into(),
+            period: "month".into(),
+            amount_usd: "500".into(),
+            ..Default::default()
+        };
+        let with = |f: &str, v: &str| {
+            let mut i = base.clone();
+            i.set(f, v.into());
+            rule_from_input(&i).unwrap_err()
+        };
+        assert!(with("amount_usd", "1.000,50").starts_with("amount_usd: "));
+        assert!(with("amount_usd", "0").starts_with("amount_usd: between 1"), "{}", with("amount_usd", "0"));
+        assert!(with("amount_usd", "-5").starts_with("amount_usd: must not be negative"));
+        assert!(with("amount_usd", "99999999999").starts_with("amount_usd: "), "absurd");
+        assert!(with("models", "x").starts_with("models: not a field of a cap rule"));
+        assert!(with("scope", "team").starts_with("scope_value: "));
+        assert!(with("hard", "maybe").starts_with("hard: "));
+        assert!(with("warn_at_pct", "150").starts_with("warn_at_pct: "));
+        assert!(with("mode", "loud").starts_with("mode: 'loud' is not one of enforce, shadow"));
+        assert!(with("period", "rolling").starts_with("rolling_days: required"));
+    }
+
+    #[test]
+    fn an_allow_list_entry_another_rule_denies_is_refused_and_caps_on_one_scope_both_hold() {
+        let allow =
+            Rule { name: "a".into(), ..rule(json!({"kind": "models", "allow": true, "models": ["gpt-4o"]})) };
+        let deny =
+            Rule { name: "d".into(), ..rule(json!({"kind": "models", "allow": false, "models": ["gpt-*"]})) };
+        let e = contradictions(&[allow.clone(), deny.clone()]).unwrap_err();
+        assert!(
+            e.starts_with("models: rule 'a' allows 'gpt-4o' and rule 'd' denies it for team search"),
+            "{e}"
+        );
+        // in shadow, the deny-list only logs: no contradiction with an enforced allow-list
+        assert_eq!(contradictions(&[allow.clone(), Rule { mode: Mode::Shadow, ..deny }]), Ok(()));
+        let cap = |n: &str, a: i64| Rule {
+            name: n.into(),
+            ..rule(json!({"kind": "cap", "period": "month", "amount_nanos": a}))
+        };
+        assert_eq!(contradictions(&[cap("c1", 5), cap("c2", 9)]), Ok(()));
+        assert!(contradictions(&[cap("c", 5), cap("c", 9)]).unwrap_err().starts_with("name: two rules"));
+        assert_eq!(cap("c1", 500_000_000_000).describe(), "hard cap $500.00 a month");
+    }
+
     #[test]
     fn codes_read_the_same_in_json_and_in_messages() {
-        for c in [Code::BudgetExhausted, Code::Unpriced, Code::RunCallsExceeded, Code::CostPerCallExceeded] {
+        for c in Code::ALL {
             assert_eq!(serde_json::to_value(c).unwrap(), json!(c.as_str()));
+            assert_eq!(Code::parse("code", c.as_str()), Ok(c));
         }
+        let e = Code::parse("code", "budget").unwrap_err();
+        assert!(e.starts_with("code: 'budget' is not one of budget_exhausted, "), "{e}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The alert inbox behind the bell: budget alerts, announced anomalies and new reviews, each
+//! The alert inbox behind the bell: budget alerts, announced anomalies, new reviews and
+//! guardrail denials and warnings, each
 //! read or unread **per person**. The bell counts exactly the unread items the inbox lists, so
 //! both come from [`unread`] over one list.
 use serde::{Deserialize, Serialize};
@@ -9,16 +10,20 @@ pub enum InboxKind {
     Budget,
     Anomaly,
     Review,
+    /// One guardrail rule's denials (or warnings) of one UTC day.
+    Guardrail,
 }
 
 impl InboxKind {
-    pub const ALL: [InboxKind; 3] = [InboxKind::Budget, InboxKind::Anomaly, InboxKind::Review];
+    pub const ALL: [InboxKind; 4] =
+        [InboxKind::Budget, InboxKind::Anomaly, InboxKind::Review, InboxKind::Guardrail];
 
     pub fn as_str(self) -> &'static str {
         match self {
             InboxKind::Budget => "budget",
             InboxKind::Anomaly => "anomaly",
             InboxKind::Review => "review",
+            InboxKind::Guardrail => "guardrail",
         }
     }
 
@@ -31,6 +36,7 @@ impl InboxKind {
             InboxKind::Budget => "Budget",
             InboxKind::Anomaly => "Anomaly",
             InboxKind::Review => "Review",
+            InboxKind::Guardrail => "Guardrail",
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct Options {
     pub cookie_secure: bool,
     /// Where webhooks may point.
     pub webhook_allow: AllowList,
+    /// How long the authorize API waits for the database before the rules' failure modes
+    /// answer.
+    pub authorize_timeout: std::time::Duration,
 }
 
 impl Options {
@@ -59,6 +62,9 @@ impl Options {
             clock: Clock::Fixed(today),
             cookie_secure: false,
             webhook_allow: AllowList::parse("127.0.0.1").expect("loopback allow-list"),
+            // tests race a thousand calls through a debug build's single SQLite writer: only
+            // the failure-mode test wants an impatient guard, and sets one
+            authorize_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -78,5 +84,6 @@ pub async fn state(db: &Db, org: OrgId, opts: Options) -> Result<AppState, Start
         prices: Default::default(),
         jobs: Default::default(),
         egress: services::webhooks::Egress::new(opts.webhook_allow),
+        guard: services::guardrails::Guard::with_timeout(opts.authorize_timeout),
     })
 }

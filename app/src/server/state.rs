@@ -23,6 +23,8 @@ pub struct AppState {
     pub jobs: super::services::jobs::tracked::Tracked,
     /// Where webhooks may point (see [`super::services::webhooks::Egress`]).
     pub egress: super::services::webhooks::Egress,
+    /// The authorize API's wait for the database and its last-known rules (failure modes).
+    pub guard: super::services::guardrails::Guard,
 }
 
 impl FromRef<AppState> for LeptosOptions {

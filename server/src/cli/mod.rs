@@ -4,6 +4,7 @@
 mod admin;
 mod demo;
 mod files;
+mod policy;
 mod serve;
 
 use std::net::SocketAddr;
@@ -51,12 +52,42 @@ pub enum Command {
     /// The price book: import an organisation's price list, re-price history.
     #[command(subcommand)]
     Prices(PricesCommand),
+    /// Guardrails as code: export, check, apply and replay a policy file (TOML).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Load data from files.
     #[command(subcommand)]
     Import(ImportCommand),
     /// Take data out.
     #[command(subcommand)]
     Export(ExportCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Print the organisation's guardrail rules as a policy file.
+    Export,
+    /// Check a policy file: every mistake with its line and field; nothing is applied.
+    Check { file: std::path::PathBuf },
+    /// Apply a policy file: prints the changes, then replaces the rules in one transaction
+    /// (rules keep their caps' money by name; audited).
+    Apply {
+        file: std::path::PathBuf,
+        /// Print the changes and store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// What the file's rules would have done to the stored calls of the last days: per rule,
+    /// calls and spend denied or warned on, by team and feature.
+    Replay {
+        file: std::path::PathBuf,
+        /// How far back: `30d` (1 to 366 days).
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// The last day replayed; today (UTC) by default.
+        #[arg(long, env = "COSTROOM_TODAY")]
+        to: Option<NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +254,10 @@ pub struct ServeArgs {
     /// refused otherwise.
     #[arg(long, env = "COSTROOM_WEBHOOK_ALLOW", default_value = "")]
     pub webhook_allow: String,
+    /// Milliseconds `POST /api/v1/authorize` waits for the database before each applicable
+    /// rule's failure mode answers (`fail_closed` denies with 503, `fail_open` allows).
+    #[arg(long, env = "COSTROOM_AUTHORIZE_TIMEOUT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub authorize_timeout_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -274,6 +309,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Team(cmd) => admin::team(&cli.database_url, cmd).await,
         Command::Key(cmd) => admin::key(&cli.database_url, cmd).await,
         Command::Prices(cmd) => admin::prices(&cli.database_url, cmd).await,
+        Command::Policy(cmd) => policy::policy(&cli.database_url, cmd).await,
         Command::Import(ImportCommand::Events { file }) => {
             files::import_events(&cli.database_url, &file).await
         }

@@ -30,6 +30,7 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
         clock: args.today.map(Clock::Fixed).unwrap_or(Clock::System),
         cookie_secure: args.cookie_secure.resolve(args.addr),
         webhook_allow,
+        authorize_timeout: std::time::Duration::from_millis(args.authorize_timeout_ms),
     };
     let state = startup::state(&db, org, opts).await?;
     let sender = services::webhooks::Sender::standard(args.public_url.clone(), state.egress.clone())?;

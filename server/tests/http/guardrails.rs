@@ -5,8 +5,13 @@ use serde_json::{json, Value};
 
 /// A router with the public prices, a `search` team and an `authorize` key (team search).
 async fn guard_app(db: &Db, rules: &[Value]) -> (axum::Router, String) {
+    guard_app_waiting(db, rules, std::time::Duration::from_secs(30)).await
+}
+
+/// [`guard_app`] whose authorize calls wait `timeout` for the database.
+async fn guard_app_waiting(db: &Db, rules: &[Value], timeout: std::time::Duration) -> (axum::Router, String) {
     use app::server::services::keys::{create_key, KeyRequest};
-    let app = app_with(db, false).await;
+    let app = app_tuned(db, server::load::Load::default(), |o| o.authorize_timeout = timeout).await;
     app::server::services::prices::ensure_public_list(db).await.unwrap();
     let org = db.ensure_org("default", "Default").await.unwrap();
     db.ensure_team(org, "search", "Search").await.unwrap();
@@ -302,3 +307,188 @@ pub(crate) async fn an_ingested_event_naming_its_reservation_settles_it_once(db:
     assert_eq!(db.cap_use(rule, from, to).await.unwrap(), (Nanos(70_000_000), Nanos(0)), "counted once");
 }
 on_both!(an_ingested_event_naming_its_reservation_settles_it_once);
+
+/// Engineering creates a cap in shadow mode through the page's server function; its warning,
+/// then (switched to enforce) its denial, are logged once each, listed on the page under a
+/// filter, exported as CSV and queued once a day for the webhooks. A viewer may read, not
+/// change; a mistake in the form names its field.
+pub(crate) async fn a_shadow_cap_switched_to_enforce_logs_exports_and_notifies_its_denials(db: Db) {
+    use app::server::services::users::{add_user, AddUser};
+    let (app, token) = guard_app(&db, &[]).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let eng = AddUser {
+        email: "eng@example.com".into(),
+        name: "En".into(),
+        role: app::domain::Role::Engineering,
+        password: PASSWORD.into(),
+        team: None,
+    };
+    add_user(&db, org, &app::server::db::Actor::cli(), eng).await.unwrap();
+    let egress = app::server::services::webhooks::Egress::new(
+        app::domain::egress::AllowList::parse("127.0.0.1").unwrap(),
+    );
+    app::server::services::webhooks::create(
+        &db,
+        &egress,
+        org,
+        &app::server::db::Actor::cli(),
+        "ops",
+        "http://127.0.0.1:1/h",
+        "json",
+    )
+    .await
+    .unwrap();
+    let cookie = sign_in(&app, "eng@example.com", PASSWORD, None).await.expect("engineering signs in");
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.expect("viewer signs in");
+    let today = Utc::now().date_naive();
+    let form = format!(
+        "name=team+search&scope=team&scope_value=search&mode=shadow&effective_from={today}&limit=cap&period=month&amount_usd=0.15&hard=true"
+    );
+    let (status, body) = send(&app, with_cookie(post_form("/api/create_guardrail", &form), &viewer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let bad = form.replace("amount_usd=0.15", "amount_usd=1%2C5");
+    let (status, body) = send(&app, with_cookie(post_form("/api/create_guardrail", &bad), &cookie)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("amount_usd: "), "{body}");
+    let (status, body) = send(&app, with_cookie(post_form("/api/create_guardrail", &form), &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id: i64 = body.trim().parse().unwrap();
+
+    // shadow: $0.10 fits, the second passes $0.15 and is allowed with a warning
+    assert_eq!(post(&app, &token, "/api/v1/authorize", ten_cent_call()).await.0, StatusCode::OK);
+    let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(
+        (status, v["warnings"][0]["code"].as_str()),
+        (StatusCode::OK, Some("budget_exhausted")),
+        "{v}"
+    );
+    let (status, _) = send(
+        &app,
+        with_cookie(post_form("/api/set_guardrail_mode", &format!("id={id}&mode=enforce")), &cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..2 {
+        let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+        assert_eq!(
+            (status, v["denied"][0]["code"].as_str()),
+            (StatusCode::PAYMENT_REQUIRED, Some("budget_exhausted"))
+        );
+    }
+
+    let page = |q: &str| with_cookie(post_form("/api/guardrails_page", q), &viewer);
+    let (status, body) = send(&app, page("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let p: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(p["can_edit"], false, "a viewer reads only");
+    let line = &p["lines"][0];
+    assert_eq!((line["hits_24h"].as_i64(), line["hits_7d"].as_i64()), (Some(3), Some(3)));
+    assert_eq!(
+        (line["amount_nanos"].as_i64(), line["reserved_nanos"].as_i64()),
+        (Some(150_000_000), Some(200_000_000))
+    );
+    assert_eq!(line["open_reservations"].as_i64(), Some(2));
+    let log = p["log"].as_array().unwrap();
+    let enforced: Vec<bool> = log.iter().map(|r| r["enforced"].as_bool().unwrap()).collect();
+    assert_eq!(enforced, vec![true, true, false], "newest first: two denials, then the shadow warning");
+    assert_eq!(log[0]["api_key"], log[2]["api_key"]);
+    let key = log[0]["api_key"].as_str().unwrap().to_string();
+    let (_, body) = send(&app, page(&format!("rule={id}&key={key}&code=budget_exhausted&days=1"))).await;
+    let p: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(p["log"].as_array().unwrap().len(), 3, "rule, key and code together");
+    let (status, body) = send(&app, page("code=budget")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("code: 'budget' is not one of"), "{body}");
+
+    let csv = Request::get("/guardrails/decisions.csv?code=budget_exhausted").body(Body::empty()).unwrap();
+    let (status, text) = send(&app, with_cookie(csv, &viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("at_utc,call_id,decision,rule,code,enforced"), "{text}");
+    assert!(
+        lines[1].contains(",deny,team search,budget_exhausted,true,") && lines[1].ends_with(",0.100000000"),
+        "{text}"
+    );
+    let anonymous = Request::get("/guardrails/decisions.csv").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, anonymous).await.0, StatusCode::UNAUTHORIZED);
+
+    // once a day per rule and outcome, however many calls
+    let keys: Vec<String> =
+        db.webhook_deliveries(org, 100).await.unwrap().into_iter().map(|d| d.key).collect();
+    let mut mine: Vec<&String> = keys.iter().filter(|k| k.starts_with("guardrail:")).collect();
+    mine.sort();
+    assert_eq!(
+        mine,
+        vec![&format!("guardrail:{id}:{today}:denied"), &format!("guardrail:{id}:{today}:warned")]
+    );
+    let audit = db.list_audit(org, &app::domain::audit::AuditFilter::default(), 10).await.unwrap();
+    let actions: Vec<&str> =
+        audit.iter().filter(|a| a.entity == "guardrail").map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["guardrail.update", "guardrail.create"], "every change audited");
+}
+on_both!(a_shadow_cap_switched_to_enforce_logs_exports_and_notifies_its_denials);
+
+/// With the database holding the caps' rows (another writer's transaction), authorize answers
+/// within its timeout by each rule's failure mode: a fail-closed cap denies (503, Retry-After),
+/// fail-open rules allow without a hold; the attempt holds nothing once the database is back.
+pub(crate) async fn when_the_database_does_not_answer_in_time_failure_modes_decide(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let open_cap = json!({"name": "org open", "scope": {"kind": "org"}, "failure": "fail_open", "effective_from": today,
+        "limit": {"kind": "cap", "period": "month", "amount_nanos": 100_000_000_000i64}});
+    let (app, token) =
+        guard_app_waiting(&db, &[open_cap, month_cap(5)], std::time::Duration::from_millis(300)).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let ids: Vec<i64> = db.guardrail_rules(org).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(post(&app, &token, "/api/v1/authorize", ten_cent_call()).await.0, StatusCode::OK);
+
+    // another writer holds the rules' rows: SQLite's write lock, PostgreSQL's row locks
+    let mut blocker = db.begin().await.unwrap();
+    for id in &ids {
+        app::server::db::query::query("update guardrail_rules set updated_at = updated_at where id = $1")
+            .bind(*id)
+            .execute(&mut blocker)
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    let req = Request::post("/api/v1/authorize")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(ten_cent_call().to_string()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "1");
+    let v: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["failure_mode"], "fail_closed", "{v}");
+    assert_eq!(
+        (v["denied"][0]["rule"].as_str(), v["denied"][0]["code"].as_str()),
+        (Some("team search"), Some("database_unavailable"))
+    );
+    assert_eq!(v["warnings"][0]["rule"], "org open", "the fail-open rule allows: {v}");
+    assert!(
+        waited < std::time::Duration::from_millis(1_500),
+        "answered at the timeout, not the lock's: {waited:?}"
+    );
+
+    // a call the fail-closed cap does not cover (another team) is allowed, without a hold
+    let other = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 20_000, "max_tokens": 5_000, "team": "ads"});
+    let (status, v) = post(&app, &token, "/api/v1/authorize", other).await;
+    assert_eq!(
+        (status, v["failure_mode"].as_str(), v["reservation_id"].is_null()),
+        (StatusCode::OK, Some("fail_open"), true),
+        "{v}"
+    );
+    drop(blocker);
+
+    // back: only the first call holds money; the attempts under the lock left nothing
+    let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!((status, v["failure_mode"].is_null()), (StatusCode::OK, true), "{v}");
+    let (from, to) = app::domain::guardrail::Period::Month.window(Utc::now().date_naive());
+    let team_cap =
+        db.guardrail_rules(org).await.unwrap().into_iter().find(|r| r.name == "team search").unwrap();
+    assert_eq!(db.cap_use(team_cap.id, from, to).await.unwrap().1, Nanos(200_000_000));
+}
+on_both!(when_the_database_does_not_answer_in_time_failure_modes_decide);

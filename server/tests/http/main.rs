@@ -69,6 +69,15 @@ pub(crate) async fn app_with(db: &Db, cookie_secure: bool) -> axum::Router {
 }
 
 pub(crate) async fn app_with_load(db: &Db, cookie_secure: bool, load: server::load::Load) -> axum::Router {
+    app_tuned(db, load, |o| o.cookie_secure = cookie_secure).await
+}
+
+/// [`app_with`] with its start options changed by `tune`.
+pub(crate) async fn app_tuned(
+    db: &Db,
+    load: server::load::Load,
+    tune: impl FnOnce(&mut startup::Options),
+) -> axum::Router {
     let org = db.ensure_org("default", "Default").await.unwrap();
     if db.count_users().await.unwrap() == 0 {
         let viewer = AddUser {
@@ -99,7 +108,7 @@ pub(crate) async fn app_with_load(db: &Db, cookie_secure: bool, load: server::lo
         .output_name("costroom")
         .site_root(site.to_str().unwrap().to_string())
         .build();
-    opts.cookie_secure = cookie_secure;
+    tune(&mut opts);
     checked(server::build_router_with(startup::state(db, org, opts).await.unwrap(), load))
 }
 
@@ -259,7 +268,8 @@ pub(crate) async fn unknown_paths_are_404_and_static_files_are_served() {
     let section = "/guardrails";
     let (status, html) = send(&app, with_cookie(get(section), &cookie)).await;
     assert_eq!(status, StatusCode::OK, "{section}");
-    assert!(html.contains("Coming soon"), "{section}");
+    assert!(html.contains("data-testid=\"no-rules\""), "{section}: {html}");
+    assert!(!html.contains("data-testid=\"rule-form\""), "a viewer gets no form: {html}");
     let res = app.clone().oneshot(html_get(section)).await.unwrap();
     assert_eq!(res.status(), StatusCode::FOUND, "{section} needs a sign-in");
     assert_eq!(res.headers()["location"], format!("/signin?next={section}").as_str());

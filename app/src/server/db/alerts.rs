@@ -1,5 +1,5 @@
 //! The alert inbox: what each person has read. The alerts themselves stay where they are
-//! raised (budget_alerts, anomalies, reviews); `alert_reads` holds one row per person and
+//! raised (budget_alerts, anomalies, reviews, guardrail_decisions); `alert_reads` holds one row per person and
 //! alert once read, so nobody's reading changes anyone else's bell.
 use chrono::{DateTime, Utc};
 
@@ -85,6 +85,30 @@ impl Db {
                 text: format!("New cost review: {title} (meeting {day})."),
                 link: format!("/reviews/{id}"),
                 read: is_read(InboxKind::Review, id),
+            });
+        }
+        // a guardrail's hits of one UTC day are one item, named by the day's first log row
+        type HitRow = (i64, i64, String, bool, i64, i64);
+        let hits: Vec<HitRow> = query_as(
+            "select min(id), rule_id, rule, enforced, min(at_ms), count(*) from guardrail_decisions \
+             where org_id = $1 and at_ms >= $2 group by rule_id, rule, enforced, at_ms / 86400000",
+        )
+        .bind(org.0)
+        .bind(since.timestamp_millis())
+        .fetch_all(self)
+        .await?;
+        for (id, rule_id, rule, enforced, at, n) in hits {
+            let day =
+                DateTime::from_timestamp_millis(at).map(|t| t.date_naive().to_string()).unwrap_or_default();
+            let what = if enforced { "denied" } else { "warned on (not denied)" };
+            let calls = if n == 1 { "1 call".to_string() } else { format!("{n} calls") };
+            out.push(InboxItem {
+                kind: InboxKind::Guardrail,
+                id,
+                at_ms: at,
+                text: format!("Guardrail '{rule}' {what} {calls} on {day}."),
+                link: format!("/guardrails?rule={rule_id}"),
+                read: is_read(InboxKind::Guardrail, id),
             });
         }
         inbox::sort(&mut out);

@@ -8,11 +8,42 @@
 //! dollar of a cap.
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::audit::insert_audit;
 use super::query::{query, query_as};
 use super::tx::Tx;
-use super::{Db, OrgId};
-use crate::domain::guardrail::{Bucket, Rule};
+use super::webhooks::enqueue_notice;
+use super::{Db, NewAudit, OrgId};
+use crate::domain::guardrail::{Bucket, Call, Code, Logged, Replayed, Rule};
+use crate::domain::webhook::Notice;
 use crate::domain::Nanos;
+
+/// What part of the decision log to read: since when, optionally one rule, API key or code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    pub since_ms: i64,
+    pub rule_id: Option<i64>,
+    pub api_key: Option<String>,
+    pub code: Option<Code>,
+    pub limit: i64,
+}
+
+type LoggedRow = (
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    bool,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+);
 
 /// A cap a reservation counts against: the rule, the window's first and last day, the
 /// amount, and whether passing it denies (a hard cap in enforce mode) or only warns (soft or
@@ -119,21 +150,225 @@ type ReservationRow = (NaiveDate, i64, String, String, Option<i64>, Option<Strin
 impl Db {
     /// Stores a rule under its name (a rule of that name is replaced); answers its id.
     pub async fn put_guardrail_rule(&self, org: OrgId, rule: &Rule, now: DateTime<Utc>) -> sqlx::Result<i64> {
-        const SQL: &str = "insert into guardrail_rules (org_id, name, spec, created_at, updated_at) \
-            values ($1, $2, $3, $4, $4) on conflict (org_id, name) do update set spec = excluded.spec, \
-            updated_at = excluded.updated_at returning id";
-        let spec = serde_json::to_string(&Rule { id: 0, ..rule.clone() }).expect("a rule serialises");
         let mut tx = self.begin().await?;
-        let id: i64 = query_as::<(i64,)>(SQL)
-            .bind(org.0)
-            .bind(rule.name.trim())
-            .bind(spec)
-            .bind(now)
-            .fetch_one(&mut tx)
-            .await?
-            .0;
+        let id = put_rule(&mut tx, org, rule, now).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Stores a rule under its name with its audit record, in one transaction; answers its id.
+    pub async fn save_guardrail_rule(
+        &self,
+        org: OrgId,
+        rule: &Rule,
+        audit: &NewAudit,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        let mut tx = self.begin().await?;
+        let id = put_rule(&mut tx, org, rule, now).await?;
+        insert_audit(&mut tx, org, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Replaces the organisation's rules with `rules` in one transaction: rules of the same
+    /// name keep their id (and their caps' money), rules not named are deleted; one audit
+    /// record says what changed.
+    pub async fn replace_guardrail_rules(
+        &self,
+        org: OrgId,
+        rules: &[Rule],
+        audit: &NewAudit,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        let names: Vec<(i64, String)> = query_as("select id, name from guardrail_rules where org_id = $1")
+            .bind(org.0)
+            .fetch_all(&mut tx)
+            .await?;
+        for (id, name) in names {
+            if !rules.iter().any(|r| r.name.trim() == name) {
+                delete_rule(&mut tx, org, id).await?;
+            }
+        }
+        for r in rules {
+            put_rule(&mut tx, org, r, now).await?;
+        }
+        insert_audit(&mut tx, org, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a rule (its caps' days, buckets and runs go with it) with its audit record;
+    /// false when the organisation has no such rule.
+    pub async fn delete_guardrail_rule(&self, org: OrgId, id: i64, audit: &NewAudit) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
+        let gone = delete_rule(&mut tx, org, id).await?;
+        if gone {
+            insert_audit(&mut tx, org, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// Writes the decision log's rows of one call and queues its notices (a notice's key
+    /// makes it once per webhook), in one transaction.
+    pub async fn log_guardrail_decision(
+        &self,
+        org: OrgId,
+        rows: &[Logged],
+        notices: &[Notice],
+    ) -> sqlx::Result<()> {
+        const SQL: &str =
+            "insert into guardrail_decisions (org_id, call_id, at_ms, decision, rule_id, rule, \
+            code, enforced, message, api_key, team, feature, provider, model, worst_case_nanos) \
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+        let mut tx = self.begin().await?;
+        for r in rows {
+            query(SQL)
+                .bind(org.0)
+                .bind(&r.call_id)
+                .bind(r.at_ms)
+                .bind(&r.decision)
+                .bind(r.rule_id)
+                .bind(&r.rule)
+                .bind(r.code.as_str())
+                .bind(r.enforced)
+                .bind(&r.message)
+                .bind(&r.api_key)
+                .bind(&r.team)
+                .bind(&r.feature)
+                .bind(&r.provider)
+                .bind(&r.model)
+                .bind(r.worst_case_nanos)
+                .execute(&mut tx)
+                .await?;
+        }
+        for n in notices {
+            enqueue_notice(&mut tx, org, n, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The decision log, newest first.
+    pub async fn guardrail_decisions(&self, org: OrgId, f: &LogFilter) -> sqlx::Result<Vec<Logged>> {
+        const SQL: &str = "select id, call_id, at_ms, decision, rule_id, rule, code, enforced, message, \
+            api_key, team, feature, provider, model, worst_case_nanos from guardrail_decisions \
+            where org_id = $1 and at_ms >= $2 and ($3 is null or rule_id = $3) \
+            and ($4 is null or api_key = $4) and ($5 is null or code = $5) \
+            order by at_ms desc, id desc limit $6";
+        let rows: Vec<LoggedRow> = query_as(SQL)
+            .bind(org.0)
+            .bind(f.since_ms)
+            .bind(f.rule_id)
+            .bind(f.api_key.as_deref())
+            .bind(f.code.map(Code::as_str))
+            .bind(f.limit)
+            .fetch_all(self)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let code = Code::parse("code", &r.6).map_err(|e| sqlx::Error::Decode(e.into()))?;
+                Ok(Logged {
+                    id: r.0,
+                    call_id: r.1,
+                    at_ms: r.2,
+                    decision: r.3,
+                    rule_id: r.4,
+                    rule: r.5,
+                    code,
+                    enforced: r.7,
+                    message: r.8,
+                    api_key: r.9,
+                    team: r.10,
+                    feature: r.11,
+                    provider: r.12,
+                    model: r.13,
+                    worst_case_nanos: r.14,
+                })
+            })
+            .collect()
+    }
+
+    /// Per rule, its log rows since `day_ms` and since `week_ms`: (rule id, 24 h, 7 d).
+    pub async fn guardrail_hits(
+        &self,
+        org: OrgId,
+        day_ms: i64,
+        week_ms: i64,
+    ) -> sqlx::Result<Vec<(i64, i64, i64)>> {
+        const SQL: &str = "select rule_id, cast(sum(case when at_ms >= $2 then 1 else 0 end) as bigint), \
+            cast(count(*) as bigint) from guardrail_decisions where org_id = $1 and at_ms >= $3 \
+            group by rule_id order by rule_id";
+        query_as(SQL).bind(org.0).bind(day_ms).bind(week_ms).fetch_all(self).await
+    }
+
+    /// Open reservations per cap rule: (rule id, how many).
+    pub async fn open_reservations_per_rule(&self, org: OrgId) -> sqlx::Result<Vec<(i64, i64)>> {
+        const SQL: &str = "select rules from guardrail_reservations where org_id = $1 and status = 'open'";
+        let rows: Vec<(String,)> = query_as(SQL).bind(org.0).fetch_all(self).await?;
+        let mut out: std::collections::BTreeMap<i64, i64> = Default::default();
+        for (rules,) in rows {
+            let ids: Vec<i64> = serde_json::from_str(&rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            for id in ids {
+                *out.entry(id).or_default() += 1;
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// The stored calls of `from`..=`to` as a replay reads them, in time order.
+    pub async fn replay_calls(
+        &self,
+        org: OrgId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> sqlx::Result<Vec<Replayed>> {
+        const SQL: &str = "select occurred_at, day, provider, model, team, feature, initiative, customer, \
+            environment, api_key, trace_id, input_tokens + cache_read_tokens, output_tokens, cost_nanos \
+            from usage_events where org_id = $1 and day between $2 and $3 order by occurred_at, event_id";
+        type Row = (
+            DateTime<Utc>,
+            NaiveDate,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            i64,
+        );
+        let rows: Vec<Row> = query_as(SQL).bind(org.0).bind(from).bind(to).fetch_all(self).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Replayed {
+                at_ms: r.0.timestamp_millis(),
+                day: r.1,
+                cost: Nanos(r.13),
+                call: Call {
+                    provider: r.2,
+                    model: r.3,
+                    team: r.4,
+                    feature: r.5,
+                    initiative: r.6,
+                    customer: r.7,
+                    environment: r.8,
+                    api_key: r.9,
+                    trace_id: r.10,
+                    input_tokens: r.11,
+                    max_tokens: r.12,
+                    worst_case: Some(Nanos(r.13)),
+                    depth: 0,
+                    retry: 0,
+                },
+            })
+            .collect())
     }
 
     /// The organisation's rules, by name.
@@ -361,6 +596,34 @@ impl Db {
             where org_id = $1 order by id";
         query_as(SQL).bind(org.0).fetch_all(self).await
     }
+}
+
+async fn put_rule(tx: &mut Tx, org: OrgId, rule: &Rule, now: DateTime<Utc>) -> sqlx::Result<i64> {
+    const SQL: &str = "insert into guardrail_rules (org_id, name, spec, created_at, updated_at) \
+        values ($1, $2, $3, $4, $4) on conflict (org_id, name) do update set spec = excluded.spec, \
+        updated_at = excluded.updated_at returning id";
+    let spec = serde_json::to_string(&Rule { id: 0, ..rule.clone() }).expect("a rule serialises");
+    Ok(query_as::<(i64,)>(SQL).bind(org.0).bind(rule.name.trim()).bind(spec).bind(now).fetch_one(tx).await?.0)
+}
+
+async fn delete_rule(tx: &mut Tx, org: OrgId, id: i64) -> sqlx::Result<bool> {
+    let done = query("delete from guardrail_rules where org_id = $1 and id = $2")
+        .bind(org.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    // PostgreSQL cascades; SQLite runs without foreign-key enforcement, so the state goes here
+    for sql in [
+        "delete from guardrail_days where rule_id = $1",
+        "delete from guardrail_buckets where rule_id = $1",
+        "delete from guardrail_runs where rule_id = $1",
+    ] {
+        query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    Ok(true)
 }
 
 async fn window_use<'c>(

@@ -30,10 +30,10 @@ pub async fn authorize_handler(
     let key = scoped_key(&st, &headers, Scope::Authorize).await?;
     let (call, ttl) =
         parse_call(&json_body(&body)?).map_err(|(f, r)| AppError::Invalid(format!("{f}: {r}")))?;
-    let decision = authorize(&st.db, &st.prices, &key, call, ttl, Utc::now()).await?;
+    let decision = authorize(&st.db, &st.prices, &st.guard, &key, call, ttl, Utc::now()).await?;
     let status = StatusCode::from_u16(decision.status()).expect("a status");
     let mut res = (status, axum::Json(&decision)).into_response();
-    if let (429, Some(secs)) = (decision.status(), decision.retry_after_secs) {
+    if let (429 | 503, Some(secs)) = (decision.status(), decision.retry_after_secs) {
         res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
     }
     Ok(res)

@@ -128,3 +128,40 @@ pub async fn review_export_handler(
     };
     Ok(attachment(body, kind, &format!("costroom-review-{}.{ext}", page.review.id)))
 }
+
+#[derive(Deserialize)]
+pub struct DecisionsQuery {
+    rule: Option<String>,
+    key: Option<String>,
+    code: Option<String>,
+    days: Option<String>,
+}
+
+/// Past this many rows the export asks for a narrower filter instead of cutting rows off.
+const DECISIONS_EXPORT_LIMIT: i64 = 1_000_000;
+
+/// `GET /guardrails/decisions.csv?rule=&key=&code=&days=`: the guardrails' decision log under
+/// the page's filter, newest first, for anyone signed in (everyone reads the page).
+pub async fn guardrail_decisions_csv_handler(
+    State(st): State<AppState>,
+    session: Session,
+    Query(q): Query<DecisionsQuery>,
+) -> Result<Response, AppError> {
+    use crate::server::services::guardrails::{log_csv, log_filter};
+    user_of(&session, &st).await?.ok_or(AppError::Unauthorized)?;
+    let f = log_filter(
+        q.rule.as_deref(),
+        q.key.as_deref(),
+        q.code.as_deref(),
+        q.days.as_deref(),
+        chrono::Utc::now(),
+        DECISIONS_EXPORT_LIMIT + 1,
+    )?;
+    let rows = st.db.guardrail_decisions(st.org, &f).await?;
+    if rows.len() as i64 > DECISIONS_EXPORT_LIMIT {
+        return Err(AppError::Invalid(format!(
+            "days: more than {DECISIONS_EXPORT_LIMIT} rows match; narrow the filter"
+        )));
+    }
+    Ok(attachment(log_csv(&rows), CSV, "costroom-guardrail-decisions.csv"))
+}

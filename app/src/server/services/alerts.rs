@@ -25,8 +25,9 @@ pub async fn mark_read(
     let chosen: Vec<(InboxKind, i64)> = match (kind.map(str::trim).filter(|k| !k.is_empty()), id) {
         (None, None) => items.iter().filter(|i| !i.read).map(|i| (i.kind, i.id)).collect(),
         (Some(k), Some(id)) => {
-            let k = InboxKind::parse(k)
-                .ok_or_else(|| AppError::invalid(format!("kind: '{k}' is not budget, anomaly or review")))?;
+            let k = InboxKind::parse(k).ok_or_else(|| {
+                AppError::invalid(format!("kind: '{k}' is not budget, anomaly, review or guardrail"))
+            })?;
             if !items.iter().any(|i| i.kind == k && i.id == id) {
                 return Err(AppError::NotFound(format!("alert {} {id}", k.as_str())));
             }

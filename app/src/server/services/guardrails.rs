@@ -1,15 +1,22 @@
 //! Guardrails before spend: authorize a call (every applicable rule, the worst case priced
 //! from the price book and held against each spend cap), then settle it with its exact cost
 //! or let it expire (see `domain::guardrail` and `db::guardrails`).
-use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::prices::PriceCache;
-use crate::domain::guardrail::{Call, Code, Limit, Mode, Period, Rule, Verdict};
+use crate::domain::guardrail::{
+    Call, Code, Limit, Logged, Mode, Period, ReplayReport, Rule, RuleLine, Verdict,
+};
 use crate::domain::pricing::{ServiceTier, Tokens};
+use crate::domain::webhook::Notice;
 use crate::domain::Nanos;
 use crate::error::AppError;
-use crate::server::db::guardrails::{CapCheck, Checks, Closed, Hold, RateTake, RunCheck};
+use crate::server::db::guardrails::{CapCheck, Checks, Closed, Hold, LogFilter, RateTake, RunCheck};
+use crate::server::db::{Actor, NewAudit};
 use crate::server::db::{ApiKeyRow, Db, OrgId};
 
 /// A cap's money after this call's hold: its amount, what is used (settled and held) and
@@ -48,11 +55,15 @@ pub struct Decision {
     pub warnings: Vec<Denial>,
     /// For a rate limit: whole seconds until the call would fit (also the `Retry-After`).
     pub retry_after_secs: Option<i64>,
+    /// Set when the database did not answer in time and the rules' failure modes decided:
+    /// `fail_closed` (denied) or `fail_open` (allowed without a hold).
+    pub failure_mode: Option<String>,
 }
 
 impl Decision {
     /// The HTTP status: 200 allow; 402 when a budget or run budget denied; 429 for a rate
-    /// limit; 403 for the other denials (model, size, agent limits, unpriced model).
+    /// limit; 503 when only unreachable rules failing closed denied; 403 for the other
+    /// denials (model, size, agent limits, unpriced model).
     pub fn status(&self) -> u16 {
         let has = |c: Code| self.denied.iter().any(|d| d.code == c);
         if self.decision == "allow" {
@@ -61,6 +72,8 @@ impl Decision {
             402
         } else if has(Code::RateLimited) {
             429
+        } else if self.denied.iter().all(|d| d.code == Code::Unavailable) {
+            503
         } else {
             403
         }
@@ -80,28 +93,157 @@ fn window_name(p: Period) -> String {
     }
 }
 
+/// How long an authorize call waits for the database before each rule's failure mode
+/// answers instead (`fail_closed` denies, `fail_open` allows without a hold): the server's
+/// default (`--authorize-timeout-ms`).
+pub const DB_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
+
+/// The authorize API's wait for the database, and the rules each organisation had when the
+/// database last answered: what the failure modes are read from when it does not.
+#[derive(Clone)]
+pub struct Guard {
+    pub timeout: std::time::Duration,
+    last: Arc<Mutex<HashMap<i64, Vec<Rule>>>>,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Guard::with_timeout(DB_TIMEOUT)
+    }
+}
+
+impl Guard {
+    pub fn with_timeout(timeout: std::time::Duration) -> Guard {
+        Guard { timeout, last: Default::default() }
+    }
+
+    fn remember(&self, org: OrgId, rules: &[Rule]) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.get(&org.0).is_none_or(|r| r.as_slice() != rules) {
+            last.insert(org.0, rules.to_vec());
+        }
+    }
+
+    fn recall(&self, org: OrgId) -> Option<Vec<Rule>> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).get(&org.0).cloned()
+    }
+}
+
 /// Decides a call: fills what the key knows (team, initiative, the key itself), prices its
 /// worst case, checks every rule in force for it, and holds the worst case against every
-/// spend cap in one atomic step. A denial names every enforced rule that denied.
+/// spend cap in one atomic step. A denial names every enforced rule that denied. When the
+/// database does not answer within the guard's timeout (or fails), each applicable rule's
+/// failure mode decides, from the rules last read (`failure_mode` in the answer).
 pub async fn authorize(
     db: &Db,
     prices: &PriceCache,
+    guard: &Guard,
+    key: &ApiKeyRow,
+    mut call: Call,
+    ttl_secs: i64,
+    now: DateTime<Utc>,
+) -> Result<Decision, AppError> {
+    call.team = call.team.or_else(|| Some(key.team.clone()));
+    call.initiative = call.initiative.or_else(|| key.initiative.clone());
+    call.api_key = Some(key.prefix.clone());
+    let why = match tokio::time::timeout(
+        guard.timeout,
+        decide(db, prices, guard, key, call.clone(), ttl_secs, now),
+    )
+    .await
+    {
+        Ok(Ok(d)) => return Ok(d),
+        Ok(Err(e @ (AppError::Busy | AppError::Internal))) => e.to_string(),
+        Ok(Err(e)) => return Err(e),
+        // the decision is dropped mid-way: its transaction rolls back, nothing is held
+        Err(_) => format!("no answer within {} ms", guard.timeout.as_millis()),
+    };
+    tracing::warn!(reason = %why, "authorize: database unavailable, failure modes decide");
+    Ok(degraded(guard.recall(OrgId(key.org_id)), &call, now, &why))
+}
+
+/// The answer without the database: each enforced rule that applies and fails closed denies
+/// (503, retry in a second); fail-open rules warn and the call is allowed without a hold.
+/// Stateless limits (models, sizes, depth) still deny. With no rules known at all (the server
+/// has not read them since it started), the call is denied: closed is the default.
+fn degraded(rules: Option<Vec<Rule>>, call: &Call, now: DateTime<Utc>, why: &str) -> Decision {
+    use crate::domain::guardrail::FailureMode;
+    let mut d = Decision {
+        decision: "deny".into(),
+        reservation_id: None,
+        expires_at: None,
+        worst_case_nanos: None,
+        priced_from: None,
+        headroom: vec![],
+        denied: vec![],
+        warnings: vec![],
+        retry_after_secs: Some(1),
+        failure_mode: Some("fail_closed".into()),
+    };
+    let Some(rules) = rules else {
+        d.denied.push(Denial {
+            rule: "(rules unknown)".into(),
+            code: Code::Unavailable,
+            message: format!(
+                "the rules could not be read ({why}) and none are known yet; denied (fail closed)"
+            ),
+        });
+        return d;
+    };
+    let today = now.date_naive();
+    for r in rules.iter().filter(|r| r.applies(call, today)) {
+        for v in r.check(call).into_iter().filter(|v| v.code != Code::Unpriced) {
+            if v.shadow {
+                d.warnings.push(denial(v));
+            } else {
+                d.denied.push(denial(v));
+            }
+        }
+        let stateful = matches!(r.limit, Limit::Cap { .. } | Limit::Rate { .. } | Limit::Agent { .. });
+        if !stateful {
+            continue;
+        }
+        let closed = r.failure == FailureMode::FailClosed && r.mode == Mode::Enforce;
+        let how = if closed { "fails closed: denied" } else { "fails open: allowed without a hold" };
+        let x = Denial {
+            rule: r.name.clone(),
+            code: Code::Unavailable,
+            message: format!("rule '{}' could not be checked ({why}); it {how}", r.name),
+        };
+        if closed {
+            d.denied.push(x);
+        } else {
+            d.warnings.push(x);
+        }
+    }
+    if d.denied.is_empty() {
+        d.decision = "allow".into();
+        d.failure_mode = Some("fail_open".into());
+    }
+    if d.status() != 503 {
+        d.retry_after_secs = None;
+    }
+    d
+}
+
+async fn decide(
+    db: &Db,
+    prices: &PriceCache,
+    guard: &Guard,
     key: &ApiKeyRow,
     mut call: Call,
     ttl_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<Decision, AppError> {
     let org = OrgId(key.org_id);
-    call.team = call.team.or_else(|| Some(key.team.clone()));
-    call.initiative = call.initiative.or_else(|| key.initiative.clone());
-    call.api_key = Some(key.prefix.clone());
     let today = now.date_naive();
+    let all = db.guardrail_rules(org).await?;
+    guard.remember(org, &all);
     let book = prices.book(db, org).await?;
     let found = book.explain(&call.provider, &call.model, ServiceTier::Standard, today);
     let worst = Tokens { input: call.input_tokens, output: call.max_tokens, ..Default::default() };
     call.worst_case = found.and_then(|f| f.entry.price.cost(&worst, 1, ServiceTier::Standard).ok());
-    let rules: Vec<Rule> =
-        db.guardrail_rules(org).await?.into_iter().filter(|r| r.applies(&call, today)).collect();
+    let rules: Vec<Rule> = all.into_iter().filter(|r| r.applies(&call, today)).collect();
     let mut decision = Decision {
         decision: "deny".into(),
         reservation_id: None,
@@ -112,6 +254,7 @@ pub async fn authorize(
         denied: vec![],
         warnings: vec![],
         retry_after_secs: None,
+        failure_mode: None,
     };
     for v in rules.iter().flat_map(|r| r.check(&call)) {
         if v.shadow {
@@ -121,6 +264,7 @@ pub async fn authorize(
         }
     }
     if !decision.denied.is_empty() {
+        log(db, org, &rules, &call, &decision, now).await?;
         return Ok(decision);
     }
     let enforced = |r: &Rule| r.mode == Mode::Enforce;
@@ -267,7 +411,69 @@ pub async fn authorize(
             });
         }
     }
+    log(db, org, &rules, &call, &decision, now).await?;
     Ok(decision)
+}
+
+/// Writes the decision log's rows for a call some rule denied or warned on, and queues one
+/// notice per rule, day and outcome for the webhooks (the bell reads the log itself).
+async fn log(
+    db: &Db,
+    org: OrgId,
+    rules: &[Rule],
+    call: &Call,
+    d: &Decision,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if d.denied.is_empty() && d.warnings.is_empty() {
+        return Ok(());
+    }
+    let call_id = d
+        .reservation_id
+        .clone()
+        .unwrap_or_else(|| format!("call_{}", crate::server::auth::password::random_secret(16)));
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut rows = vec![];
+    let mut notices = vec![];
+    for (x, enforced) in d.denied.iter().map(|x| (x, true)).chain(d.warnings.iter().map(|x| (x, false))) {
+        let rule_id = rules.iter().find(|r| r.name == x.rule).map(|r| r.id).unwrap_or(0);
+        rows.push(Logged {
+            id: 0,
+            call_id: call_id.clone(),
+            at_ms: now.timestamp_millis(),
+            decision: d.decision.clone(),
+            rule_id,
+            rule: x.rule.clone(),
+            code: x.code,
+            enforced,
+            message: x.message.clone(),
+            api_key: text(&call.api_key),
+            team: text(&call.team),
+            feature: text(&call.feature),
+            provider: call.provider.clone(),
+            model: call.model.clone(),
+            worst_case_nanos: d.worst_case_nanos,
+        });
+        let outcome = if enforced { "denied" } else { "warned" };
+        notices.push(Notice {
+            key: format!("guardrail:{rule_id}:{}:{outcome}", now.date_naive()),
+            event: format!("guardrail.{outcome}"),
+            title: format!("Guardrail '{}' {outcome} a call ({})", x.rule, x.code.as_str()),
+            message: x.message.clone(),
+            path: format!("/guardrails?rule={rule_id}"),
+            data: serde_json::json!({
+                "rule": x.rule,
+                "code": x.code.as_str(),
+                "enforced": enforced,
+                "api_key": call.api_key,
+                "team": call.team,
+                "feature": call.feature,
+                "model": call.model,
+            }),
+        });
+    }
+    db.log_guardrail_decision(org, &rows, &notices).await?;
+    Ok(())
 }
 
 /// How a call ended: its exact cost, or its usage to price with the book.
@@ -336,4 +542,207 @@ pub async fn settle(
         }
     };
     db.settle_reservation(org, id, actual, now).await?.ok_or_else(not_found)
+}
+
+/// The rules with their caps' live figures, open reservations and hits in the last 24 hours
+/// and 7 days.
+pub async fn lines(db: &Db, org: OrgId, now: DateTime<Utc>) -> Result<Vec<RuleLine>, AppError> {
+    let rules = db.guardrail_rules(org).await?;
+    let ms = now.timestamp_millis();
+    let hits = db.guardrail_hits(org, ms - 86_400_000, ms - 7 * 86_400_000).await?;
+    let open = db.open_reservations_per_rule(org).await?;
+    let mut out = Vec::with_capacity(rules.len());
+    for r in rules {
+        let (h24, h7) = hits.iter().find(|h| h.0 == r.id).map(|h| (h.1, h.2)).unwrap_or_default();
+        let mut line = RuleLine {
+            scope: r.scope_label(),
+            describe: r.describe(),
+            window: None,
+            amount_nanos: 0,
+            spent_nanos: 0,
+            reserved_nanos: 0,
+            open_reservations: open.iter().find(|o| o.0 == r.id).map(|o| o.1).unwrap_or(0),
+            hits_24h: h24,
+            hits_7d: h7,
+            rule: r,
+        };
+        if let Limit::Cap { period, amount_nanos, .. } = line.rule.limit {
+            let (from, to) = period.window(now.date_naive());
+            let (spent, reserved) = db.cap_use(line.rule.id, from, to).await?;
+            line.window = Some(window_name(period));
+            (line.amount_nanos, line.spent_nanos, line.reserved_nanos) = (amount_nanos, spent.0, reserved.0);
+        }
+        out.push(line);
+    }
+    Ok(out)
+}
+
+fn audit_entry(actor: &Actor, action: &'static str, rule: &Rule, before: Option<&Rule>) -> NewAudit {
+    NewAudit {
+        actor: actor.clone(),
+        action,
+        entity: "guardrail",
+        entity_id: rule.name.clone(),
+        summary: format!(
+            "guardrail {} ({}, {}): {}",
+            rule.name,
+            rule.scope_label(),
+            if rule.mode == Mode::Shadow { "shadow" } else { "enforce" },
+            rule.describe()
+        ),
+        before: before.and_then(|b| serde_json::to_value(b).ok()),
+        after: (action != "guardrail.delete").then(|| serde_json::to_value(rule).ok()).flatten(),
+    }
+}
+
+/// Creates a rule, or changes the rule of that name (audited with before and after). The
+/// rule is checked alone and beside the others.
+pub async fn save_rule(
+    db: &Db,
+    org: OrgId,
+    actor: &Actor,
+    rule: Rule,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    rule.validate().map_err(AppError::Invalid)?;
+    let mut all: Vec<Rule> = db.guardrail_rules(org).await?;
+    let before = all.iter().position(|r| r.name == rule.name.trim()).map(|i| all.remove(i));
+    all.push(rule.clone());
+    crate::domain::guardrail::contradictions(&all).map_err(AppError::Invalid)?;
+    let action = if before.is_some() { "guardrail.update" } else { "guardrail.create" };
+    let entry = audit_entry(actor, action, &rule, before.as_ref());
+    Ok(db.save_guardrail_rule(org, &rule, &entry, now).await?)
+}
+
+async fn existing(db: &Db, org: OrgId, id: i64) -> Result<Rule, AppError> {
+    db.guardrail_rules(org)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("guardrail rule {id}")))
+}
+
+/// Switches a rule between shadow and enforce (audited); its caps' money stays.
+pub async fn set_mode(
+    db: &Db,
+    org: OrgId,
+    actor: &Actor,
+    id: i64,
+    mode: Mode,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let before = existing(db, org, id).await?;
+    if before.mode == mode {
+        return Ok(());
+    }
+    let rule = Rule { mode, ..before.clone() };
+    let entry = audit_entry(actor, "guardrail.update", &rule, Some(&before));
+    db.save_guardrail_rule(org, &rule, &entry, now).await?;
+    Ok(())
+}
+
+/// Deletes a rule (audited).
+pub async fn delete_rule(db: &Db, org: OrgId, actor: &Actor, id: i64) -> Result<(), AppError> {
+    let before = existing(db, org, id).await?;
+    let entry = audit_entry(actor, "guardrail.delete", &before, Some(&before));
+    if !db.delete_guardrail_rule(org, id, &entry).await? {
+        return Err(AppError::NotFound(format!("guardrail rule {id}")));
+    }
+    Ok(())
+}
+
+/// The decision log's filter as typed on the page or in the export's query: `rule` (a rule
+/// id), `key` (an API key prefix), `code`, `days` back (default 7, at most 90). Errors name
+/// the field.
+pub fn log_filter(
+    rule: Option<&str>,
+    key: Option<&str>,
+    code: Option<&str>,
+    days: Option<&str>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<LogFilter, AppError> {
+    fn blank(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
+    let rule_id = blank(rule)
+        .map(|r| r.parse::<i64>().map_err(|_| AppError::invalid(format!("rule: '{r}' is not a rule id"))))
+        .transpose()?;
+    let code = blank(code).map(|c| Code::parse("code", c).map_err(AppError::Invalid)).transpose()?;
+    let days = match blank(days) {
+        None => 7,
+        Some(d) => d
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (1..=90).contains(d))
+            .ok_or_else(|| AppError::invalid(format!("days: a whole number from 1 to 90 (got '{d}')")))?,
+    };
+    Ok(LogFilter {
+        since_ms: now.timestamp_millis() - days * 86_400_000,
+        rule_id,
+        api_key: blank(key).map(str::to_string),
+        code,
+        limit,
+    })
+}
+
+/// The decision log as CSV (RFC 4180, formula-safe), newest first.
+pub fn log_csv(rows: &[Logged]) -> String {
+    use crate::domain::text::csv_row;
+    let mut out = csv_row(&[
+        "at_utc",
+        "call_id",
+        "decision",
+        "rule",
+        "code",
+        "enforced",
+        "message",
+        "api_key",
+        "team",
+        "feature",
+        "provider",
+        "model",
+        "worst_case_usd",
+    ]);
+    for r in rows {
+        let at = DateTime::from_timestamp_millis(r.at_ms)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default();
+        let worst = r.worst_case_nanos.map(|n| Nanos(n).decimal(9)).unwrap_or_default();
+        let enforced = if r.enforced { "true" } else { "false" };
+        out.push_str(&csv_row(&[
+            &at,
+            &r.call_id,
+            &r.decision,
+            &r.rule,
+            r.code.as_str(),
+            enforced,
+            &r.message,
+            &r.api_key,
+            &r.team,
+            &r.feature,
+            &r.provider,
+            &r.model,
+            &worst,
+        ]));
+    }
+    out
+}
+
+/// What `rules` would have done to the stored calls of `from`..=`to`, each rule as if in
+/// force the whole time (the question is what the policy would have done, not when it was
+/// written).
+pub async fn replay(
+    db: &Db,
+    org: OrgId,
+    rules: &[Rule],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ReplayReport, AppError> {
+    let calls = db.replay_calls(org, from, to).await?;
+    let rules: Vec<Rule> =
+        rules.iter().map(|r| Rule { effective_from: NaiveDate::MIN, ..r.clone() }).collect();
+    let mut report = crate::domain::guardrail::replay(&rules, calls);
+    (report.from, report.to) = (Some(from), Some(to));
+    Ok(report)
 }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod kpis;
 pub mod ledger;
 pub mod overview;
+pub mod policy;
 pub mod prices;
 pub mod reconcile;
 pub mod records;
