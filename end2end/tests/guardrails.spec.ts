@@ -11,7 +11,7 @@ test('a shadow cap is replayed, enforced, and its denial is logged; a viewer onl
   await signIn(page, 'engineering', '/settings/keys');
   await page.waitForSelector('body[data-hydrated]');
   await page.getByTestId('key-name').fill(`guard e2e ${Date.now()}`);
-  await page.getByTestId('key-team').selectOption('search');
+  await page.getByTestId('key-team').selectOption('platform');
   await page.getByTestId('scope-authorize').check();
   await page.getByTestId('key-submit').click();
   const token = (await page.getByTestId('new-key-token').innerText()).trim();
@@ -20,10 +20,10 @@ test('a shadow cap is replayed, enforced, and its denial is logged; a viewer onl
 
   await page.goto('/guardrails');
   await page.waitForSelector('body[data-hydrated]');
-  const name = `search cap ${Date.now()}`;
+  const name = `platform cap ${Date.now()}`;
   await page.getByTestId('rule-name').fill(name);
   await page.getByTestId('rule-scope').selectOption('team');
-  await page.getByTestId('rule-scope-value').fill('search');
+  await page.getByTestId('rule-scope-value').fill('platform');
   await expect(page.getByTestId('rule-mode-input')).toHaveValue('shadow');
   await page.getByTestId('rule-period').selectOption('month');
   await page.getByTestId('rule-amount').fill('0.15');
@@ -33,7 +33,7 @@ test('a shadow cap is replayed, enforced, and its denial is logged; a viewer onl
   await expect(row.getByTestId('rule-mode')).toHaveText('shadow');
   await expect(row.getByTestId('rule-headroom')).toContainText('$0.00 of $0.15 this month');
 
-  // what it would have done: the demo's search team spends far more than $0.15 a month
+  // what it would have done: the demo's platform team spends far more than $0.15 a month
   await page.getByTestId('replay-run').click();
   await expect(page.getByTestId('replay-total')).toContainText('the rules would have denied');
   const denied = Number(await page.getByTestId(`replay-${name}`).getByTestId('replay-denied').innerText());

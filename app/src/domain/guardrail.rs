@@ -271,6 +271,8 @@ pub enum Code {
     /// decided).
     #[serde(rename = "database_unavailable")]
     Unavailable,
+    /// A warning, never a denial: this call carried a cap past one of its `warn_at_pct`.
+    BudgetThreshold,
 }
 
 impl Code {
@@ -288,6 +290,7 @@ impl Code {
             Code::RunCallsExceeded => "run_calls_exceeded",
             Code::Unpriced => "unpriced_model",
             Code::Unavailable => "database_unavailable",
+            Code::BudgetThreshold => "budget_threshold",
         }
     }
 }
@@ -499,7 +502,7 @@ pub struct Logged {
 }
 
 impl Code {
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 13] = [
         Code::BudgetExhausted,
         Code::ModelNotAllowed,
         Code::RateLimited,
@@ -512,6 +515,7 @@ impl Code {
         Code::RunCallsExceeded,
         Code::Unpriced,
         Code::Unavailable,
+        Code::BudgetThreshold,
     ];
 
     pub fn parse(field: &str, s: &str) -> Result<Code, String> {

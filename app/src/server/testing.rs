@@ -9,6 +9,8 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use super::db::Db;
 
+pub mod guardrail_property;
+
 /// Open-redirect shapes a `next=` parameter arrives in (schemes, protocol-relative and
 /// backslash forms, control and invisible characters that browsers strip): the sign-in's
 /// `safe_next` unit test and the HTTP test through the real form both walk this list.

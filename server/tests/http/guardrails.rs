@@ -492,3 +492,55 @@ pub(crate) async fn when_the_database_does_not_answer_in_time_failure_modes_deci
     assert_eq!(db.cap_use(team_cap.id, from, to).await.unwrap().1, Nanos(200_000_000));
 }
 on_both!(when_the_database_does_not_answer_in_time_failure_modes_decide);
+
+/// A cap's thresholds warn on the call that carries it past each of them, once, in the answer,
+/// its `X-Costroom-Warnings` header and the decision log; a soft cap past its amount warns and
+/// allows.
+pub(crate) async fn a_cap_warns_once_at_each_threshold_and_a_soft_cap_never_denies(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let soft = json!({"name": "soft search", "scope": {"kind": "team", "value": "search"}, "effective_from": today,
+        "limit": {"kind": "cap", "period": "month", "amount_nanos": 350_000_000, "hard": false, "warn_at_pct": [50, 80]}});
+    let (app, token) = guard_app(&db, &[soft]).await;
+    let mut seen = vec![];
+    for _ in 0..5 {
+        let req = Request::post("/api/v1/authorize")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(ten_cent_call().to_string()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a soft cap never denies");
+        let header = res.headers().get("x-costroom-warnings").map(|v| v.to_str().unwrap().to_string());
+        let v: Value = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let codes: Vec<String> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(header.unwrap_or_default(), codes.join(","));
+        seen.push(codes);
+    }
+    // $0.10 a call against $0.35: 50% ($0.175) is passed by the 2nd, 80% ($0.28) by the 3rd,
+    // the amount by the 4th and 5th
+    let w = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        vec![
+            w(&[]),
+            w(&["budget_threshold"]),
+            w(&["budget_threshold"]),
+            w(&["budget_exhausted"]),
+            w(&["budget_exhausted"])
+        ]
+    );
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let f = app::server::db::guardrails::LogFilter { limit: 10, ..Default::default() };
+    let log = db.guardrail_decisions(org, &f).await.unwrap();
+    assert_eq!(log.len(), 4);
+    assert!(
+        log.iter().any(|l| l.message.contains("past 80%"))
+            && log.iter().any(|l| l.message.contains("past 50%"))
+    );
+}
+on_both!(a_cap_warns_once_at_each_threshold_and_a_soft_cap_never_denies);

@@ -36,6 +36,14 @@ pub async fn authorize_handler(
     if let (429 | 503, Some(secs)) = (decision.status(), decision.retry_after_secs) {
         res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
     }
+    // a gateway that reads only headers still sees the warnings (soft caps, thresholds,
+    // shadow rules): their codes, each once
+    let mut codes: Vec<&str> = decision.warnings.iter().map(|w| w.code.as_str()).collect();
+    codes.dedup();
+    if !codes.is_empty() {
+        let value = axum::http::HeaderValue::from_str(&codes.join(",")).expect("codes are ASCII");
+        res.headers_mut().insert("x-costroom-warnings", value);
+    }
     Ok(res)
 }
 

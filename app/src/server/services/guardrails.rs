@@ -350,6 +350,29 @@ async fn decide(
             );
             say(r, Code::BudgetExhausted, message, *enforce);
         }
+        // the call that carries a cap past one of its thresholds warns (once: holds are taken
+        // one at a time under the cap's lock, so two racing calls cannot both cross it)
+        if let (Limit::Cap { warn_at_pct, .. }, true) = (&r.limit, found.held) {
+            let before = i128::from(u.spent.0) + i128::from(u.reserved.0);
+            let after = before + i128::from(cost.0);
+            let amount = i128::from(u.amount.0);
+            if let Some(pct) = warn_at_pct
+                .iter()
+                .filter(|p| {
+                    before * 100 < amount * i128::from(**p) && after * 100 >= amount * i128::from(**p)
+                })
+                .max()
+            {
+                let message = format!(
+                    "rule '{}': {} of {} used {} with this call, past {pct}%",
+                    r.name,
+                    Nanos(i64::try_from(after).unwrap_or(i64::MAX)).usd(),
+                    u.amount.usd(),
+                    window_name(*p)
+                );
+                say(r, Code::BudgetThreshold, message, false);
+            }
+        }
     }
     let mut retry_after: Option<i64> = None;
     for ((_, unit, wait, enforce), (take, r)) in found.rates.iter().zip(&rates) {

@@ -96,6 +96,11 @@ enum Mode {
         #[arg(default_value_t = 20)]
         rounds: usize,
     },
+    /// The guardrails' ledger property over random sequences, on both backends.
+    Guardrails {
+        #[arg(default_value_t = 100_000)]
+        sequences: u64,
+    },
     /// Authorize latency against a no-op handler of the same server; exits non-zero when the
     /// SQLite target is missed.
     Authorize {
@@ -121,6 +126,7 @@ async fn main() {
         Some(Mode::Focus { rows }) => return focus::main(rows).await,
         Some(Mode::Pages { rounds }) => return pages::main(rounds).await,
         Some(Mode::Authorize { rate, seconds, rules }) => return authorize::main(rate, seconds, rules).await,
+        Some(Mode::Guardrails { sequences }) => return property(sequences).await,
     };
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
     println!("costroom-bench: demo seed 42, 120 days ending {end}, volume {volume}");
@@ -135,6 +141,40 @@ async fn main() {
         None => println!("postgres: skipped (set COSTROOM_TEST_PG_URL)"),
     }
     println!("peak RSS of this process: {} MiB", peak_rss_kib() / 1024);
+}
+
+/// The ledger property of the guardrails issue at full size (the DB contract test runs a few
+/// hundred sequences of the same code).
+async fn property(sequences: u64) {
+    use app::server::testing::guardrail_property::run;
+    println!("costroom-bench guardrails: {sequences} random sequences of reserve / settle / ingest / expire");
+    let mut backends = vec![("sqlite", TestDb::sqlite().await)];
+    match TestDb::postgres().await {
+        Some(pg) => backends.push(("postgres", pg)),
+        None => println!("postgres: skipped (set COSTROOM_TEST_PG_URL)"),
+    }
+    for (name, t) in backends {
+        let started = Instant::now();
+        // panics naming the sequence on any breach of the ledger
+        let r = run(&t.db, 2026, sequences, 1_000).await;
+        println!(
+            "{name}: {} sequences, {} operations in {:.1}s ({:.0} ops/s): {} held, {} refused at a cap, {} settled, \
+             {} settled by ingest, {} expired; {} ledger checks, every cap equal to its ledger to the nano, \
+             no hold past a hard cap, largest overrun of a hard cap by settlements {}",
+            r.sequences,
+            r.operations,
+            started.elapsed().as_secs_f64(),
+            r.operations as f64 / started.elapsed().as_secs_f64(),
+            r.held,
+            r.refused,
+            r.settled,
+            r.ingested,
+            r.expired,
+            r.checks,
+            app::domain::Nanos(r.largest_overrun).usd()
+        );
+        t.finish().await;
+    }
 }
 
 async fn run(backend: &str, t: &TestDb, end: NaiveDate, volume: f64) {
