@@ -986,6 +986,20 @@ pub enum Written {
     Whole(i64),
     Yes(bool),
     Day(NaiveDate),
+    Numbers(Vec<i64>),
+}
+
+impl Written {
+    /// The value as a form field holds it (what [`rule_from_input`] reads).
+    pub fn text(&self) -> String {
+        match self {
+            Written::Text(s) => s.clone(),
+            Written::Whole(n) => n.to_string(),
+            Written::Yes(b) => b.to_string(),
+            Written::Day(d) => d.to_string(),
+            Written::Numbers(v) => v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+        }
+    }
 }
 
 /// A rule's fields as written, in [`INPUT_FIELDS`] order, defaults left out: what
@@ -1026,8 +1040,7 @@ pub fn rule_to_fields(r: &Rule) -> Vec<(&'static str, Written)> {
             out.push(("amount_usd", money(*amount_nanos)));
             out.push(("hard", Yes(*hard)));
             if !warn_at_pct.is_empty() {
-                let p: Vec<String> = warn_at_pct.iter().map(u8::to_string).collect();
-                out.push(("warn_at_pct", Text(p.join(", "))));
+                out.push(("warn_at_pct", Numbers(warn_at_pct.iter().map(|p| i64::from(*p)).collect())));
             }
         }
         Limit::Models { allow, provider, models, instead } => {
@@ -1546,13 +1559,7 @@ mod tests {
             r.failure = FailureMode::FailOpen;
             let mut input = RuleInput::default();
             for (f, v) in rule_to_fields(&r) {
-                let text = match v {
-                    Written::Text(s) => s,
-                    Written::Whole(n) => n.to_string(),
-                    Written::Yes(b) => b.to_string(),
-                    Written::Day(d) => d.to_string(),
-                };
-                assert!(input.set(f, text), "{f}");
+                assert!(input.set(f, v.text()), "{f}");
             }
             assert_eq!(rule_from_input(&input), Ok(r));
         }

@@ -63,6 +63,9 @@ pub fn export(rules: &[Rule]) -> String {
                 Written::Whole(n) => n.to_string(),
                 Written::Yes(b) => b.to_string(),
                 Written::Day(d) => d.to_string(),
+                Written::Numbers(v) => {
+                    format!("[{}]", v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
+                }
             };
             out.push_str(&format!("{field} = {v}\n"));
         }
@@ -214,7 +217,7 @@ pub fn check(text: &str) -> Result<Vec<Rule>, AppError> {
 /// `- name: …` removed, `~ name: field before → after` changed. Empty: nothing changes.
 pub fn diff(current: &[Rule], new: &[Rule]) -> Vec<String> {
     let fields = |r: &Rule| -> Vec<(&'static str, String)> {
-        rule_to_fields(r).into_iter().map(|(f, v)| (f, format!("{v:?}"))).collect()
+        rule_to_fields(r).into_iter().map(|(f, v)| (f, v.text())).collect()
     };
     let mut out = vec![];
     for r in new {
@@ -223,8 +226,8 @@ pub fn diff(current: &[Rule], new: &[Rule]) -> Vec<String> {
             Some(c) => {
                 let (before, after) = (fields(c), fields(r));
                 for f in INPUT_FIELDS {
-                    let b = before.iter().find(|x| x.0 == f).map(|x| shown(&x.1));
-                    let a = after.iter().find(|x| x.0 == f).map(|x| shown(&x.1));
+                    let b = before.iter().find(|x| x.0 == f).map(|x| x.1.clone());
+                    let a = after.iter().find(|x| x.0 == f).map(|x| x.1.clone());
                     if a != b {
                         let b = b.unwrap_or_else(|| "(none)".into());
                         let a = a.unwrap_or_else(|| "(none)".into());
@@ -238,12 +241,6 @@ pub fn diff(current: &[Rule], new: &[Rule]) -> Vec<String> {
         out.push(format!("- {}: {} ({})", c.name, c.describe(), c.scope_label()));
     }
     out
-}
-
-/// A written value's debug text as a person reads it: `Text("month")` → `month`.
-fn shown(debug: &str) -> String {
-    let inner = debug.split_once('(').map(|(_, r)| r.trim_end_matches(')')).unwrap_or(debug);
-    inner.trim_matches('"').to_string()
 }
 
 /// Replaces the organisation's rules with the file's, in one transaction, audited with the
@@ -307,7 +304,7 @@ instead = "claude-haiku-4-5"
         assert_eq!(rules.len(), 2);
         let text = export(&rules);
         assert!(text.contains("amount_usd = \"500.00\"\n"), "{text}");
-        assert!(text.contains("warn_at_pct = \"50, 80\"\n"), "{text}");
+        assert!(text.contains("warn_at_pct = [50, 80]\n"), "{text}");
         let again = parse(&text).expect("its own export reads");
         let mut by_name = rules.clone();
         by_name.sort_by(|a, b| a.name.cmp(&b.name));
