@@ -256,7 +256,7 @@ pub struct ServeArgs {
     pub webhook_allow: String,
     /// Milliseconds `POST /api/v1/authorize` waits for the database before each applicable
     /// rule's failure mode answers (`fail_closed` denies with 503, `fail_open` allows).
-    #[arg(long, env = "COSTROOM_AUTHORIZE_TIMEOUT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    #[arg(long, env = "COSTROOM_AUTHORIZE_TIMEOUT_MS", default_value_t = app::server::services::guardrails::DB_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub authorize_timeout_ms: u64,
 }
 

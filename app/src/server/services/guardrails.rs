@@ -106,12 +106,6 @@ pub struct Guard {
     last: Arc<Mutex<HashMap<i64, Vec<Rule>>>>,
 }
 
-impl Default for Guard {
-    fn default() -> Self {
-        Guard::with_timeout(DB_TIMEOUT)
-    }
-}
-
 impl Guard {
     pub fn with_timeout(timeout: std::time::Duration) -> Guard {
         Guard { timeout, last: Default::default() }
