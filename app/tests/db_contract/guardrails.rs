@@ -118,6 +118,109 @@ pub(crate) async fn settling_and_expiring_close_a_reservation_once_and_free_its_
 }
 on_both!(settling_and_expiring_close_a_reservation_once_and_free_its_money);
 
+/// Group commit: a batch of calls in one transaction answers as the same calls would one
+/// transaction each, writes only what the held ones hold, and logs what each call said.
+pub(crate) async fn a_batch_answers_as_one_transaction_per_call_would(db: Db) {
+    use app::domain::guardrail::{Code, Logged};
+    use app::server::db::guardrails::{Ask, LogFilter, Trail};
+    let (org, cap) = setup(&db, 1).await;
+    let twin = cap_rule("twin", serde_json::json!({"kind": "org"}), 1);
+    let twin = CapCheck {
+        rule_id: db.put_guardrail_rule(org, &twin, at("2026-11-01T00:00:00Z")).await.unwrap(),
+        ..cap
+    };
+    let now = at("2026-11-20T12:00:00Z");
+    let cents = [30, 30, 0, 25, 20, 30, 15, 5, 1, 40];
+    let ids: Vec<String> = (0..cents.len()).map(|i| format!("batch-{i}")).collect();
+    let holds: Vec<Hold> = ids
+        .iter()
+        .zip(cents)
+        .map(|(id, c)| Hold {
+            id,
+            provider: "openai",
+            model: "gpt-4o",
+            cost: Nanos(c * 10_000_000),
+            day: d("2026-11-20"),
+        })
+        .collect();
+    let caps = [cap];
+    let checks = Checks { caps: &caps, ..Default::default() };
+    // the third call was denied by a stateless rule: it reads nothing and holds nothing
+    let asks: Vec<Ask> = holds
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Ask {
+            org,
+            now,
+            hold: (i != 2).then(|| (h.clone(), checks, now + Duration::minutes(5))),
+        })
+        .collect();
+    let mut seen = vec![];
+    let answers = db
+        .authorize_batch(&asks, |i, found| {
+            seen.push((i, found.map(|f| f.held)));
+            let rows = match found {
+                Some(f) if f.held => vec![],
+                _ => vec![Logged {
+                    id: 0,
+                    call_id: ids[i].clone(),
+                    at_ms: now.timestamp_millis(),
+                    decision: "deny".into(),
+                    rule_id: cap.rule_id,
+                    rule: "team search".into(),
+                    code: Code::BudgetExhausted,
+                    enforced: true,
+                    message: format!("call {i}"),
+                    api_key: "k".into(),
+                    team: "search".into(),
+                    feature: String::new(),
+                    provider: "openai".into(),
+                    model: "gpt-4o".into(),
+                    worst_case_nanos: Some(holds[i].cost.0),
+                }],
+            };
+            Trail { rows, notices: vec![] }
+        })
+        .await
+        .unwrap();
+    let held: Vec<Option<bool>> = answers.iter().map(|a| a.as_ref().map(|r| r.held)).collect();
+    // held $0.30, $0.60, (denied before), $0.85; $0.20 and $0.30 would pass $1; $0.15 fits exactly
+    let expected = [
+        Some(true),
+        Some(true),
+        None,
+        Some(true),
+        Some(false),
+        Some(false),
+        Some(true),
+        Some(false),
+        Some(false),
+        Some(false),
+    ];
+    assert_eq!(held, expected);
+    assert_eq!(seen.iter().map(|s| s.1).collect::<Vec<_>>(), expected, "the trail is asked in order");
+    // the same calls, one transaction each, against a twin cap
+    let twins = [twin];
+    let mut one_by_one = vec![];
+    for (i, h) in holds.iter().enumerate().filter(|(i, _)| *i != 2) {
+        let h = Hold { id: &format!("single-{i}"), ..h.clone() };
+        let r = db.reserve(org, &h, &Checks { caps: &twins, ..Default::default() }, now, now).await.unwrap();
+        one_by_one.push(r.held);
+    }
+    let batched: Vec<bool> = held.iter().flatten().copied().collect();
+    assert_eq!(batched, one_by_one);
+    assert_eq!(db.cap_use(cap.rule_id, cap.from, cap.to).await.unwrap(), (Nanos(0), Nanos(1_000_000_000)));
+    assert_eq!(db.cap_use(twin.rule_id, cap.from, cap.to).await.unwrap(), (Nanos(0), Nanos(1_000_000_000)));
+    let stored = db.reservations(org).await.unwrap();
+    let mine: Vec<&str> = stored.iter().map(|r| r.0.as_str()).filter(|id| id.starts_with("batch-")).collect();
+    assert_eq!(mine, ["batch-0", "batch-1", "batch-3", "batch-6"]);
+    let log = db.guardrail_decisions(org, &LogFilter { limit: 100, ..Default::default() }).await.unwrap();
+    let mut logged: Vec<&str> = log.iter().map(|l| l.call_id.as_str()).collect();
+    logged.sort_unstable();
+    assert_eq!(logged, ["batch-2", "batch-4", "batch-5", "batch-7", "batch-8", "batch-9"]);
+}
+on_both!(a_batch_answers_as_one_transaction_per_call_would);
+
 /// The ledger property over random authorize / settle / ingest / expire sequences (the bench
 /// runs 100,000 of them in a release build: `costroom-bench guardrails`).
 pub(crate) async fn random_sequences_keep_every_cap_equal_to_its_ledger(db: Db) {

@@ -82,6 +82,21 @@ pub(crate) async fn a_thousand_concurrent_authorizations_of_ten_cents_admit_fift
     let denied = answers.iter().find(|(s, _)| *s == StatusCode::PAYMENT_REQUIRED).unwrap();
     let message = denied.1["denied"][0]["message"].as_str().unwrap();
     assert!(message.starts_with("rule 'team search': $5.00 of $5.00 used this month ($0.00 settled, $5.00 held); this call may cost $0.10"), "{message}");
+    // calls decided together in one transaction are logged each, and stored once each
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let f = app::server::db::guardrails::LogFilter { limit: 5_000, ..Default::default() };
+    let log = db.guardrail_decisions(org, &f).await.unwrap();
+    let mut calls: Vec<&str> = log.iter().map(|l| l.call_id.as_str()).collect();
+    calls.sort_unstable();
+    calls.dedup();
+    assert_eq!((log.len(), calls.len()), (950, 950));
+    let held: Vec<String> =
+        allowed.iter().map(|v| v["reservation_id"].as_str().unwrap().to_string()).collect();
+    let mut stored: Vec<String> = db.reservations(org).await.unwrap().into_iter().map(|r| r.0).collect();
+    stored.sort();
+    let mut held_sorted = held.clone();
+    held_sorted.sort();
+    assert_eq!(stored, held_sorted, "every allowed call's reservation, and no other");
 }
 on_both!(a_thousand_concurrent_authorizations_of_ten_cents_admit_fifty_under_five_dollars);
 

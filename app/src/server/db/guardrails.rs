@@ -6,10 +6,12 @@
 //! on SQLite the transaction is `BEGIN IMMEDIATE`, one writer for the file. Nothing is read
 //! outside the transaction that decides, so parallel calls cannot both fit into the last
 //! dollar of a cap.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::insert_audit;
-use super::query::{query, query_as};
+use super::query::{query, query_as, QueryBuilder};
 use super::tx::Tx;
 use super::webhooks::enqueue_notice;
 use super::{Db, NewAudit, OrgId};
@@ -147,6 +149,280 @@ pub struct Closed {
 
 type ReservationRow = (NaiveDate, i64, String, String, Option<i64>, Option<String>, String);
 
+/// One call of an authorize batch: its organisation and, unless a stateless rule already
+/// denied it, what it would hold (hold, checks, expiry).
+#[derive(Debug, Clone)]
+pub struct Ask<'a> {
+    pub org: OrgId,
+    /// The call's time: its buckets' clock and its reservation's creation.
+    pub now: DateTime<Utc>,
+    pub hold: Option<(Hold<'a>, Checks<'a>, DateTime<Utc>)>,
+}
+
+/// What the decision log keeps of one call: its rows and the notices it queues.
+#[derive(Debug, Clone, Default)]
+pub struct Trail {
+    pub rows: Vec<Logged>,
+    pub notices: Vec<Notice>,
+}
+
+/// The state a batch of calls is decided against, read once under the batch's locks, and
+/// what the batch changes in it. Deciding is pure: the same state and calls give the same
+/// answers, whatever the database.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// (rule, day) → (settled, held)
+    days: BTreeMap<(i64, NaiveDate), (i64, i64)>,
+    /// (rule, unit) → (milli-tokens, at_ms)
+    buckets: HashMap<(i64, String), (i64, i64)>,
+    /// (rule, trace) → (settled, held, calls)
+    runs: HashMap<(i64, String), (i64, i64, i64)>,
+    held_days: BTreeMap<(i64, NaiveDate), i64>,
+    taken: BTreeSet<(i64, String)>,
+    run_holds: BTreeMap<(i64, String), (i64, i64)>,
+}
+
+impl Ledger {
+    /// A ledger over given rows (days, buckets, runs), as the database holds them.
+    pub fn with_rows(
+        days: Vec<(i64, NaiveDate, i64, i64)>,
+        buckets: Vec<(i64, String, i64, i64)>,
+        runs: Vec<(i64, String, i64, i64, i64)>,
+    ) -> Ledger {
+        Ledger {
+            days: days.into_iter().map(|(r, d, s, h)| ((r, d), (s, h))).collect(),
+            buckets: buckets.into_iter().map(|(r, u, m, a)| ((r, u), (m, a))).collect(),
+            runs: runs.into_iter().map(|(r, t, s, h, c)| ((r, t), (s, h, c))).collect(),
+            ..Ledger::default()
+        }
+    }
+
+    async fn load(&mut self, tx: &mut Tx, asks: &[Ask<'_>], rules: &[i64]) -> sqlx::Result<()> {
+        let checks: Vec<&Checks> = asks.iter().filter_map(|a| a.hold.as_ref().map(|h| &h.1)).collect();
+        let in_list = |qb: &mut QueryBuilder<'_>, ids: &[i64]| {
+            let mut list = qb.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+        };
+        let caps: Vec<&CapCheck> = checks.iter().flat_map(|c| c.caps).collect();
+        if let (Some(from), Some(to)) = (caps.iter().map(|c| c.from).min(), caps.iter().map(|c| c.to).max()) {
+            let mut qb = QueryBuilder::new(
+                "select rule_id, day, spent_nanos, reserved_nanos from guardrail_days where rule_id in (",
+            );
+            in_list(&mut qb, rules);
+            qb.push(") and day >= ").push_bind(from).push(" and day <= ").push_bind(to);
+            let rows: Vec<(i64, NaiveDate, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+            self.days.extend(rows.into_iter().map(|(r, d, s, h)| ((r, d), (s, h))));
+        }
+        if checks.iter().any(|c| !c.rates.is_empty()) {
+            let mut qb = QueryBuilder::new(
+                "select rule_id, unit, milli, at_ms from guardrail_buckets where rule_id in (",
+            );
+            in_list(&mut qb, rules);
+            qb.push(")");
+            let rows: Vec<(i64, String, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+            self.buckets.extend(rows.into_iter().map(|(r, u, m, a)| ((r, u), (m, a))));
+        }
+        let mut traces: Vec<&str> =
+            checks.iter().flat_map(|c| c.runs.iter().map(|r| r.trace_id.as_str())).collect();
+        traces.sort_unstable();
+        traces.dedup();
+        if !traces.is_empty() {
+            let mut qb = QueryBuilder::new(
+                "select rule_id, trace_id, spent_nanos, reserved_nanos, calls from guardrail_runs where rule_id in (",
+            );
+            in_list(&mut qb, rules);
+            qb.push(") and trace_id in (");
+            let mut list = qb.separated(", ");
+            for t in &traces {
+                list.push_bind(*t);
+            }
+            qb.push(")");
+            let rows: Vec<(i64, String, i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+            self.runs.extend(rows.into_iter().map(|(r, t, s, h, c)| ((r, t), (s, h, c))));
+        }
+        Ok(())
+    }
+
+    /// Decides one call against the state and, when it is held, changes the state as its
+    /// hold would: all of it or nothing.
+    pub fn reserve(&mut self, hold: &Hold<'_>, checks: &Checks<'_>, now: DateTime<Utc>) -> Reservation {
+        let cost = hold.cost;
+        let mut out = Reservation::default();
+        for c in checks.caps {
+            let (mut spent, mut reserved) = (0i128, 0i128);
+            for (_, (s, h)) in self.days.range((c.rule_id, c.from)..=(c.rule_id, c.to)) {
+                spent += i128::from(*s);
+                reserved += i128::from(*h);
+            }
+            let clamp = |v: i128| Nanos(i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX }));
+            let u = CapUse {
+                rule_id: c.rule_id,
+                spent: clamp(spent),
+                reserved: clamp(reserved),
+                amount: c.amount,
+            };
+            let over = spent + reserved + i128::from(cost.0) > i128::from(c.amount.0);
+            out.caps.push((u, over, c.enforce));
+        }
+        let now_ms = now.timestamp_millis();
+        let mut buckets = vec![];
+        for r in checks.rates {
+            let key = (r.rule_id, r.unit.to_string());
+            let mut b = match self.buckets.get(&key) {
+                Some((milli, at)) => Bucket::restore(r.per_minute, r.burst, *milli, *at),
+                None => Bucket::new(r.per_minute, r.burst, now_ms),
+            };
+            let taken = b.take(r.n, now_ms);
+            out.rates.push((r.rule_id, r.unit, taken.err(), r.enforce));
+            buckets.push((key, b));
+        }
+        for r in checks.runs {
+            let (spent, reserved, calls) =
+                self.runs.get(&(r.rule_id, r.trace_id.clone())).copied().unwrap_or((0, 0, 0));
+            let over_cost = r.max_cost.is_some_and(|m| {
+                i128::from(spent) + i128::from(reserved) + i128::from(cost.0) > i128::from(m.0)
+            });
+            let over_calls = r.max_calls.is_some_and(|m| calls + 1 > m);
+            let u = RunUse { rule_id: r.rule_id, spent: Nanos(spent), reserved: Nanos(reserved), calls };
+            out.runs.push((u, over_cost, over_calls, r.enforce));
+        }
+        out.held = !out.caps.iter().any(|(_, over, enforce)| *over && *enforce)
+            && !out.rates.iter().any(|(_, _, wait, enforce)| wait.is_some() && *enforce)
+            && !out.runs.iter().any(|(_, cost, calls, enforce)| (*cost || *calls) && *enforce);
+        if !out.held {
+            return out;
+        }
+        for c in checks.caps {
+            let day = self.days.entry((c.rule_id, hold.day)).or_default();
+            day.1 = day.1.saturating_add(cost.0);
+            *self.held_days.entry((c.rule_id, hold.day)).or_default() += cost.0;
+        }
+        for (key, b) in buckets {
+            self.buckets.insert(key.clone(), b.state());
+            self.taken.insert(key);
+        }
+        for r in checks.runs {
+            let key = (r.rule_id, r.trace_id.clone());
+            let run = self.runs.entry(key.clone()).or_default();
+            run.1 = run.1.saturating_add(cost.0);
+            run.2 += 1;
+            let d = self.run_holds.entry(key).or_default();
+            d.0 += cost.0;
+            d.1 += 1;
+        }
+        out
+    }
+
+    /// Writes what the batch changed: holds add to the days and runs (so a settlement that
+    /// committed meanwhile is kept), buckets are set to their new state.
+    async fn store(&self, tx: &mut Tx) -> sqlx::Result<()> {
+        for chunk in self.held_days.iter().collect::<Vec<_>>().chunks(CHUNK) {
+            let mut qb =
+                QueryBuilder::new("insert into guardrail_days (rule_id, day, spent_nanos, reserved_nanos) ");
+            qb.push_values(chunk, |mut b, ((rule, day), held)| {
+                b.push_bind(*rule).push_bind(*day).push_bind(0i64).push_bind(**held);
+            });
+            qb.push(
+                " on conflict (rule_id, day) do update set \
+                reserved_nanos = guardrail_days.reserved_nanos + excluded.reserved_nanos",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        let buckets: Vec<_> = self.taken.iter().filter_map(|k| Some((k, self.buckets.get(k)?))).collect();
+        for chunk in buckets.chunks(CHUNK) {
+            let mut qb = QueryBuilder::new("insert into guardrail_buckets (rule_id, unit, milli, at_ms) ");
+            qb.push_values(chunk, |mut b, ((rule, unit), (milli, at))| {
+                b.push_bind(*rule).push_bind(unit.as_str()).push_bind(*milli).push_bind(*at);
+            });
+            qb.push(
+                " on conflict (rule_id, unit) do update set milli = excluded.milli, at_ms = excluded.at_ms",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in self.run_holds.iter().collect::<Vec<_>>().chunks(CHUNK) {
+            let mut qb = QueryBuilder::new(
+                "insert into guardrail_runs (rule_id, trace_id, spent_nanos, reserved_nanos, calls) ",
+            );
+            qb.push_values(chunk, |mut b, ((rule, trace), (held, calls))| {
+                b.push_bind(*rule)
+                    .push_bind(trace.as_str())
+                    .push_bind(0i64)
+                    .push_bind(*held)
+                    .push_bind(*calls);
+            });
+            qb.push(
+                " on conflict (rule_id, trace_id) do update set \
+                reserved_nanos = guardrail_runs.reserved_nanos + excluded.reserved_nanos, \
+                calls = guardrail_runs.calls + excluded.calls",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows per multi-row statement: well under both databases' limits on bound values.
+const CHUNK: usize = 200;
+
+async fn insert_reservations(
+    tx: &mut Tx,
+    held: &[(OrgId, &Hold<'_>, &Checks<'_>, DateTime<Utc>, DateTime<Utc>)],
+) -> sqlx::Result<()> {
+    let ids = |v: Vec<i64>| serde_json::to_string(&v).expect("ids");
+    for chunk in held.chunks(CHUNK) {
+        let mut qb = QueryBuilder::new(
+            "insert into guardrail_reservations (id, org_id, provider, model, day, amount_nanos, \
+            rules, status, created_at, expires_at, trace_id, run_rules) ",
+        );
+        qb.push_values(chunk, |mut b, (org, hold, checks, now, expires)| {
+            b.push_bind(hold.id)
+                .push_bind(org.0)
+                .push_bind(hold.provider)
+                .push_bind(hold.model)
+                .push_bind(hold.day)
+                .push_bind(hold.cost.0)
+                .push_bind(ids(checks.caps.iter().map(|c| c.rule_id).collect()))
+                .push_bind("open")
+                .push_bind(*now)
+                .push_bind(*expires)
+                .push_bind(checks.runs.first().map(|r| r.trace_id.as_str()))
+                .push_bind(ids(checks.runs.iter().map(|r| r.rule_id).collect()));
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_decisions(tx: &mut Tx, rows: &[(OrgId, Logged)]) -> sqlx::Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb = QueryBuilder::new(
+            "insert into guardrail_decisions (org_id, call_id, at_ms, decision, rule_id, rule, \
+            code, enforced, message, api_key, team, feature, provider, model, worst_case_nanos) ",
+        );
+        qb.push_values(chunk, |mut b, (org, r)| {
+            b.push_bind(org.0)
+                .push_bind(r.call_id.as_str())
+                .push_bind(r.at_ms)
+                .push_bind(r.decision.as_str())
+                .push_bind(r.rule_id)
+                .push_bind(r.rule.as_str())
+                .push_bind(r.code.as_str())
+                .push_bind(r.enforced)
+                .push_bind(r.message.as_str())
+                .push_bind(r.api_key.as_str())
+                .push_bind(r.team.as_str())
+                .push_bind(r.feature.as_str())
+                .push_bind(r.provider.as_str())
+                .push_bind(r.model.as_str())
+                .push_bind(r.worst_case_nanos);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Stores a rule under its name (a rule of that name is replaced); answers its id.
     pub async fn put_guardrail_rule(&self, org: OrgId, rule: &Rule, now: DateTime<Utc>) -> sqlx::Result<i64> {
@@ -219,31 +495,9 @@ impl Db {
         rows: &[Logged],
         notices: &[Notice],
     ) -> sqlx::Result<()> {
-        const SQL: &str =
-            "insert into guardrail_decisions (org_id, call_id, at_ms, decision, rule_id, rule, \
-            code, enforced, message, api_key, team, feature, provider, model, worst_case_nanos) \
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
         let mut tx = self.begin().await?;
-        for r in rows {
-            query(SQL)
-                .bind(org.0)
-                .bind(&r.call_id)
-                .bind(r.at_ms)
-                .bind(&r.decision)
-                .bind(r.rule_id)
-                .bind(&r.rule)
-                .bind(r.code.as_str())
-                .bind(r.enforced)
-                .bind(&r.message)
-                .bind(&r.api_key)
-                .bind(&r.team)
-                .bind(&r.feature)
-                .bind(&r.provider)
-                .bind(&r.model)
-                .bind(r.worst_case_nanos)
-                .execute(&mut tx)
-                .await?;
-        }
+        let rows: Vec<(OrgId, Logged)> = rows.iter().map(|r| (org, r.clone())).collect();
+        insert_decisions(&mut tx, &rows).await?;
         for n in notices {
             enqueue_notice(&mut tx, org, n, None).await?;
         }
@@ -383,13 +637,7 @@ impl Db {
             .collect()
     }
 
-    /// Decides and holds a call in one write transaction: takes from every rate bucket, holds
-    /// the cost against every cap and every agent run, or does nothing at all when an
-    /// enforced one says no (`held: false`; the answer still reports every check). A cap holds
-    /// when settled spend + open reservations + this cost ≤ its amount; a run likewise for its
-    /// budget, and its calls + 1 ≤ its call limit; a bucket when it has the tokens. Checks that
-    /// only warn (shadow rules, soft caps) are held and taken like the others, so their
-    /// figures stay true. The reservation is open until `expires_at`.
+    /// Decides and holds one call (see [`Db::authorize_batch`]).
     pub async fn reserve(
         &self,
         org: OrgId,
@@ -398,119 +646,107 @@ impl Db {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> sqlx::Result<Reservation> {
-        let Hold { id, provider, model, cost, day } = *hold;
-        let mut caps = checks.caps.to_vec();
-        caps.sort_by_key(|c| c.rule_id);
-        caps.dedup_by_key(|c| c.rule_id);
-        let mut locked: Vec<i64> = caps
-            .iter()
-            .map(|c| c.rule_id)
-            .chain(checks.rates.iter().map(|r| r.rule_id))
-            .chain(checks.runs.iter().map(|r| r.rule_id))
+        let ask = Ask { org, now, hold: Some((hold.clone(), *checks, expires_at)) };
+        let mut out = self.authorize_batch(&[ask], |_, _| Trail::default()).await?;
+        Ok(out.pop().flatten().unwrap_or_default())
+    }
+
+    /// Decides a batch of calls in one write transaction (group commit: one lock, one read of
+    /// the state, one commit for however many calls arrived together). The calls are decided
+    /// one after another in the order given, each against the state the ones before it left,
+    /// so the answers are those of one transaction per call. Each call takes from every rate
+    /// bucket, holds its cost against every cap and agent run, or does nothing at all when an
+    /// enforced one says no (`held: false`; the answer still reports every check). A cap holds
+    /// when settled spend + open reservations + this cost ≤ its amount; a run likewise for its
+    /// budget, and its calls + 1 ≤ its call limit; a bucket when it has the tokens. Checks
+    /// that only warn (shadow rules, soft caps) are held and taken like the others, so their
+    /// figures stay true. `trail` is asked, per call in order, what the decision log keeps of
+    /// it; it is written in the same transaction. A call without a hold (`None`: denied
+    /// before any state is read) answers `None`.
+    ///
+    /// On PostgreSQL the transaction first locks the rows of every rule the batch touches
+    /// (`select … for update`, in id order, so two batches never wait on each other
+    /// crosswise), which also serialises servers sharing the database; on SQLite it is
+    /// `BEGIN IMMEDIATE`, one writer for the file. Nothing is read outside the transaction
+    /// that decides, so parallel calls cannot both fit into the last dollar of a cap.
+    pub async fn authorize_batch<F>(
+        &self,
+        asks: &[Ask<'_>],
+        mut trail: F,
+    ) -> sqlx::Result<Vec<Option<Reservation>>>
+    where
+        F: FnMut(usize, Option<&Reservation>) -> Trail,
+    {
+        let checks = || asks.iter().filter_map(|a| a.hold.as_ref().map(|h| &h.1));
+        let mut locked: Vec<i64> = checks()
+            .flat_map(|c| {
+                c.caps
+                    .iter()
+                    .map(|c| c.rule_id)
+                    .chain(c.rates.iter().map(|r| r.rule_id))
+                    .chain(c.runs.iter().map(|r| r.rule_id))
+            })
             .collect();
         locked.sort_unstable();
         locked.dedup();
         let mut tx = self.begin().await?;
-        if let Tx::Postgres(_) = tx {
-            // in id order, so two calls never wait on each other crosswise
-            for rule in &locked {
-                query("select id from guardrail_rules where id = $1 for update")
-                    .bind(rule)
-                    .execute(&mut tx)
-                    .await?;
+        let mut ledger = Ledger::default();
+        if !locked.is_empty() {
+            if let Tx::Postgres(_) = tx {
+                let mut qb = QueryBuilder::new("select id from guardrail_rules where id in (");
+                let mut ids = qb.separated(", ");
+                for id in &locked {
+                    ids.push_bind(*id);
+                }
+                qb.push(") order by id for update");
+                qb.build().execute(&mut tx).await?;
             }
+            ledger.load(&mut tx, asks, &locked).await?;
         }
-        let mut out = Reservation::default();
-        for c in &caps {
-            let (spent, reserved) = window_use(&mut tx, c.rule_id, c.from, c.to).await?;
-            let u = CapUse { rule_id: c.rule_id, spent, reserved, amount: c.amount };
-            let over =
-                i128::from(spent.0) + i128::from(reserved.0) + i128::from(cost.0) > i128::from(c.amount.0);
-            out.caps.push((u, over, c.enforce));
-        }
-        let mut buckets = vec![];
-        for r in checks.rates {
-            let sql = match tx {
-                Tx::Sqlite(..) => {
-                    "select milli, at_ms from guardrail_buckets where rule_id = $1 and unit = $2"
+        let mut out = Vec::with_capacity(asks.len());
+        let mut rows = vec![];
+        let mut notices: Vec<(OrgId, Notice)> = vec![];
+        let mut held = vec![];
+        for (i, ask) in asks.iter().enumerate() {
+            let found = ask.hold.as_ref().map(|(hold, checks, expires)| {
+                let r = ledger.reserve(hold, checks, ask.now);
+                if r.held {
+                    held.push((ask.org, hold, checks, ask.now, *expires));
                 }
-                Tx::Postgres(_) => {
-                    "select milli, at_ms from guardrail_buckets where rule_id = $1 and unit = $2 for update"
-                }
-            };
-            let row: Option<(i64, i64)> =
-                query_as(sql).bind(r.rule_id).bind(r.unit).fetch_optional(&mut tx).await?;
-            let mut b = match row {
-                Some((milli, at)) => Bucket::restore(r.per_minute, r.burst, milli, at),
-                None => Bucket::new(r.per_minute, r.burst, now.timestamp_millis()),
-            };
-            let taken = b.take(r.n, now.timestamp_millis());
-            out.rates.push((r.rule_id, r.unit, taken.err(), r.enforce));
-            buckets.push((r.rule_id, r.unit, b));
-        }
-        for r in checks.runs {
-            const SQL: &str = "select spent_nanos, reserved_nanos, calls from guardrail_runs where rule_id = $1 and trace_id = $2";
-            let (spent, reserved, calls): (i64, i64, i64) = query_as(SQL)
-                .bind(r.rule_id)
-                .bind(&r.trace_id)
-                .fetch_optional(&mut tx)
-                .await?
-                .unwrap_or((0, 0, 0));
-            let over_cost = r.max_cost.is_some_and(|m| {
-                i128::from(spent) + i128::from(reserved) + i128::from(cost.0) > i128::from(m.0)
+                r
             });
-            let over_calls = r.max_calls.is_some_and(|m| calls + 1 > m);
-            let u = RunUse { rule_id: r.rule_id, spent: Nanos(spent), reserved: Nanos(reserved), calls };
-            out.runs.push((u, over_cost, over_calls, r.enforce));
+            let t = trail(i, found.as_ref());
+            rows.extend(t.rows.into_iter().map(|r| (ask.org, r)));
+            for n in t.notices {
+                // a denial storm queues each notice once, not once per call
+                if !notices.iter().any(|(o, m)| *o == ask.org && m.key == n.key) {
+                    notices.push((ask.org, n));
+                }
+            }
+            out.push(found);
         }
-        out.held = !out.caps.iter().any(|(_, over, enforce)| *over && *enforce)
-            && !out.rates.iter().any(|(_, _, wait, enforce)| wait.is_some() && *enforce)
-            && !out.runs.iter().any(|(_, cost, calls, enforce)| (*cost || *calls) && *enforce);
-        if !out.held {
-            // dropped unfinished: rolled back, nothing taken or held
-            return Ok(out);
+        ledger.store(&mut tx).await?;
+        insert_reservations(&mut tx, &held).await?;
+        insert_decisions(&mut tx, &rows).await?;
+        for (org, n) in &notices {
+            enqueue_notice(&mut tx, *org, n, None).await?;
         }
-        const HOLD: &str = "insert into guardrail_days (rule_id, day, spent_nanos, reserved_nanos) values ($1, $2, 0, $3) \
-            on conflict (rule_id, day) do update set reserved_nanos = guardrail_days.reserved_nanos + excluded.reserved_nanos";
-        for c in &caps {
-            query(HOLD).bind(c.rule_id).bind(day).bind(cost.0).execute(&mut tx).await?;
-        }
-        const BUCKET: &str =
-            "insert into guardrail_buckets (rule_id, unit, milli, at_ms) values ($1, $2, $3, $4) \
-            on conflict (rule_id, unit) do update set milli = excluded.milli, at_ms = excluded.at_ms";
-        for (rule, unit, b) in &buckets {
-            let (milli, at) = b.state();
-            query(BUCKET).bind(rule).bind(*unit).bind(milli).bind(at).execute(&mut tx).await?;
-        }
-        const RUN: &str = "insert into guardrail_runs (rule_id, trace_id, spent_nanos, reserved_nanos, calls) \
-            values ($1, $2, 0, $3, 1) on conflict (rule_id, trace_id) do update set \
-            reserved_nanos = guardrail_runs.reserved_nanos + excluded.reserved_nanos, calls = guardrail_runs.calls + 1";
-        for r in checks.runs {
-            query(RUN).bind(r.rule_id).bind(&r.trace_id).bind(cost.0).execute(&mut tx).await?;
-        }
-        const INSERT: &str =
-            "insert into guardrail_reservations (id, org_id, provider, model, day, amount_nanos, \
-            rules, status, created_at, expires_at, trace_id, run_rules) \
-            values ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11)";
-        let rules = serde_json::to_string(&caps.iter().map(|c| c.rule_id).collect::<Vec<_>>()).expect("ids");
-        let run_rules =
-            serde_json::to_string(&checks.runs.iter().map(|r| r.rule_id).collect::<Vec<_>>()).expect("ids");
-        query(INSERT)
-            .bind(id)
-            .bind(org.0)
-            .bind(provider)
-            .bind(model)
-            .bind(day)
-            .bind(cost.0)
-            .bind(rules)
-            .bind(now)
-            .bind(expires_at)
-            .bind(checks.runs.first().map(|r| r.trace_id.as_str()))
-            .bind(run_rules)
-            .execute(&mut tx)
-            .await?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Releases open reservations at once (their caller never heard of them): the caps and
+    /// runs give back what they held, as at expiry.
+    pub async fn release_reservations(
+        &self,
+        held: &[(OrgId, String)],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        for (org, id) in held {
+            close(&mut tx, *org, id, None, now).await?;
+        }
+        tx.commit().await
     }
 
     /// Settles an open reservation with the exact cost: its caps' days stop holding the worst
@@ -681,4 +917,94 @@ async fn close(
         "update guardrail_reservations set status = $1, actual_nanos = $2, closed_at = $3 where id = $4";
     query(CLOSE).bind(status).bind(actual.map(|a| a.0)).bind(now).bind(id).execute(&mut *tx).await?;
     Ok(Some(Closed { status: status.into(), amount: Nanos(amount), actual }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn at_ms(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    fn cap(rule_id: i64, usd_cents: i64) -> CapCheck {
+        let (from, to) = (day("2026-11-01"), day("2026-11-30"));
+        CapCheck { rule_id, from, to, amount: Nanos(usd_cents * 10_000_000), enforce: true }
+    }
+
+    fn hold(cents: i64) -> Hold<'static> {
+        Hold {
+            id: "r",
+            provider: "openai",
+            model: "gpt-4o",
+            cost: Nanos(cents * 10_000_000),
+            day: day("2026-11-20"),
+        }
+    }
+
+    #[test]
+    fn calls_of_one_batch_see_the_holds_of_the_calls_before_them() {
+        // $0.30 settled earlier this month and $0.10 held from a call on another day
+        let mut l = Ledger::with_rows(
+            vec![(7, day("2026-11-02"), 30 * 10_000_000, 0), (7, day("2026-11-19"), 0, 10 * 10_000_000)],
+            vec![],
+            vec![],
+        );
+        let caps = [cap(7, 100)];
+        let checks = Checks { caps: &caps, ..Default::default() };
+        let held: Vec<bool> = (0..4).map(|_| l.reserve(&hold(25), &checks, at_ms(0)).held).collect();
+        // 0.40 + 0.25 + 0.25 = 0.90; a third would be 1.15
+        assert_eq!(held, [true, true, false, false]);
+        let last = l.reserve(&hold(10), &checks, at_ms(0));
+        assert!(last.held, "the last ten cents still fit");
+        assert_eq!(last.caps[0].0.reserved, Nanos(60 * 10_000_000), "what it saw: 0.10 + 0.25 + 0.25 held");
+        // only this batch's holds are written, on the call's day
+        assert_eq!(l.held_days.into_iter().collect::<Vec<_>>(), [((7, day("2026-11-20")), 60 * 10_000_000)]);
+    }
+
+    #[test]
+    fn a_denied_call_takes_no_tokens_and_answers_in_the_order_of_its_checks() {
+        let mut l = Ledger::default();
+        // a cap denies the second call: its request token must stay in the bucket
+        let caps = [cap(9, 15), cap(3, 1_000)];
+        let rates =
+            [RateTake { rule_id: 4, unit: "requests", per_minute: 60, burst: 2, n: 1, enforce: true }];
+        let checks = Checks { caps: &caps, rates: &rates, runs: &[] };
+        let a = l.reserve(&hold(10), &checks, at_ms(1_000));
+        assert!(a.held);
+        assert_eq!(a.caps.iter().map(|c| c.0.rule_id).collect::<Vec<_>>(), [9, 3], "as the rules were given");
+        let b = l.reserve(&hold(10), &checks, at_ms(1_000));
+        assert!(!b.held && b.caps[0].1 && !b.caps[1].1);
+        assert_eq!(b.rates[0].2, None, "the bucket had the token; the cap denied");
+        // the token b did not take is there for c (a $0.01 call)
+        let c = l.reserve(&hold(1), &checks, at_ms(1_000));
+        assert!(c.held);
+        let d = l.reserve(&hold(1), &checks, at_ms(1_000));
+        assert_eq!((d.held, d.rates[0].2), (false, Some(Some(1))), "burst of 2 spent; a token a second");
+        assert_eq!(l.buckets[&(4, "requests".to_string())], (0, 1_000));
+        assert!(l.taken.contains(&(4, "requests".to_string())));
+    }
+
+    #[test]
+    fn run_limits_count_the_calls_held_before_in_the_same_batch() {
+        let mut l = Ledger::with_rows(vec![], vec![], vec![(5, "t1".into(), 0, 0, 2)]);
+        let runs = [RunCheck {
+            rule_id: 5,
+            trace_id: "t1".into(),
+            max_cost: Some(Nanos(25 * 10_000_000)),
+            max_calls: Some(4),
+            enforce: true,
+        }];
+        let checks = Checks { runs: &runs, ..Default::default() };
+        let a = l.reserve(&hold(10), &checks, at_ms(0));
+        let b = l.reserve(&hold(10), &checks, at_ms(0));
+        let c = l.reserve(&hold(1), &checks, at_ms(0));
+        assert!(a.held && b.held);
+        assert_eq!((c.held, c.runs[0].0.calls, c.runs[0].2), (false, 4, true), "the fifth call");
+        assert_eq!(l.run_holds[&(5, "t1".to_string())], (20 * 10_000_000, 2));
+    }
 }

@@ -2,7 +2,9 @@
 //! from the price book and held against each spend cap), then settle it with its exact cost
 //! or let it expire (see `domain::guardrail` and `db::guardrails`).
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::{mpsc, oneshot};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,11 +13,14 @@ use super::prices::PriceCache;
 use crate::domain::guardrail::{
     Call, Code, Limit, Logged, Mode, Period, ReplayReport, Rule, RuleLine, Verdict,
 };
+use crate::domain::price_book::PriceBook;
 use crate::domain::pricing::{ServiceTier, Tokens};
 use crate::domain::webhook::Notice;
 use crate::domain::Nanos;
 use crate::error::AppError;
-use crate::server::db::guardrails::{CapCheck, Checks, Closed, Hold, LogFilter, RateTake, RunCheck};
+use crate::server::db::guardrails::{
+    Ask, CapCheck, Checks, Closed, Hold, LogFilter, RateTake, Reservation, RunCheck, Trail,
+};
 use crate::server::db::{Actor, NewAudit};
 use crate::server::db::{ApiKeyRow, Db, OrgId};
 
@@ -98,29 +103,56 @@ fn window_name(p: Period) -> String {
 /// default (`--authorize-timeout-ms`).
 pub const DB_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
 
-/// The authorize API's wait for the database, and the rules each organisation had when the
-/// database last answered: what the failure modes are read from when it does not.
+/// The authorize API's wait for the database, the rules each organisation had when the
+/// database last answered (what the failure modes are read from when it does not), and the
+/// lane that decides this process's calls in batches.
 #[derive(Clone)]
 pub struct Guard {
     pub timeout: std::time::Duration,
-    last: Arc<Mutex<HashMap<i64, Vec<Rule>>>>,
+    last: Known,
+    lane: Arc<OnceLock<mpsc::Sender<Job>>>,
 }
+
+type Known = Arc<Mutex<HashMap<i64, Vec<Rule>>>>;
+
+/// Calls decided in one transaction at most; a batch this size is a few milliseconds of work.
+const MAX_BATCH: usize = 256;
 
 impl Guard {
     pub fn with_timeout(timeout: std::time::Duration) -> Guard {
-        Guard { timeout, last: Default::default() }
-    }
-
-    fn remember(&self, org: OrgId, rules: &[Rule]) {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.get(&org.0).is_none_or(|r| r.as_slice() != rules) {
-            last.insert(org.0, rules.to_vec());
-        }
+        Guard { timeout, last: Default::default(), lane: Default::default() }
     }
 
     fn recall(&self, org: OrgId) -> Option<Vec<Rule>> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).get(&org.0).cloned()
     }
+
+    /// The lane's queue, its task started on first use (on the caller's runtime).
+    fn lane(&self, db: &Db, prices: &PriceCache) -> mpsc::Sender<Job> {
+        self.lane
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(run_lane(db.clone(), prices.clone(), self.last.clone(), self.timeout, rx));
+                tx
+            })
+            .clone()
+    }
+}
+
+fn remember(known: &Known, org: OrgId, rules: &[Rule]) {
+    let mut last = known.lock().unwrap_or_else(|e| e.into_inner());
+    if last.get(&org.0).is_none_or(|r| r.as_slice() != rules) {
+        last.insert(org.0, rules.to_vec());
+    }
+}
+
+/// A call waiting in the lane, with where its answer goes.
+struct Job {
+    org: OrgId,
+    call: Call,
+    ttl_secs: i64,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<Decision, AppError>>,
 }
 
 /// Decides a call: fills what the key knows (team, initiative, the key itself), prices its
@@ -128,6 +160,10 @@ impl Guard {
 /// spend cap in one atomic step. A denial names every enforced rule that denied. When the
 /// database does not answer within the guard's timeout (or fails), each applicable rule's
 /// failure mode decides, from the rules last read (`failure_mode` in the answer).
+///
+/// The call joins this process's lane: calls that arrive while a batch is in the database
+/// are decided together in the next one (group commit), each as if alone in its own
+/// transaction, in arrival order (see `Db::authorize_batch`).
 pub async fn authorize(
     db: &Db,
     prices: &PriceCache,
@@ -140,20 +176,23 @@ pub async fn authorize(
     call.team = call.team.or_else(|| Some(key.team.clone()));
     call.initiative = call.initiative.or_else(|| key.initiative.clone());
     call.api_key = Some(key.prefix.clone());
-    let why = match tokio::time::timeout(
-        guard.timeout,
-        decide(db, prices, guard, key, call.clone(), ttl_secs, now),
-    )
-    .await
-    {
+    let org = OrgId(key.org_id);
+    let lane = guard.lane(db, prices);
+    let (reply, answer) = oneshot::channel();
+    let job = Job { org, call: call.clone(), ttl_secs, now, reply };
+    let asked = async {
+        lane.send(job).await.map_err(|_| AppError::Internal)?;
+        answer.await.map_err(|_| AppError::Internal)?
+    };
+    let why = match tokio::time::timeout(guard.timeout, asked).await {
         Ok(Ok(d)) => return Ok(d),
         Ok(Err(e @ (AppError::Busy | AppError::Internal))) => e.to_string(),
         Ok(Err(e)) => return Err(e),
-        // the decision is dropped mid-way: its transaction rolls back, nothing is held
+        // the lane sees the answer is not awaited: the call is left out, or released if held
         Err(_) => format!("no answer within {} ms", guard.timeout.as_millis()),
     };
     tracing::warn!(reason = %why, "authorize: database unavailable, failure modes decide");
-    Ok(degraded(guard.recall(OrgId(key.org_id)), &call, now, &why))
+    Ok(degraded(guard.recall(org), &call, now, &why))
 }
 
 /// The answer without the database: each enforced rule that applies and fails closed denies
@@ -220,24 +259,132 @@ fn degraded(rules: Option<Vec<Rule>>, call: &Call, now: DateTime<Utc>, why: &str
     d
 }
 
-async fn decide(
+/// Takes whatever calls are waiting (up to [`MAX_BATCH`]) and decides them in one
+/// transaction, until the guard is dropped. A batch that outlasts the timeout is dropped
+/// (its transaction rolls back) and its callers, who stopped waiting, are answered by the
+/// failure modes; a call held after its caller stopped waiting is released at once.
+async fn run_lane(
+    db: Db,
+    prices: PriceCache,
+    known: Known,
+    timeout: std::time::Duration,
+    mut rx: mpsc::Receiver<Job>,
+) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        jobs.retain(|j| !j.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
+        let decided = match tokio::time::timeout(timeout, decide_batch(&db, &prices, &known, &jobs)).await {
+            Ok(d) => d,
+            Err(_) => Err(AppError::Busy),
+        };
+        let mut orphans = vec![];
+        match decided {
+            Ok(decisions) => {
+                for (job, d) in jobs.drain(..).zip(decisions) {
+                    let held = d.reservation_id.clone();
+                    if job.reply.send(Ok(d)).is_err() {
+                        orphans.extend(held.map(|id| (job.org, id)));
+                    }
+                }
+            }
+            Err(e) => {
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+        if !orphans.is_empty() {
+            if let Err(e) = db.release_reservations(&orphans, Utc::now()).await {
+                // they expire on their own at their TTL
+                tracing::warn!(error = %e, n = orphans.len(), "authorize: could not release unheard holds");
+            }
+        }
+    }
+}
+
+/// Reads each organisation's rules and price book once, plans every call, then decides and
+/// logs them all in one transaction.
+async fn decide_batch(
     db: &Db,
     prices: &PriceCache,
-    guard: &Guard,
-    key: &ApiKeyRow,
-    mut call: Call,
-    ttl_secs: i64,
-    now: DateTime<Utc>,
-) -> Result<Decision, AppError> {
-    let org = OrgId(key.org_id);
+    known: &Known,
+    jobs: &[Job],
+) -> Result<Vec<Decision>, AppError> {
+    let mut orgs: HashMap<i64, (Vec<Rule>, Arc<PriceBook>)> = HashMap::new();
+    for j in jobs {
+        if let std::collections::hash_map::Entry::Vacant(e) = orgs.entry(j.org.0) {
+            let rules = db.guardrail_rules(j.org).await?;
+            remember(known, j.org, &rules);
+            e.insert((rules, prices.book(db, j.org).await?));
+        }
+    }
+    let plans: Vec<Plan> = jobs
+        .iter()
+        .map(|j| {
+            let (rules, book) = &orgs[&j.org.0];
+            plan(j.call.clone(), rules, book, j.ttl_secs, j.now)
+        })
+        .collect();
+    let asks: Vec<Ask> =
+        plans.iter().zip(jobs).map(|(p, j)| Ask { org: j.org, now: j.now, hold: p.hold() }).collect();
+    let mut decisions = Vec::with_capacity(jobs.len());
+    db.authorize_batch(&asks, |i, found| {
+        let d = compose(&plans[i], found);
+        let t = trail(&plans[i], &d, jobs[i].now);
+        decisions.push(d);
+        t
+    })
+    .await?;
+    Ok(decisions)
+}
+
+/// A call made ready for the database: priced, its applicable rules, what the stateless
+/// rules said, and the checks it takes to the caps, buckets and runs.
+struct Plan {
+    call: Call,
+    rules: Vec<Rule>,
+    /// The answer so far: stateless denials and warnings.
+    decision: Decision,
+    /// (check, index in `rules`, period)
+    caps: Vec<(CapCheck, usize, Period)>,
+    rates: Vec<(RateTake, usize)>,
+    runs: Vec<(RunCheck, usize)>,
+    cap_checks: Vec<CapCheck>,
+    rate_takes: Vec<RateTake>,
+    run_checks: Vec<RunCheck>,
+    id: String,
+    cost: Nanos,
+    day: NaiveDate,
+    expires_at: DateTime<Utc>,
+}
+
+impl Plan {
+    /// What the call holds, unless a stateless rule denied it already.
+    fn hold(&self) -> Option<(Hold<'_>, Checks<'_>, DateTime<Utc>)> {
+        if !self.decision.denied.is_empty() {
+            return None;
+        }
+        let hold = Hold {
+            id: &self.id,
+            provider: &self.call.provider,
+            model: &self.call.model,
+            cost: self.cost,
+            day: self.day,
+        };
+        let checks = Checks { caps: &self.cap_checks, rates: &self.rate_takes, runs: &self.run_checks };
+        Some((hold, checks, self.expires_at))
+    }
+}
+
+fn plan(mut call: Call, all: &[Rule], book: &PriceBook, ttl_secs: i64, now: DateTime<Utc>) -> Plan {
     let today = now.date_naive();
-    let all = db.guardrail_rules(org).await?;
-    guard.remember(org, &all);
-    let book = prices.book(db, org).await?;
     let found = book.explain(&call.provider, &call.model, ServiceTier::Standard, today);
     let worst = Tokens { input: call.input_tokens, output: call.max_tokens, ..Default::default() };
     call.worst_case = found.and_then(|f| f.entry.price.cost(&worst, 1, ServiceTier::Standard).ok());
-    let rules: Vec<Rule> = all.into_iter().filter(|r| r.applies(&call, today)).collect();
+    let rules: Vec<Rule> = all.iter().filter(|r| r.applies(&call, today)).cloned().collect();
     let mut decision = Decision {
         decision: "deny".into(),
         reservation_id: None,
@@ -257,22 +404,16 @@ async fn decide(
             decision.denied.push(denial(v));
         }
     }
-    if !decision.denied.is_empty() {
-        log(db, org, &rules, &call, &decision, now).await?;
-        return Ok(decision);
-    }
     let enforced = |r: &Rule| r.mode == Mode::Enforce;
-    let mut caps: Vec<(CapCheck, &Rule, Period)> = vec![];
-    let mut rates: Vec<(RateTake, &Rule)> = vec![];
-    let mut runs: Vec<(RunCheck, &Rule)> = vec![];
-    for r in &rules {
+    let (mut caps, mut rates, mut runs) = (vec![], vec![], vec![]);
+    for (i, r) in rules.iter().enumerate() {
         match &r.limit {
             Limit::Cap { period, amount_nanos, hard, .. } => {
                 let (from, to) = period.window(today);
                 let enforce = *hard && enforced(r);
                 caps.push((
                     CapCheck { rule_id: r.id, from, to, amount: Nanos(*amount_nanos), enforce },
-                    r,
+                    i,
                     *period,
                 ));
             }
@@ -286,10 +427,10 @@ async fn decide(
                     enforce: enforced(r),
                 };
                 if let Some(rpm) = requests_per_minute {
-                    rates.push((take("requests", *rpm, burst.unwrap_or(*rpm), 1), r));
+                    rates.push((take("requests", *rpm, burst.unwrap_or(*rpm), 1), i));
                 }
                 if let Some(tpm) = tokens_per_minute {
-                    rates.push((take("tokens", *tpm, *tpm, call.input_tokens + call.max_tokens), r));
+                    rates.push((take("tokens", *tpm, *tpm, call.input_tokens + call.max_tokens), i));
                 }
             }
             Limit::Agent { max_run_cost_nanos, max_calls, .. } => {
@@ -304,21 +445,36 @@ async fn decide(
                         max_calls: *max_calls,
                         enforce: enforced(r),
                     };
-                    runs.push((check, r));
+                    runs.push((check, i));
                 }
             }
             _ => {}
         }
     }
-    let cost = call.worst_case.unwrap_or(Nanos::ZERO);
-    let id = format!("rsv_{}", crate::server::auth::password::random_secret(24));
-    let hold = Hold { id: &id, provider: &call.provider, model: &call.model, cost, day: today };
-    let expires_at = now + Duration::seconds(ttl_secs);
-    let cap_checks: Vec<CapCheck> = caps.iter().map(|c| c.0).collect();
-    let rate_takes: Vec<RateTake> = rates.iter().map(|r| r.0).collect();
-    let run_checks: Vec<RunCheck> = runs.iter().map(|r| r.0.clone()).collect();
-    let checks = Checks { caps: &cap_checks, rates: &rate_takes, runs: &run_checks };
-    let found = db.reserve(org, &hold, &checks, now, expires_at).await?;
+    Plan {
+        cost: call.worst_case.unwrap_or(Nanos::ZERO),
+        cap_checks: caps.iter().map(|c: &(CapCheck, usize, Period)| c.0).collect(),
+        rate_takes: rates.iter().map(|r: &(RateTake, usize)| r.0).collect(),
+        run_checks: runs.iter().map(|r: &(RunCheck, usize)| r.0.clone()).collect(),
+        call,
+        rules,
+        decision,
+        caps,
+        rates,
+        runs,
+        id: format!("rsv_{}", crate::server::auth::password::random_secret(24)),
+        day: today,
+        expires_at: now + Duration::seconds(ttl_secs),
+    }
+}
+
+/// The answer to a planned call from what the database found (`None`: a stateless rule
+/// denied it and nothing was read).
+fn compose(plan: &Plan, found: Option<&Reservation>) -> Decision {
+    let mut decision = plan.decision.clone();
+    let Some(found) = found else { return decision };
+    let cost = plan.cost;
+    let rule = |i: usize| &plan.rules[i];
     let mut say = |rule: &Rule, code: Code, message: String, enforce: bool| {
         let d = Denial { rule: rule.name.clone(), code, message };
         if enforce {
@@ -329,7 +485,8 @@ async fn decide(
     };
     let not_denied =
         |r: &Rule| if r.mode == Mode::Shadow { " (shadow: not denied)" } else { " (soft cap: not denied)" };
-    for ((u, over, enforce), (_, r, p)) in found.caps.iter().zip(&caps) {
+    for ((u, over, enforce), (_, i, p)) in found.caps.iter().zip(&plan.caps) {
+        let r = rule(*i);
         if *over {
             let message = format!(
                 "rule '{}': {} of {} used {} ({} settled, {} held); this call may cost {}{}",
@@ -344,8 +501,9 @@ async fn decide(
             );
             say(r, Code::BudgetExhausted, message, *enforce);
         }
-        // the call that carries a cap past one of its thresholds warns (once: holds are taken
-        // one at a time under the cap's lock, so two racing calls cannot both cross it)
+        // the call that carries a cap past one of its thresholds warns (once: calls are
+        // decided one at a time against the cap's state, so two racing calls cannot both
+        // cross it)
         if let (Limit::Cap { warn_at_pct, .. }, true) = (&r.limit, found.held) {
             let before = i128::from(u.spent.0) + i128::from(u.reserved.0);
             let after = before + i128::from(cost.0);
@@ -369,8 +527,9 @@ async fn decide(
         }
     }
     let mut retry_after: Option<i64> = None;
-    for ((_, unit, wait, enforce), (take, r)) in found.rates.iter().zip(&rates) {
+    for ((_, unit, wait, enforce), (take, i)) in found.rates.iter().zip(&plan.rates) {
         let Some(wait) = wait else { continue };
+        let r = rule(*i);
         let message = match wait {
             Some(secs) => {
                 if *enforce {
@@ -388,7 +547,8 @@ async fn decide(
         };
         say(r, Code::RateLimited, message, *enforce);
     }
-    for ((u, over_cost, over_calls, enforce), (check, r)) in found.runs.iter().zip(&runs) {
+    for ((u, over_cost, over_calls, enforce), (check, i)) in found.runs.iter().zip(&plan.runs) {
+        let r = rule(*i);
         if *over_cost {
             let max = check.max_cost.unwrap_or(Nanos::ZERO);
             let message = format!(
@@ -414,12 +574,12 @@ async fn decide(
     decision.retry_after_secs = retry_after;
     if found.held {
         decision.decision = "allow".into();
-        decision.reservation_id = Some(id.clone());
-        decision.expires_at = Some(expires_at);
-        for ((u, _, _), (_, r, p)) in found.caps.iter().zip(&caps) {
+        decision.reservation_id = Some(plan.id.clone());
+        decision.expires_at = Some(plan.expires_at);
+        for ((u, _, _), (_, i, p)) in found.caps.iter().zip(&plan.caps) {
             let used = u.spent.0 + u.reserved.0 + cost.0;
             decision.headroom.push(Headroom {
-                rule: r.name.clone(),
+                rule: rule(*i).name.clone(),
                 window: window_name(*p),
                 amount_nanos: u.amount.0,
                 used_nanos: used,
@@ -428,33 +588,25 @@ async fn decide(
             });
         }
     }
-    log(db, org, &rules, &call, &decision, now).await?;
-    Ok(decision)
+    decision
 }
 
-/// Writes the decision log's rows for a call some rule denied or warned on, and queues one
-/// notice per rule, day and outcome for the webhooks (the bell reads the log itself).
-async fn log(
-    db: &Db,
-    org: OrgId,
-    rules: &[Rule],
-    call: &Call,
-    d: &Decision,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+/// The decision log's rows for a call some rule denied or warned on, and one notice per
+/// rule, day and outcome for the webhooks (the bell reads the log itself).
+fn trail(plan: &Plan, d: &Decision, now: DateTime<Utc>) -> Trail {
+    let mut out = Trail::default();
     if d.denied.is_empty() && d.warnings.is_empty() {
-        return Ok(());
+        return out;
     }
+    let call = &plan.call;
     let call_id = d
         .reservation_id
         .clone()
         .unwrap_or_else(|| format!("call_{}", crate::server::auth::password::random_secret(16)));
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut rows = vec![];
-    let mut notices = vec![];
     for (x, enforced) in d.denied.iter().map(|x| (x, true)).chain(d.warnings.iter().map(|x| (x, false))) {
-        let rule_id = rules.iter().find(|r| r.name == x.rule).map(|r| r.id).unwrap_or(0);
-        rows.push(Logged {
+        let rule_id = plan.rules.iter().find(|r| r.name == x.rule).map(|r| r.id).unwrap_or(0);
+        out.rows.push(Logged {
             id: 0,
             call_id: call_id.clone(),
             at_ms: now.timestamp_millis(),
@@ -472,7 +624,7 @@ async fn log(
             worst_case_nanos: d.worst_case_nanos,
         });
         let outcome = if enforced { "denied" } else { "warned" };
-        notices.push(Notice {
+        out.notices.push(Notice {
             key: format!("guardrail:{rule_id}:{}:{outcome}", now.date_naive()),
             event: format!("guardrail.{outcome}"),
             title: format!("Guardrail '{}' {outcome} a call ({})", x.rule, x.code.as_str()),
@@ -489,8 +641,7 @@ async fn log(
             }),
         });
     }
-    db.log_guardrail_decision(org, &rows, &notices).await?;
-    Ok(())
+    out
 }
 
 /// How a call ended: its exact cost, or its usage to price with the book.
