@@ -366,30 +366,31 @@ impl Ledger {
 /// Rows per multi-row statement: well under both databases' limits on bound values.
 const CHUNK: usize = 200;
 
-async fn insert_reservations(
-    tx: &mut Tx,
-    held: &[(OrgId, &Hold<'_>, &Checks<'_>, DateTime<Utc>, DateTime<Utc>)],
-) -> sqlx::Result<()> {
+/// Stores the reservations of the held calls (`asks` whose hold was taken).
+async fn insert_reservations(tx: &mut Tx, held: &[&Ask<'_>]) -> sqlx::Result<()> {
     let ids = |v: Vec<i64>| serde_json::to_string(&v).expect("ids");
     for chunk in held.chunks(CHUNK) {
         let mut qb = QueryBuilder::new(
             "insert into guardrail_reservations (id, org_id, provider, model, day, amount_nanos, \
             rules, status, created_at, expires_at, trace_id, run_rules) ",
         );
-        qb.push_values(chunk, |mut b, (org, hold, checks, now, expires)| {
-            b.push_bind(hold.id)
-                .push_bind(org.0)
-                .push_bind(hold.provider)
-                .push_bind(hold.model)
-                .push_bind(hold.day)
-                .push_bind(hold.cost.0)
-                .push_bind(ids(checks.caps.iter().map(|c| c.rule_id).collect()))
-                .push_bind("open")
-                .push_bind(*now)
-                .push_bind(*expires)
-                .push_bind(checks.runs.first().map(|r| r.trace_id.as_str()))
-                .push_bind(ids(checks.runs.iter().map(|r| r.rule_id).collect()));
-        });
+        qb.push_values(
+            chunk.iter().filter_map(|a| Some((a, a.hold.as_ref()?))),
+            |mut b, (a, (hold, checks, expires))| {
+                b.push_bind(hold.id)
+                    .push_bind(a.org.0)
+                    .push_bind(hold.provider)
+                    .push_bind(hold.model)
+                    .push_bind(hold.day)
+                    .push_bind(hold.cost.0)
+                    .push_bind(ids(checks.caps.iter().map(|c| c.rule_id).collect()))
+                    .push_bind("open")
+                    .push_bind(a.now)
+                    .push_bind(*expires)
+                    .push_bind(checks.runs.first().map(|r| r.trace_id.as_str()))
+                    .push_bind(ids(checks.runs.iter().map(|r| r.rule_id).collect()));
+            },
+        );
         qb.build().execute(&mut *tx).await?;
     }
     Ok(())
@@ -708,10 +709,10 @@ impl Db {
         let mut notices: Vec<(OrgId, Notice)> = vec![];
         let mut held = vec![];
         for (i, ask) in asks.iter().enumerate() {
-            let found = ask.hold.as_ref().map(|(hold, checks, expires)| {
+            let found = ask.hold.as_ref().map(|(hold, checks, _)| {
                 let r = ledger.reserve(hold, checks, ask.now);
                 if r.held {
-                    held.push((ask.org, hold, checks, ask.now, *expires));
+                    held.push(ask);
                 }
                 r
             });
