@@ -743,11 +743,24 @@ impl Db {
         held: &[(OrgId, String)],
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
-        let mut tx = self.begin().await?;
-        for (org, id) in held {
-            close(&mut tx, *org, id, None, now).await?;
+        let items: Vec<_> = held.iter().map(|(org, id)| (*org, id.clone(), None)).collect();
+        self.close_reservations(&items, now).await.map(|_| ())
+    }
+
+    /// Settles (`Some(cost)`) or releases (`None`) reservations in one transaction, each
+    /// answered as [`Db::settle_reservation`] answers (`None`: unknown).
+    pub async fn close_reservations(
+        &self,
+        items: &[(OrgId, String, Option<Nanos>)],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Option<Closed>>> {
+        if items.is_empty() {
+            return Ok(vec![]);
         }
-        tx.commit().await
+        let mut tx = self.begin().await?;
+        let out = close_many(&mut tx, items, now).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Settles an open reservation with the exact cost: its caps' days stop holding the worst
@@ -772,15 +785,10 @@ impl Db {
             "select org_id, id from guardrail_reservations where status = 'open' and expires_at <= $1 \
             order by expires_at limit 500";
         let due: Vec<(i64, String)> = query_as(DUE).bind(now).fetch_all(self).await?;
-        let mut n = 0;
-        for (org, id) in &due {
-            let mut tx = self.begin().await?;
-            if close(&mut tx, OrgId(*org), id, None, now).await?.is_some_and(|c| c.status == "expired") {
-                n += 1;
-            }
-            tx.commit().await?;
-        }
-        Ok(n)
+        let items: Vec<_> = due.into_iter().map(|(org, id)| (OrgId(org), id, None)).collect();
+        // one transaction for the lot; a reservation settled meanwhile stays settled
+        let closed = self.close_reservations(&items, now).await?;
+        Ok(closed.iter().flatten().filter(|c| c.status == "expired" && c.actual.is_none()).count() as u64)
     }
 
     /// A run's settled spend, open reservations and calls under an agent rule.
@@ -884,6 +892,19 @@ async fn close(
     actual: Option<Nanos>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Closed>> {
+    Ok(close_many(tx, &[(org, id.to_string(), actual)], now).await?.pop().flatten())
+}
+
+/// Closes reservations (settled at the cost given, released with `None`) in the caller's
+/// transaction; each answer as [`Db::settle_reservation`]'s. Every row is locked in one
+/// order whatever the batch: the reservations by id, then each cap's day and each run by
+/// (rule, day or trace), their changes summed first — the order authorizing takes — so two
+/// batches on PostgreSQL never wait on each other crosswise.
+async fn close_many(
+    tx: &mut Tx,
+    items: &[(OrgId, String, Option<Nanos>)],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Option<Closed>>> {
     let sql = match tx {
         Tx::Sqlite(..) => {
             "select day, amount_nanos, rules, status, actual_nanos, trace_id, run_rules from guardrail_reservations \
@@ -894,30 +915,61 @@ async fn close(
             where id = $1 and org_id = $2 for update"
         }
     };
-    let row: Option<ReservationRow> = query_as(sql).bind(id).bind(org.0).fetch_optional(&mut *tx).await?;
-    let Some((day, amount, rules, status, was, trace_id, run_rules)) = row else { return Ok(None) };
-    if status != "open" {
-        return Ok(Some(Closed { status, amount: Nanos(amount), actual: was.map(Nanos) }));
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|a, b| items[*a].1.cmp(&items[*b].1));
+    let mut out: Vec<Option<Closed>> = vec![None; items.len()];
+    // (rule, day) → (held to give back, spent to add); (rule, trace) likewise
+    let mut days: BTreeMap<(i64, NaiveDate), (i64, i64)> = BTreeMap::new();
+    let mut runs: BTreeMap<(i64, String), (i64, i64)> = BTreeMap::new();
+    let mut closing: Vec<(&str, &'static str, Option<i64>)> = vec![];
+    let mut seen = std::collections::HashSet::new();
+    for i in order {
+        let (org, id, actual) = &items[i];
+        let row: Option<ReservationRow> = query_as(sql).bind(id).bind(org.0).fetch_optional(&mut *tx).await?;
+        let Some((day, amount, rules, status, was, trace_id, run_rules)) = row else { continue };
+        if status != "open" || !seen.insert((org.0, id.as_str())) {
+            // closed before (or earlier in this batch): answered as it closed
+            let (status, was) = match closing.iter().find(|c| c.0 == id.as_str()) {
+                Some((_, st, a)) => (st.to_string(), *a),
+                None => (status, was),
+            };
+            out[i] = Some(Closed { status, amount: Nanos(amount), actual: was.map(Nanos) });
+            continue;
+        }
+        let spent = actual.unwrap_or(Nanos::ZERO).0;
+        let rules: Vec<i64> = serde_json::from_str(&rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        for rule in rules {
+            let d = days.entry((rule, day)).or_default();
+            d.0 += amount;
+            d.1 += spent;
+        }
+        let run_rules: Vec<i64> =
+            serde_json::from_str(&run_rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        for rule in run_rules {
+            let r = runs.entry((rule, trace_id.clone().unwrap_or_default())).or_default();
+            r.0 += amount;
+            r.1 += spent;
+        }
+        let status = if actual.is_some() { "settled" } else { "expired" };
+        closing.push((id.as_str(), status, actual.map(|a| a.0)));
+        out[i] = Some(Closed { status: status.into(), amount: Nanos(amount), actual: *actual });
     }
-    let spent = actual.unwrap_or(Nanos::ZERO);
-    let rules: Vec<i64> = serde_json::from_str(&rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     const RELEASE: &str = "update guardrail_days set reserved_nanos = reserved_nanos - $1, \
         spent_nanos = spent_nanos + $2 where rule_id = $3 and day = $4";
-    for rule in rules {
-        query(RELEASE).bind(amount).bind(spent.0).bind(rule).bind(day).execute(&mut *tx).await?;
+    for ((rule, day), (held, spent)) in &days {
+        query(RELEASE).bind(held).bind(spent).bind(rule).bind(day).execute(&mut *tx).await?;
     }
-    let run_rules: Vec<i64> =
-        serde_json::from_str(&run_rules).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     const RELEASE_RUN: &str = "update guardrail_runs set reserved_nanos = reserved_nanos - $1, \
         spent_nanos = spent_nanos + $2 where rule_id = $3 and trace_id = $4";
-    for rule in run_rules {
-        query(RELEASE_RUN).bind(amount).bind(spent.0).bind(rule).bind(&trace_id).execute(&mut *tx).await?;
+    for ((rule, trace), (held, spent)) in &runs {
+        query(RELEASE_RUN).bind(held).bind(spent).bind(rule).bind(trace).execute(&mut *tx).await?;
     }
-    let status = if actual.is_some() { "settled" } else { "expired" };
     const CLOSE: &str =
         "update guardrail_reservations set status = $1, actual_nanos = $2, closed_at = $3 where id = $4";
-    query(CLOSE).bind(status).bind(actual.map(|a| a.0)).bind(now).bind(id).execute(&mut *tx).await?;
-    Ok(Some(Closed { status: status.into(), amount: Nanos(amount), actual }))
+    for (id, status, actual) in &closing {
+        query(CLOSE).bind(*status).bind(*actual).bind(now).bind(*id).execute(&mut *tx).await?;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

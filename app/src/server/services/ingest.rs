@@ -26,7 +26,7 @@ pub struct IngestReport {
 
 /// Fills what the item left out from the key that sent it: team, initiative, and the key
 /// itself (for spend per key).
-fn attribute(e: &mut UsageEvent, key: &ApiKeyRow) {
+pub(crate) fn attribute(e: &mut UsageEvent, key: &ApiKeyRow) {
     if e.team.is_none() {
         e.team = Some(key.team.clone());
     }
@@ -62,7 +62,7 @@ async fn settle_reservations<'a>(
     org: OrgId,
     stored: impl Iterator<Item = &'a UsageEvent>,
 ) -> Result<(), AppError> {
-    let now = chrono::Utc::now();
+    let mut items = vec![];
     for e in stored {
         let Some(id) = &e.reservation_id else { continue };
         let cost = if e.cost_source == crate::domain::usage::CostSource::Unpriced {
@@ -73,8 +73,10 @@ async fn settle_reservations<'a>(
         } else {
             e.cost
         };
-        db.settle_reservation(org, id, cost, now).await?;
+        items.push((org, id.clone(), Some(cost)));
     }
+    // one transaction for the batch's reservations (one commit, however many)
+    db.close_reservations(&items, chrono::Utc::now()).await?;
     Ok(())
 }
 
