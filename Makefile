@@ -170,6 +170,7 @@ bench:
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench load $(BENCH_LOAD_SECS) 200 200
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench pages 20
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench authorize 2000 10 50
+	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench gateway 1000 10 1000
 	COSTROOM_TEST_PG_URL="$(PG_URL)" $(TARGET_DIR)/server-release/costroom-bench guardrails 100000
 
 # First paint on a cold browser over loopback (release bundle and server, the demo at volume 1):

@@ -38,6 +38,8 @@ export default defineConfig({
           COSTROOM_LOG: 'warn',
           // the test's own webhook receiver listens on loopback, which is refused by default
           COSTROOM_WEBHOOK_ALLOW: '127.0.0.1',
+          // encrypts the gateway's provider keys (a test key: 32 bytes of 0x5e)
+          COSTROOM_SECRET_KEY: '5e'.repeat(32),
         },
       }
     : undefined,

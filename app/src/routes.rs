@@ -7,10 +7,10 @@ use leptos_router::{path, SsrMode, StaticSegment};
 use crate::components::{AlertsChanged, Nav};
 use crate::pages::{
     AccountPage, AlertsPage, AnomaliesListPage, AnomalyPage, ApiKeysPage, AuditLogPage, BillingImportsPage,
-    BudgetPage, BudgetsListPage, CoveragePage, ForecastAccuracyPage, GuardrailsPage, InitiativePage,
-    InitiativesListPage, KpisPage, LedgerPage, MaturityChecklistPage, NotFoundPage, OverviewPage, PeoplePage,
-    PriceBookPage, ReviewDetailPage, ReviewsListPage, ScopePage, SettingsPage, SetupPage, SignInPage,
-    SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
+    BudgetPage, BudgetsListPage, CoveragePage, ForecastAccuracyPage, GatewayPage, GuardrailsPage,
+    InitiativePage, InitiativesListPage, KpisPage, LedgerPage, MaturityChecklistPage, NotFoundPage,
+    OverviewPage, PeoplePage, PriceBookPage, ReviewDetailPage, ReviewsListPage, ScopePage, SettingsPage,
+    SetupPage, SignInPage, SpendPage, TeamsPage, TracePage, TracesListPage, WebhooksPage,
 };
 
 /// Redraws every chart at its container's new width, a tenth of a second after resizing stops.
@@ -97,6 +97,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/prices") view=PriceBookPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/imports") view=BillingImportsPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/gateway") view=GatewayPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -1,14 +1,14 @@
 //! `build_router`: machine routes, Leptos pages and server functions, static site files.
 use app::server::auth::{SESSION_COOKIE, SESSION_IDLE_HOURS};
 use app::server::db::Db;
-use app::server::http::{auth, authorize, exports, ingest, otlp, records, spend, uploads};
+use app::server::http::{auth, authorize, exports, gateway, ingest, otlp, records, spend, uploads};
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{any, get, post, MethodRouter};
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -101,6 +101,9 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/outcomes", post(records::outcomes_handler)),
         (Method::POST, "/api/v1/authorize", post(authorize::authorize_handler)),
         (Method::POST, "/api/v1/authorize/{id}/settle", post(authorize::settle_handler)),
+        // every method: the provider APIs also have GET and DELETE routes (models, batches)
+        (Method::POST, "/gateway/openai/v1/{*path}", any(gateway::openai_handler)),
+        (Method::POST, "/gateway/anthropic/v1/{*path}", any(gateway::anthropic_handler)),
         (
             Method::POST,
             "/initiatives/{id}/outcomes",
@@ -129,6 +132,17 @@ pub fn machine_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         post(|_: axum::body::Bytes| async { axum::http::StatusCode::NO_CONTENT }),
     ));
     routes
+}
+
+/// `costroom serve --gateway-only`: the gateway's routes and the health check, nothing else
+/// (no pages, sessions or other API), for a gateway tier scaled apart from the dashboards.
+pub fn build_gateway_router(state: AppState) -> Router {
+    machine_routes()
+        .into_iter()
+        .filter(|(_, path, _)| path.starts_with("/gateway/") || *path == "/healthz")
+        .fold(Router::new(), |r, (_, path, handler)| r.route(path, handler))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }
 
 fn sessions<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {

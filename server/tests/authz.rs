@@ -199,6 +199,9 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/set_guardrail_mode", "id=999&mode=shadow", ENGINEERING),
     ("POST", "/api/delete_guardrail", "id=999", ENGINEERING),
     ("POST", "/api/replay_guardrails", "", SignedIn),
+    ("POST", "/api/gateway_page", "", SignedIn),
+    ("POST", "/api/save_upstream", "provider=openai&base_url=&api_key=", ENGINEERING),
+    ("POST", "/api/delete_upstream", "provider=openai", ENGINEERING),
     (
         "POST",
         "/api/change_password",
@@ -225,6 +228,8 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("POST", "/api/v1/outcomes", "[]", ApiKey),
     ("POST", "/api/v1/authorize", "{}", ApiKey),
     ("POST", "/api/v1/authorize/{id}/settle", "{}", ApiKey),
+    ("POST", "/gateway/openai/v1/{*path}", "{}", ApiKey),
+    ("POST", "/gateway/anthropic/v1/{*path}", "{}", ApiKey),
     ("POST", "/initiatives/{id}/outcomes", "", Needs(Right::ManageInitiatives)),
     ("POST", "/ledger/report", "", Needs(Right::ImportBilling)),
     // pages
@@ -258,6 +263,7 @@ const TABLE: &[(&str, &str, &str, Access)] = &[
     ("GET", "/settings/prices", "", SignedIn),
     ("GET", "/settings/imports", "", SignedIn),
     ("GET", "/settings/webhooks", "", SignedIn),
+    ("GET", "/settings/gateway", "", SignedIn),
     ("GET", "/account", "", SignedIn),
     ("GET", "/ledger", "", SignedIn),
 ];

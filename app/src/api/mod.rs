@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod anomalies;
 pub mod auth;
 pub mod budgets;
+pub mod gateway;
 pub mod guardrails;
 pub mod initiatives;
 pub mod kpis;

@@ -267,6 +267,7 @@ pub struct ApiKeyInput {
     pub scope_authorize: Option<String>,
     pub scope_read: Option<String>,
     pub scope_outcomes: Option<String>,
+    pub scope_gateway: Option<String>,
     pub initiative: Option<String>,
     pub expires_in_days: Option<String>,
 }
@@ -284,6 +285,7 @@ pub async fn create_api_key(#[server(flatten)] input: ApiKeyInput) -> Result<New
         scope_authorize,
         scope_read,
         scope_outcomes,
+        scope_gateway,
         initiative,
         expires_in_days,
     } = input;
@@ -292,6 +294,7 @@ pub async fn create_api_key(#[server(flatten)] input: ApiKeyInput) -> Result<New
         ("authorize", scope_authorize),
         ("read", scope_read),
         ("outcomes", scope_outcomes),
+        ("gateway", scope_gateway),
     ]
     .into_iter()
     .filter(|(_, on)| on.is_some())

@@ -19,10 +19,14 @@ pub enum Scope {
     /// implied by `ingest`: value drives ROI, so it is granted explicitly, by someone who may
     /// manage that initiative.
     Outcomes,
+    /// Send model calls through the gateway (priced, attributed and governed there). Reads
+    /// nothing: a gateway key in an application cannot read spend.
+    Gateway,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Authorize, Scope::Read, Scope::Outcomes];
+    pub const ALL: [Scope; 5] =
+        [Scope::Ingest, Scope::Authorize, Scope::Read, Scope::Outcomes, Scope::Gateway];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +34,7 @@ impl Scope {
             Scope::Authorize => "authorize",
             Scope::Read => "read",
             Scope::Outcomes => "outcomes",
+            Scope::Gateway => "gateway",
         }
     }
 
@@ -39,14 +44,16 @@ impl Scope {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let scope =
                 Scope::ALL.into_iter().find(|sc| sc.as_str() == part.to_ascii_lowercase()).ok_or_else(
-                    || format!("{field}: '{part}' is not one of ingest, authorize, read, outcomes"),
+                    || format!("{field}: '{part}' is not one of ingest, authorize, read, outcomes, gateway"),
                 )?;
             out.push(scope);
         }
         out.sort();
         out.dedup();
         if out.is_empty() {
-            return Err(format!("{field}: at least one of ingest, authorize, read, outcomes is needed"));
+            return Err(format!(
+                "{field}: at least one of ingest, authorize, read, outcomes, gateway is needed"
+            ));
         }
         Ok(out)
     }
@@ -86,7 +93,7 @@ mod tests {
         assert_eq!(Scope::parse_list("scopes", "read, ingest,read"), Ok(vec![Scope::Ingest, Scope::Read]));
         assert_eq!(
             Scope::parse_list("scopes", "ingest,admin"),
-            Err("scopes: 'admin' is not one of ingest, authorize, read, outcomes".into())
+            Err("scopes: 'admin' is not one of ingest, authorize, read, outcomes, gateway".into())
         );
         assert!(Scope::parse_list("scopes", " , ").unwrap_err().contains("at least one"));
         assert_eq!(Scope::join(&[Scope::Ingest, Scope::Authorize]), "ingest,authorize");

@@ -9,6 +9,7 @@ pub mod egress;
 pub mod event_bounds;
 pub mod explore;
 pub mod forecast;
+pub mod gateway;
 pub mod guardrail;
 pub mod inbox;
 pub mod ingest;

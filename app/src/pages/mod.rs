@@ -31,8 +31,8 @@ pub use overview::OverviewPage;
 pub use reviews::{MaturityChecklistPage, ReviewDetailPage, ReviewsListPage};
 pub use scope::ScopePage;
 pub use settings::{
-    ApiKeysPage, AuditLogPage, BillingImportsPage, PeoplePage, PriceBookPage, SettingsPage, TeamsPage,
-    WebhooksPage,
+    ApiKeysPage, AuditLogPage, BillingImportsPage, GatewayPage, PeoplePage, PriceBookPage, SettingsPage,
+    TeamsPage, WebhooksPage,
 };
 pub use setup::SetupPage;
 pub use sign_in::SignInPage;

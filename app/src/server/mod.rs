@@ -7,6 +7,7 @@
 //!   protobuf, the demo generator), knowing nothing of HTTP;
 //! - `state` and `startup`: the shared state, built once for `serve`, the CLI and tests.
 pub mod auth;
+pub mod clock;
 pub mod db;
 pub mod formats;
 pub mod http;

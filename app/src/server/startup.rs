@@ -49,6 +49,9 @@ pub struct Options {
     /// How long the authorize API waits for the database before the rules' failure modes
     /// answer.
     pub authorize_timeout: std::time::Duration,
+    /// The server's secret key for provider keys (`COSTROOM_SECRET_KEY[_FILE]`); without
+    /// one, gateway upstreams cannot be stored or used.
+    pub sealer: Option<super::auth::sealer::Sealer>,
 }
 
 impl Options {
@@ -65,6 +68,7 @@ impl Options {
             // tests race a thousand calls through a debug build's single SQLite writer: only
             // the failure-mode test wants an impatient guard, and sets one
             authorize_timeout: std::time::Duration::from_secs(30),
+            sealer: Some(super::auth::sealer::Sealer::new(&"7e".repeat(32), &[]).expect("a valid test key")),
         }
     }
 }
@@ -74,6 +78,8 @@ impl Options {
 pub async fn state(db: &Db, org: OrgId, opts: Options) -> Result<AppState, StartupError> {
     let keys = services::keys::KeyHasher::load(db).await.map_err(step("API-key secret"))?;
     services::prices::ensure_public_list(db).await.map_err(step("public price list"))?;
+    let egress = services::webhooks::Egress::new(opts.webhook_allow);
+    let gateway = services::gateway::Gateway::new(&egress, opts.sealer).map_err(step("gateway client"))?;
     Ok(AppState {
         leptos_options: opts.leptos_options,
         db: db.clone(),
@@ -83,7 +89,8 @@ pub async fn state(db: &Db, org: OrgId, opts: Options) -> Result<AppState, Start
         keys,
         prices: Default::default(),
         jobs: Default::default(),
-        egress: services::webhooks::Egress::new(opts.webhook_allow),
+        egress,
         guard: services::guardrails::Guard::with_timeout(opts.authorize_timeout),
+        gateway,
     })
 }

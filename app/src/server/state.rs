@@ -1,8 +1,8 @@
 //! Shared server state, provided as context to SSR renders and server functions alike.
 use axum::extract::FromRef;
-use chrono::NaiveDate;
 use leptos::prelude::*;
 
+pub use super::clock::Clock;
 use super::db::{Db, OrgId};
 use crate::error::{internal, AppError};
 
@@ -25,37 +25,13 @@ pub struct AppState {
     pub egress: super::services::webhooks::Egress,
     /// The authorize API's wait for the database and its last-known rules (failure modes).
     pub guard: super::services::guardrails::Guard,
+    /// The gateway's client to the upstreams and the key that opens their provider keys.
+    pub gateway: super::services::gateway::Gateway,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(s: &AppState) -> Self {
         s.leptos_options.clone()
-    }
-}
-
-/// "Today" for month-to-date figures. Fixed in tests and demos so that figures are
-/// reproducible; the system clock (UTC) otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Clock {
-    System,
-    Fixed(NaiveDate),
-}
-
-impl Clock {
-    pub fn today(&self) -> NaiveDate {
-        match self {
-            Clock::System => chrono::Utc::now().date_naive(),
-            Clock::Fixed(d) => *d,
-        }
-    }
-
-    /// Unix seconds now; a fixed day's clock stands at that day's last second (its data is
-    /// all in, as in the demo and the end-to-end tests).
-    pub fn now_ts(&self) -> i64 {
-        match self {
-            Clock::System => chrono::Utc::now().timestamp(),
-            Clock::Fixed(d) => crate::domain::explore::day_seconds(*d) + 86_399,
-        }
     }
 }
 

@@ -9,6 +9,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use super::db::Db;
 
+pub mod fake_upstream;
 pub mod guardrail_property;
 
 /// Open-redirect shapes a `next=` parameter arrives in (schemes, protocol-relative and

@@ -11,7 +11,7 @@ use app::server::auth::password::random_secret;
 use app::server::services::keys::{KeyHasher, KeyRequest};
 use app::server::services::users::AddUser;
 
-use super::{KeyCommand, PricesCommand, TeamCommand, UserAddArgs};
+use super::{KeyCommand, PricesCommand, TeamCommand, UpstreamCommand, UserAddArgs};
 
 pub(super) async fn user_add(url: &str, args: UserAddArgs) -> anyhow::Result<()> {
     let (password, generated) = if args.password_stdin {
@@ -49,6 +49,83 @@ pub(super) async fn team(url: &str, cmd: TeamCommand) -> anyhow::Result<()> {
         }
     }
     db.close().await;
+    Ok(())
+}
+
+/// The server's secret key from the environment, as `costroom serve` reads it.
+fn sealer() -> anyhow::Result<Option<app::server::auth::sealer::Sealer>> {
+    app::server::auth::sealer::Sealer::from_env().map_err(|e| anyhow::anyhow!(e))
+}
+
+pub(super) async fn upstream(url: &str, cmd: UpstreamCommand) -> anyhow::Result<()> {
+    use app::server::services::gateway;
+    let (db, org) = open(url).await?;
+    // the same egress policy as the server's webhooks and gateway
+    let allow = std::env::var("COSTROOM_WEBHOOK_ALLOW").unwrap_or_default();
+    let allow = app::domain::egress::AllowList::parse(&allow)
+        .map_err(|e| anyhow::anyhow!("COSTROOM_WEBHOOK_ALLOW: {e}"))?;
+    let egress = services::webhooks::Egress::new(allow);
+    let gw = gateway::Gateway::new(&egress, sealer()?)?;
+    match cmd {
+        UpstreamCommand::Set { provider, base_url, key_file } => {
+            let key = match key_file {
+                None => None,
+                Some(path) if path.as_os_str() == "-" => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("--key-file -: reading standard input")?;
+                    Some(line.trim().to_string())
+                }
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("--key-file: cannot read {}", path.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+            };
+            let u = gateway::save_upstream(
+                &db,
+                &gw,
+                &egress,
+                org,
+                &Actor::cli(),
+                gateway::UpstreamInput { provider: &provider, base_url: &base_url, key: key.as_deref() },
+            )
+            .await?;
+            println!("{} upstream {} (key {})", u.provider, u.base_url, u.key_hint);
+        }
+        UpstreamCommand::List => {
+            for u in gateway::upstreams(&db, &gw, org).await? {
+                let state = if u.usable { "ready" } else { "key cannot be opened by this secret key" };
+                println!("{:<10} {:<40} key {}  {state}", u.provider, u.base_url, u.key_hint);
+            }
+        }
+        UpstreamCommand::Remove { provider } => {
+            gateway::delete_upstream(&db, org, &Actor::cli(), provider.trim()).await?;
+            println!("removed the {} upstream", provider.trim());
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub(super) async fn rotate_secret(url: &str) -> anyhow::Result<()> {
+    let sealer = sealer()?.context("COSTROOM_SECRET_KEY or COSTROOM_SECRET_KEY_FILE: set the new key")?;
+    let (db, _) = open(url).await?;
+    let r = services::gateway::rotate(&db, &sealer).await?;
+    println!(
+        "resealed {} provider keys under key {}; {} already were; {} could not be opened (see the log)",
+        r.resealed,
+        sealer.current_id(),
+        r.current,
+        r.unreadable
+    );
+    db.close().await;
+    if r.unreadable > 0 {
+        anyhow::bail!(
+            "{} provider keys were sealed under a key not in COSTROOM_PREVIOUS_SECRET_KEYS",
+            r.unreadable
+        );
+    }
     Ok(())
 }
 

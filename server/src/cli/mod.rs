@@ -52,6 +52,12 @@ pub enum Command {
     /// The price book: import an organisation's price list, re-price history.
     #[command(subcommand)]
     Prices(PricesCommand),
+    /// The gateway's upstreams: where calls go, with the provider key (stored encrypted).
+    #[command(subcommand)]
+    Upstream(UpstreamCommand),
+    /// The server's secret key, which encrypts provider keys at rest.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Guardrails as code: export, check, apply and replay a policy file (TOML).
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -177,6 +183,39 @@ pub enum TeamCommand {
 }
 
 #[derive(Subcommand)]
+pub enum UpstreamCommand {
+    /// Create or change the organisation's upstream for a provider. The key is read from a
+    /// file or standard input (never a flag: flags land in shell history and `ps`).
+    Set {
+        /// openai or anthropic
+        #[arg(long)]
+        provider: String,
+        /// The provider API's base URL; the provider's public API when omitted.
+        #[arg(long, default_value = "")]
+        base_url: String,
+        /// A file holding the provider key; `-` reads standard input. Omit to keep the stored key.
+        #[arg(long)]
+        key_file: Option<std::path::PathBuf>,
+    },
+    /// List upstreams (the key's last four characters, never the key).
+    List,
+    /// Remove a provider's upstream: gateway calls to it are refused until one is set again.
+    Remove {
+        #[arg(long)]
+        provider: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Print a new random secret key (64 hex characters) for COSTROOM_SECRET_KEY_FILE.
+    Generate,
+    /// Re-encrypt every stored provider key under the current secret key (run with the new key
+    /// in COSTROOM_SECRET_KEY[_FILE] and the old one in COSTROOM_PREVIOUS_SECRET_KEYS).
+    Rotate,
+}
+
+#[derive(Subcommand)]
 pub enum KeyCommand {
     /// Create a key; the secret is printed once and only its hash is stored.
     Create(KeyCreateArgs),
@@ -196,7 +235,7 @@ pub struct KeyCreateArgs {
     /// Team slug the key's usage is attributed to (must exist).
     #[arg(long)]
     pub team: String,
-    /// Comma-separated: ingest, authorize, read, outcomes (outcomes needs --initiative).
+    /// Comma-separated: ingest, authorize, read, outcomes, gateway (outcomes needs --initiative).
     #[arg(long)]
     pub scopes: String,
     #[arg(long)]
@@ -258,6 +297,9 @@ pub struct ServeArgs {
     /// rule's failure mode answers (`fail_closed` denies with 503, `fail_open` allows).
     #[arg(long, env = "COSTROOM_AUTHORIZE_TIMEOUT_MS", default_value_t = app::server::services::guardrails::DB_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub authorize_timeout_ms: u64,
+    /// Serve only the gateway (`/gateway/…`) and `/healthz`: no pages, no other API.
+    #[arg(long, env = "COSTROOM_GATEWAY_ONLY")]
+    pub gateway_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -308,6 +350,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Add(args)) => admin::user_add(&cli.database_url, args).await,
         Command::Team(cmd) => admin::team(&cli.database_url, cmd).await,
         Command::Key(cmd) => admin::key(&cli.database_url, cmd).await,
+        Command::Upstream(cmd) => admin::upstream(&cli.database_url, cmd).await,
+        Command::Secret(SecretCommand::Generate) => {
+            println!("{}", app::server::auth::sealer::Sealer::generate());
+            Ok(())
+        }
+        Command::Secret(SecretCommand::Rotate) => admin::rotate_secret(&cli.database_url).await,
         Command::Prices(cmd) => admin::prices(&cli.database_url, cmd).await,
         Command::Policy(cmd) => policy::policy(&cli.database_url, cmd).await,
         Command::Import(ImportCommand::Events { file }) => {

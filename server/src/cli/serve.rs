@@ -31,6 +31,7 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
         cookie_secure: args.cookie_secure.resolve(args.addr),
         webhook_allow,
         authorize_timeout: std::time::Duration::from_millis(args.authorize_timeout_ms),
+        sealer: app::server::auth::sealer::Sealer::from_env().map_err(|e| anyhow::anyhow!(e))?,
     };
     let state = startup::state(&db, org, opts).await?;
     let sender = services::webhooks::Sender::standard(args.public_url.clone(), state.egress.clone())?;
@@ -45,7 +46,12 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
     if db.count_users().await? == 0 {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }
-    let router = crate::build_router_with(state, crate::load::Load::from_env().map_err(anyhow::Error::msg)?);
+    let gateway = state.gateway.clone();
+    let router = if args.gateway_only {
+        crate::router::build_gateway_router(state)
+    } else {
+        crate::build_router_with(state, crate::load::Load::from_env().map_err(anyhow::Error::msg)?)
+    };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -56,6 +62,10 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
+    // calls answered just before the stop are still being recorded and settled
+    if tokio::time::timeout(std::time::Duration::from_secs(10), gateway.idle()).await.is_err() {
+        tracing::warn!("stopped before every gateway call was recorded; their reservations expire");
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

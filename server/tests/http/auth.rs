@@ -438,7 +438,7 @@ pub(crate) async fn api_keys_work_until_revoked_and_are_never_stored_in_clear(db
     assert_eq!(err.to_string(), "team: no team 'nope'");
     let err =
         create_key(&db, &hasher, org, KeyRequest { scopes: "ingest,admin".into(), ..req }).await.unwrap_err();
-    assert_eq!(err.to_string(), "scopes: 'admin' is not one of ingest, authorize, read, outcomes");
+    assert_eq!(err.to_string(), "scopes: 'admin' is not one of ingest, authorize, read, outcomes, gateway");
 }
 on_both!(api_keys_work_until_revoked_and_are_never_stored_in_clear);
 

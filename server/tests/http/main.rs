@@ -19,6 +19,7 @@ use tower::ServiceExt;
 mod assets;
 mod auth;
 mod consistency;
+mod gateway;
 mod guardrails;
 mod ingest;
 mod openapi;

@@ -218,6 +218,7 @@ fn CreateKeyForm(
                     <label class="check"><input type="checkbox" name="scope_authorize" data-testid="scope-authorize"/>" authorize (guardrail checks)"</label>
                     <label class="check"><input type="checkbox" name="scope_read" data-testid="scope-read"/>" read (figures)"</label>
                     <label class="check"><input type="checkbox" name="scope_outcomes" data-testid="scope-outcomes"/>" outcomes (one initiative's value; you must manage it)"</label>
+                    <label class="check"><input type="checkbox" name="scope_gateway" data-testid="scope-gateway"/>" gateway (model calls through Costroom's gateway)"</label>
                 </fieldset>
                 <label>"Initiative key (required for outcomes)" <input name="initiative" data-testid="key-initiative"/></label>
                 <label>"Expires in days (optional)" <input type="number" min="1" name="expires_in_days" data-testid="key-expires"/></label>

@@ -9,6 +9,7 @@ use crate::components::SignedInOnly;
 use crate::domain::{Right, Role};
 
 pub mod audit;
+pub mod gateway;
 pub mod imports;
 pub mod keys;
 pub mod people;
@@ -17,6 +18,7 @@ pub mod teams;
 pub mod webhooks;
 
 pub use audit::AuditLogPage;
+pub use gateway::GatewayPage;
 pub use imports::BillingImportsPage;
 pub use keys::ApiKeysPage;
 pub use people::PeoplePage;
@@ -25,13 +27,14 @@ pub use teams::TeamsPage;
 pub use webhooks::WebhooksPage;
 
 /// (path, label, right needed to see the tab at all)
-const TABS: [(&str, &str, Option<Right>); 8] = [
+const TABS: [(&str, &str, Option<Right>); 9] = [
     ("/settings/people", "People", None),
     ("/settings/teams", "Teams", None),
     ("/settings/keys", "API keys", None),
     ("/settings/prices", "Price book", None),
     ("/settings/imports", "Billing imports", None),
     ("/settings/webhooks", "Webhooks", None),
+    ("/settings/gateway", "Gateway", None),
     ("/settings/audit", "Audit log", Some(Right::ManagePeople)),
     ("/account", "My account", None),
 ];
@@ -68,6 +71,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <li><a href="/settings/keys">"API keys"</a>" — keys for apps, gateways and collectors; engineering and admins create and revoke them."</li>
                 <li><a href="/settings/prices">"Price book"</a>" — prices per model and their history, models without a price, the organisation's own prices."</li>
                 <li><a href="/settings/webhooks">"Webhooks"</a>" — where alerts are posted (Slack-compatible or JSON) and the log of every delivery."</li>
+                <li><a href="/settings/gateway">"Gateway"</a>" — send OpenAI and Anthropic SDK calls through Costroom: checked, priced and recorded on the way."</li>
                 <li><a href="/settings/audit">"Audit log"</a>" — every change, who made it and when (admins)."</li>
                 <li><a href="/account">"My account"</a>" — change your password."</li>
             </ul>

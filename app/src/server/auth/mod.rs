@@ -77,3 +77,4 @@ pub async fn start_session(session: &Session, user: UserId) -> Result<(), tower_
 }
 
 pub mod password;
+pub mod sealer;

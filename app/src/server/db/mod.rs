@@ -26,6 +26,7 @@ pub mod audit;
 pub mod budgets;
 mod events;
 mod export;
+pub mod gateway;
 pub mod guardrails;
 pub mod initiatives;
 pub mod jobs;

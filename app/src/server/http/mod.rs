@@ -5,6 +5,7 @@ pub mod auth;
 pub mod authorize;
 pub mod exports;
 pub mod extract;
+pub mod gateway;
 pub mod ingest;
 pub mod otlp;
 pub mod problem;

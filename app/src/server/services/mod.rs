@@ -4,6 +4,7 @@ pub mod anomalies;
 pub mod auth;
 pub mod budgets;
 pub mod demo;
+pub mod gateway;
 pub mod guardrails;
 pub mod ingest;
 pub mod initiatives;

@@ -61,6 +61,12 @@ impl Egress {
         Ok(())
     }
 
+    /// A DNS resolver for an HTTP client that may only reach what this policy allows (the
+    /// gateway's upstreams, as webhooks).
+    pub fn resolver(&self) -> Arc<Guarded> {
+        Arc::new(Guarded(self.allow.clone()))
+    }
+
     /// Whether a delivery may connect to an IP-literal address (names go through [`Guarded`]).
     fn literal_refused(&self, url: &str) -> bool {
         host_and_port(url)
@@ -73,7 +79,7 @@ impl Egress {
 
 /// The client's resolver: only allowed addresses come back, so the connection goes to an
 /// address that was checked (no window between check and connect for DNS rebinding).
-struct Guarded(Arc<AllowList>);
+pub struct Guarded(Arc<AllowList>);
 
 impl reqwest::dns::Resolve for Guarded {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {

@@ -111,6 +111,16 @@ enum Mode {
         #[arg(default_value_t = 50)]
         rules: usize,
     },
+    /// The gateway's added latency against the fake upstream called directly, and its memory
+    /// with many streams open; exits non-zero when a SQLite target is missed.
+    Gateway {
+        #[arg(default_value_t = 1_000)]
+        rate: u64,
+        #[arg(default_value_t = 10)]
+        seconds: u64,
+        #[arg(default_value_t = 1_000)]
+        streams: usize,
+    },
 }
 
 #[tokio::main]
@@ -127,6 +137,7 @@ async fn main() {
         Some(Mode::Pages { rounds }) => return pages::main(rounds).await,
         Some(Mode::Authorize { rate, seconds, rules }) => return authorize::main(rate, seconds, rules).await,
         Some(Mode::Guardrails { sequences }) => return property(sequences).await,
+        Some(Mode::Gateway { rate, seconds, streams }) => return gateway::main(rate, seconds, streams).await,
     };
     let end = NaiveDate::from_ymd_opt(2026, 11, 20).expect("valid date");
     println!("costroom-bench: demo seed 42, 120 days ending {end}, volume {volume}");
@@ -220,6 +231,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 mod authorize;
+mod gateway;
 mod ingest;
 mod load;
 mod pages;

@@ -27,8 +27,8 @@ pub use signal::{wake, Job};
 pub use tracked::{holder_id, Tracked};
 
 use crate::error::AppError;
+use crate::server::clock::Clock;
 use crate::server::db::{Db, OrgId};
-use crate::server::state::Clock;
 
 /// How often each loop runs. [`Timing::standard`] in production; tests compress time with
 /// `COSTROOM_JOB_SPEEDUP` (a divisor) so that many rounds fit in seconds.
