@@ -189,7 +189,9 @@ pub enum Limit {
         #[serde(default)]
         instead: Option<String>,
     },
-    /// Limits on one call.
+    /// Limits on one call. With `clamp`, a call asking for more than `max_tokens` is not
+    /// denied: its `max_tokens` is lowered to the limit before it is priced and held (the
+    /// gateway rewrites the request; the authorize API answers the lowered value).
     Request {
         #[serde(default)]
         max_tokens: Option<i64>,
@@ -197,6 +199,8 @@ pub enum Limit {
         max_input_tokens: Option<i64>,
         #[serde(default)]
         max_cost_nanos: Option<i64>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        clamp: bool,
     },
     /// Token buckets: `per_minute` refills, up to `burst` at once (default: a minute's worth).
     Rate {
@@ -222,6 +226,10 @@ pub enum Limit {
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What to do with a call whose model has no price (its worst case cannot be known).
@@ -273,6 +281,9 @@ pub enum Code {
     Unavailable,
     /// A warning, never a denial: this call carried a cap past one of its `warn_at_pct`.
     BudgetThreshold,
+    /// Not a denial: a clamping request rule lowered the call's `max_tokens` (or, in shadow
+    /// mode, would have).
+    MaxTokensClamped,
 }
 
 impl Code {
@@ -291,6 +302,7 @@ impl Code {
             Code::Unpriced => "unpriced_model",
             Code::Unavailable => "database_unavailable",
             Code::BudgetThreshold => "budget_threshold",
+            Code::MaxTokensClamped => "max_tokens_clamped",
         }
     }
 }
@@ -360,8 +372,9 @@ impl Rule {
                     );
                 }
             }
-            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos } => {
-                if let Some(m) = max_tokens.filter(|m| call.max_tokens > *m) {
+            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos, clamp } => {
+                // a clamping rule lowers max_tokens instead (see `clamp_to`)
+                if let Some(m) = max_tokens.filter(|m| call.max_tokens > *m && !clamp) {
                     deny(
                         Code::MaxTokensExceeded,
                         format!("max_tokens {} is above the limit of {m}", call.max_tokens),
@@ -414,6 +427,15 @@ impl Rule {
             }
         }
         out
+    }
+
+    /// The `max_tokens` a clamping request rule lowers calls to (`None`: the rule does not
+    /// clamp).
+    pub fn clamp_to(&self) -> Option<i64> {
+        match &self.limit {
+            Limit::Request { max_tokens, clamp: true, .. } => *max_tokens,
+            _ => None,
+        }
     }
 
     fn unpriced_message(&self, call: &Call) -> String {
@@ -502,7 +524,7 @@ pub struct Logged {
 }
 
 impl Code {
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::BudgetExhausted,
         Code::ModelNotAllowed,
         Code::RateLimited,
@@ -516,6 +538,7 @@ impl Code {
         Code::Unpriced,
         Code::Unavailable,
         Code::BudgetThreshold,
+        Code::MaxTokensClamped,
     ];
 
     pub fn parse(field: &str, s: &str) -> Result<Code, String> {
@@ -555,9 +578,10 @@ impl Rule {
                 let how = if *allow { "only" } else { "not" };
                 format!("models: {how} {}{on}{hint}", list.join(", "))
             }
-            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos } => {
+            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos, clamp } => {
+                let how = if *clamp { "max_tokens clamped to" } else { "max_tokens ≤" };
                 let parts: Vec<String> = [
-                    opt("max_tokens ≤", max_tokens),
+                    opt(how, max_tokens),
                     opt("input tokens ≤", max_input_tokens),
                     money("cost a call ≤", max_cost_nanos),
                 ]
@@ -708,6 +732,8 @@ pub struct RuleInput {
     pub models: String,
     pub instead: String,
     pub max_tokens: String,
+    /// true: a call above max_tokens is lowered to it instead of denied
+    pub clamp: String,
     pub max_input_tokens: String,
     pub max_cost_usd: String,
     pub requests_per_minute: String,
@@ -720,7 +746,7 @@ pub struct RuleInput {
 }
 
 /// The fields of [`RuleInput`], in the order a policy file writes them.
-pub const INPUT_FIELDS: [&str; 27] = [
+pub const INPUT_FIELDS: [&str; 28] = [
     "name",
     "scope",
     "scope_value",
@@ -739,6 +765,7 @@ pub const INPUT_FIELDS: [&str; 27] = [
     "models",
     "instead",
     "max_tokens",
+    "clamp",
     "max_input_tokens",
     "max_cost_usd",
     "requests_per_minute",
@@ -755,7 +782,7 @@ fn limit_fields(kind: &str) -> &'static [&'static str] {
     match kind {
         "cap" => &["period", "rolling_days", "amount_usd", "hard", "warn_at_pct"],
         "models" => &["list", "provider", "models", "instead"],
-        "request" => &["max_tokens", "max_input_tokens", "max_cost_usd"],
+        "request" => &["max_tokens", "clamp", "max_input_tokens", "max_cost_usd"],
         "rate" => &["requests_per_minute", "tokens_per_minute", "burst"],
         "agent" => &["max_depth", "max_retries", "max_run_cost_usd", "max_calls"],
         _ => &[],
@@ -783,6 +810,7 @@ impl RuleInput {
             "models" => &self.models,
             "instead" => &self.instead,
             "max_tokens" => &self.max_tokens,
+            "clamp" => &self.clamp,
             "max_input_tokens" => &self.max_input_tokens,
             "max_cost_usd" => &self.max_cost_usd,
             "requests_per_minute" => &self.requests_per_minute,
@@ -818,6 +846,7 @@ impl RuleInput {
             "models" => &mut self.models,
             "instead" => &mut self.instead,
             "max_tokens" => &mut self.max_tokens,
+            "clamp" => &mut self.clamp,
             "max_input_tokens" => &mut self.max_input_tokens,
             "max_cost_usd" => &mut self.max_cost_usd,
             "requests_per_minute" => &mut self.requests_per_minute,
@@ -929,6 +958,7 @@ pub fn rule_from_input(i: &RuleInput) -> Result<Rule, String> {
             max_tokens: whole("max_tokens")?,
             max_input_tokens: whole("max_input_tokens")?,
             max_cost_nanos: usd("max_cost_usd")?,
+            clamp: yes_no("clamp", false)?,
         },
         "rate" => Limit::Rate {
             requests_per_minute: whole("requests_per_minute")?,
@@ -1055,9 +1085,12 @@ pub fn rule_to_fields(r: &Rule) -> Vec<(&'static str, Written)> {
                 out.push(("instead", Text(m.clone())));
             }
         }
-        Limit::Request { max_tokens, max_input_tokens, max_cost_nanos } => {
+        Limit::Request { max_tokens, max_input_tokens, max_cost_nanos, clamp } => {
             out.push(("limit", Text("request".into())));
             opt(&mut out, "max_tokens", *max_tokens);
+            if *clamp {
+                out.push(("clamp", Yes(true)));
+            }
             opt(&mut out, "max_input_tokens", *max_input_tokens);
             if let Some(n) = max_cost_nanos {
                 out.push(("max_cost_usd", money(*n)));
@@ -1406,7 +1439,12 @@ impl Rule {
                     return Err("models: at least one non-empty model pattern".into());
                 }
             }
-            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos } => {
+            Limit::Request { max_tokens, max_input_tokens, max_cost_nanos, clamp } => {
+                if *clamp && max_tokens.is_none() {
+                    return Err(
+                        "clamp: a clamping rule needs max_tokens, the value calls are lowered to".into()
+                    );
+                }
                 if max_tokens.is_none() && max_input_tokens.is_none() && max_cost_nanos.is_none() {
                     return Err(
                         "max_tokens: a request rule needs max_tokens, max_input_tokens or max_cost_nanos"
@@ -1551,6 +1589,7 @@ mod tests {
             json!({"kind": "cap", "period": {"rolling": 30}, "amount_nanos": 1_500_000_001, "hard": false, "warn_at_pct": [50, 90]}),
             json!({"kind": "models", "allow": true, "provider": "openai", "models": ["gpt-4o*", "o3"], "instead": "gpt-4o-mini"}),
             json!({"kind": "request", "max_tokens": 4096, "max_cost_nanos": 250_000_000}),
+            json!({"kind": "request", "max_tokens": 1024, "clamp": true}),
             json!({"kind": "rate", "requests_per_minute": 600, "tokens_per_minute": 100000, "burst": 20}),
             json!({"kind": "agent", "max_depth": 5, "max_retries": 3, "max_run_cost_nanos": 2_000_000_000, "max_calls": 40}),
         ] {
@@ -1588,6 +1627,29 @@ mod tests {
         assert!(with("warn_at_pct", "150").starts_with("warn_at_pct: "));
         assert!(with("mode", "loud").starts_with("mode: 'loud' is not one of enforce, shadow"));
         assert!(with("period", "rolling").starts_with("rolling_days: required"));
+        let request = RuleInput { limit: "request".into(), period: "".into(), amount_usd: "".into(), ..base };
+        let with = |f: &str, v: &str| {
+            let mut i = request.clone();
+            i.set(f, v.into());
+            rule_from_input(&i).unwrap_err()
+        };
+        assert!(with("clamp", "true").starts_with("clamp: a clamping rule needs max_tokens"));
+        assert!(with("clamp", "sometimes").starts_with("clamp: 'sometimes' is not true or false"));
+    }
+
+    #[test]
+    fn a_clamping_rule_never_denies_for_size_and_says_what_it_lowers_to() {
+        let r = rule(json!({"kind": "request", "max_tokens": 400, "clamp": true}));
+        assert_eq!(r.clamp_to(), Some(400));
+        assert_eq!(r.check(&call()), vec![], "over the limit, yet not denied: it is clamped");
+        assert_eq!(r.describe(), "per call: max_tokens clamped to 400");
+        let deny = rule(json!({"kind": "request", "max_tokens": 400}));
+        assert_eq!(deny.clamp_to(), None);
+        assert_eq!(deny.check(&call())[0].code, Code::MaxTokensExceeded);
+        // a stored rule from before clamps existed reads as one that denies
+        let old: Rule = serde_json::from_value(serde_json::to_value(&deny).unwrap()).unwrap();
+        assert_eq!(old, deny);
+        assert!(!serde_json::to_string(&deny).unwrap().contains("clamp"));
     }
 
     #[test]

@@ -397,6 +397,14 @@ fn CreateRuleForm(create: ServerAction<CreateGuardrail>, today: String) -> impl 
                 <fieldset disabled=off("request") hidden=off("request")>
                     <legend>"Per call"</legend>
                     <label>"Max max_tokens" <input type="number" name="max_tokens" min="1"/> <FieldError error=err field="max_tokens"/></label>
+                    <label>
+                        "A call asking for more"
+                        <select name="clamp" data-testid="rule-clamp">
+                            <option value="false">"is denied"</option>
+                            <option value="true">"is lowered to this max_tokens (clamp)"</option>
+                        </select>
+                        <FieldError error=err field="clamp"/>
+                    </label>
                     <label>"Max estimated input tokens" <input type="number" name="max_input_tokens" min="1"/></label>
                     <label>"Max cost of one call (USD)" <input name="max_cost_usd" inputmode="decimal"/> <FieldError error=err field="max_cost_usd"/></label>
                 </fieldset>

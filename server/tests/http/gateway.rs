@@ -252,6 +252,103 @@ pub(crate) async fn every_usage_shape_is_priced_as_the_price_book_says(db: Db) {
 }
 on_both!(every_usage_shape_is_priced_as_the_price_book_says);
 
+/// The usage of real reports and spans, answered by the upstream one call at a time: the
+/// gateway stores the same token classes the report importer (or the span's attributes) gives
+/// and the price book's exact cost of them.
+pub(crate) async fn the_shared_usage_reports_and_otel_spans_price_exactly_through_the_gateway(db: Db) {
+    use app::domain::pricing::{ServiceTier, Tokens};
+    use app::server::formats::provider_reports::{anthropic_messages_usage, openai_completions_usage};
+    let g = gw_app(&db, &[]).await;
+    let book = g.state.prices.book(&db, g.org).await.unwrap();
+    // (provider, request body, the usage the upstream reports, the tokens it must be stored as)
+    let mut cases: Vec<(&str, Value, Value, Tokens)> = vec![];
+    let report =
+        include_str!("../../../app/tests/fixtures/provider-reports/example_usage_report_messages.json");
+    for line in anthropic_messages_usage(report).unwrap().lines {
+        let t = line.tokens.unwrap();
+        let usage = json!({"input_tokens": t.input - t.cache_read - t.cache_write_5m - t.cache_write_1h,
+            "cache_read_input_tokens": t.cache_read,
+            "cache_creation_input_tokens": t.cache_write_5m + t.cache_write_1h,
+            "cache_creation": {"ephemeral_5m_input_tokens": t.cache_write_5m, "ephemeral_1h_input_tokens": t.cache_write_1h},
+            "output_tokens": t.output, "server_tool_use": {"web_search_requests": t.web_search_calls}});
+        let body = json!({"model": line.model.unwrap(), "max_tokens": 1_000, "messages": [{"role": "user", "content": "hi"}]});
+        cases.push(("anthropic", body, usage, t));
+    }
+    let report =
+        include_str!("../../../app/tests/fixtures/provider-reports/example_response_usage_completions.json");
+    for line in openai_completions_usage(report).unwrap().lines {
+        // a call's own usage has no cache-write, cached-audio or image counts (the report's
+        // daily totals do): those classes are left out of the comparison
+        let t = Tokens {
+            cache_write_5m: 0,
+            cache_read_audio: 0,
+            input_image: 0,
+            output_image: 0,
+            ..line.tokens.unwrap()
+        };
+        let usage = json!({"prompt_tokens": t.input, "completion_tokens": t.output, "total_tokens": t.input + t.output,
+            "prompt_tokens_details": {"cached_tokens": t.cache_read, "audio_tokens": t.input_audio},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": t.output_audio}});
+        let body = json!({"model": line.model.unwrap_or("gpt-4o".into()), "messages": [{"role": "user", "content": "hi"}]});
+        cases.push(("openai", body, usage, t));
+    }
+    let spans: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/otel_genai_example_spans.json")).unwrap();
+    for a in spans.iter().map(|s| &s["attributes"]).filter(|a| a["gen_ai.usage.input_tokens"].is_i64()) {
+        let (input, output) = (
+            a["gen_ai.usage.input_tokens"].as_i64().unwrap(),
+            a["gen_ai.usage.output_tokens"].as_i64().unwrap(),
+        );
+        let usage =
+            json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output});
+        let body =
+            json!({"model": a["gen_ai.request.model"], "messages": [{"role": "user", "content": "hi"}]});
+        cases.push(("openai", body, usage, Tokens { input, output, ..Default::default() }));
+    }
+    assert!(cases.len() >= 14, "every usage line and span: {}", cases.len());
+    for (provider, body, usage, _) in &cases {
+        let mut req = if *provider == "anthropic" {
+            anthropic_req(&g.token, body)
+        } else {
+            openai_req(&g.token, "chat/completions", body)
+        };
+        req.headers_mut().insert("x-fake-usage", usage.to_string().parse().unwrap());
+        let (status, _, bytes) = raw(&g.app, req).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+        let answered: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(&answered["usage"], usage, "the answer is the upstream's");
+    }
+    const SQL: &str = "select model, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
+        output_tokens, input_audio_tokens, output_audio_tokens, web_search_calls, cost_nanos from usage_events \
+        where org_id = $1 and tags like '%gateway%' order by id";
+    g.state.gateway.idle().await;
+    type Stored = (String, i64, i64, i64, i64, i64, i64, i64, i64, Option<i64>);
+    let rows: Vec<Stored> = query_as(SQL).bind(g.org.0).fetch_all(&g.state.db).await.unwrap();
+    assert_eq!(rows.len(), cases.len());
+    for (r, (provider, body, _, t)) in rows.iter().zip(&cases) {
+        // stored as the model that answered (the fake adds a date to the model asked for)
+        assert!(r.0.starts_with(body["model"].as_str().unwrap()), "{r:?}");
+        assert_eq!(
+            (r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8),
+            (
+                t.input,
+                t.cache_read,
+                t.cache_write_5m,
+                t.cache_write_1h,
+                t.output,
+                t.input_audio,
+                t.output_audio,
+                t.web_search_calls
+            ),
+            "{body}"
+        );
+        let entry = book.find(provider, &r.0, d(TODAY)).unwrap_or_else(|| panic!("{} has a price", r.0));
+        let want = entry.price.cost(t, 1, ServiceTier::Standard).unwrap();
+        assert_eq!(r.9, Some(want.0), "{body}: {t:?}");
+    }
+}
+on_both!(the_shared_usage_reports_and_otel_spans_price_exactly_through_the_gateway);
+
 pub(crate) async fn upstream_errors_pass_through_and_release_the_hold(db: Db) {
     let g = gw_app(&db, &[]).await;
     for code in [400, 429, 500] {
@@ -298,6 +395,39 @@ pub(crate) async fn a_denied_call_never_reaches_the_upstream(db: Db) {
 }
 on_both!(a_denied_call_never_reaches_the_upstream);
 
+pub(crate) async fn a_clamping_rule_lowers_max_tokens_before_the_upstream(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let clamp = json!({"name": "short answers", "scope": {"kind": "team", "value": "search"},
+        "effective_from": today, "limit": {"kind": "request", "max_tokens": 100, "clamp": true}});
+    let g = gw_app(&db, &[clamp]).await;
+    // the field the caller used is the one lowered; the rest of the body is untouched
+    let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 9_000,
+        "temperature": 0.5});
+    let (status, headers, _) = raw(&g.app, openai_req(&g.token, "chat/completions", &chat)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-costroom-max-tokens"], "100");
+    assert_eq!(headers["x-costroom-warnings"], "max_tokens_clamped");
+    let seen = g.log.all();
+    let mut want = chat.clone();
+    want["max_completion_tokens"] = json!(100);
+    assert_eq!(seen[0].body, want);
+    // no max_tokens at all asks for the gateway's default (4,096): that is clamped too
+    let bare = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    raw(&g.app, openai_req(&g.token, "chat/completions", &bare)).await;
+    assert_eq!(g.log.all()[1].body["max_completion_tokens"], 100);
+    let msg = json!({"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, headers, _) = raw(&g.app, anthropic_req(&g.token, &msg)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("x-costroom-max-tokens").is_none(), "within the clamp: unchanged");
+    assert_eq!(g.log.all()[2].body, msg);
+    let big = json!({"model": "claude-sonnet-4-5", "max_tokens": 64_000, "messages": [{"role": "user", "content": "hi"}],
+        "stream": true});
+    let (status, _, _) = raw(&g.app, anthropic_req(&g.token, &big)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(g.log.all()[3].body["max_tokens"], 100);
+}
+on_both!(a_clamping_rule_lowers_max_tokens_before_the_upstream);
+
 pub(crate) async fn a_cap_denies_in_the_providers_shape_with_its_status(db: Db) {
     let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
     // gpt-4o at 20,000 in and 5,000 out at most is $0.10; a $0.15 cap holds one such call
@@ -306,7 +436,12 @@ pub(crate) async fn a_cap_denies_in_the_providers_shape_with_its_status(db: Db) 
     let g = gw_app(&db, &[cap]).await;
     let big = "x".repeat(80_000);
     let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 5_000, "messages": [{"role": "user", "content": big}]});
-    let (first, _, _) = raw(&g.app, anthropic_req(&g.token, &body)).await;
+    // the first call uses all it held: the cap is as used whether the recorder has settled it
+    // yet (spent) or not (held) when the second call is decided
+    let mut first = anthropic_req(&g.token, &body);
+    let all = json!({"input_tokens": 20_000, "output_tokens": 5_000}).to_string();
+    first.headers_mut().insert("x-fake-usage", all.parse().unwrap());
+    let (first, _, _) = raw(&g.app, first).await;
     assert_eq!(first, StatusCode::OK);
     let (second, _, bytes) = raw(&g.app, anthropic_req(&g.token, &body)).await;
     let v: Value = serde_json::from_slice(&bytes).unwrap();

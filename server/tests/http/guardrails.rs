@@ -1,6 +1,6 @@
 //! Guardrails over HTTP: `POST /api/v1/authorize` and `/settle` against the real router.
 use super::*;
-use app::domain::guardrail::parse_rule;
+use app::domain::guardrail::{parse_rule, Code};
 use serde_json::{json, Value};
 
 /// A router with the public prices, a `search` team and an `authorize` key (team search).
@@ -152,6 +152,59 @@ pub(crate) async fn a_denial_names_every_rule_and_shadow_rules_only_warn(db: Db)
     assert_eq!((status, v["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("prompt")), "{v}");
 }
 on_both!(a_denial_names_every_rule_and_shadow_rules_only_warn);
+
+pub(crate) async fn a_clamping_rule_lowers_max_tokens_and_holds_only_the_lowered_worst_case(db: Db) {
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let rules = [
+        month_cap(5),
+        json!({"name": "clamp 1000", "scope": {"kind": "org"}, "effective_from": today,
+            "limit": {"kind": "request", "max_tokens": 1_000, "clamp": true}}),
+        // clamps come first: a call of 5,000 lowered to 1,000 is within this denying limit
+        json!({"name": "at most 2000", "scope": {"kind": "org"}, "effective_from": today,
+            "limit": {"kind": "request", "max_tokens": 2_000}}),
+        json!({"name": "shadow clamp 500", "scope": {"kind": "org"}, "mode": "shadow", "effective_from": today,
+            "limit": {"kind": "request", "max_tokens": 500, "clamp": true}}),
+    ];
+    let (app, token) = guard_app(&db, &rules).await;
+    let (status, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!((status, v["decision"].as_str()), (StatusCode::OK, Some("allow")), "{v}");
+    assert_eq!(v["max_tokens"], 1_000, "{v}");
+    // gpt-4o: 20,000 in at $2.50/M + 1,000 out at $10/M = $0.06, not the $0.10 of 5,000 out
+    assert_eq!(v["worst_case_nanos"], 60_000_000);
+    assert_eq!(v["headroom"][0]["used_nanos"], 60_000_000);
+    let said: Vec<(&str, &str)> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["code"].as_str().unwrap(), w["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        said,
+        vec![
+            ("max_tokens_clamped", "rule 'clamp 1000': max_tokens 5000 lowered to 1000"),
+            (
+                "max_tokens_clamped",
+                "rule 'shadow clamp 500': max_tokens 5000 would be lowered to 500 (shadow: not clamped)"
+            ),
+        ]
+    );
+    // a call within the clamp is not changed and says nothing of it
+    let small = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 20_000, "max_tokens": 400});
+    let (_, v) = post(&app, &token, "/api/v1/authorize", small).await;
+    assert!(v.get("max_tokens").is_none(), "{v}");
+    assert_eq!(
+        (v["worst_case_nanos"].as_i64(), v["warnings"].as_array().map(Vec::len)),
+        (Some(54_000_000), Some(0))
+    );
+    // the clamp is logged like a warning, with the worst case that was held
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let f = app::server::db::guardrails::LogFilter { limit: 100, ..Default::default() };
+    let log = db.guardrail_decisions(org, &f).await.unwrap();
+    let clamped: Vec<_> = log.iter().filter(|l| l.code == Code::MaxTokensClamped).collect();
+    assert_eq!(clamped.len(), 2, "{log:?}");
+    assert!(clamped.iter().all(|l| l.decision == "allow" && l.worst_case_nanos == Some(60_000_000)));
+}
+on_both!(a_clamping_rule_lowers_max_tokens_and_holds_only_the_lowered_worst_case);
 
 pub(crate) async fn settling_counts_the_exact_cost_once_and_frees_the_rest(db: Db) {
     let (app, token) = guard_app(&db, &[month_cap(1)]).await;

@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::domain::api_key::Scope;
 use crate::domain::gateway::{
-    ask_for_stream_usage, read_ask, read_attribution, read_response, Api, Ask, Attribution, Pass, Provider,
-    SseSplitter, StreamUsage, UpstreamView, Usage, HEADER_PREFIX,
+    ask_for_stream_usage, clamp_max_tokens, read_ask, read_attribution, read_response, Api, Ask, Attribution,
+    Pass, Provider, SseSplitter, StreamUsage, UpstreamView, Usage, HEADER_PREFIX,
 };
 use crate::domain::guardrail::Call;
 use crate::domain::pricing::ServiceTier;
@@ -523,14 +523,21 @@ async fn forward_inner(
         }
         decision = Some(d);
     }
-    // the usage chunk of an OpenAI chat stream is asked for when the caller did not
+    // the body changes only where Costroom must: a clamped max_tokens, and the usage chunk of
+    // an OpenAI chat stream asked for when the caller did not
     let mut drop_usage_chunk = false;
+    let mut rewrite = false;
     if let (Some(v), Some(ask)) = (&mut json, &ask) {
+        if let Some(to) = decision.as_ref().and_then(|d| d.max_tokens) {
+            clamp_max_tokens(provider, api, v, to);
+            rewrite = true;
+        }
         if provider == Provider::OpenAi && api == Api::ChatCompletions && ask.stream {
             drop_usage_chunk = ask_for_stream_usage(v);
+            rewrite |= drop_usage_chunk;
         }
     }
-    let body = match (&json, drop_usage_chunk) {
+    let body = match (&json, rewrite) {
         (Some(v), true) => serde_json::to_vec(v).map_err(internal)?,
         _ => body,
     };
@@ -697,6 +704,9 @@ fn denied(p: Provider, d: &Decision) -> Response {
 fn add_decision_headers(h: &mut HeaderMap, d: &Decision) {
     if let Some(id) = d.reservation_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
         h.insert(HeaderName::from_static("x-costroom-reservation-id"), id);
+    }
+    if let Some(n) = d.max_tokens {
+        h.insert(HeaderName::from_static("x-costroom-max-tokens"), HeaderValue::from(n));
     }
     let mut codes: Vec<&str> = d.warnings.iter().map(|w| w.code.as_str()).collect();
     codes.dedup();

@@ -54,6 +54,10 @@ pub struct Decision {
     /// The call's cost if it uses all of `max_tokens`, from the price book (`None`: no price).
     pub worst_case_nanos: Option<i64>,
     pub priced_from: Option<String>,
+    /// Set when a clamping rule lowered the call's `max_tokens`: the value the call must be
+    /// made with (what was priced and held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
     pub headroom: Vec<Headroom>,
     pub denied: Vec<Denial>,
     /// What shadow rules would have denied and soft caps the call passes: logged, never denied.
@@ -87,6 +91,25 @@ impl Decision {
 
 fn denial(v: Verdict) -> Denial {
     Denial { rule: v.rule, code: v.code, message: v.message }
+}
+
+/// Lowers the call's `max_tokens` to the smallest limit of the enforced clamping rules among
+/// `rules` (those that apply to it): the new value (`None`: unchanged), and one warning per
+/// clamping rule the call asked past, shadow rules saying what they would have done.
+fn clamp<'a>(call: &mut Call, rules: impl Iterator<Item = &'a Rule>) -> (Option<i64>, Vec<Denial>) {
+    let asked = call.max_tokens;
+    let mut said = vec![];
+    for r in rules {
+        let Some(to) = r.clamp_to().filter(|to| asked > *to) else { continue };
+        let message = if r.mode == Mode::Enforce {
+            call.max_tokens = call.max_tokens.min(to);
+            format!("rule '{}': max_tokens {asked} lowered to {to}", r.name)
+        } else {
+            format!("rule '{}': max_tokens {asked} would be lowered to {to} (shadow: not clamped)", r.name)
+        };
+        said.push(Denial { rule: r.name.clone(), code: Code::MaxTokensClamped, message });
+    }
+    ((call.max_tokens < asked).then_some(call.max_tokens), said)
 }
 
 fn window_name(p: Period) -> String {
@@ -207,6 +230,7 @@ fn degraded(rules: Option<Vec<Rule>>, call: &Call, now: DateTime<Utc>, why: &str
         expires_at: None,
         worst_case_nanos: None,
         priced_from: None,
+        max_tokens: None,
         headroom: vec![],
         denied: vec![],
         warnings: vec![],
@@ -224,8 +248,11 @@ fn degraded(rules: Option<Vec<Rule>>, call: &Call, now: DateTime<Utc>, why: &str
         return d;
     };
     let today = now.date_naive();
-    for r in rules.iter().filter(|r| r.applies(call, today)) {
-        for v in r.check(call).into_iter().filter(|v| v.code != Code::Unpriced) {
+    let applies: Vec<&Rule> = rules.iter().filter(|r| r.applies(call, today)).collect();
+    let mut call = call.clone();
+    (d.max_tokens, d.warnings) = clamp(&mut call, applies.iter().copied());
+    for r in applies {
+        for v in r.check(&call).into_iter().filter(|v| v.code != Code::Unpriced) {
             if v.shadow {
                 d.warnings.push(denial(v));
             } else {
@@ -381,19 +408,22 @@ impl Plan {
 
 fn plan(mut call: Call, all: &[Rule], book: &PriceBook, ttl_secs: i64, now: DateTime<Utc>) -> Plan {
     let today = now.date_naive();
+    let rules: Vec<Rule> = all.iter().filter(|r| r.applies(&call, today)).cloned().collect();
+    // clamps come first: the lowered max_tokens is what is priced, held and checked
+    let (clamped, clamps) = clamp(&mut call, rules.iter());
     let found = book.explain(&call.provider, &call.model, ServiceTier::Standard, today);
     let worst = Tokens { input: call.input_tokens, output: call.max_tokens, ..Default::default() };
     call.worst_case = found.and_then(|f| f.entry.price.cost(&worst, 1, ServiceTier::Standard).ok());
-    let rules: Vec<Rule> = all.iter().filter(|r| r.applies(&call, today)).cloned().collect();
     let mut decision = Decision {
         decision: "deny".into(),
         reservation_id: None,
         expires_at: None,
         worst_case_nanos: call.worst_case.map(|c| c.0),
         priced_from: found.map(|f| f.entry.model.clone()),
+        max_tokens: clamped,
         headroom: vec![],
         denied: vec![],
-        warnings: vec![],
+        warnings: clamps,
         retry_after_secs: None,
         failure_mode: None,
     };

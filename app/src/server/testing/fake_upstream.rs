@@ -9,6 +9,9 @@
 //! - `drip`: a stream of 50 events 20 ms apart (for a caller that leaves early);
 //! - anything else: a normal answer whose usage is [`usage_of`] the model.
 //!
+//! A request header `x-fake-usage: <JSON object>` makes a non-streamed answer report exactly
+//! that `usage` (to replay the usage shapes of real reports and spans).
+//!
 //! Streams are sent in deliberately odd chunks (events split mid-line) so the gateway's
 //! event splitter is exercised as by real networks.
 use std::sync::{Arc, Mutex};
@@ -116,6 +119,15 @@ async fn behave(model: &str) -> Option<u16> {
     model.strip_prefix("fail-").and_then(|c| c.parse().ok())
 }
 
+/// The answer's `usage` replaced by the `x-fake-usage` header's, when the request has one.
+fn usage_from(headers: &HeaderMap, mut v: Value) -> Value {
+    let asked = headers.get("x-fake-usage").and_then(|h| serde_json::from_slice::<Value>(h.as_bytes()).ok());
+    if let (Some(u), Some(obj)) = (asked, v.as_object_mut()) {
+        obj.insert("usage".into(), u);
+    }
+    v
+}
+
 fn json_answer(status: u16, v: Value) -> Response {
     let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), v.to_string()).into_response();
     r.headers_mut().insert("content-type", "application/json".parse().expect("a header"));
@@ -221,13 +233,16 @@ async fn openai(State(log): State<Log>, uri: axum::http::Uri, headers: HeaderMap
         }
         "/v1/chat/completions" => json_answer(
             200,
-            json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_764_000_000,
+            usage_from(
+                &headers,
+                json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_764_000_000,
                 "model": format!("{model}-2024-08-06"), "choices": [{"index": 0, "message": {"role": "assistant",
                 "content": "Hello there"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": input,
                 "completion_tokens": output, "total_tokens": input + output,
                 "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
                 "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0}},
                 "service_tier": "default", "system_fingerprint": "fp_fake"}),
+            ),
         ),
         "/v1/responses" => {
             let response = json!({"id": "resp_fake", "object": "response", "created_at": 1_764_000_000,
@@ -263,13 +278,16 @@ async fn openai(State(log): State<Log>, uri: axum::http::Uri, headers: HeaderMap
                     gap,
                 )
             } else {
-                json_answer(200, response)
+                json_answer(200, usage_from(&headers, response))
             }
         }
         _ => json_answer(
             200,
-            json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -0.2]}],
-                "model": model, "usage": {"prompt_tokens": input, "total_tokens": input}}),
+            usage_from(
+                &headers,
+                json!({"object": "list", "data": [{"object": "embedding", "index": 0,
+                "embedding": [0.1, -0.2]}], "model": model, "usage": {"prompt_tokens": input, "total_tokens": input}}),
+            ),
         ),
     }
 }
@@ -333,10 +351,13 @@ async fn anthropic(State(log): State<Log>, headers: HeaderMap, body: Bytes) -> R
     }
     json_answer(
         200,
-        json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+        usage_from(
+            &headers,
+            json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": "Hello there"}], "stop_reason": "end_turn", "stop_sequence": null,
             "usage": {"input_tokens": input, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached,
             "output_tokens": output}}),
+        ),
     )
 }
 
