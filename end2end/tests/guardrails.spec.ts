@@ -1,6 +1,7 @@
 // Guardrails: engineering adds a spend cap in shadow mode, replays it over the last 30 days,
 // switches it to enforce, and the denial of a call through the authorize API shows up in the
-// decision log; a viewer sees the page but can change nothing.
+// decision log; a viewer sees the page but can change nothing. A per-call rule set to clamp lowers
+// max_tokens instead of denying.
 import { test, expect } from '@playwright/test';
 import { signIn } from './pages/overview';
 
@@ -82,4 +83,49 @@ test('a shadow cap is replayed, enforced, and its denial is logged; a viewer onl
   const sneak = await viewer.request.post('/api/set_guardrail_mode', { form: { id: id!, mode: 'shadow' } });
   expect(sneak.status()).toBe(403);
   await ctx.close();
+});
+
+test('a per-call rule set to clamp lowers max_tokens instead of denying, and says so', async ({ page }) => {
+  await signIn(page, 'engineering', '/settings/keys');
+  await page.waitForSelector('body[data-hydrated]');
+  await page.getByTestId('key-name').fill(`clamp e2e ${Date.now()}`);
+  // another team: the first test leaves platform's cap exhausted
+  await page.getByTestId('key-team').selectOption('support');
+  await page.getByTestId('scope-authorize').check();
+  await page.getByTestId('key-submit').click();
+  const token = (await page.getByTestId('new-key-token').innerText()).trim();
+  // a feature of its own, so the clamp does not touch the other test's calls
+  const feature = `clamp-e2e-${Date.now()}`;
+
+  await page.goto('/guardrails');
+  await page.waitForSelector('body[data-hydrated]');
+  const name = `short answers ${Date.now()}`;
+  await page.getByTestId('rule-name').fill(name);
+  await page.getByTestId('rule-scope').selectOption('feature');
+  await page.getByTestId('rule-scope-value').fill(feature);
+  await page.getByTestId('rule-mode-input').selectOption('enforce');
+  await page.getByTestId('rule-limit').selectOption('request');
+  await page.locator('input[name="max_tokens"]').fill('1000');
+  await page.getByTestId('rule-clamp').selectOption('true');
+  await page.getByTestId('rule-submit').click();
+  await expect(page.getByTestId('rule-result')).toContainText('Rule saved.');
+  const row = page.getByTestId(`rule-${name}`);
+  await expect(row).toContainText('max_tokens clamped to 1000');
+
+  const answer = await page.request.post('/api/v1/authorize', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { ...CALL, feature },
+  });
+  expect(answer.status()).toBe(200);
+  const body = await answer.json();
+  expect(body.max_tokens).toBe(1000);
+  // 20,000 in at $2.50/M and 1,000 out at $10/M: $0.06 held, not the $0.10 of 5,000 out
+  expect(body.worst_case_nanos).toBe(60_000_000);
+  expect(body.warnings[0].code).toBe('max_tokens_clamped');
+
+  await page.reload();
+  await page.waitForSelector('body[data-hydrated]');
+  const logged = page.getByTestId('decision-log').locator('tr[data-testid="decision"]', { hasText: name });
+  await expect(logged.first()).toContainText('max_tokens_clamped');
+  await expect(logged.first()).toContainText('max_tokens 5000 lowered to 1000');
 });
