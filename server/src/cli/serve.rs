@@ -58,6 +58,15 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, backend = db.backend(), "listening");
     println!("Costroom is running at http://{local}/ (database: {})", db.backend());
+    // Nagle's algorithm would hold a stream's first event until the client acknowledges the
+    // headers (a delayed ACK: 40 ms on Linux); measured as +46 ms to a gateway stream's first
+    // byte before this
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

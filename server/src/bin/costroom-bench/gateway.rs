@@ -135,7 +135,8 @@ async fn run(backend: &str, t: &TestDb, rate: u64, secs: u64, streams: usize, ch
     app::server::services::prices::ensure_public_list(&t.db).await.expect("prices");
     t.db.ensure_team(org, "bench", "Bench").await.expect("team");
     let today = chrono::Utc::now().date_naive().format("%Y-%m-01").to_string();
-    let cap = json!({"name": "org cap", "scope": {"kind": "org"}, "effective_from": today,
+    // unpriced models are allowed (held at $0): the fake's slow `drip` stream has no price
+    let cap = json!({"name": "org cap", "scope": {"kind": "org"}, "effective_from": today, "unpriced": "allow",
         "limit": {"kind": "cap", "period": "month", "amount_nanos": 1_000_000_000_000_000i64}});
     t.db.put_guardrail_rule(org, &parse_rule(&cap).expect("rule"), chrono::Utc::now()).await.expect("rule");
     let hasher = KeyHasher::load(&t.db).await.expect("hasher");
@@ -217,30 +218,43 @@ async fn run(backend: &str, t: &TestDb, rate: u64, secs: u64, streams: usize, ch
                 .send()
                 .await
                 .ok()?;
-            let mut bytes = 0;
-            while let Ok(Some(c)) = res.chunk().await {
-                bytes += c.len();
+            if res.status() != 200 {
+                return None;
             }
-            Some(bytes)
+            // each event ends in a blank line: two newlines
+            let mut newlines = 0;
+            while let Ok(Some(c)) = res.chunk().await {
+                newlines += c.iter().filter(|b| **b == b'\n').count();
+            }
+            Some(newlines / 2)
         });
     }
     let mut peak = 0;
+    let (mut whole, mut short) = (0, 0);
     while !open.is_empty() {
         peak = peak.max(server.rss_kib("VmRSS:"));
         tokio::select! {
-            _ = open.join_next() => {}
+            done = open.join_next() => match done {
+                // 50 content events, then the finish, usage and [DONE]
+                Some(Ok(Some(n))) if n >= 50 => whole += 1,
+                Some(_) => short += 1,
+                None => {}
+            },
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
     let hwm = server.rss_kib("VmHWM:");
     println!(
-        "{backend}: {streams} concurrent streams through the gateway in {:.1}s: server RSS {} MiB before, {} MiB at the peak \
-         (high-water mark {} MiB)",
+        "{backend}: {streams} concurrent streams through the gateway in {:.1}s ({whole} whole, {short} refused or cut): \
+         server RSS {} MiB before, {} MiB at the peak (high-water mark {} MiB)",
         started.elapsed().as_secs_f64(),
         rss_before / 1024,
         peak / 1024,
         hwm / 1024
     );
+    if short > 0 {
+        missed.push(format!("{backend}: {short} of {streams} concurrent streams did not arrive whole"));
+    }
     if check && hwm / 1024 > TARGET_RSS_MIB {
         missed.push(format!("{backend}: RSS {} MiB > {TARGET_RSS_MIB} MiB", hwm / 1024));
     }
