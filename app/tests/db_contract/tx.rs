@@ -57,3 +57,20 @@ pub(crate) async fn a_begin_cancelled_at_any_point_leaves_every_connection_usabl
     assert_eq!(db.setting(org, "probe").await.unwrap().as_deref(), Some("11-9"));
 }
 on_both!(a_begin_cancelled_at_any_point_leaves_every_connection_usable);
+
+/// The background checkpoint copies what was committed into the database file while writers
+/// go on, and loses nothing: every write is read back after it.
+pub(crate) async fn a_checkpoint_copies_the_log_while_writes_go_on(db: Db) {
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    db.spawn_checkpointer(Duration::from_millis(5));
+    for i in 0..200 {
+        db.set_setting(org, "probe", &i.to_string(), &audit()).await.unwrap();
+    }
+    let (log, copied) = db.checkpoint().await.unwrap();
+    assert_eq!(log, copied, "nothing is reading an old snapshot, so all of the log is copied");
+    if db.backend() == "sqlite" {
+        assert!(log > 0, "200 commits wrote to the log");
+    }
+    assert_eq!(db.setting(org, "probe").await.unwrap().as_deref(), Some("199"));
+}
+on_both!(a_checkpoint_copies_the_log_while_writes_go_on);

@@ -43,6 +43,7 @@ pub(super) async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
         timing: services::jobs::Timing::from_env(),
         holder: services::jobs::holder_id(),
     });
+    db.spawn_checkpointer(std::time::Duration::from_millis(250));
     if db.count_users().await? == 0 {
         println!("No one can sign in yet: add an admin with `costroom user add --email … --role admin` (or run `costroom demo`).");
     }
