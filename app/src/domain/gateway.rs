@@ -124,14 +124,9 @@ pub fn read_ask(provider: Provider, api: Api, body: &Value) -> Result<Ask, Strin
         Some(Value::String(_)) | None | Some(Value::Null) => return Err("model: required".into()),
         Some(other) => return Err(format!("model: expected a string, got {other}")),
     };
-    let size_field = match (provider, api) {
-        (_, Api::Embeddings) => None,
-        (Provider::OpenAi, Api::Responses) => Some(&["max_output_tokens"][..]),
-        (Provider::OpenAi, _) => Some(&["max_completion_tokens", "max_tokens"][..]),
-        (Provider::Anthropic, _) => Some(&["max_tokens"][..]),
-    };
-    let mut max_tokens = None;
-    for f in size_field.unwrap_or(&[]) {
+    // a body naming two limits is held at the larger: the upstream may honour either
+    let mut max_tokens: Option<i64> = None;
+    for f in size_fields(provider, api) {
         match obj.get(*f) {
             None | Some(Value::Null) => {}
             Some(v) => {
@@ -139,8 +134,7 @@ pub fn read_ask(provider: Provider, api: Api, body: &Value) -> Result<Ask, Strin
                     v.as_i64().filter(|n| (1..=super::limits::MAX_TOKENS).contains(n)).ok_or_else(|| {
                         format!("{f}: a whole number from 1 to {} (got {v})", super::limits::MAX_TOKENS)
                     })?;
-                max_tokens = Some(n);
-                break;
+                max_tokens = Some(max_tokens.map_or(n, |m| m.max(n)));
             }
         }
     }
@@ -181,17 +175,32 @@ pub fn read_ask(provider: Provider, api: Api, body: &Value) -> Result<Ask, Strin
     })
 }
 
-/// Sets the request's `max_tokens` (the field it used, else the API's own) to `to`: a rule
-/// that clamps instead of denying.
-pub fn clamp_max_tokens(provider: Provider, api: Api, body: &mut Value, to: i64) {
-    let Some(obj) = body.as_object_mut() else { return };
-    let fields: &[&str] = match (provider, api) {
+/// The body fields that limit a call's output, the API's own first (none for embeddings).
+fn size_fields(provider: Provider, api: Api) -> &'static [&'static str] {
+    match (provider, api) {
+        (_, Api::Embeddings) => &[],
         (Provider::OpenAi, Api::Responses) => &["max_output_tokens"],
         (Provider::OpenAi, _) => &["max_completion_tokens", "max_tokens"],
         (Provider::Anthropic, _) => &["max_tokens"],
-    };
-    let field = fields.iter().find(|f| obj.get(**f).is_some_and(|v| !v.is_null())).unwrap_or(&fields[0]);
-    obj.insert(field.to_string(), to.into());
+    }
+}
+
+/// Sets every output limit the request states to `to` (a rule that clamps instead of
+/// denying). A known API's request that states none gets its own field; an unknown API's body
+/// is not given a field it may not accept.
+pub fn clamp_max_tokens(provider: Provider, api: Api, body: &mut Value, to: i64) {
+    let Some(obj) = body.as_object_mut() else { return };
+    let fields = size_fields(provider, api);
+    let mut stated = false;
+    for f in fields {
+        if let Some(v) = obj.get_mut(*f).filter(|v| !v.is_null()) {
+            *v = to.into();
+            stated = true;
+        }
+    }
+    if let (false, Some(own), false) = (stated, fields.first(), api == Api::Other) {
+        obj.insert(own.to_string(), to.into());
+    }
 }
 
 /// Asks an OpenAI chat stream to end with a usage chunk (`stream_options.include_usage`).
@@ -638,6 +647,18 @@ mod tests {
         let mut d = json!({"model": "m"});
         clamp_max_tokens(Provider::OpenAi, Api::ChatCompletions, &mut d, 100);
         assert_eq!(d["max_completion_tokens"], 100);
+        // both limits stated: held at the larger, and both lowered (either could be honoured)
+        let mut both =
+            json!({"model": "m", "messages": [], "max_completion_tokens": 10, "max_tokens": 90_000});
+        assert_eq!(read_ask(Provider::OpenAi, Api::ChatCompletions, &both).unwrap().max_tokens, 90_000);
+        clamp_max_tokens(Provider::OpenAi, Api::ChatCompletions, &mut both, 100);
+        assert_eq!((&both["max_completion_tokens"], &both["max_tokens"]), (&json!(100), &json!(100)));
+        let mut other = json!({"model": "m", "prompt": "x"});
+        clamp_max_tokens(Provider::OpenAi, Api::Other, &mut other, 100);
+        assert_eq!(other, json!({"model": "m", "prompt": "x"}), "an unknown API gets no new field");
+        let mut emb = json!({"model": "e", "input": "x"});
+        clamp_max_tokens(Provider::OpenAi, Api::Embeddings, &mut emb, 100);
+        assert_eq!(emb, json!({"model": "e", "input": "x"}));
     }
 
     #[test]

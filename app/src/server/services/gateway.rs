@@ -479,6 +479,15 @@ pub async fn forward(
     }
 }
 
+/// The upstream failed before answering whole: the call is recorded with `code` as its status
+/// (releasing its hold) and the caller gets a 502 in the provider's shape.
+async fn upstream_failed(ctx: Ctx, e: &reqwest::Error, code: &str, message: &str) -> Response {
+    let provider = ctx.provider;
+    tracing::warn!(provider = provider.as_str(), error = %redact(e), code, "gateway: upstream failed");
+    finish(ctx, code.into(), Usage::default()).await;
+    provider_error(provider, StatusCode::BAD_GATEWAY, code, message, None)
+}
+
 async fn forward_inner(
     st: Deps<'_>,
     provider: Provider,
@@ -574,15 +583,8 @@ async fn forward_inner(
     let upstream = match out.send().await {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(provider = provider.as_str(), error = %redact(&e), "gateway: upstream unreachable");
-            finish(ctx, "upstream_unreachable".into(), Usage::default()).await;
-            return Ok(provider_error(
-                provider,
-                StatusCode::BAD_GATEWAY,
-                "upstream_unreachable",
-                &format!("Costroom could not reach the {} upstream", provider.as_str()),
-                None,
-            ));
+            let message = format!("Costroom could not reach the {} upstream", provider.as_str());
+            return Ok(upstream_failed(ctx, &e, "upstream_unreachable", &message).await);
         }
     };
     let status = upstream.status();
@@ -614,15 +616,8 @@ async fn forward_inner(
     let bytes = match upstream.bytes().await {
         Ok(b) => b,
         Err(e) => {
-            tracing::warn!(provider = provider.as_str(), error = %redact(&e), "gateway: upstream answer cut short");
-            finish(ctx, "upstream_disconnected".into(), Usage::default()).await;
-            return Ok(provider_error(
-                provider,
-                StatusCode::BAD_GATEWAY,
-                "upstream_disconnected",
-                "the upstream's answer was cut short",
-                None,
-            ));
+            let message = "the upstream's answer was cut short";
+            return Ok(upstream_failed(ctx, &e, "upstream_disconnected", message).await);
         }
     };
     let usage =
