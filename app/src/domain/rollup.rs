@@ -112,23 +112,100 @@ fn dim_value(e: &UsageEvent, dim: &str) -> String {
         "model" => Some(e.model.as_str()),
         "provider" => Some(e.provider.as_str()),
         "api_key" => e.api_key.as_deref(),
+        "service_tier" => Some(e.service_tier.as_str()),
         _ => None,
     };
     v.unwrap_or("").to_string()
 }
 
-/// The rollup increments for these events, in key order (a stable order keeps concurrent
-/// writers' row locks in the same order on PostgreSQL).
-pub fn increments<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTreeMap<RollupKey, Sums> {
-    let mut out: BTreeMap<RollupKey, Sums> = BTreeMap::new();
-    for e in events {
-        let s = Sums::of(e);
+/// A daily rollup keyed by a whole attribution tuple (migration 0030): a view combining
+/// dimensions reads the narrowest one holding every dimension it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cube {
+    /// Without customer and API key, whose values may run to thousands.
+    Narrow,
+    Wide,
+}
+
+const NARROW_DIMS: [&str; 7] =
+    ["team", "initiative", "feature", "environment", "model", "provider", "service_tier"];
+const WIDE_DIMS: [&str; 9] = [
+    "team",
+    "initiative",
+    "feature",
+    "environment",
+    "model",
+    "provider",
+    "service_tier",
+    "customer",
+    "api_key",
+];
+
+impl Cube {
+    pub const ALL: [Cube; 2] = [Cube::Narrow, Cube::Wide];
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Cube::Narrow => "usage_cube",
+            Cube::Wide => "usage_cube_wide",
+        }
+    }
+
+    /// Its key columns after `org_id` and `bucket`, in key order.
+    pub fn dims(self) -> &'static [&'static str] {
+        match self {
+            Cube::Narrow => &NARROW_DIMS,
+            Cube::Wide => &WIDE_DIMS,
+        }
+    }
+
+    /// The narrowest cube holding every one of these dimensions; `None` when one is in neither.
+    pub fn covering<'a>(dims: impl IntoIterator<Item = &'a str>) -> Option<Cube> {
+        let mut out = Cube::Narrow;
+        for d in dims {
+            if !WIDE_DIMS.contains(&d) {
+                return None;
+            }
+            if !NARROW_DIMS.contains(&d) {
+                out = Cube::Wide;
+            }
+        }
+        Some(out)
+    }
+}
+
+/// (cube, day bucket, the values of [`Cube::dims`] in order)
+pub type CubeKey = (Cube, i64, Vec<String>);
+
+/// Everything a write adds to the stored sums: the per-dimension rollups and the cubes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Increments {
+    pub rollups: BTreeMap<RollupKey, Sums>,
+    pub cubes: BTreeMap<CubeKey, Sums>,
+}
+
+impl Increments {
+    fn add(&mut self, e: &UsageEvent, s: &Sums) {
         let t = e.occurred_at.timestamp();
         for grain in [Grain::Hour, Grain::Day] {
             for dim in DIMS {
-                out.entry((grain, dim, grain.bucket(t), dim_value(e, dim))).or_default().add(&s);
+                self.rollups.entry((grain, dim, grain.bucket(t), dim_value(e, dim))).or_default().add(s);
             }
         }
+        let day = Grain::Day.bucket(t);
+        for cube in Cube::ALL {
+            let values = cube.dims().iter().map(|d| dim_value(e, d)).collect();
+            self.cubes.entry((cube, day, values)).or_default().add(s);
+        }
+    }
+}
+
+/// The rollup increments for these events, in key order (a stable order keeps concurrent
+/// writers' row locks in the same order on PostgreSQL).
+pub fn increments<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> Increments {
+    let mut out = Increments::default();
+    for e in events {
+        out.add(e, &Sums::of(e));
     }
     out
 }
@@ -138,12 +215,13 @@ pub fn increments<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> BTree
 pub fn deltas<'a>(
     before: impl IntoIterator<Item = &'a UsageEvent>,
     after: impl IntoIterator<Item = &'a UsageEvent>,
-) -> BTreeMap<RollupKey, Sums> {
+) -> Increments {
     let mut out = increments(after);
-    for (k, s) in increments(before) {
-        out.entry(k).or_default().add(&s.negate());
+    for e in before {
+        out.add(e, &Sums::of(e).negate());
     }
-    out.retain(|_, s| *s != Sums::default());
+    out.rollups.retain(|_, s| *s != Sums::default());
+    out.cubes.retain(|_, s| *s != Sums::default());
     out
 }
 
@@ -176,9 +254,11 @@ mod tests {
         let mut flagged = before.clone();
         flagged[0].cost_source = CostSource::Unpriced;
         let d = deltas(&flagged, &after);
-        assert_eq!(d.len(), 2 * DIMS.len(), "one row per grain and dimension");
-        assert!(d.values().all(|s| *s == Sums { cost_nanos: 40, unpriced_events: -1, ..Default::default() }));
-        assert!(deltas(&before, &before).is_empty());
+        assert_eq!(d.rollups.len(), 2 * DIMS.len(), "one row per grain and dimension");
+        assert_eq!(d.cubes.len(), Cube::ALL.len(), "one row per cube");
+        let moved = Sums { cost_nanos: 40, unpriced_events: -1, ..Default::default() };
+        assert!(d.rollups.values().chain(d.cubes.values()).all(|s| *s == moved));
+        assert_eq!(deltas(&before, &before), Increments::default());
     }
 
     #[test]
@@ -192,7 +272,7 @@ mod tests {
     fn every_dimension_sums_to_the_total() {
         let events =
             [ev("a", 9, 0, Some("search"), 5), ev("b", 9, 30, None, 7), ev("c", 10, 0, Some("search"), 11)];
-        let inc = increments(&events);
+        let inc = increments(&events).rollups;
         let day = Grain::Day.bucket(events[0].occurred_at.timestamp());
         let get = |g, d: &'static str, b, v: &str| inc[&(g, d, b, v.to_string())];
         assert_eq!(get(Grain::Day, "total", day, "").cost_nanos, 23);
@@ -208,5 +288,37 @@ mod tests {
                 assert_eq!(sum, 23, "{grain:?} {dim}");
             }
         }
+    }
+
+    #[test]
+    fn cubes_sum_each_tuple_and_the_narrow_one_folds_customers() {
+        let mut events =
+            [ev("a", 9, 0, Some("search"), 5), ev("b", 9, 30, Some("search"), 7), ev("c", 10, 0, None, 11)];
+        events[0].customer = Some("acme".into());
+        events[1].customer = Some("globex".into());
+        let cubes = increments(&events).cubes;
+        let day = Grain::Day.bucket(events[0].occurred_at.timestamp());
+        let narrow: Vec<_> = cubes.iter().filter(|(k, _)| k.0 == Cube::Narrow).collect();
+        let wide: Vec<_> = cubes.iter().filter(|(k, _)| k.0 == Cube::Wide).collect();
+        assert_eq!(narrow.len(), 2, "search and no team; the two customers share a row");
+        assert_eq!(wide.len(), 3, "the wide cube keeps each customer");
+        let search: Vec<String> =
+            ["search", "", "", "", "gpt-4o", "openai", "standard"].map(String::from).to_vec();
+        assert_eq!(cubes[&(Cube::Narrow, day, search)].cost_nanos, 12);
+        for c in Cube::ALL {
+            let sum: i64 = cubes.iter().filter(|(k, _)| k.0 == c).map(|(_, s)| s.cost_nanos).sum();
+            assert_eq!(sum, 23, "{c:?} holds every nano");
+            assert!(cubes.keys().filter(|k| k.0 == c).all(|k| k.2.len() == c.dims().len()));
+        }
+    }
+
+    #[test]
+    fn the_narrowest_covering_cube_is_chosen() {
+        assert_eq!(Cube::covering(["team", "model"]), Some(Cube::Narrow));
+        assert_eq!(Cube::covering(["team", "service_tier"]), Some(Cube::Narrow));
+        assert_eq!(Cube::covering(["feature", "customer"]), Some(Cube::Wide));
+        assert_eq!(Cube::covering(["api_key"]), Some(Cube::Wide));
+        assert_eq!(Cube::covering(["team", "tag"]), None);
+        assert_eq!(Cube::covering([]), Some(Cube::Narrow));
     }
 }

@@ -55,9 +55,9 @@ fn Explorer(p: SpendPage, chart: ChartSpec, ring: ChartSpec) -> impl IntoView {
     let csv = format!("/api/v1/spend?{qs}&format=csv");
     let series_csv = format!("/api/v1/spend?{qs}&format=csv&shape=series");
     let source_note = if view.from_rollups {
-        "Answered from the hourly and daily rollups."
+        "Answered from the pre-aggregated hourly and daily rollups."
     } else {
-        "Answered by summing the raw events and billing lines (this combination of dimensions has no rollup)."
+        "Answered by summing the raw events and billing lines (hourly combined views and tags have no rollup)."
     };
     let unpriced = view.total.unpriced_events;
     view! {

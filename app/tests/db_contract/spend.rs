@@ -84,8 +84,13 @@ pub(crate) async fn explorer_views_equal_independent_sums_of_the_raw_events(db: 
     let today = d("2026-11-28");
     let views = [
         ("group=team&from=2026-11-01&to=2026-11-10", true),
-        ("group=model&team=search&team=(not set)&from=2026-11-01&to=2026-11-10", false),
-        ("group=service_tier&gran=week&from=2026-11-01&to=2026-11-10", false),
+        ("group=model&team=search&team=(not set)&from=2026-11-01&to=2026-11-10", true),
+        ("group=model&team=search&gran=hour&from=2026-11-01&to=2026-11-02", false),
+        ("group=service_tier&gran=week&from=2026-11-01&to=2026-11-10", true),
+        (
+            "group=customer&team=search&model=gpt-4o&source=tokens&source=gpu&from=2026-11-01&to=2026-11-10",
+            true,
+        ),
         ("group=tag:project&model=gpt-4o&model=claude-sonnet&from=2026-11-03&to=2026-11-08", false),
         ("group=source&from=2026-11-01&to=2026-11-10&gran=month", true),
         ("group=customer&gran=hour&from=2026-11-02&to=2026-11-03", true),
@@ -156,6 +161,183 @@ pub(crate) async fn explorer_views_equal_independent_sums_of_the_raw_events(db: 
     assert_eq!(cost("tokens"), Some(events.iter().map(|e| e.cost.0).sum()));
 }
 on_both!(explorer_views_equal_independent_sums_of_the_raw_events);
+
+/// Random views with up to three filters, an exclusion and a group, each answered through
+/// the automatic path (rollups or a cube) and by the raw GROUP BY, on the same data: before
+/// and after a re-price, and after events arrive late for days already summed.
+pub(crate) async fn combined_views_from_cubes_equal_the_raw_group_by(db: Db) {
+    use app::domain::explore::{Dim, Filter, Granularity, SpendQuery, NOT_SET};
+    use app::server::db::spend::SpendPath;
+    use app::server::db::Actor;
+    use app::server::services::records::{parse_records, record, RecordKind};
+    use app::server::services::spend;
+    use rand::{Rng, SeedableRng};
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let mut events = explorer_events();
+    db.insert_usage_events(org, &events).await.unwrap();
+    let gpu = "day,cluster,pool,gpu_type,team,initiative,allocated_gpu_hours,used_gpu_hours,cost_usd\n\
+        2026-11-02,c,a,A100,search,,24,6,30.000000001\n2026-11-04,c,a,A100,research,bot,24,6,7.5\n";
+    let rows = parse_records(gpu.as_bytes(), true).unwrap();
+    record(&db, org, &Actor::cli(), RecordKind::GpuUsage, "gpu.csv", &rows).await.unwrap();
+    let today = d("2026-11-28");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(25);
+    let mut from_cubes = 0;
+    for phase in ["first import", "after a re-price", "after a late import"] {
+        match phase {
+            "after a re-price" => {
+                let since = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+                let page = db.events_for_repricing(org, since, 0, 10_000, false).await.unwrap();
+                let changes: Vec<_> = page
+                    .into_iter()
+                    .filter(|(id, _)| id % 3 == 0)
+                    .map(|(id, old)| {
+                        let mut new = old.clone();
+                        new.cost = Nanos(old.cost.0 * 2 + id);
+                        (id, old, new)
+                    })
+                    .collect();
+                assert!(db.apply_repricing(org, &changes).await.unwrap() > 50);
+            }
+            "after a late import" => {
+                let mut late = explorer_events();
+                for (i, e) in late.iter_mut().enumerate().take(60) {
+                    e.event_id = format!("late{i}");
+                    e.team = Some(if i % 2 == 0 { "late".into() } else { "search".into() });
+                    e.cost = Nanos(e.cost.0 + 17);
+                }
+                late.truncate(60);
+                db.insert_usage_events(org, &late).await.unwrap();
+                events.extend(late);
+            }
+            _ => {}
+        }
+        let total: i64 = db.usage_totals(org).await.unwrap().1 .0;
+        for round in 0..60 {
+            let dims: Vec<Dim> = Dim::FIXED.to_vec();
+            let pick_dim = |rng: &mut rand_chacha::ChaCha8Rng| dims[rng.gen_range(0..dims.len())].clone();
+            let values_of = |dim: &Dim| -> Vec<String> {
+                let mut v: Vec<String> = events.iter().map(|e| event_value(e, dim)).collect();
+                if *dim == Dim::Source {
+                    v = vec!["tokens".into(), "gpu".into()];
+                }
+                v.push(NOT_SET.into());
+                v.push("no-such-value".into());
+                v.sort();
+                v.dedup();
+                v
+            };
+            let mut q = SpendQuery::default_for(today);
+            q.preset = None;
+            let (a, b) = (rng.gen_range(1..=10u32), rng.gen_range(1..=10u32));
+            q.range = DateRange {
+                from: NaiveDate::from_ymd_opt(2026, 11, a.min(b)).unwrap(),
+                to: NaiveDate::from_ymd_opt(2026, 11, a.max(b)).unwrap(),
+            };
+            q.granularity = [Granularity::Day, Granularity::Week, Granularity::Month][rng.gen_range(0..3)];
+            q.group = if rng.gen_bool(0.85) { Some(pick_dim(&mut rng)) } else { None };
+            let n = round % 4;
+            let mut used: Vec<Dim> = Vec::new();
+            while q.filters.len() < n {
+                let dim = pick_dim(&mut rng);
+                if used.contains(&dim) {
+                    continue;
+                }
+                used.push(dim.clone());
+                let all = values_of(&dim);
+                let k = rng.gen_range(1..=2.min(all.len()));
+                let values = (0..k).map(|_| all[rng.gen_range(0..all.len())].clone()).collect();
+                q.filters.push(Filter { dim, values });
+            }
+            if rng.gen_bool(0.2) {
+                let dim = pick_dim(&mut rng);
+                let all = values_of(&dim);
+                q.excluded.push(Filter { dim, values: vec![all[rng.gen_range(0..all.len())].clone()] });
+            }
+            let auto = spend::view(&db, org, q.clone(), SpendPath::Auto).await.unwrap();
+            let raw = spend::view(&db, org, q.clone(), SpendPath::Raw).await.unwrap();
+            let label = format!("{phase}, round {round}: {} excluded {:?}", q.to_query_string(), q.excluded);
+            assert_eq!(
+                (&auto.table, &auto.total, &auto.series),
+                (&raw.table, &raw.total, &raw.series),
+                "{label}"
+            );
+            if q.cube().is_some() && q.rollup_plan().is_none() {
+                assert!(auto.from_rollups, "{label}");
+                from_cubes += 1;
+            }
+        }
+        // the cubes hold every nano of the events, whichever way they are cut
+        let mut q = SpendQuery::default_for(today);
+        q.preset = None;
+        q.range = DateRange { from: d("2026-10-01"), to: d("2026-11-30") };
+        q.filters = vec![Filter { dim: Dim::Source, values: vec!["tokens".into()] }];
+        for group in [Dim::Customer, Dim::ServiceTier] {
+            q.group = Some(group);
+            q.filters.push(Filter {
+                dim: Dim::Team,
+                values: vec!["search".into(), NOT_SET.into(), "late".into(), "support".into()],
+            });
+            let v = spend::view(&db, org, q.clone(), SpendPath::Auto).await.unwrap();
+            assert!(v.from_rollups);
+            assert_eq!(v.total.cost_nanos, total, "{phase}: {:?}", q.group);
+            q.filters.pop();
+        }
+    }
+    assert!(from_cubes >= 60, "the random views exercised the cubes {from_cubes} times");
+}
+on_both!(combined_views_from_cubes_equal_the_raw_group_by);
+
+/// A rebuild from the raw events gives back exactly the sums kept at every write (and so
+/// repairs sums changed behind Costroom's back).
+pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(db: Db) {
+    use app::domain::rollup::{Cube, Grain, DIMS};
+    use app::server::db::query::query;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let other = db.ensure_org("b", "B").await.unwrap();
+    db.insert_usage_events(org, &explorer_events()).await.unwrap();
+    db.insert_usage_events(other, &explorer_events()[..50]).await.unwrap();
+    let since = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let page = db.events_for_repricing(org, since, 0, 10_000, false).await.unwrap();
+    let changes: Vec<_> = page
+        .into_iter()
+        .step_by(4)
+        .map(|(id, old)| {
+            let mut new = old.clone();
+            new.cost = Nanos(old.cost.0 / 3 + 1);
+            (id, old, new)
+        })
+        .collect();
+    db.apply_repricing(org, &changes).await.unwrap();
+    let snapshot = |org| {
+        let db = db.clone();
+        async move {
+            let mut rollups = Vec::new();
+            for grain in [Grain::Hour, Grain::Day] {
+                for dim in DIMS {
+                    rollups.push(db.rollups(org, grain, dim).await.unwrap());
+                }
+            }
+            let mut cubes = Vec::new();
+            for cube in Cube::ALL {
+                cubes.push(db.cube_rows(org, cube).await.unwrap());
+            }
+            (rollups, cubes)
+        }
+    };
+    let kept = snapshot(org).await;
+    let kept_other = snapshot(other).await;
+    assert!(kept.1.iter().all(|c| c.len() > 20), "the cubes hold rows");
+    assert_eq!(kept.1[1].iter().map(|r| r.2).sum::<i64>(), db.usage_totals(org).await.unwrap().1 .0);
+    // sums changed behind Costroom's back are repaired, and only this organisation's rebuilt
+    query("update usage_cube set cost_nanos = cost_nanos + 1").execute(&db).await.unwrap();
+    query("update usage_rollups set events = events + 1 where grain = 'hour'").execute(&db).await.unwrap();
+    db.rebuild_event_rollups(org).await.unwrap();
+    assert_eq!(snapshot(org).await, kept);
+    assert_ne!(snapshot(other).await, kept_other, "the other organisation was left alone");
+    db.rebuild_event_rollups(other).await.unwrap();
+    assert_eq!(snapshot(other).await, kept_other);
+}
+on_both!(rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write);
 
 pub(crate) async fn traces_sum_their_steps_and_the_tree_holds_every_nano(db: Db) {
     use app::domain::explore::Dim;

@@ -273,6 +273,31 @@ impl SpendQuery {
     }
 }
 
+impl SpendQuery {
+    /// The cube answering a view that combines dimensions (which `rollup_plan` cannot): a
+    /// daily or coarser view whose dimensions, filters and exclusions are all in one cube (no
+    /// tags, which events carry as free-form JSON). Hourly views read the raw events.
+    pub fn cube(&self) -> Option<crate::domain::rollup::Cube> {
+        if self.granularity == Granularity::Hour {
+            return None;
+        }
+        let touched = self
+            .group
+            .iter()
+            .chain(self.filters.iter().map(|f| &f.dim))
+            .chain(self.excluded.iter().map(|f| &f.dim));
+        let mut dims = Vec::new();
+        for d in touched {
+            match d {
+                Dim::Source => {}
+                Dim::ServiceTier => dims.push("service_tier"),
+                d => dims.push(d.rollup_dim()?),
+            }
+        }
+        crate::domain::rollup::Cube::covering(dims)
+    }
+}
+
 /// How a view reads `usage_rollups`: one dimension, optionally some of its values and sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupPlan {

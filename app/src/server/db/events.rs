@@ -352,6 +352,10 @@ impl Db {
         let mut tx = self.begin().await?;
         let n = {
             query(ROLLUPS).bind(org.0).execute(&mut tx).await?;
+            for cube in crate::domain::rollup::Cube::ALL {
+                let sql = format!("delete from {} where org_id = $1", cube.table());
+                query(&sql).bind(org.0).execute(&mut tx).await?;
+            }
             query(TOTALS).bind(org.0).execute(&mut tx).await?;
             query(EVENTS).bind(org.0).execute(&mut tx).await?.rows_affected()
         };

@@ -1,13 +1,13 @@
 //! The rollups every dashboard reads: daily and hourly sums per dimension value and source.
 use chrono::{DateTime, NaiveDate};
 
-use super::query::{query_as, query_scalar, QueryBuilder};
+use super::query::{query_as, query_scalar, QueryBuilder, Separated};
 use super::{Db, OrgId, Tx};
 use crate::domain::ledger::SpendSource;
-use crate::domain::rollup;
+use crate::domain::rollup::{self, Cube};
 use crate::domain::{DailyCost, DateRange, Nanos};
 
-/// Rollup rows per upsert (16 binds each).
+/// Rollup rows per upsert (16 binds each, 21 in the wide cube: under SQLite's 32,766).
 const ROLLUP_CHUNK: usize = 1_000;
 
 pub(super) const ROLLUP_UPSERT_HEAD: &str = "insert into usage_rollups (org_id, grain, dim, bucket, value, source, \
@@ -177,14 +177,137 @@ impl Db {
     }
 }
 
+/// The ten sums' columns, in [`rollup::Sums`] order.
+const SUM_COLUMNS: [&str; 10] = [
+    "cost_nanos",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "requests",
+    "events",
+    "unpriced_events",
+];
+
+/// The upsert adding rows to a cube: its head (up to `values`) and its conflict clause.
+fn cube_upsert(cube: Cube) -> (String, String) {
+    let table = cube.table();
+    let key = ["org_id", "bucket"].iter().chain(cube.dims()).copied().collect::<Vec<_>>().join(", ");
+    let sums = SUM_COLUMNS.join(", ");
+    let set: Vec<String> = SUM_COLUMNS.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+    (
+        format!("insert into {table} ({key}, {sums}) "),
+        format!(" on conflict ({key}) do update set {}", set.join(", ")),
+    )
+}
+
+fn push_sums(b: &mut Separated<'_, '_>, s: &rollup::Sums) {
+    b.push_bind(s.cost_nanos)
+        .push_bind(s.input_tokens)
+        .push_bind(s.cache_read_tokens)
+        .push_bind(s.cache_write_5m_tokens)
+        .push_bind(s.cache_write_1h_tokens)
+        .push_bind(s.output_tokens)
+        .push_bind(s.reasoning_tokens)
+        .push_bind(s.requests)
+        .push_bind(s.events)
+        .push_bind(s.unpriced_events);
+}
+
+/// The token-event sums of a GROUP BY over `usage_events`, in [`SUM_COLUMNS`] order.
+const EVENT_SUMS: &str =
+    "sum(cost_nanos), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_5m_tokens), \
+    sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens), sum(request_count), count(*), \
+    sum(case when cost_source = 'unpriced' then 1 else 0 end)";
+
+/// The stored form of an event's value for a rollup or cube column ('' when missing).
+fn event_column(dim: &str) -> String {
+    match dim {
+        "total" => "''".into(),
+        "model" | "provider" | "service_tier" => dim.into(),
+        d => format!("coalesce({d}, '')"),
+    }
+}
+
+impl Db {
+    /// Recomputes an organisation's token rollups and cubes from its raw events, in one
+    /// transaction (readers see the old sums until it commits). The sums are kept exact at
+    /// every write, so this is for an operator: after restoring events from a backup, or to
+    /// measure how long a rebuild takes.
+    pub async fn rebuild_event_rollups(&self, org: OrgId) -> sqlx::Result<()> {
+        let seconds = |grain: rollup::Grain| match self {
+            Db::Sqlite(_) => {
+                format!("cast(strftime('%s', occurred_at) as bigint) / {0} * {0}", grain.seconds())
+            }
+            Db::Postgres(_) => {
+                format!("cast(floor(extract(epoch from occurred_at)) as bigint) / {0} * {0}", grain.seconds())
+            }
+        };
+        let sums = SUM_COLUMNS.join(", ");
+        let mut statements =
+            vec!["delete from usage_rollups where org_id = $1 and source = 'tokens'".to_string()];
+        for grain in [rollup::Grain::Hour, rollup::Grain::Day] {
+            for dim in rollup::DIMS {
+                statements.push(format!(
+                    "insert into usage_rollups (org_id, grain, dim, bucket, value, source, {sums}) \
+                     select org_id, '{}', '{dim}', {}, {}, 'tokens', {EVENT_SUMS} from usage_events \
+                     where org_id = $1 group by 1, 2, 3, 4, 5",
+                    grain.as_str(),
+                    seconds(grain),
+                    event_column(dim),
+                ));
+            }
+        }
+        for cube in Cube::ALL {
+            let dims = cube.dims();
+            statements.push(format!("delete from {} where org_id = $1", cube.table()));
+            statements.push(format!(
+                "insert into {} (org_id, bucket, {}, {sums}) select org_id, {}, {}, {EVENT_SUMS} \
+                 from usage_events where org_id = $1 group by {}",
+                cube.table(),
+                dims.join(", "),
+                seconds(rollup::Grain::Day),
+                dims.iter().map(|d| event_column(d)).collect::<Vec<_>>().join(", "),
+                (1..=dims.len() + 2).map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
+            ));
+        }
+        let mut tx = self.begin().await?;
+        for sql in &statements {
+            super::query::query(sql).bind(org.0).execute(&mut tx).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Every row of a cube: (bucket, its key values joined by '|', cost, requests, events), for
+    /// reconciliation with the events.
+    pub async fn cube_rows(&self, org: OrgId, cube: Cube) -> sqlx::Result<Vec<(i64, String, i64, i64, i64)>> {
+        let key = cube.dims().join(" || '|' || ");
+        let sql = format!(
+            "select bucket, {key}, cost_nanos, requests, events from {} where org_id = $1 order by 1, 2",
+            cube.table()
+        );
+        query_as(&sql).bind(org.0).fetch_all(self).await
+    }
+
+    /// Bytes a table takes with its indexes (for the benchmark's size per million events).
+    pub async fn table_bytes(&self, table: &str) -> sqlx::Result<i64> {
+        let sql = match self {
+            Db::Sqlite(_) => {
+                "select cast(coalesce(sum(pgsize), 0) as bigint) from dbstat \
+                 where name in (select name from sqlite_master where tbl_name = $1)"
+            }
+            Db::Postgres(_) => "select cast(pg_total_relation_size(cast($1 as regclass)) as bigint)",
+        };
+        query_scalar(sql).bind(table).fetch_one(self).await
+    }
+}
+
 impl Tx {
-    /// Adds rollup increments (or a re-price's deltas) to the stored rollups, in key order.
-    pub async fn upsert_rollups(
-        &mut self,
-        org: OrgId,
-        increments: std::collections::BTreeMap<rollup::RollupKey, rollup::Sums>,
-    ) -> sqlx::Result<()> {
-        let rows: Vec<_> = increments.into_iter().collect();
+    /// Adds rollup and cube increments (or a re-price's deltas) to the stored sums, in key order.
+    pub async fn upsert_rollups(&mut self, org: OrgId, increments: rollup::Increments) -> sqlx::Result<()> {
+        let rows: Vec<_> = increments.rollups.into_iter().collect();
         for chunk in rows.chunks(ROLLUP_CHUNK) {
             let mut qb = QueryBuilder::new(ROLLUP_UPSERT_HEAD);
             qb.push_values(chunk, |mut b, ((grain, dim, bucket, value), s)| {
@@ -193,21 +316,29 @@ impl Tx {
                     .push_bind(*dim)
                     .push_bind(*bucket)
                     .push_bind(value)
-                    .push_bind("tokens")
-                    .push_bind(s.cost_nanos)
-                    .push_bind(s.input_tokens)
-                    .push_bind(s.cache_read_tokens)
-                    .push_bind(s.cache_write_5m_tokens)
-                    .push_bind(s.cache_write_1h_tokens)
-                    .push_bind(s.output_tokens)
-                    .push_bind(s.reasoning_tokens)
-                    .push_bind(s.requests)
-                    .push_bind(s.events)
-                    .push_bind(s.unpriced_events);
+                    .push_bind("tokens");
+                push_sums(&mut b, s);
             });
             qb.push(ROLLUP_UPSERT_TAIL);
             // one-off text (its length varies with the batch): not worth a cached statement
             qb.build().persistent(false).execute(&mut *self).await?;
+        }
+        let cubes: Vec<_> = increments.cubes.into_iter().collect();
+        for cube in Cube::ALL {
+            let (head, tail) = cube_upsert(cube);
+            let rows: Vec<_> = cubes.iter().filter(|(k, _)| k.0 == cube).collect();
+            for chunk in rows.chunks(ROLLUP_CHUNK) {
+                let mut qb = QueryBuilder::new(head.as_str());
+                qb.push_values(chunk, |mut b, ((_, bucket, values), s)| {
+                    b.push_bind(org.0).push_bind(*bucket);
+                    for v in values {
+                        b.push_bind(v.as_str());
+                    }
+                    push_sums(&mut b, s);
+                });
+                qb.push(tail.as_str());
+                qb.build().persistent(false).execute(&mut *self).await?;
+            }
         }
         Ok(())
     }

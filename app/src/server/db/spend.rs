@@ -1,12 +1,14 @@
 //! Reads for the spend explorer and the read API. A view that touches one attribution
-//! dimension is answered from `usage_rollups` (a few hundred rows for 90 days); any other
-//! view sums the raw events and counted ledger lines with one GROUP BY each. Both paths
-//! return the same rows for the same view, which the contract tests check.
+//! dimension is answered from `usage_rollups` (a few hundred rows for 90 days); a daily view
+//! combining dimensions from a cube (a daily rollup per whole attribution tuple) and the
+//! counted ledger lines; any other view (hourly and combined, or by tag) sums the raw events
+//! and ledger lines with one GROUP BY each. Every path returns the same rows for the same
+//! view, which the contract tests check.
 
 use super::query::{query_as, BothRow};
 use super::{Db, OrgId};
 use crate::domain::explore::{day_seconds, stored, Dim, Granularity, SpendQuery, SpendRow};
-use crate::domain::rollup::Sums;
+use crate::domain::rollup::{Cube, Sums};
 
 /// Which path answers a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +151,29 @@ fn raw_lines_sql(d: Dialect, org: OrgId, q: &SpendQuery) -> Option<Sql> {
     Some(sql)
 }
 
+const CUBE_SUMS: &str = "cast(sum(cost_nanos) as bigint), cast(sum(input_tokens) as bigint), \
+    cast(sum(cache_read_tokens) as bigint), cast(sum(cache_write_5m_tokens) as bigint), \
+    cast(sum(cache_write_1h_tokens) as bigint), cast(sum(output_tokens) as bigint), \
+    cast(sum(reasoning_tokens) as bigint), cast(sum(requests) as bigint), cast(sum(events) as bigint), \
+    cast(sum(unpriced_events) as bigint)";
+
+/// The token part of a view from a cube (None when its filters exclude token events). The
+/// cube's columns are named as the events' are, so filters and groups are spelled alike.
+fn cube_sql(d: Dialect, org: OrgId, q: &SpendQuery, cube: Cube) -> Option<Sql> {
+    let mut sql = Sql::default();
+    let o = sql.bind(Bind::Int(org.0));
+    let lo = sql.bind(Bind::Int(day_seconds(q.range.from)));
+    let hi = sql.bind(Bind::Int(day_seconds(q.range.to)));
+    let group = column(&mut sql, d, Table::Events, q.group.as_ref());
+    let f = filters(&mut sql, d, Table::Events, q)?;
+    sql.text = format!(
+        "select bucket as b, {group} as g, {CUBE_SUMS} from {} \
+         where org_id = {o} and bucket >= {lo} and bucket <= {hi}{f} group by 1, 2",
+        cube.table()
+    );
+    Some(sql)
+}
+
 /// The rollup rows of a view that one dimension answers; the group is picked in Rust.
 fn rollup_sql(org: OrgId, q: &SpendQuery) -> Option<Sql> {
     let plan = q.rollup_plan()?;
@@ -252,7 +277,7 @@ impl Db {
 
     /// The summed rows of a view (hour or day buckets; rows of one bucket and group may
     /// repeat, and [`crate::domain::explore::SpendView::build`] adds them up), and whether
-    /// rollups answered.
+    /// pre-aggregated sums (rollups or a cube) answered instead of the raw events.
     #[tracing::instrument(skip(self, q), fields(org_id = org.0), err)]
     pub async fn spend_rows(
         &self,
@@ -280,8 +305,13 @@ impl Db {
             }
         }
         let d = self.dialect();
+        let cube = if path == SpendPath::Auto { q.cube() } else { None };
+        let events = match cube {
+            Some(c) => cube_sql(d, org, q, c),
+            None => raw_events_sql(d, org, q),
+        };
         let mut out = Vec::new();
-        for sql in [raw_events_sql(d, org, q), raw_lines_sql(d, org, q)].into_iter().flatten() {
+        for sql in [events, raw_lines_sql(d, org, q)].into_iter().flatten() {
             let rows: Vec<RawRow> = fetch(self, &sql).await?;
             out.extend(rows.into_iter().map(|(bucket, group, a, b, c, d, e, f, g, h, i, j)| SpendRow {
                 bucket: bucket.unwrap_or(0),
@@ -289,7 +319,7 @@ impl Db {
                 sums: sums_of([a, b, c, d, e, f, g, h, i, j]),
             }));
         }
-        Ok((out, false))
+        Ok((out, cube.is_some()))
     }
 
     /// The values each rollup dimension takes within the range, for the explorer's filters.

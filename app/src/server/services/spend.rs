@@ -125,21 +125,40 @@ pub async fn scope(
         (None, None) => DateRange::last_days(today, 90),
         _ => DateRange::parse(from, to, today)?,
     };
+    let (q, breakdowns) = scope_queries(today, &dim, value, range);
+    // one page's reads run together: each answers from rollups or a cube in milliseconds,
+    // and one after another they would add up
+    let breakdowns = breakdowns.into_iter().map(|b| view(db, org, b, SpendPath::Auto));
+    let value_stored = stored(value);
+    let (trend, breakdowns, traces) = futures_util::try_join!(
+        view(db, org, q, SpendPath::Auto),
+        futures_util::future::try_join_all(breakdowns),
+        async { Ok::<_, AppError>(db.traces(org, range, 10, Some((&dim, &value_stored))).await?) },
+    )?;
+    Ok(ScopeView { dim, value: value.to_string(), trend, breakdowns, traces })
+}
+
+/// The views of a scope page: its daily trend, and its spend by each other dimension.
+pub fn scope_queries(
+    today: NaiveDate,
+    dim: &Dim,
+    value: &str,
+    range: DateRange,
+) -> (SpendQuery, Vec<SpendQuery>) {
     let mut q = SpendQuery::default_for(today);
     q.range = range;
     q.preset = None;
     q.group = None;
     q.filters = vec![Filter { dim: dim.clone(), values: vec![value.to_string()] }];
-    let trend = view(db, org, q.clone(), SpendPath::Auto).await?;
-    let mut breakdowns = Vec::new();
-    for other in [Dim::Team, Dim::Feature, Dim::Model, Dim::Customer, Dim::Initiative, Dim::Source] {
-        if other == dim {
-            continue;
-        }
-        let mut b = q.clone();
-        b.group = Some(other);
-        breakdowns.push(view(db, org, b, SpendPath::Auto).await?);
-    }
-    let traces = db.traces(org, range, 10, Some((&dim, &stored(value)))).await?;
-    Ok(ScopeView { dim, value: value.to_string(), trend, breakdowns, traces })
+    let others = [Dim::Team, Dim::Feature, Dim::Model, Dim::Customer, Dim::Initiative, Dim::Source];
+    let breakdowns = others
+        .into_iter()
+        .filter(|o| o != dim)
+        .map(|other| {
+            let mut b = q.clone();
+            b.group = Some(other);
+            b
+        })
+        .collect();
+    (q, breakdowns)
 }

@@ -412,9 +412,17 @@ mod spend {
         .await;
         report(backend, "overview (90 days, all tiles)", &overview, None);
         let views = [
-            ("explorer: cost by team, daily, 90 days", "group=team&range=90d"),
-            ("explorer: cost by model, weekly, 90 days", "group=model&range=90d&gran=week"),
-            ("explorer: team=search by model, daily, 90 days", "group=model&team=search&range=90d"),
+            ("explorer, 0 filters: cost by team, daily, 90 days", "group=team&range=90d"),
+            ("explorer, 0 filters: cost by model, weekly, 90 days", "group=model&range=90d&gran=week"),
+            ("explorer, 1 filter: team=search by model, daily, 90 days", "group=model&team=search&range=90d"),
+            (
+                "explorer, 2 filters: team=search, model=gpt-4o-mini by customer, daily, 90 days",
+                "group=customer&team=search&model=gpt-4o-mini&range=90d",
+            ),
+            (
+                "explorer, 3 filters: team=support, env=prod, customer=acme by feature, daily, 90 days",
+                "group=feature&team=support&environment=prod&customer=acme&range=90d",
+            ),
         ];
         for (label, qs) in views {
             let q = SpendQuery::parse(&decode_pairs(qs), today).expect("query");
@@ -422,6 +430,44 @@ mod spend {
             let raw = time(RAW_CALLS, || view(db, org, &q, SpendPath::Raw)).await;
             report(backend, label, &fast, Some(&raw));
         }
+        // the detail pages: every read of the page, next to the same views over the raw events
+        let range = app::domain::DateRange::last_days(today, 90);
+        let scopes = [
+            ("team", "search"),
+            ("feature", "ticket-triage"),
+            ("customer", "acme"),
+            ("model", "claude-sonnet-4-5"),
+            ("initiative", "support-copilot"),
+        ];
+        for (dim, value) in scopes {
+            let fast = time(CALLS, || async {
+                services::spend::scope(db, org, today, dim, value, None, None).await.expect("scope page");
+            })
+            .await;
+            let d = app::domain::explore::Dim::parse("dim", dim).expect("dim");
+            let (trend, breakdowns) = services::spend::scope_queries(today, &d, value, range);
+            let raw = time(RAW_CALLS, || async {
+                for q in std::iter::once(&trend).chain(&breakdowns) {
+                    view(db, org, q, SpendPath::Raw).await;
+                }
+                db.traces(org, range, 10, Some((&d, value))).await.expect("traces");
+            })
+            .await;
+            report(backend, &format!("{dim} page ({dim}={value}, 90 days)"), &fast, Some(&raw));
+        }
+        let started = Instant::now();
+        db.rebuild_event_rollups(org).await.expect("rebuild");
+        println!(
+            "{backend}: rebuilt every rollup and cube from the {stored} raw events in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        let per_million = |bytes: i64| bytes as f64 / (stored as f64 / 1e6) / (1024.0 * 1024.0);
+        let mut sizes = Vec::new();
+        for table in ["usage_events", "usage_rollups", "usage_cube", "usage_cube_wide"] {
+            let bytes = db.table_bytes(table).await.expect("size");
+            sizes.push(format!("{table} {:.1} MiB", per_million(bytes)));
+        }
+        println!("{backend}: size per million events (with indexes): {}", sizes.join(", "));
     }
 
     async fn view(db: &Db, org: OrgId, q: &SpendQuery, path: SpendPath) {
