@@ -3,6 +3,8 @@
 //! always equals the sum of its raw events.
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use super::usage::CostSource;
 use super::UsageEvent;
 
@@ -177,11 +179,78 @@ impl Cube {
 /// (cube, day bucket, the values of [`Cube::dims`] in order)
 pub type CubeKey = (Cube, i64, Vec<String>);
 
-/// Everything a write adds to the stored sums: the per-dimension rollups and the cubes.
+/// The dimensions trace rollups are kept for; '' sums the whole trace.
+pub const TRACE_DIMS: [&str; 6] = ["", "team", "feature", "initiative", "customer", "model"];
+
+/// (trace id, dimension of [`TRACE_DIMS`], value)
+pub type TraceKey = (String, &'static str, String);
+
+/// What one row of a trace's list shows, summed over its steps (or over the steps of one
+/// attribution value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceSums {
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    pub steps: i64,
+    pub depth: i64,
+    pub retries: i64,
+    pub tool_calls: i64,
+    pub cost_nanos: i64,
+    pub tokens: i64,
+    /// The smallest team and feature among the steps (as SQL's `min`).
+    pub team: Option<String>,
+    pub feature: Option<String>,
+}
+
+impl TraceSums {
+    fn of(e: &UsageEvent, cost_nanos: i64) -> TraceSums {
+        TraceSums {
+            first_at: e.occurred_at,
+            last_at: e.occurred_at,
+            steps: 1,
+            depth: e.depth.unwrap_or(0),
+            retries: i64::from(e.retry.unwrap_or(0) > 0),
+            tool_calls: i64::from(e.tool_name.is_some() || e.operation == "execute_tool"),
+            cost_nanos,
+            tokens: e.tokens.input + e.tokens.output,
+            team: e.team.clone(),
+            feature: e.feature.clone(),
+        }
+    }
+
+    fn merge(&mut self, o: TraceSums) {
+        let least = |a: &mut Option<String>, b: Option<String>| {
+            if let Some(b) = b {
+                if a.as_ref().is_none_or(|x| b < *x) {
+                    *a = Some(b);
+                }
+            }
+        };
+        self.first_at = self.first_at.min(o.first_at);
+        self.last_at = self.last_at.max(o.last_at);
+        self.steps += o.steps;
+        self.depth = self.depth.max(o.depth);
+        self.retries += o.retries;
+        self.tool_calls += o.tool_calls;
+        self.cost_nanos += o.cost_nanos;
+        self.tokens += o.tokens;
+        least(&mut self.team, o.team);
+        least(&mut self.feature, o.feature);
+    }
+
+    /// Unix seconds of the UTC day the first step happened on.
+    pub fn first_day(&self) -> i64 {
+        Grain::Day.bucket(self.first_at.timestamp())
+    }
+}
+
+/// Everything a write adds to the stored sums: the per-dimension rollups, the cubes and the
+/// trace rollups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Increments {
     pub rollups: BTreeMap<RollupKey, Sums>,
     pub cubes: BTreeMap<CubeKey, Sums>,
+    pub traces: BTreeMap<TraceKey, TraceSums>,
 }
 
 impl Increments {
@@ -196,6 +265,17 @@ impl Increments {
         for cube in Cube::ALL {
             let values = cube.dims().iter().map(|d| dim_value(e, d)).collect();
             self.cubes.entry((cube, day, values)).or_default().add(s);
+        }
+        if let Some(trace) = &e.trace_id {
+            for dim in TRACE_DIMS {
+                let sums = TraceSums::of(e, s.cost_nanos);
+                match self.traces.entry((trace.clone(), dim, dim_value(e, dim))) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(sums);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(sums),
+                }
+            }
         }
     }
 }
@@ -222,6 +302,12 @@ pub fn deltas<'a>(
     }
     out.rollups.retain(|_, s| *s != Sums::default());
     out.cubes.retain(|_, s| *s != Sums::default());
+    // a re-price moves only a trace's cost: the same steps were added twice above, once
+    // negated, so every count is cleared and the times are the steps' own
+    out.traces.retain(|_, t| t.cost_nanos != 0);
+    for t in out.traces.values_mut() {
+        (t.steps, t.retries, t.tool_calls, t.tokens) = (0, 0, 0, 0);
+    }
     out
 }
 

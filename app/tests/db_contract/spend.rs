@@ -296,6 +296,8 @@ pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(
     let other = db.ensure_org("b", "B").await.unwrap();
     db.insert_usage_events(org, &explorer_events()).await.unwrap();
     db.insert_usage_events(other, &explorer_events()[..50]).await.unwrap();
+    let agents = generate(&DemoConfig { seed: 3, end: d("2026-11-20"), days: 4, volume: 0.05 });
+    db.insert_usage_events(org, &agents).await.unwrap();
     let since = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
     let page = db.events_for_repricing(org, since, 0, 10_000, false).await.unwrap();
     let changes: Vec<_> = page
@@ -321,16 +323,18 @@ pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(
             for cube in Cube::ALL {
                 cubes.push(db.cube_rows(org, cube).await.unwrap());
             }
-            (rollups, cubes)
+            (rollups, cubes, db.trace_rollup_rows(org).await.unwrap())
         }
     };
     let kept = snapshot(org).await;
     let kept_other = snapshot(other).await;
     assert!(kept.1.iter().all(|c| c.len() > 20), "the cubes hold rows");
+    assert!(kept.2.len() > 50, "the trace rollups hold rows");
     assert_eq!(kept.1[1].iter().map(|r| r.2).sum::<i64>(), db.usage_totals(org).await.unwrap().1 .0);
     // sums changed behind Costroom's back are repaired, and only this organisation's rebuilt
     query("update usage_cube set cost_nanos = cost_nanos + 1").execute(&db).await.unwrap();
     query("update usage_rollups set events = events + 1 where grain = 'hour'").execute(&db).await.unwrap();
+    query("update trace_rollups set steps = steps + 1, team = 'x'").execute(&db).await.unwrap();
     db.rebuild_event_rollups(org).await.unwrap();
     assert_eq!(snapshot(org).await, kept);
     assert_ne!(snapshot(other).await, kept_other, "the other organisation was left alone");
@@ -338,6 +342,109 @@ pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(
     assert_eq!(snapshot(other).await, kept_other);
 }
 on_both!(rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write);
+
+/// The trace lists read from trace rollups equal the raw steps' GROUP BY (for traces within
+/// the range), for every scope and filter, after a re-price and after a late step; a trace
+/// running over midnight is listed whole under the day it began.
+pub(crate) async fn trace_rollups_list_what_the_raw_steps_give(db: Db) {
+    use app::domain::explore::Dim;
+    use app::domain::traces::TraceFilter;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let mut events = generate(&DemoConfig { seed: 5, end: d("2026-11-20"), days: 12, volume: 0.1 });
+    // a step without a team, and one with another team, in one trace
+    let first = events.iter().position(|e| e.trace_id.is_some()).unwrap();
+    events[first].team = None;
+    events[first + 1].team = Some("aaa".into());
+    db.insert_usage_events(org, &events).await.unwrap();
+    let range = DateRange { from: d("2026-11-01"), to: d("2026-11-30") };
+    let filters = [
+        TraceFilter { page: 1, ..Default::default() },
+        TraceFilter { page: 1, min_depth: 3, min_retries: 2, ..Default::default() },
+        TraceFilter { page: 2, min_cost: Nanos(1_000), ..Default::default() },
+        TraceFilter {
+            page: 1,
+            feature: "ticket-triage".into(),
+            model: "claude-haiku-4-5".into(),
+            ..Default::default()
+        },
+    ];
+    let scopes = [
+        None,
+        Some((Dim::Team, "support")),
+        Some((Dim::Team, "")),
+        Some((Dim::Feature, "ticket-triage")),
+        Some((Dim::Model, "claude-sonnet-4-5")),
+        Some((Dim::Customer, "acme")),
+    ];
+    let check = |label: &'static str| {
+        let db = db.clone();
+        let filters = filters.clone();
+        let scopes = scopes.clone();
+        async move {
+            let mut listed = 0;
+            for f in &filters {
+                for scope in &scopes {
+                    let sc = scope.as_ref().map(|(d, v)| (d, *v));
+                    // filters by feature or model apply to whole traces, as on the traces page
+                    if sc.is_some() && !(f.feature.is_empty() && f.model.is_empty()) {
+                        continue;
+                    }
+                    let fast = db.trace_page(org, range, f, 20, sc).await.unwrap();
+                    let raw = db.trace_page_raw(org, range, f, 20, sc).await.unwrap();
+                    assert_eq!(fast, raw, "{label}: {f:?} {scope:?}");
+                    listed += fast.0.len();
+                }
+            }
+            assert!(listed > 100, "{label}: the lists are not empty ({listed})");
+        }
+    };
+    check("first import").await;
+    let since = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let page = db.events_for_repricing(org, since, 0, 100_000, false).await.unwrap();
+    let changes: Vec<_> = page
+        .into_iter()
+        .filter(|(id, e)| e.trace_id.is_some() && id % 2 == 0)
+        .map(|(id, old)| {
+            let mut new = old.clone();
+            new.cost = Nanos(old.cost.0 * 3 + 7);
+            (id, old, new)
+        })
+        .collect();
+    assert!(db.apply_repricing(org, &changes).await.unwrap() > 20);
+    check("after a re-price").await;
+    // a late step of a stored trace, earlier than its first one
+    let mut late = events[first].clone();
+    late.event_id = "late-step".into();
+    let started = events.iter().filter(|e| e.trace_id == late.trace_id).map(|e| e.occurred_at).min().unwrap();
+    late.occurred_at = started - chrono::Duration::minutes(5);
+    late.depth = Some(9);
+    late.cost = Nanos(123_456_789_012);
+    db.insert_usage_events(org, &[late.clone()]).await.unwrap();
+    check("after a late step").await;
+    let all = TraceFilter { page: 1, ..Default::default() };
+    let top = db.trace_page(org, range, &all, 1, None).await.unwrap().0;
+    assert_eq!(top[0].trace_id, late.trace_id.clone().unwrap());
+    assert_eq!((top[0].first_at, top[0].depth), (late.occurred_at, 9));
+
+    // over midnight: listed under the first day, with both steps
+    let night = |id: &str, at: &str| {
+        let mut e = event(id, at, "gpt-4o", 5_000_000_000);
+        e.trace_id = Some("night".into());
+        e
+    };
+    db.insert_usage_events(org, &[night("n1", "2026-11-25 23:59:30"), night("n2", "2026-11-26 00:00:30")])
+        .await
+        .unwrap();
+    let day = |s| DateRange { from: d(s), to: d(s) };
+    let on_25 = db.trace_page(org, day("2026-11-25"), &all, 10, None).await.unwrap();
+    assert_eq!(
+        (on_25.0[0].trace_id.as_str(), on_25.0[0].steps, on_25.0[0].cost),
+        ("night", 2, Nanos(10_000_000_000))
+    );
+    assert_eq!(on_25.1, 1);
+    assert_eq!(db.trace_page(org, day("2026-11-26"), &all, 10, None).await.unwrap().1, 0);
+}
+on_both!(trace_rollups_list_what_the_raw_steps_give);
 
 pub(crate) async fn traces_sum_their_steps_and_the_tree_holds_every_nano(db: Db) {
     use app::domain::explore::Dim;

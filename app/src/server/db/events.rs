@@ -97,6 +97,8 @@ struct RepriceRow {
     cost_nanos: i64,
     cost_source: String,
     price_entry_id: Option<i64>,
+    /// Read so that a re-price moves the trace rollups too.
+    trace_id: Option<String>,
 }
 
 impl RepriceRow {
@@ -133,6 +135,7 @@ impl RepriceRow {
             cost: Nanos(self.cost_nanos),
             cost_source: CostSource::parse(&self.cost_source).unwrap_or(CostSource::Unpriced),
             price_entry_id: self.price_entry_id,
+            trace_id: self.trace_id,
             ..Default::default()
         };
         (self.id, e)
@@ -289,7 +292,7 @@ impl Db {
             environment, api_key, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
             output_tokens, reasoning_tokens, input_audio_tokens, cache_read_audio_tokens, input_image_tokens, \
             output_audio_tokens, output_image_tokens, web_search_calls, request_count, service_tier, cost_nanos, \
-            cost_source, price_entry_id \
+            cost_source, price_entry_id, trace_id \
             from usage_events where org_id = $1 and occurred_at >= $2 and id > $3 and cost_source <> 'provider' \
             and ($5 = 0 or cost_source = 'unpriced') order by id limit $4";
         let rows: Vec<RepriceRow> = query_as(SQL)
@@ -352,8 +355,9 @@ impl Db {
         let mut tx = self.begin().await?;
         let n = {
             query(ROLLUPS).bind(org.0).execute(&mut tx).await?;
-            for cube in crate::domain::rollup::Cube::ALL {
-                let sql = format!("delete from {} where org_id = $1", cube.table());
+            let tables = crate::domain::rollup::Cube::ALL.map(|c| c.table());
+            for table in tables.into_iter().chain(["trace_rollups"]) {
+                let sql = format!("delete from {table} where org_id = $1");
                 query(&sql).bind(org.0).execute(&mut tx).await?;
             }
             query(TOTALS).bind(org.0).execute(&mut tx).await?;

@@ -232,19 +232,18 @@ fn event_column(dim: &str) -> String {
 }
 
 impl Db {
-    /// Recomputes an organisation's token rollups and cubes from its raw events, in one
+    /// Recomputes an organisation's token rollups, cubes and trace rollups from its raw events, in one
     /// transaction (readers see the old sums until it commits). The sums are kept exact at
     /// every write, so this is for an operator: after restoring events from a backup, or to
     /// measure how long a rebuild takes.
     pub async fn rebuild_event_rollups(&self, org: OrgId) -> sqlx::Result<()> {
-        let seconds = |grain: rollup::Grain| match self {
-            Db::Sqlite(_) => {
-                format!("cast(strftime('%s', occurred_at) as bigint) / {0} * {0}", grain.seconds())
-            }
+        let bucket = |at: &str, grain: rollup::Grain| match self {
+            Db::Sqlite(_) => format!("cast(strftime('%s', {at}) as bigint) / {0} * {0}", grain.seconds()),
             Db::Postgres(_) => {
-                format!("cast(floor(extract(epoch from occurred_at)) as bigint) / {0} * {0}", grain.seconds())
+                format!("cast(floor(extract(epoch from {at})) as bigint) / {0} * {0}", grain.seconds())
             }
         };
+        let seconds = |grain| bucket("occurred_at", grain);
         let sums = SUM_COLUMNS.join(", ");
         let mut statements =
             vec!["delete from usage_rollups where org_id = $1 and source = 'tokens'".to_string()];
@@ -273,11 +272,40 @@ impl Db {
                 (1..=dims.len() + 2).map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
             ));
         }
+        statements.push("delete from trace_rollups where org_id = $1".into());
+        for dim in rollup::TRACE_DIMS {
+            let (value, group) = match dim {
+                "" => ("''".to_string(), String::new()),
+                d => (event_column(d), format!(", {}", event_column(d))),
+            };
+            statements.push(format!(
+                "insert into trace_rollups (org_id, trace_id, dim, value, first_day, first_at, last_at, steps, \
+                 depth, retries, tool_calls, cost_nanos, tokens, team, feature) \
+                 select org_id, trace_id, '{dim}', {value}, {}, min(occurred_at), max(occurred_at), count(*), \
+                 max(coalesce(depth, 0)), sum(case when coalesce(retry, 0) > 0 then 1 else 0 end), \
+                 sum(case when tool_name is not null or operation = 'execute_tool' then 1 else 0 end), \
+                 sum(cost_nanos), sum(input_tokens + output_tokens), min(team), min(feature) from usage_events \
+                 where org_id = $1 and trace_id is not null group by org_id, trace_id{group}",
+                bucket("min(occurred_at)", rollup::Grain::Day),
+            ));
+        }
         let mut tx = self.begin().await?;
         for sql in &statements {
             super::query::query(sql).bind(org.0).execute(&mut tx).await?;
         }
         tx.commit().await
+    }
+
+    /// Every trace rollup row: (trace, dim, value, first day, steps, depth, retries, cost, team),
+    /// for reconciliation with the events.
+    #[allow(clippy::type_complexity)]
+    pub async fn trace_rollup_rows(
+        &self,
+        org: OrgId,
+    ) -> sqlx::Result<Vec<(String, String, String, i64, i64, i64, i64, i64, Option<String>)>> {
+        const SQL: &str = "select trace_id, dim, value, first_day, steps, depth, retries, cost_nanos, team \
+            from trace_rollups where org_id = $1 order by 1, 2, 3";
+        query_as(SQL).bind(org.0).fetch_all(self).await
     }
 
     /// Every row of a cube: (bucket, its key values joined by '|', cost, requests, events), for
@@ -303,6 +331,26 @@ impl Db {
         query_scalar(sql).bind(table).fetch_one(self).await
     }
 }
+
+/// Adds trace rows, or folds them into the stored ones: sums add, times and depth keep their
+/// extremes, team and feature their smallest value (NULL only when no step has one).
+const TRACE_UPSERT_HEAD: &str =
+    "insert into trace_rollups (org_id, trace_id, dim, value, first_day, first_at, \
+    last_at, steps, depth, retries, tool_calls, cost_nanos, tokens, team, feature) ";
+const TRACE_UPSERT_TAIL: &str = " on conflict (org_id, trace_id, dim, value) do update set \
+    first_day = case when excluded.first_at < trace_rollups.first_at then excluded.first_day else trace_rollups.first_day end, \
+    first_at = case when excluded.first_at < trace_rollups.first_at then excluded.first_at else trace_rollups.first_at end, \
+    last_at = case when excluded.last_at > trace_rollups.last_at then excluded.last_at else trace_rollups.last_at end, \
+    steps = trace_rollups.steps + excluded.steps, \
+    depth = case when excluded.depth > trace_rollups.depth then excluded.depth else trace_rollups.depth end, \
+    retries = trace_rollups.retries + excluded.retries, \
+    tool_calls = trace_rollups.tool_calls + excluded.tool_calls, \
+    cost_nanos = trace_rollups.cost_nanos + excluded.cost_nanos, \
+    tokens = trace_rollups.tokens + excluded.tokens, \
+    team = case when trace_rollups.team is null or excluded.team < trace_rollups.team then excluded.team \
+      else trace_rollups.team end, \
+    feature = case when trace_rollups.feature is null or excluded.feature < trace_rollups.feature \
+      then excluded.feature else trace_rollups.feature end";
 
 impl Tx {
     /// Adds rollup and cube increments (or a re-price's deltas) to the stored sums, in key order.
@@ -339,6 +387,29 @@ impl Tx {
                 qb.push(tail.as_str());
                 qb.build().persistent(false).execute(&mut *self).await?;
             }
+        }
+        let traces: Vec<_> = increments.traces.into_iter().collect();
+        for chunk in traces.chunks(ROLLUP_CHUNK) {
+            let mut qb = QueryBuilder::new(TRACE_UPSERT_HEAD);
+            qb.push_values(chunk, |mut b, ((trace, dim, value), t)| {
+                b.push_bind(org.0)
+                    .push_bind(trace.as_str())
+                    .push_bind(*dim)
+                    .push_bind(value.as_str())
+                    .push_bind(t.first_day())
+                    .push_bind(t.first_at)
+                    .push_bind(t.last_at)
+                    .push_bind(t.steps)
+                    .push_bind(t.depth)
+                    .push_bind(t.retries)
+                    .push_bind(t.tool_calls)
+                    .push_bind(t.cost_nanos)
+                    .push_bind(t.tokens)
+                    .push_bind(t.team.as_deref())
+                    .push_bind(t.feature.as_deref());
+            });
+            qb.push(TRACE_UPSERT_TAIL);
+            qb.build().persistent(false).execute(&mut *self).await?;
         }
         Ok(())
     }

@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::query::{query_as, query_scalar, Arg};
 use super::{Db, OrgId};
-use crate::domain::explore::Dim;
+use crate::domain::explore::{day_seconds, Dim};
+use crate::domain::rollup::TRACE_DIMS;
 use crate::domain::traces::{TraceFilter, TraceStep, TraceSummary};
 use crate::domain::{DateRange, Nanos};
 
@@ -27,9 +28,27 @@ type StepRow = (
     String,
 );
 
+fn summary(r: SummaryRow) -> TraceSummary {
+    let (trace_id, first_at, last_at, steps, depth, retries, tool_calls, cost, tokens, team, feature) = r;
+    TraceSummary {
+        trace_id,
+        first_at,
+        last_at,
+        steps,
+        depth,
+        retries,
+        tool_calls,
+        cost: Nanos(cost),
+        tokens,
+        team,
+        feature,
+    }
+}
+
 impl Db {
-    /// The most expensive traces with a step in the range, costliest first; with `scope`,
-    /// only steps whose attribution column has that stored value ('' = not set).
+    /// The most expensive traces that started in the range, costliest first; with `scope`,
+    /// summed over only the steps whose attribution column has that stored value ('' = not
+    /// set). Read from the trace rollups.
     pub async fn traces(
         &self,
         org: OrgId,
@@ -38,11 +57,78 @@ impl Db {
         scope: Option<(&Dim, &str)>,
     ) -> sqlx::Result<Vec<TraceSummary>> {
         let all = TraceFilter { page: 1, ..Default::default() };
-        Ok(self.trace_page(org, range, &all, limit, scope).await?.0)
+        Ok(self.trace_list(org, range, &all, limit, scope, false).await?.0)
     }
 
-    /// One page of the traces that pass `filter` (costliest first), and how many pass in all.
+    /// One page of the traces that started in the range and pass `filter` (costliest first),
+    /// and how many pass in all. A trace belongs to the day of its first step, so a trace
+    /// running over midnight is listed whole under the day it began.
     pub async fn trace_page(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        filter: &TraceFilter,
+        limit: i64,
+        scope: Option<(&Dim, &str)>,
+    ) -> sqlx::Result<(Vec<TraceSummary>, i64)> {
+        self.trace_list(org, range, filter, limit, scope, true).await
+    }
+
+    async fn trace_list(
+        &self,
+        org: OrgId,
+        range: DateRange,
+        filter: &TraceFilter,
+        limit: i64,
+        scope: Option<(&Dim, &str)>,
+        count: bool,
+    ) -> sqlx::Result<(Vec<TraceSummary>, i64)> {
+        let (dim, value) = match scope {
+            None => ("", ""),
+            Some((d, v)) => match d.rollup_dim().filter(|c| TRACE_DIMS.contains(c)) {
+                Some(c) => (c, v),
+                // a dimension trace rollups do not hold: the raw steps
+                None => return self.trace_page_raw(org, range, filter, limit, scope).await,
+            },
+        };
+        const HEAD: &str =
+            "select trace_id, first_at, last_at, steps, depth, retries, tool_calls, cost_nanos, \
+            tokens, team, feature";
+        // the index on (org_id, dim, value, cost_nanos) is walked from the costliest down
+        const WHERE: &str = " from trace_rollups t where org_id = $1 and dim = $2 and value = $3 \
+            and first_day >= $4 and first_day <= $5 and cost_nanos >= $6 and depth >= $7 and retries >= $8 \
+            and ($9 = '' or exists (select 1 from trace_rollups f where f.org_id = $1 \
+              and f.trace_id = t.trace_id and f.dim = 'feature' and f.value = $9)) \
+            and ($10 = '' or exists (select 1 from trace_rollups m where m.org_id = $1 \
+              and m.trace_id = t.trace_id and m.dim = 'model' and m.value = $10))";
+        let offset = filter.offset().max(0);
+        let list = format!("{HEAD}{WHERE} order by cost_nanos desc, trace_id limit {limit} offset {offset}");
+        let args: Vec<Arg> = vec![
+            org.0.into(),
+            dim.into(),
+            value.into(),
+            day_seconds(range.from).into(),
+            day_seconds(range.to).into(),
+            filter.min_cost.0.into(),
+            filter.min_depth.into(),
+            filter.min_retries.into(),
+            filter.feature.as_str().into(),
+            filter.model.as_str().into(),
+        ];
+        let rows: Vec<SummaryRow> =
+            args.iter().cloned().fold(query_as(&list), |q, a| q.bind(a)).fetch_all(self).await?;
+        let total = if count {
+            let sql = format!("select count(*){WHERE}");
+            args.into_iter().fold(query_scalar(&sql), |q, a| q.bind(a)).fetch_one(self).await?
+        } else {
+            rows.len() as i64
+        };
+        Ok((rows.into_iter().map(summary).collect(), total))
+    }
+
+    /// [`Db::trace_page`] summed from the raw steps, each counted when it happened in the range
+    /// (the baseline the tests and the benchmark compare the trace rollups with).
+    pub async fn trace_page_raw(
         &self,
         org: OrgId,
         range: DateRange,
@@ -92,39 +178,7 @@ impl Db {
             args.iter().cloned().fold(query_as(&list), |q, a| q.bind(a)).fetch_all(self).await?;
         let total: i64 =
             args.into_iter().fold(query_scalar(&count), |q, a| q.bind(a)).fetch_one(self).await?;
-        let traces = rows
-            .into_iter()
-            .map(
-                |(
-                    trace_id,
-                    first_at,
-                    last_at,
-                    steps,
-                    depth,
-                    retries,
-                    tool_calls,
-                    cost,
-                    tokens,
-                    team,
-                    feature,
-                )| {
-                    TraceSummary {
-                        trace_id,
-                        first_at,
-                        last_at,
-                        steps,
-                        depth,
-                        retries,
-                        tool_calls,
-                        cost: Nanos(cost),
-                        tokens,
-                        team,
-                        feature,
-                    }
-                },
-            )
-            .collect();
-        Ok((traces, total))
+        Ok((rows.into_iter().map(summary).collect(), total))
     }
 
     /// Every step of one trace, in time order.

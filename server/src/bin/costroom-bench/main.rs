@@ -450,7 +450,8 @@ mod spend {
                 for q in std::iter::once(&trend).chain(&breakdowns) {
                     view(db, org, q, SpendPath::Raw).await;
                 }
-                db.traces(org, range, 10, Some((&d, value))).await.expect("traces");
+                let all = app::domain::traces::TraceFilter { page: 1, ..Default::default() };
+                db.trace_page_raw(org, range, &all, 10, Some((&d, value))).await.expect("traces");
             })
             .await;
             report(backend, &format!("{dim} page ({dim}={value}, 90 days)"), &fast, Some(&raw));
