@@ -67,6 +67,17 @@ pub enum Command {
     /// Take data out.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// The pre-aggregated sums every page reads.
+    #[command(subcommand)]
+    Rollups(RollupsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum RollupsCommand {
+    /// Recompute the token rollups, cubes and trace rollups from the raw events, in one
+    /// transaction (pages keep showing the old sums until it commits). The sums are kept
+    /// exact at every write: this is for events restored or edited outside Costroom.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -347,6 +358,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::demo(&cli.database_url, args).await,
         Command::Serve(args) => serve::serve(&cli.database_url, args).await,
+        Command::Rollups(RollupsCommand::Rebuild) => {
+            let (db, org) = open(&cli.database_url).await?;
+            let started = std::time::Instant::now();
+            db.rebuild_event_rollups(org).await?;
+            let (events, cost) = db.usage_totals(org).await?;
+            println!(
+                "rebuilt the rollups of {events} events ({}) in {:.1}s",
+                cost.usd(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::User(UserCommand::Add(args)) => admin::user_add(&cli.database_url, args).await,
         Command::Team(cmd) => admin::team(&cli.database_url, cmd).await,
         Command::Key(cmd) => admin::key(&cli.database_url, cmd).await,
