@@ -28,6 +28,9 @@ type StepRow = (
     String,
 );
 
+/// Longer ranges are listed with one ORDER BY over the range.
+const MAX_DAY_WALKS: i64 = 400;
+
 fn summary(r: SummaryRow) -> TraceSummary {
     let (trace_id, first_at, last_at, steps, depth, retries, tool_calls, cost, tokens, team, feature) = r;
     TraceSummary {
@@ -94,7 +97,6 @@ impl Db {
         const HEAD: &str =
             "select trace_id, first_at, last_at, steps, depth, retries, tool_calls, cost_nanos, \
             tokens, team, feature";
-        // the index on (org_id, dim, value, cost_nanos) is walked from the costliest down
         const WHERE: &str = " from trace_rollups t where org_id = $1 and dim = $2 and value = $3 \
             and first_day >= $4 and first_day <= $5 and cost_nanos >= $6 and depth >= $7 and retries >= $8 \
             and ($9 = '' or exists (select 1 from trace_rollups f where f.org_id = $1 \
@@ -102,24 +104,43 @@ impl Db {
             and ($10 = '' or exists (select 1 from trace_rollups m where m.org_id = $1 \
               and m.trace_id = t.trace_id and m.dim = 'model' and m.value = $10))";
         let offset = filter.offset().max(0);
-        let list = format!("{HEAD}{WHERE} order by cost_nanos desc, trace_id limit {limit} offset {offset}");
-        let args: Vec<Arg> = vec![
-            org.0.into(),
-            dim.into(),
-            value.into(),
-            day_seconds(range.from).into(),
-            day_seconds(range.to).into(),
-            filter.min_cost.0.into(),
-            filter.min_depth.into(),
-            filter.min_retries.into(),
-            filter.feature.as_str().into(),
-            filter.model.as_str().into(),
-        ];
-        let rows: Vec<SummaryRow> =
-            args.iter().cloned().fold(query_as(&list), |q, a| q.bind(a)).fetch_all(self).await?;
+        let (from, to) = (day_seconds(range.from), day_seconds(range.to));
+        let args = |lo: i64, hi: i64| -> Vec<Arg> {
+            vec![
+                org.0.into(),
+                dim.into(),
+                value.into(),
+                lo.into(),
+                hi.into(),
+                filter.min_cost.0.into(),
+                filter.min_depth.into(),
+                filter.min_retries.into(),
+                filter.feature.as_str().into(),
+                filter.model.as_str().into(),
+            ]
+        };
+        // One walk of the index per day, from that day's costliest down, then the best of all
+        // days: a single ORDER BY over the range would sort every trace in it. The index is
+        // keyed by day so that ingest, which adds to recent days, writes to a few of its pages.
+        let days = (to - from) / 86_400 + 1;
+        let mut rows: Vec<SummaryRow> = Vec::new();
+        if days <= MAX_DAY_WALKS {
+            let per_day =
+                format!("{HEAD}{WHERE} order by cost_nanos desc, trace_id limit {}", offset + limit);
+            for day in (0..days).map(|i| from + i * 86_400) {
+                let q = args(day, day).into_iter().fold(query_as(&per_day), |q, a| q.bind(a));
+                rows.extend(q.fetch_all(self).await?);
+            }
+            rows.sort_by(|a, b| b.7.cmp(&a.7).then_with(|| a.0.cmp(&b.0)));
+            rows = rows.into_iter().skip(offset as usize).take(limit as usize).collect();
+        } else {
+            let list =
+                format!("{HEAD}{WHERE} order by cost_nanos desc, trace_id limit {limit} offset {offset}");
+            rows = args(from, to).into_iter().fold(query_as(&list), |q, a| q.bind(a)).fetch_all(self).await?;
+        }
         let total = if count {
             let sql = format!("select count(*){WHERE}");
-            args.into_iter().fold(query_scalar(&sql), |q, a| q.bind(a)).fetch_one(self).await?
+            args(from, to).into_iter().fold(query_scalar(&sql), |q, a| q.bind(a)).fetch_one(self).await?
         } else {
             rows.len() as i64
         };
