@@ -465,7 +465,7 @@ mod spend {
         );
         let per_million = |bytes: i64| bytes as f64 / (stored as f64 / 1e6) / (1024.0 * 1024.0);
         let mut sizes = Vec::new();
-        for table in ["usage_events", "usage_rollups", "usage_cube", "usage_cube_wide"] {
+        for table in ["usage_events", "usage_rollups", "usage_cube", "usage_cube_wide", "trace_rollups"] {
             let bytes = db.table_bytes(table).await.expect("size");
             sizes.push(format!("{table} {:.1} MiB", per_million(bytes)));
         }
