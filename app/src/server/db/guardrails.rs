@@ -690,7 +690,7 @@ impl Db {
             .collect();
         locked.sort_unstable();
         locked.dedup();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_hold().await?;
         let mut ledger = Ledger::default();
         if !locked.is_empty() {
             if let Tx::Postgres(_) = tx {

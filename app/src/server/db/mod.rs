@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgTransactionManager};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteTransactionManager};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous, SqliteTransactionManager,
+};
 use sqlx::{Connection, TransactionManager};
 
 use query::{query, query_scalar};
@@ -36,6 +38,7 @@ pub mod prices;
 pub mod query;
 pub mod records;
 pub mod reports;
+pub mod retention;
 pub mod reviews;
 mod rollups;
 mod settings;
@@ -80,6 +83,24 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A SQLite pool of `max` connections.
+fn sqlite_pool(max: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(max)
+        // A future dropped after SQLite ran `BEGIN` but before it read the reply leaves
+        // the connection inside a transaction nobody owns (sqlx 0.8.6 does not roll it
+        // back); back in the pool it would keep the file's write lock for good and every
+        // writer would answer "database is locked". The ping goes through the
+        // connection's worker after any rollback already queued, so the depth read
+        // after it is settled; such a connection is closed, which rolls it back.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                conn.ping().await?;
+                Ok(SqliteTransactionManager::get_transaction_depth(conn) == 0)
+            })
+        })
+}
+
 impl Db {
     /// Opens the database the URL names and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
@@ -111,23 +132,11 @@ impl Db {
             // WAL: readers (pages) never wait for the writer (ingest, jobs).
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                // A future dropped after SQLite ran `BEGIN` but before it read the reply leaves
-                // the connection inside a transaction nobody owns (sqlx 0.8.6 does not roll it
-                // back); back in the pool it would keep the file's write lock for good and every
-                // writer would answer "database is locked". The ping goes through the
-                // connection's worker after any rollback already queued, so the depth read
-                // after it is settled; such a connection is closed, which rolls it back.
-                .after_release(|conn, _| {
-                    Box::pin(async move {
-                        conn.ping().await?;
-                        Ok(SqliteTransactionManager::get_transaction_depth(conn) == 0)
-                    })
-                })
-                .connect_with(opts)
-                .await?;
-            Ok(Self::Sqlite(SqliteDb::new(pool)))
+            let pool = sqlite_pool(8).connect_with(opts.clone()).await?;
+            // Authorize holds commit on a connection of their own that does not wait for the
+            // disk (see `Db::begin_hold`); opened on first use.
+            let holds = sqlite_pool(1).connect_lazy_with(opts.synchronous(SqliteSynchronous::Normal));
+            Ok(Self::Sqlite(SqliteDb::new(pool, holds)))
         }
     }
 
@@ -212,7 +221,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(s) => s.pool.close().await,
+            Db::Sqlite(s) => s.close().await,
             Db::Postgres(p) => p.close().await,
         }
     }
