@@ -62,6 +62,36 @@ fn rollups_rebuilt_from_raw_events_show_the_same_totals() {
 }
 
 #[test]
+fn retention_is_set_shown_and_applied_from_the_command_line() {
+    let db = temp_db("retention");
+    let args = ["demo", "--seed", "5", "--days", "80", "--volume", "0.02", "--end-date", "2026-11-20"];
+    let (ok, _, err) = costroom(&db, &args);
+    assert!(ok, "{err}");
+    let (ok, _, err) = costroom(&db, &["retention", "set", "six"]);
+    assert!(!ok);
+    assert!(err.contains("months: 'six'"), "{err}");
+    let (ok, _, err) = costroom(&db, &["retention", "set", "0"]);
+    assert!(!ok);
+    assert!(err.contains("months: 0 is out of range"), "{err}");
+    let (ok, out, err) = costroom(&db, &["retention", "set", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "raw events kept: the current month and the 1 before it");
+    let (ok, out, _) = costroom(&db, &["retention", "show"]);
+    assert!(ok);
+    assert!(out.contains("no raw events have been dropped"), "{out}");
+    let (ok, out, err) = costroom(&db, &["retention", "apply", "--today", "2026-11-20"]);
+    assert!(ok, "{err}");
+    let dropped: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(dropped > 0 && out.contains("raw events start on 2026-10-01"), "{out}");
+    let (ok, out, _) = costroom(&db, &["retention", "apply", "--today", "2026-11-20"]);
+    assert!(ok);
+    assert!(out.starts_with("dropped 0 raw events"), "a second run finds nothing: {out}");
+    let (ok, out, _) = costroom(&db, &["retention", "show"]);
+    assert!(ok);
+    assert!(out.contains("raw events start on 2026-10-01"), "{out}");
+}
+
+#[test]
 fn bad_flags_are_refused_naming_the_flag() {
     let db = temp_db("flags");
     let (ok, _, err) = costroom(&db, &["demo", "--volume", "0"]);

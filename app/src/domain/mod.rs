@@ -26,6 +26,7 @@ pub mod period;
 pub mod price_book;
 pub mod pricing;
 pub mod reconcile;
+pub mod retention;
 pub mod review;
 pub mod role;
 pub mod rollup;

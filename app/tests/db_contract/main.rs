@@ -41,6 +41,7 @@ mod guardrails;
 mod initiatives;
 mod people;
 mod pricing;
+mod retention;
 mod reviews;
 mod spend;
 mod tx;

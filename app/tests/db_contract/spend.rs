@@ -290,7 +290,6 @@ on_both!(combined_views_from_cubes_equal_the_raw_group_by);
 /// A rebuild from the raw events gives back exactly the sums kept at every write (and so
 /// repairs sums changed behind Costroom's back).
 pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(db: Db) {
-    use app::domain::rollup::{Cube, Grain, DIMS};
     use app::server::db::query::query;
     let org = db.ensure_org("a", "A").await.unwrap();
     let other = db.ensure_org("b", "B").await.unwrap();
@@ -310,22 +309,7 @@ pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(
         })
         .collect();
     db.apply_repricing(org, &changes).await.unwrap();
-    let snapshot = |org| {
-        let db = db.clone();
-        async move {
-            let mut rollups = Vec::new();
-            for grain in [Grain::Hour, Grain::Day] {
-                for dim in DIMS {
-                    rollups.push(db.rollups(org, grain, dim).await.unwrap());
-                }
-            }
-            let mut cubes = Vec::new();
-            for cube in Cube::ALL {
-                cubes.push(db.cube_rows(org, cube).await.unwrap());
-            }
-            (rollups, cubes, db.trace_rollup_rows(org).await.unwrap())
-        }
-    };
+    let snapshot = |org| sums_snapshot(&db, org);
     let kept = snapshot(org).await;
     let kept_other = snapshot(other).await;
     assert!(kept.1.iter().all(|c| c.len() > 20), "the cubes hold rows");
@@ -342,6 +326,31 @@ pub(crate) async fn rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write(
     assert_eq!(snapshot(other).await, kept_other);
 }
 on_both!(rebuilt_rollups_and_cubes_equal_the_ones_kept_at_each_write);
+
+/// Every token rollup (hour and day, each dimension), every cube row and every trace rollup
+/// row of an organisation.
+#[allow(clippy::type_complexity)]
+pub(crate) async fn sums_snapshot(
+    db: &Db,
+    org: app::server::db::OrgId,
+) -> (
+    Vec<Vec<(i64, String, app::domain::rollup::Sums)>>,
+    Vec<Vec<(i64, String, i64, i64, i64)>>,
+    Vec<(String, String, String, i64, i64, i64, i64, i64, Option<String>)>,
+) {
+    use app::domain::rollup::{Cube, Grain, DIMS};
+    let mut rollups = Vec::new();
+    for grain in [Grain::Hour, Grain::Day] {
+        for dim in DIMS {
+            rollups.push(db.rollups(org, grain, dim).await.unwrap());
+        }
+    }
+    let mut cubes = Vec::new();
+    for cube in Cube::ALL {
+        cubes.push(db.cube_rows(org, cube).await.unwrap());
+    }
+    (rollups, cubes, db.trace_rollup_rows(org).await.unwrap())
+}
 
 /// The trace lists read from trace rollups equal the raw steps' GROUP BY (for traces within
 /// the range), for every scope and filter, after a re-price and after a late step; a trace

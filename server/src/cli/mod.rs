@@ -70,6 +70,27 @@ pub enum Command {
     /// The pre-aggregated sums every page reads.
     #[command(subcommand)]
     Rollups(RollupsCommand),
+    /// How long raw usage events are kept beside the rollups (their totals stay exact).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Print the setting and the first day whose raw events are kept.
+    Show,
+    /// Keep raw events of the current month and the N months before it (1 to 1200), or `off`
+    /// (the default: forever). Nothing is deleted until the server's evaluate job or `apply`.
+    Set {
+        /// A number of months, or `off`.
+        months: String,
+    },
+    /// Drop the raw events before the boundary now, every one of them.
+    Apply {
+        /// The day the boundary is counted from; today (UTC) by default.
+        #[arg(long, env = "COSTROOM_TODAY")]
+        today: Option<NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -370,6 +391,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Retention(cmd) => retention(&cli.database_url, cmd).await,
         Command::User(UserCommand::Add(args)) => admin::user_add(&cli.database_url, args).await,
         Command::Team(cmd) => admin::team(&cli.database_url, cmd).await,
         Command::Key(cmd) => admin::key(&cli.database_url, cmd).await,
@@ -402,4 +424,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The database (migrated) and its default organisation: the same start as the server's.
 pub(crate) async fn open(url: &str) -> anyhow::Result<(Db, OrgId)> {
     Ok(startup::open(url).await?)
+}
+
+async fn retention(url: &str, cmd: RetentionCommand) -> anyhow::Result<()> {
+    use app::server::services::retention;
+    let (db, org) = open(url).await?;
+    let describe = |r: Option<app::domain::retention::Retention>| match r {
+        Some(r) => format!("the current month and the {} before it", r.months),
+        None => "forever (retention off)".to_string(),
+    };
+    match cmd {
+        RetentionCommand::Show => {
+            let r = retention::setting(&db, org).await?;
+            let kept = db.raw_events_kept_from(org).await?;
+            println!("raw events kept: {}", describe(r));
+            match kept {
+                Some(d) => println!("raw events start on {d}; earlier days are in the rollups only"),
+                None => println!("no raw events have been dropped"),
+            }
+        }
+        RetentionCommand::Set { months } => {
+            let months = match months.trim() {
+                "off" => None,
+                m => Some(m.parse::<i64>().map_err(|_| {
+                    anyhow::anyhow!("months: '{m}' is not a whole number of months or `off`")
+                })?),
+            };
+            let r = retention::set(&db, org, &app::server::db::Actor::cli(), months).await?;
+            println!("raw events kept: {}", describe(r));
+        }
+        RetentionCommand::Apply { today } => {
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            match retention::apply(&db, org, today, u64::MAX).await? {
+                Some(p) => println!("dropped {} raw events; raw events start on {}", p.deleted, p.kept_from),
+                None => println!("retention is off: nothing dropped"),
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
 }

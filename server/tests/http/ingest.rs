@@ -495,3 +495,64 @@ pub(crate) async fn audio_and_web_search_calls_cost_the_same_by_json_and_by_otlp
     }
 }
 on_both!(audio_and_web_search_calls_cost_the_same_by_json_and_by_otlp);
+
+/// After retention dropped the raw events before a boundary, what needs them says so instead
+/// of answering with part of the data: an event from before it is refused by item and field,
+/// an hourly combined view or a FOCUS export starting before it is a 422 naming `from`; views
+/// from the rollups still count the dropped events to the nano.
+pub(crate) async fn after_retention_what_needs_dropped_raw_events_is_refused_by_field(db: Db) {
+    use serde_json::json;
+    let (app, token, read) = ingest_app(&db).await;
+    let read = format!("Bearer {read}");
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let viewer = sign_in(&app, VIEWER, PASSWORD, None).await.expect("viewer signs in");
+    let purged = db.purge_raw_events(org, d("2026-11-01"), 1_000, u64::MAX).await.unwrap();
+    assert_eq!(purged.deleted, 1, "event a of 2026-10-03");
+
+    let batch = json!([
+        {"event_id": "r-old", "timestamp": "2026-10-31T23:59:59Z", "provider": "openai", "model": "gpt-4o",
+         "input_tokens": 10},
+        {"event_id": "r-new", "timestamp": "2026-11-01T00:00:00Z", "provider": "openai", "model": "gpt-4o",
+         "input_tokens": 10}
+    ]);
+    let (status, report) = post_events(&app, &token, serde_json::to_vec(&batch).unwrap(), false).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((&report["accepted"], &report["rejected"]), (&json!(1), &json!(1)), "{report}");
+    assert_eq!(report["errors"][0]["index"], 0);
+    assert_eq!(report["errors"][0]["field"], "timestamp");
+    let reason = report["errors"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("2026-10-31") && reason.contains("2026-11-01"), "{reason}");
+    let new_cost =
+        db.usage_events(org).await.unwrap().iter().find(|r| r.event_id == "r-new").unwrap().cost_nanos;
+
+    // the daily view over both months still holds the dropped event
+    let (status, body) = send(
+        &app,
+        super::pages::get_with_key("/api/v1/spend?group=team&from=2026-10-01&to=2026-11-30", &read),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["answered_from"], "rollups");
+    let all = 1_500_000_000 + 2_000_000_001 + 10_123_456_789 + 1 + new_cost;
+    assert_eq!(v["total"]["cost_nanos"], all, "{body}");
+
+    let hourly = "/api/v1/spend?group=model&team=support&environment=prod&gran=hour&to=2026-11-10&from=";
+    let (status, body) = send(&app, super::pages::get_with_key(&format!("{hourly}2026-10-31"), &read)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("from:") && body.contains("kept from 2026-11-01"), "{body}");
+    let (status, body) = send(&app, super::pages::get_with_key(&format!("{hourly}2026-11-01"), &read)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((&v["answered_from"], &v["total"]["cost_nanos"]), (&json!("raw"), &json!(12_123_456_791i64)));
+
+    let focus =
+        |from: &str| with_cookie(get(&format!("/ledger/focus.csv?from={from}&to=2026-11-30")), &viewer);
+    let (status, body) = send(&app, focus("2026-10-01")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("from:") && body.contains("FOCUS export"), "{body}");
+    let (status, body) = send(&app, focus("2026-11-01")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("2026-11-07"), "the kept days are exported");
+}
+on_both!(after_retention_what_needs_dropped_raw_events_is_refused_by_field);

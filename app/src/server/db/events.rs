@@ -250,6 +250,7 @@ impl Db {
                 return Ok(None);
             }
         }
+        super::retention::check_kept_from(&mut tx, org, events.iter().map(|e| e.day()).min()).await?;
         let mut inserted: Vec<&UsageEvent> = Vec::with_capacity(events.len());
         for chunk in events.chunks(INSERT_CHUNK) {
             // full chunks repeat the same text and reuse one prepared statement; a batch's

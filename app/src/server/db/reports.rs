@@ -109,13 +109,22 @@ impl Db {
         Ok(figures(rows))
     }
 
-    /// What Costroom computed from token events per provider, day and model.
+    /// What Costroom computed from token events per provider, day and model: read from the
+    /// narrow cube, which keeps them whole after retention drops the raw events (and is a few
+    /// rows per day instead of every event).
     pub async fn event_figures(&self, org: OrgId, range: DateRange) -> sqlx::Result<Vec<Figure>> {
-        const SQL: &str = "select provider, day, model, cast(sum(cost_nanos) as bigint), \
-            cast(sum(input_tokens + output_tokens) as bigint) from usage_events \
-            where org_id = $1 and day between $2 and $3 group by provider, day, model";
-        let rows: Vec<FigureRow> =
-            query_as(SQL).bind(org.0).bind(range.from).bind(range.to).fetch_all(self).await?;
+        const SQL: &str = "select provider, bucket, model, cast(sum(cost_nanos) as bigint), \
+            cast(sum(input_tokens + output_tokens) as bigint) from usage_cube \
+            where org_id = $1 and bucket between $2 and $3 group by provider, bucket, model";
+        let secs = |d: NaiveDate| crate::domain::explore::day_seconds(d);
+        let rows: Vec<(String, i64, String, i64, i64)> =
+            query_as(SQL).bind(org.0).bind(secs(range.from)).bind(secs(range.to)).fetch_all(self).await?;
+        let rows = rows
+            .into_iter()
+            .filter_map(|(p, b, m, c, t)| {
+                Some((p, chrono::DateTime::from_timestamp(b, 0)?.date_naive(), m, c, t))
+            })
+            .collect();
         Ok(figures(rows))
     }
 }

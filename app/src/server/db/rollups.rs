@@ -235,8 +235,20 @@ impl Db {
     /// Recomputes an organisation's token rollups, cubes and trace rollups from its raw events, in one
     /// transaction (readers see the old sums until it commits). The sums are kept exact at
     /// every write, so this is for an operator: after restoring events from a backup, or to
-    /// measure how long a rebuild takes.
+    /// measure how long a rebuild takes. When retention has dropped raw events, only the days
+    /// from the boundary on are rebuilt: the sums of earlier days have no rows left to be
+    /// rebuilt from and are kept as they are (and a trace that began before it keeps its sums).
     pub async fn rebuild_event_rollups(&self, org: OrgId) -> sqlx::Result<()> {
+        let kept_from = self.raw_events_kept_from(org).await?;
+        // literals, not binds: both come from a date, and every statement here binds only $1
+        let (day_from, bucket_from) = match kept_from {
+            Some(d) => (
+                format!(" and day >= '{d}'"),
+                format!(" and bucket >= {}", crate::domain::explore::day_seconds(d)),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let first_day_from = bucket_from.replace("bucket", "first_day");
         let bucket = |at: &str, grain: rollup::Grain| match self {
             Db::Sqlite(_) => format!("cast(strftime('%s', {at}) as bigint) / {0} * {0}", grain.seconds()),
             Db::Postgres(_) => {
@@ -246,13 +258,13 @@ impl Db {
         let seconds = |grain| bucket("occurred_at", grain);
         let sums = SUM_COLUMNS.join(", ");
         let mut statements =
-            vec!["delete from usage_rollups where org_id = $1 and source = 'tokens'".to_string()];
+            vec![format!("delete from usage_rollups where org_id = $1 and source = 'tokens'{bucket_from}")];
         for grain in [rollup::Grain::Hour, rollup::Grain::Day] {
             for dim in rollup::DIMS {
                 statements.push(format!(
                     "insert into usage_rollups (org_id, grain, dim, bucket, value, source, {sums}) \
                      select org_id, '{}', '{dim}', {}, {}, 'tokens', {EVENT_SUMS} from usage_events \
-                     where org_id = $1 group by 1, 2, 3, 4, 5",
+                     where org_id = $1{day_from} group by 1, 2, 3, 4, 5",
                     grain.as_str(),
                     seconds(grain),
                     event_column(dim),
@@ -261,10 +273,10 @@ impl Db {
         }
         for cube in Cube::ALL {
             let dims = cube.dims();
-            statements.push(format!("delete from {} where org_id = $1", cube.table()));
+            statements.push(format!("delete from {} where org_id = $1{bucket_from}", cube.table()));
             statements.push(format!(
                 "insert into {} (org_id, bucket, {}, {sums}) select org_id, {}, {}, {EVENT_SUMS} \
-                 from usage_events where org_id = $1 group by {}",
+                 from usage_events where org_id = $1{day_from} group by {}",
                 cube.table(),
                 dims.join(", "),
                 seconds(rollup::Grain::Day),
@@ -272,7 +284,15 @@ impl Db {
                 (1..=dims.len() + 2).map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
             ));
         }
-        statements.push("delete from trace_rollups where org_id = $1".into());
+        statements.push(format!("delete from trace_rollups where org_id = $1{first_day_from}"));
+        // a trace that began before the boundary keeps its sums; its later steps are in them
+        let kept_traces = match kept_from {
+            Some(_) => format!(
+                " and trace_id not in (select trace_id from trace_rollups where org_id = $1 and dim = ''{})",
+                bucket_from.replace("bucket >=", "first_day <")
+            ),
+            None => String::new(),
+        };
         for dim in rollup::TRACE_DIMS {
             let (value, group) = match dim {
                 "" => ("''".to_string(), String::new()),
@@ -285,7 +305,7 @@ impl Db {
                  max(coalesce(depth, 0)), sum(case when coalesce(retry, 0) > 0 then 1 else 0 end), \
                  sum(case when tool_name is not null or operation = 'execute_tool' then 1 else 0 end), \
                  sum(cost_nanos), sum(input_tokens + output_tokens), min(team), min(feature) from usage_events \
-                 where org_id = $1 and trace_id is not null group by org_id, trace_id{group}",
+                 where org_id = $1 and trace_id is not null{day_from}{kept_traces} group by org_id, trace_id{group}",
                 bucket("min(occurred_at)", rollup::Grain::Day),
             ));
         }

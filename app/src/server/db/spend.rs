@@ -310,6 +310,10 @@ impl Db {
             Some(c) => cube_sql(d, org, q, c),
             None => raw_events_sql(d, org, q),
         };
+        if cube.is_none() && events.is_some() {
+            let what = "a view summed from the raw events (hourly with a filter or group, or by tag)";
+            self.require_raw_from(org, q.range.from, what, "from").await?;
+        }
         let mut out = Vec::new();
         for sql in [events, raw_lines_sql(d, org, q)].into_iter().flatten() {
             let rows: Vec<RawRow> = fetch(self, &sql).await?;

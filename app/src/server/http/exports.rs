@@ -84,6 +84,10 @@ pub async fn focus_csv_handler(
             Some(s) => Some(SpendSource::parse(s).map_err(AppError::Invalid)?),
             None => None,
         };
+        if source.is_none_or(|s| s == SpendSource::Tokens) {
+            // asked here too, so the refusal is a 422 and not a broken download
+            st.db.require_raw_from(st.org, range.from, "the FOCUS export of token spend", "from").await?;
+        }
         let name = st.db.org_name(st.org).await?;
         Ok::<_, AppError>((Selection { range, source }, name))
     };

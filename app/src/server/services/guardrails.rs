@@ -937,6 +937,7 @@ pub async fn replay(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<ReplayReport, AppError> {
+    db.require_raw_from(org, from, "a replay", "since").await?;
     let calls = db.replay_calls(org, from, to).await?;
     let rules: Vec<Rule> =
         rules.iter().map(|r| Rule { effective_from: NaiveDate::MIN, ..r.clone() }).collect();

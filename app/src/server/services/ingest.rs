@@ -97,11 +97,20 @@ pub async fn store(
 ) -> Result<IngestReport, AppError> {
     let mut checked = Vec::with_capacity(events.len());
     let mut positions = Vec::with_capacity(events.len());
+    let kept_from = db.raw_events_kept_from(org).await?;
     for (i, mut e) in events {
         if let Some(key) = key {
             attribute(&mut e, key);
         }
-        match crate::domain::ingest::check(i, &e) {
+        let checked_item = crate::domain::ingest::check(i, &e).and_then(|()| match kept_from {
+            Some(from) if e.day() < from => Err(ItemError {
+                index: i,
+                field: "timestamp".into(),
+                reason: crate::domain::retention::event_before_boundary(e.day(), from),
+            }),
+            _ => Ok(()),
+        });
+        match checked_item {
             Ok(()) => {
                 positions.push(i);
                 checked.push(e);

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod prices;
 pub mod reconcile;
 pub mod records;
+pub mod retention;
 pub mod reviews;
 pub mod settings;
 pub mod spend;

@@ -55,6 +55,12 @@ pub async fn list(
 pub async fn detail(db: &Db, org: OrgId, trace_id: &str) -> Result<(Vec<TreeNode>, Nanos), AppError> {
     let steps = db.trace_steps(org, trace_id).await?;
     if steps.is_empty() {
+        if let Some(from) = db.raw_events_kept_from(org).await? {
+            return Err(AppError::NotFound(format!(
+                "trace '{trace_id}' (raw events before {from} were dropped by the retention setting; \
+                 a trace that began earlier is listed with its sums, its steps are gone)"
+            )));
+        }
         return Err(AppError::NotFound(format!("trace '{trace_id}'")));
     }
     let total = steps.iter().map(|s| s.cost).sum();

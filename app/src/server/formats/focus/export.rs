@@ -281,6 +281,10 @@ pub async fn export(
     sel: Selection,
     out: &mut impl ChunkSink,
 ) -> Result<(), sqlx::Error> {
+    if sel.source.is_none_or(|s| s == SpendSource::Tokens) {
+        // the token rows are grouped from the raw events, down to the price entry
+        db.require_raw_from(org, sel.range.from, "the FOCUS export of token spend", "from").await?;
+    }
     let prices: HashMap<i64, ModelPrice> =
         db.price_entries(org).await?.into_iter().map(|e| (e.id, e.price)).collect();
     if !out.put(csv_row(&COLUMNS)).await {

@@ -198,6 +198,14 @@ async fn evaluate(db: &Db, org: OrgId, clock: Clock) -> Result<(), AppError> {
     if let Err(e) = super::reviews::record_daily_maturity(db, org, today).await {
         tracing::warn!(error = %e, "maturity scoring failed");
     }
+    // raw events past the retention setting; a large first purge spreads over rounds
+    match super::retention::apply(db, org, today, super::retention::PER_ROUND).await {
+        Ok(Some(p)) if p.deleted > 0 => {
+            tracing::info!(deleted = p.deleted, kept_from = %p.kept_from, more = p.more, "raw events dropped (retention)")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+    }
     // alerts raised above go out now rather than at the deliverer's next tick
     wake(Job::Webhooks);
     Ok(())
