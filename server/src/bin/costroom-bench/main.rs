@@ -376,15 +376,21 @@ mod spend {
         let volume = n as f64 / unit as f64;
         let cfg = DemoConfig { seed: 7, end, days: DAYS, volume };
         println!("costroom-bench spend: ~{n} events over {DAYS} days ending {end} (demo volume {volume:.1})");
-        let sqlite = TestDb::sqlite().await;
-        run("sqlite", &sqlite.db, &cfg, &trace).await;
-        sqlite.finish().await;
-        match TestDb::postgres().await {
-            Some(pg) => {
-                run("postgres", &pg.db, &cfg, &trace).await;
-                pg.finish().await;
-            }
-            None => println!("postgres: skipped (set COSTROOM_TEST_PG_URL)"),
+        // one backend at 10M events takes most of an hour on 2 cores: COSTROOM_BENCH_ONLY picks one
+        let only = std::env::var("COSTROOM_BENCH_ONLY").ok();
+        let wanted = |b: &str| only.as_deref().is_none_or(|o| o == b);
+        if wanted("sqlite") {
+            let sqlite = TestDb::sqlite().await;
+            run("sqlite", &sqlite.db, &cfg, &trace).await;
+            sqlite.finish().await;
+        }
+        if !wanted("postgres") {
+            println!("postgres: skipped (COSTROOM_BENCH_ONLY)");
+        } else if let Some(pg) = TestDb::postgres().await {
+            run("postgres", &pg.db, &cfg, &trace).await;
+            pg.finish().await;
+        } else {
+            println!("postgres: skipped (set COSTROOM_TEST_PG_URL)");
         }
         println!("peak RSS of this process: {} MiB", super::peak_rss_kib() / 1024);
     }
