@@ -101,6 +101,7 @@ impl Gate {
         // and their database work goes through the guard's and the writer's own queues
         if path == "/healthz"
             || path.starts_with("/gateway/")
+            || path.starts_with("/api/v1/authorize")
             || path.starts_with("/pkg/")
             || path.starts_with("/vendor/")
             || path == "/favicon.ico"

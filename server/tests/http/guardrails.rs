@@ -10,8 +10,18 @@ async fn guard_app(db: &Db, rules: &[Value]) -> (axum::Router, String) {
 
 /// [`guard_app`] whose authorize calls wait `timeout` for the database.
 async fn guard_app_waiting(db: &Db, rules: &[Value], timeout: std::time::Duration) -> (axum::Router, String) {
+    guard_app_loaded(db, rules, timeout, server::load::Load::default()).await
+}
+
+/// [`guard_app_waiting`] with the server's back-pressure limits `load`.
+async fn guard_app_loaded(
+    db: &Db,
+    rules: &[Value],
+    timeout: std::time::Duration,
+    load: server::load::Load,
+) -> (axum::Router, String) {
     use app::server::services::keys::{create_key, KeyRequest};
-    let app = app_tuned(db, server::load::Load::default(), |o| o.authorize_timeout = timeout).await;
+    let app = app_tuned(db, load, |o| o.authorize_timeout = timeout).await;
     app::server::services::prices::ensure_public_list(db).await.unwrap();
     let org = db.ensure_org("default", "Default").await.unwrap();
     db.ensure_team(org, "search", "Search").await.unwrap();
@@ -615,3 +625,24 @@ pub(crate) async fn a_cap_warns_once_at_each_threshold_and_a_soft_cap_never_deni
     );
 }
 on_both!(a_cap_warns_once_at_each_threshold_and_a_soft_cap_never_denies);
+
+/// Authorize calls bypass the pages' back-pressure lane: the guard's own lane batches and
+/// bounds them, and a gate of a few at work would cap each batch at that few (every call
+/// waiting behind the ones before it; measured, p50 176 ms and 26 % refused at 2,000 calls/s
+/// on PostgreSQL). With one page at work and one queued, 200 calls at once are all decided.
+pub(crate) async fn authorize_calls_are_not_held_back_by_the_pages_lane(db: Db) {
+    let tiny =
+        server::load::Load { ingest: 1, pages: 1, queued: 1, wait: std::time::Duration::from_millis(1) };
+    let (app, token) =
+        guard_app_loaded(&db, &[month_cap(1_000)], std::time::Duration::from_secs(30), tiny).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let (app, token) = (app.clone(), token.clone());
+        calls.spawn(async move { post(&app, &token, "/api/v1/authorize", ten_cent_call()).await.0 });
+    }
+    let statuses = calls.join_all().await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    assert_eq!(db.reservations(org).await.unwrap().len(), 200);
+}
+on_both!(authorize_calls_are_not_held_back_by_the_pages_lane);
