@@ -184,7 +184,8 @@ impl Db {
     }
 
     /// SQLite: copies the write-ahead log into the database file now, without blocking writers
-    /// (a passive checkpoint); answers (frames in the log, frames copied). PostgreSQL: (0, 0).
+    /// (a passive checkpoint); answers (frames in the log, frames copied), or (-1, -1) when
+    /// another connection's checkpoint was running at that moment. PostgreSQL: (0, 0).
     pub async fn checkpoint(&self) -> sqlx::Result<(i64, i64)> {
         match self {
             Db::Sqlite(s) => {
