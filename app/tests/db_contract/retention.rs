@@ -124,3 +124,49 @@ pub(crate) async fn retention_drops_raw_events_and_every_total_stays(db: Db) {
     );
 }
 on_both!(retention_drops_raw_events_and_every_total_stays);
+
+/// Purges racing each other (two servers' jobs, or the CLI beside a server), asked for
+/// different boundaries: the boundary ends at the latest one asked, never moves back, each
+/// move is audited once and in order, no raw event before it is left and every total stays.
+pub(crate) async fn racing_purges_never_move_the_boundary_back(db: Db) {
+    use app::domain::audit::AuditFilter;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let today = d("2026-11-20");
+    let events = generate(&DemoConfig { seed: 11, end: today, days: 110, volume: 0.01 });
+    db.insert_usage_events(org, &events).await.unwrap();
+    let kept = sums_snapshot(&db, org).await;
+    let (n, _) = db.usage_totals(org).await.unwrap();
+    let asked = [d("2026-09-01"), d("2026-10-01"), d("2026-08-01"), d("2026-11-01"), d("2026-10-01")];
+    for round in 0..3 {
+        // each round in another order, so the later boundary is sometimes asked first
+        let mut order = asked.to_vec();
+        order.rotate_left(round);
+        let purges = order.iter().map(|from| db.purge_raw_events(org, *from, 50, u64::MAX));
+        let done = futures_util::future::join_all(purges).await;
+        for (p, from) in done.into_iter().zip(&order) {
+            // a purge that committed before a later boundary was asked reports its own
+            let kept = p.unwrap().kept_from;
+            assert!(kept >= *from && kept <= d("2026-11-01"), "round {round}: asked {from}, kept {kept}");
+        }
+        assert_eq!(db.raw_events_kept_from(org).await.unwrap(), Some(d("2026-11-01")), "round {round}");
+    }
+    let left = db.usage_events(org).await.unwrap();
+    assert!(left.iter().all(|e| e.day >= d("2026-11-01")));
+    let dropped = events.iter().filter(|e| e.day() < d("2026-11-01")).count();
+    assert_eq!(left.len(), n as usize - dropped);
+    assert_eq!(sums_snapshot(&db, org).await, kept);
+    let f = AuditFilter { action: Some("retention.boundary".into()), ..Default::default() };
+    let moves = db.list_audit(org, &f, 50).await.unwrap();
+    let to: Vec<String> =
+        moves.iter().rev().map(|a| a.summary.split_whitespace().nth(3).unwrap().to_string()).collect();
+    assert!(!to.is_empty() && to.len() <= 4, "{to:?}");
+    assert_eq!(to.last().map(String::as_str), Some("2026-11-01"));
+    let sorted = {
+        let mut s = to.clone();
+        s.sort();
+        s.dedup();
+        s
+    };
+    assert_eq!(to, sorted, "each move is audited once, forward only");
+}
+on_both!(racing_purges_never_move_the_boundary_back);

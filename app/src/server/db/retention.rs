@@ -3,14 +3,11 @@ use chrono::{NaiveDate, Utc};
 
 use super::audit::insert_audit;
 use super::query::{query, query_scalar};
+use super::settings::READ;
 use super::{Actor, Db, NewAudit, OrgId, OverLimit, Tx};
 
 /// The first day whose raw events are kept, once a purge has run (an `org_settings` key).
 pub const KEPT_FROM: &str = "raw_events_kept_from";
-
-const READ: &str = "select value from org_settings where org_id = $1 and key = $2";
-const UPSERT: &str = "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
-    on conflict (org_id, key) do update set value = excluded.value, updated_at = excluded.updated_at";
 
 fn parse(v: Option<String>) -> Option<NaiveDate> {
     v.and_then(|s| s.parse().ok())
@@ -62,31 +59,48 @@ impl Db {
         chunk: i64,
         max: u64,
     ) -> sqlx::Result<Purged> {
-        let stored = self.raw_events_kept_from(org).await?;
-        let kept_from = crate::domain::retention::next_boundary(stored, from);
+        // Read, move and audit in one write transaction: two purges at once (two servers, or
+        // the CLI beside one) must not move the boundary back or audit one move twice. The
+        // upsert only ever raises the value (ISO dates order as text), so on PostgreSQL a
+        // purge that waited on another's row sees its value and leaves it.
+        const FORWARD: &str = "insert into org_settings (org_id, key, value, updated_at) \
+            values ($1, $2, $3, $4) on conflict (org_id, key) do update \
+            set value = excluded.value, updated_at = excluded.updated_at \
+            where org_settings.value < excluded.value";
+        let mut tx = self.begin().await?;
+        let stored = parse(query_scalar(READ).bind(org.0).bind(KEPT_FROM).fetch_optional(&mut tx).await?);
+        let mut kept_from = crate::domain::retention::next_boundary(stored, from);
         if stored != Some(kept_from) {
-            let mut tx = self.begin().await?;
-            query(UPSERT)
+            let moved = query(FORWARD)
                 .bind(org.0)
                 .bind(KEPT_FROM)
                 .bind(kept_from.to_string())
                 .bind(Utc::now())
                 .execute(&mut tx)
-                .await?;
-            let entry = NewAudit {
-                actor: Actor { user: None, label: "retention".into() },
-                action: "retention.boundary",
-                entity: "setting",
-                entity_id: KEPT_FROM.into(),
-                summary: format!(
-                    "raw events before {kept_from} are dropped; their totals stay in the rollups"
-                ),
-                before: stored.map(|d| serde_json::json!(d)),
-                after: Some(serde_json::json!(kept_from)),
-            };
-            insert_audit(&mut tx, org, &entry).await?;
-            tx.commit().await?;
+                .await?
+                .rows_affected()
+                > 0;
+            if moved {
+                let entry = NewAudit {
+                    actor: Actor { user: None, label: "retention".into() },
+                    action: "retention.boundary",
+                    entity: "setting",
+                    entity_id: KEPT_FROM.into(),
+                    summary: format!(
+                        "raw events before {kept_from} are dropped; their totals stay in the rollups"
+                    ),
+                    before: stored.map(|d| serde_json::json!(d)),
+                    after: Some(serde_json::json!(kept_from)),
+                };
+                insert_audit(&mut tx, org, &entry).await?;
+            } else {
+                // another purge committed a later boundary while this one waited on the row
+                let now: Option<String> =
+                    query_scalar(READ).bind(org.0).bind(KEPT_FROM).fetch_optional(&mut tx).await?;
+                kept_from = parse(now).map_or(kept_from, |d| d.max(kept_from));
+            }
         }
+        tx.commit().await?;
         const DELETE: &str = "delete from usage_events where id in \
             (select id from usage_events where org_id = $1 and day < $2 limit $3)";
         let mut deleted = 0u64;

@@ -9,8 +9,7 @@ use super::{Db, NewAudit, OrgId};
 
 impl Db {
     pub async fn setting(&self, org: OrgId, key: &str) -> sqlx::Result<Option<String>> {
-        const SQL: &str = "select value from org_settings where org_id = $1 and key = $2";
-        query_scalar(SQL).bind(org.0).bind(key).fetch_optional(self).await
+        query_scalar(READ).bind(org.0).bind(key).fetch_optional(self).await
     }
 
     /// Stores the value with its audit record, in one transaction.
@@ -33,6 +32,8 @@ impl Db {
     }
 }
 
+/// One setting's value; the key's `$2`.
+pub(super) const READ: &str = "select value from org_settings where org_id = $1 and key = $2";
 const UPSERT: &str = "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
     on conflict (org_id, key) do update set value = excluded.value, updated_at = excluded.updated_at";
 
