@@ -133,10 +133,11 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
             let pool = sqlite_pool(8).connect_with(opts.clone()).await?;
+            let reads = SqlitePoolOptions::new().max_connections(8).connect_lazy_with(opts.clone());
             // Authorize holds commit on a connection of their own that does not wait for the
             // disk (see `Db::begin_hold`); opened on first use.
             let holds = sqlite_pool(1).connect_lazy_with(opts.synchronous(SqliteSynchronous::Normal));
-            Ok(Self::Sqlite(SqliteDb::new(pool, holds)))
+            Ok(Self::Sqlite(SqliteDb::new(pool, reads, holds)))
         }
     }
 
@@ -190,7 +191,7 @@ impl Db {
         match self {
             Db::Sqlite(s) => {
                 let (_busy, log, copied): (i64, i64, i64) =
-                    sqlx::query_as("pragma wal_checkpoint(passive)").fetch_one(&s.pool).await?;
+                    sqlx::query_as("pragma wal_checkpoint(passive)").fetch_one(&s.reads).await?;
                 Ok((log, copied))
             }
             Db::Postgres(_) => Ok((0, 0)),
@@ -211,7 +212,7 @@ impl Db {
             loop {
                 tick.tick().await;
                 if let Err(e) = db.checkpoint().await {
-                    if matches!(&db, Db::Sqlite(s) if s.pool.is_closed()) {
+                    if matches!(&db, Db::Sqlite(s) if s.reads.is_closed()) {
                         return;
                     }
                     tracing::debug!(error = %e, "checkpoint skipped");

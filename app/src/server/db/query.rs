@@ -106,7 +106,7 @@ pub trait Executor<'c> {
 impl<'c> Executor<'c> for &'c Db {
     fn conn(self) -> Conn<'c> {
         match self {
-            Db::Sqlite(s) => Conn::SqlitePool(&s.pool),
+            Db::Sqlite(s) => Conn::SqlitePool(&s.reads),
             Db::Postgres(p) => Conn::PgPool(p),
         }
     }

@@ -22,19 +22,26 @@ pub const WRITE_WAIT: Duration = Duration::from_secs(10);
 /// A SQLite pool and the process's writer lane for its file.
 #[derive(Clone, Debug)]
 pub struct SqliteDb {
+    /// For transactions (and the session store, which opens its own): a connection handed
+    /// back is checked for a transaction left open by a cancelled `BEGIN` (see `sqlite_pool`).
     pub pool: sqlx::SqlitePool,
+    /// For single statements (every read, and writes that need no transaction): no check on
+    /// the way back, which would cost a round trip to the connection's thread per statement,
+    /// the largest part of a short read's time (an authorize call's key, a batch's rules).
+    pub reads: sqlx::SqlitePool,
     /// One connection with `synchronous = NORMAL`, for authorize holds (see [`Db::begin_hold`]).
     holds: sqlx::SqlitePool,
     writer: Arc<Semaphore>,
 }
 
 impl SqliteDb {
-    pub fn new(pool: sqlx::SqlitePool, holds: sqlx::SqlitePool) -> Self {
-        SqliteDb { pool, holds, writer: Arc::new(Semaphore::new(1)) }
+    pub fn new(pool: sqlx::SqlitePool, reads: sqlx::SqlitePool, holds: sqlx::SqlitePool) -> Self {
+        SqliteDb { pool, reads, holds, writer: Arc::new(Semaphore::new(1)) }
     }
 
     pub async fn close(&self) {
         self.holds.close().await;
+        self.reads.close().await;
         self.pool.close().await;
     }
 
