@@ -646,3 +646,104 @@ pub(crate) async fn authorize_calls_are_not_held_back_by_the_pages_lane(db: Db) 
     assert_eq!(db.reservations(org).await.unwrap().len(), 200);
 }
 on_both!(authorize_calls_are_not_held_back_by_the_pages_lane);
+
+/// The server keeps the rules it parsed while their version stands; a rule stored, replaced
+/// or deleted beside it (the CLI, another server) decides the very next call.
+pub(crate) async fn a_rule_changed_beside_the_server_decides_its_very_next_call(db: Db) {
+    use app::server::db::{Actor, NewAudit};
+    let (app, token) = guard_app(&db, &[month_cap(5)]).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let v0 = db.guardrail_rules_version(org).await.unwrap();
+    let (s, _) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(s, StatusCode::OK);
+    let today = Utc::now().date_naive().format("%Y-%m-01").to_string();
+    let no_4o = json!({"name": "no 4o", "scope": {"kind": "org"}, "effective_from": today,
+        "limit": {"kind": "models", "allow": false, "models": ["gpt-4o"]}});
+    db.put_guardrail_rule(org, &parse_rule(&no_4o).unwrap(), Utc::now()).await.unwrap();
+    assert!(db.guardrail_rules_version(org).await.unwrap() > v0);
+    let (s, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!((s, &v["denied"][0]["code"]), (StatusCode::FORBIDDEN, &json!("model_not_allowed")), "{v}");
+
+    let audit = NewAudit {
+        actor: Actor::cli(),
+        action: "guardrail.delete",
+        entity: "guardrail_rule",
+        entity_id: "no 4o".into(),
+        summary: "deleted".into(),
+        before: None,
+        after: None,
+    };
+    let id = db.guardrail_rules(org).await.unwrap().iter().find(|r| r.name == "no 4o").unwrap().id;
+    assert!(db.delete_guardrail_rule(org, id, &audit).await.unwrap());
+    let (s, _) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(s, StatusCode::OK, "the deleted rule no longer denies");
+
+    // the same name with a smaller amount: the cap keeps its $0.20 held, $0.15 decides
+    let mut tight = month_cap(5);
+    tight["limit"]["amount_nanos"] = json!(150_000_000);
+    let tight = parse_rule(&tight).unwrap();
+    db.replace_guardrail_rules(org, &[tight], &audit, Utc::now()).await.unwrap();
+    let (s, v) = post(&app, &token, "/api/v1/authorize", ten_cent_call()).await;
+    assert_eq!(
+        (s, &v["denied"][0]["code"]),
+        (StatusCode::PAYMENT_REQUIRED, &json!("budget_exhausted")),
+        "{v}"
+    );
+}
+on_both!(a_rule_changed_beside_the_server_decides_its_very_next_call);
+
+/// The lane checks a batch's keys with one read: calls with a wrong secret, an unknown key or
+/// a key without the `authorize` scope are refused (401, 401, 403) among good calls decided in
+/// the same batches, a bad body is answered only to a good key, and a key revoked beside the
+/// server (the CLI) is refused at its very next call.
+pub(crate) async fn keys_are_checked_per_batch_and_a_revoked_key_is_refused_at_once(db: Db) {
+    use app::server::db::Actor;
+    use app::server::services::keys::{create_key, revoke_key, KeyRequest};
+    let (app, token) = guard_app(&db, &[month_cap(5)]).await;
+    let org = db.ensure_org("default", "Default").await.unwrap();
+    let hasher = KeyHasher::load(&db).await.unwrap();
+    let read_req = KeyRequest {
+        name: "reader".into(),
+        team: "search".into(),
+        scopes: "read".into(),
+        initiative: None,
+        expires_in_days: None,
+        actor: Actor::cli(),
+    };
+    let reader = create_key(&db, &hasher, org, read_req).await.unwrap().token;
+    let (prefix, secret) = token.trim_start_matches("cr_").split_once('_').unwrap();
+    let wrong = format!("cr_{prefix}_{}", "x".repeat(secret.len()));
+    let unknown = format!("cr_{}_{secret}", "z".repeat(prefix.len()));
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let token = [&token, &wrong, &unknown, &reader][i % 4].clone();
+        let app = app.clone();
+        calls.spawn(async move { (i % 4, post(&app, &token, "/api/v1/authorize", ten_cent_call()).await.0) });
+    }
+    let mut seen: Vec<(usize, StatusCode)> = calls.join_all().await;
+    seen.sort_by_key(|(i, _)| *i);
+    seen.dedup();
+    assert_eq!(
+        seen,
+        vec![
+            (0, StatusCode::OK),
+            (1, StatusCode::UNAUTHORIZED),
+            (2, StatusCode::UNAUTHORIZED),
+            (3, StatusCode::FORBIDDEN)
+        ]
+    );
+    assert_eq!(db.reservations(org).await.unwrap().len(), 10, "only the good key's calls hold");
+    // a bad body: a bad key hears 401, a good one hears what is wrong with the body
+    let bad = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": -1, "max_tokens": 5});
+    assert_eq!(post(&app, &wrong, "/api/v1/authorize", bad.clone()).await.0, StatusCode::UNAUTHORIZED);
+    let (s, v) = post(&app, &token, "/api/v1/authorize", bad).await;
+    assert!(
+        s.is_client_error() && s != StatusCode::UNAUTHORIZED && v.to_string().contains("input_tokens"),
+        "{s} {v}"
+    );
+    // revoked by the CLI, beside the server
+    revoke_key(&db, org, &Actor::cli(), prefix).await.unwrap();
+    assert_eq!(post(&app, &token, "/api/v1/authorize", ten_cent_call()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(db.reservations(org).await.unwrap().len(), 10);
+}
+on_both!(keys_are_checked_per_batch_and_a_revoked_key_is_refused_at_once);

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::insert_audit;
-use super::query::{query, query_as, QueryBuilder};
+use super::query::{query, query_as, query_scalar, QueryBuilder};
 use super::tx::Tx;
 use super::webhooks::enqueue_notice;
 use super::{Db, NewAudit, OrgId};
@@ -626,6 +626,13 @@ impl Db {
             .collect())
     }
 
+    /// A number that changes with every change to the organisation's rules, committed with
+    /// it: rules read after this number are at least as new as it (0: no rule was ever stored).
+    pub async fn guardrail_rules_version(&self, org: OrgId) -> sqlx::Result<i64> {
+        const SQL: &str = "select version from guardrail_rule_versions where org_id = $1";
+        Ok(query_scalar(SQL).bind(org.0).fetch_optional(self).await?.unwrap_or(0))
+    }
+
     /// The organisation's rules, by name.
     pub async fn guardrail_rules(&self, org: OrgId) -> sqlx::Result<Vec<Rule>> {
         const SQL: &str = "select id, spec from guardrail_rules where org_id = $1 order by name";
@@ -848,7 +855,23 @@ async fn put_rule(tx: &mut Tx, org: OrgId, rule: &Rule, now: DateTime<Utc>) -> s
         values ($1, $2, $3, $4, $4) on conflict (org_id, name) do update set spec = excluded.spec, \
         updated_at = excluded.updated_at returning id";
     let spec = serde_json::to_string(&Rule { id: 0, ..rule.clone() }).expect("a rule serialises");
-    Ok(query_as::<(i64,)>(SQL).bind(org.0).bind(rule.name.trim()).bind(spec).bind(now).fetch_one(tx).await?.0)
+    let id = query_as::<(i64,)>(SQL)
+        .bind(org.0)
+        .bind(rule.name.trim())
+        .bind(spec)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .0;
+    bump_rules_version(tx, org).await?;
+    Ok(id)
+}
+
+/// Raises the organisation's rules version (see [`Db::guardrail_rules_version`]).
+async fn bump_rules_version(tx: &mut Tx, org: OrgId) -> sqlx::Result<()> {
+    const SQL: &str = "insert into guardrail_rule_versions (org_id, version) values ($1, 1) \
+        on conflict (org_id) do update set version = guardrail_rule_versions.version + 1";
+    query(SQL).bind(org.0).execute(tx).await.map(|_| ())
 }
 
 async fn delete_rule(tx: &mut Tx, org: OrgId, id: i64) -> sqlx::Result<bool> {
@@ -860,6 +883,7 @@ async fn delete_rule(tx: &mut Tx, org: OrgId, id: i64) -> sqlx::Result<bool> {
     if done.rows_affected() == 0 {
         return Ok(false);
     }
+    bump_rules_version(tx, org).await?;
     // PostgreSQL cascades; SQLite runs without foreign-key enforcement, so the state goes here
     for sql in [
         "delete from guardrail_days where rule_id = $1",

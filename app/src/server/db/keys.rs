@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::insert_audit;
-use super::query::{query, query_as, query_scalar};
+use super::query::{query, query_as, query_scalar, QueryBuilder};
 use super::{Db, NewAudit, OrgId, TeamId, UserId};
 
 /// A stored key (never the secret itself).
@@ -80,6 +80,21 @@ impl Db {
     pub async fn api_key_by_prefix(&self, prefix: &str) -> sqlx::Result<Option<ApiKeyRow>> {
         let sql = format!("select {KEY_COLUMNS} where k.prefix = $1");
         query_as(&sql).bind(prefix).fetch_optional(self).await
+    }
+
+    /// The keys with these prefixes (one statement for a batch of calls); unknown ones are
+    /// left out.
+    pub async fn api_keys_by_prefixes(&self, prefixes: &[&str]) -> sqlx::Result<Vec<ApiKeyRow>> {
+        if prefixes.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut qb = QueryBuilder::new(format!("select {KEY_COLUMNS} where k.prefix in ("));
+        let mut list = qb.separated(", ");
+        for p in prefixes {
+            list.push_bind(*p);
+        }
+        qb.push(")");
+        qb.build_query_as().fetch_all(self).await
     }
 
     pub async fn list_api_keys(&self, org: OrgId) -> sqlx::Result<Vec<ApiKeyRow>> {

@@ -14,7 +14,8 @@ use crate::domain::api_key::Scope;
 use crate::domain::guardrail::parse_call;
 use crate::error::AppError;
 use crate::server::db::OrgId;
-use crate::server::services::guardrails::{authorize, parse_settlement, settle};
+use crate::server::services::guardrails::{authorize_bearer, parse_settlement, settle};
+use crate::server::services::keys;
 use crate::server::state::AppState;
 
 fn json_body(body: &Payload) -> Result<serde_json::Value, AppError> {
@@ -27,10 +28,14 @@ pub async fn authorize_handler(
     headers: HeaderMap,
     body: Payload,
 ) -> Result<Response, AppError> {
-    let key = scoped_key(&st, &headers, Scope::Authorize).await?;
-    let (call, ttl) =
-        parse_call(&json_body(&body)?).map_err(|(f, r)| AppError::Invalid(format!("{f}: {r}")))?;
-    let decision = authorize(&st.db, &st.prices, &st.guard, &key, call, ttl, Utc::now()).await?;
+    // the key is checked in the guard's lane with the batch's other keys (one read for all),
+    // and before the body's errors are answered
+    let auth = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let (prefix, secret) = keys::bearer(auth)?;
+    let call = json_body(&body)
+        .and_then(|v| parse_call(&v).map_err(|(f, r)| AppError::Invalid(format!("{f}: {r}"))));
+    let (db, prices, guard) = (&st.db, &st.prices, &st.guard);
+    let decision = authorize_bearer(db, prices, guard, &st.keys, prefix, secret, call, Utc::now()).await?;
     let status = StatusCode::from_u16(decision.status()).expect("a status");
     let mut res = (status, axum::Json(&decision)).into_response();
     if let (429 | 503, Some(secs)) = (decision.status(), decision.retry_after_secs) {

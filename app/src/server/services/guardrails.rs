@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::prices::PriceCache;
+use crate::domain::api_key::Scope as KeyScope;
 use crate::domain::guardrail::{
     Call, Code, Limit, Logged, Mode, Period, ReplayReport, Rule, RuleLine, Verdict,
 };
@@ -23,6 +24,7 @@ use crate::server::db::guardrails::{
 };
 use crate::server::db::{Actor, NewAudit};
 use crate::server::db::{ApiKeyRow, Db, OrgId};
+use crate::server::services::keys::{self, KeyHasher};
 
 /// A cap's money after this call's hold: its amount, what is used (settled and held) and
 /// what is left.
@@ -133,21 +135,25 @@ pub const DB_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_0
 pub struct Guard {
     pub timeout: std::time::Duration,
     last: Known,
+    /// The keys the lane last read, by prefix: what lets the failure modes answer a key when
+    /// the database does not (its secret is checked against the hash as always).
+    keys: Arc<Mutex<HashMap<String, ApiKeyRow>>>,
     lane: Arc<OnceLock<mpsc::Sender<Job>>>,
 }
 
-type Known = Arc<Mutex<HashMap<i64, Vec<Rule>>>>;
+/// Per organisation, the rules last read and their version (see `Db::guardrail_rules_version`).
+type Known = Arc<Mutex<HashMap<i64, (i64, Arc<Vec<Rule>>)>>>;
 
 /// Calls decided in one transaction at most; a batch this size is a few milliseconds of work.
 const MAX_BATCH: usize = 256;
 
 impl Guard {
     pub fn with_timeout(timeout: std::time::Duration) -> Guard {
-        Guard { timeout, last: Default::default(), lane: Default::default() }
+        Guard { timeout, last: Default::default(), keys: Default::default(), lane: Default::default() }
     }
 
-    fn recall(&self, org: OrgId) -> Option<Vec<Rule>> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner()).get(&org.0).cloned()
+    fn recall(&self, org: OrgId) -> Option<Arc<Vec<Rule>>> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).get(&org.0).map(|(_, r)| r.clone())
     }
 
     /// The lane's queue, its task started on first use (on the caller's runtime).
@@ -155,27 +161,50 @@ impl Guard {
         self.lane
             .get_or_init(|| {
                 let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-                tokio::spawn(run_lane(db.clone(), prices.clone(), self.last.clone(), self.timeout, rx));
+                let (known, keys) = (self.last.clone(), self.keys.clone());
+                tokio::spawn(run_lane(db.clone(), prices.clone(), known, keys, self.timeout, rx));
                 tx
             })
             .clone()
     }
 }
 
-fn remember(known: &Known, org: OrgId, rules: &[Rule]) {
-    let mut last = known.lock().unwrap_or_else(|e| e.into_inner());
-    if last.get(&org.0).is_none_or(|r| r.as_slice() != rules) {
-        last.insert(org.0, rules.to_vec());
+/// The organisation's rules: those last read while their version is unchanged, else read
+/// anew. The version is read first, so rules cached under it are never older than it.
+async fn rules_of(db: &Db, known: &Known, org: OrgId) -> Result<Arc<Vec<Rule>>, AppError> {
+    let version = db.guardrail_rules_version(org).await?;
+    let cached = known.lock().unwrap_or_else(|e| e.into_inner()).get(&org.0).cloned();
+    if let Some((_, rules)) = cached.filter(|(v, _)| *v == version) {
+        return Ok(rules);
     }
+    let rules = Arc::new(db.guardrail_rules(org).await?);
+    known.lock().unwrap_or_else(|e| e.into_inner()).insert(org.0, (version, rules.clone()));
+    Ok(rules)
 }
 
 /// A call waiting in the lane, with where its answer goes.
 struct Job {
-    org: OrgId,
-    call: Call,
-    ttl_secs: i64,
+    caller: Caller,
+    /// The call and its reservation's TTL; a body that did not read is answered with its
+    /// error once the key passed, as if the key had been checked first.
+    call: Result<(Call, i64), AppError>,
     now: DateTime<Utc>,
     reply: oneshot::Sender<Result<Decision, AppError>>,
+}
+
+/// Who makes a call: a key already checked (the gateway's), or a bearer token the lane checks
+/// with the batch's other keys, in one read for the batch.
+enum Caller {
+    Key(ApiKeyRow),
+    Bearer { prefix: String, secret: String, hasher: KeyHasher },
+}
+
+/// Fills what the key knows of the call: its team and initiative unless the call names them,
+/// and the key itself.
+fn attribute(call: &mut Call, key: &ApiKeyRow) {
+    call.team = call.team.take().or_else(|| Some(key.team.clone()));
+    call.initiative = call.initiative.take().or_else(|| key.initiative.clone());
+    call.api_key = Some(key.prefix.clone());
 }
 
 /// Decides a call: fills what the key knows (team, initiative, the key itself), prices its
@@ -192,28 +221,93 @@ pub async fn authorize(
     prices: &PriceCache,
     guard: &Guard,
     key: &ApiKeyRow,
-    mut call: Call,
+    call: Call,
     ttl_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<Decision, AppError> {
-    call.team = call.team.or_else(|| Some(key.team.clone()));
-    call.initiative = call.initiative.or_else(|| key.initiative.clone());
-    call.api_key = Some(key.prefix.clone());
-    let org = OrgId(key.org_id);
+    let mut attributed = call.clone();
+    attribute(&mut attributed, key);
+    let caller = Caller::Key(key.clone());
+    let asked = ask(db, prices, guard, caller, Ok((call, ttl_secs)), now).await;
+    answer_or_degrade(guard, asked, Some((OrgId(key.org_id), attributed)), now)
+}
+
+/// [`authorize`] for a call that presents a bearer token (`POST /api/v1/authorize`): the lane
+/// checks the key (scope `authorize`) with the batch's other keys, then the call body
+/// (`call`), then decides. When the database does not answer, a key this server checked
+/// before with the same secret lets the failure modes decide; an unknown one is 503.
+#[allow(clippy::too_many_arguments)]
+pub async fn authorize_bearer(
+    db: &Db,
+    prices: &PriceCache,
+    guard: &Guard,
+    hasher: &KeyHasher,
+    prefix: &str,
+    secret: &str,
+    call: Result<(Call, i64), AppError>,
+    now: DateTime<Utc>,
+) -> Result<Decision, AppError> {
+    let fallback = call.as_ref().ok().map(|(c, _)| c.clone());
+    let caller =
+        Caller::Bearer { prefix: prefix.to_string(), secret: secret.to_string(), hasher: hasher.clone() };
+    let asked = ask(db, prices, guard, caller, call, now).await;
+    let known = || {
+        let key = guard.keys.lock().unwrap_or_else(|e| e.into_inner()).get(prefix).cloned();
+        keys::check(hasher, key, secret, Some(KeyScope::Authorize), now).ok()
+    };
+    let degrade = if is_unavailable(&asked) {
+        let (Some(mut c), Some(key)) = (fallback, known()) else { return Err(AppError::Busy) };
+        attribute(&mut c, &key);
+        Some((OrgId(key.org_id), c))
+    } else {
+        None
+    };
+    answer_or_degrade(guard, asked, degrade, now)
+}
+
+/// The lane did not answer, or answered that the database failed.
+fn is_unavailable(asked: &Result<Result<Decision, AppError>, String>) -> bool {
+    matches!(asked, Err(_) | Ok(Err(AppError::Busy | AppError::Internal)))
+}
+
+/// Sends the call to the lane and waits for its answer at most the guard's timeout (`Err`:
+/// no answer in time).
+async fn ask(
+    db: &Db,
+    prices: &PriceCache,
+    guard: &Guard,
+    caller: Caller,
+    call: Result<(Call, i64), AppError>,
+    now: DateTime<Utc>,
+) -> Result<Result<Decision, AppError>, String> {
     let lane = guard.lane(db, prices);
     let (reply, answer) = oneshot::channel();
-    let job = Job { org, call: call.clone(), ttl_secs, now, reply };
+    let job = Job { caller, call, now, reply };
     let asked = async {
         lane.send(job).await.map_err(|_| AppError::Internal)?;
         answer.await.map_err(|_| AppError::Internal)?
     };
-    let why = match tokio::time::timeout(guard.timeout, asked).await {
+    // the lane sees the answer is not awaited: the call is left out, or released if held
+    tokio::time::timeout(guard.timeout, asked)
+        .await
+        .map_err(|_| format!("no answer within {} ms", guard.timeout.as_millis()))
+}
+
+/// The lane's answer, or when the database was unavailable, the failure modes' answer for the
+/// call (`degrade`: its organisation and attributed call).
+fn answer_or_degrade(
+    guard: &Guard,
+    asked: Result<Result<Decision, AppError>, String>,
+    degrade: Option<(OrgId, Call)>,
+    now: DateTime<Utc>,
+) -> Result<Decision, AppError> {
+    let why = match asked {
         Ok(Ok(d)) => return Ok(d),
         Ok(Err(e @ (AppError::Busy | AppError::Internal))) => e.to_string(),
         Ok(Err(e)) => return Err(e),
-        // the lane sees the answer is not awaited: the call is left out, or released if held
-        Err(_) => format!("no answer within {} ms", guard.timeout.as_millis()),
+        Err(why) => why,
     };
+    let Some((org, call)) = degrade else { return Err(AppError::Busy) };
     tracing::warn!(reason = %why, "authorize: database unavailable, failure modes decide");
     Ok(degraded(guard.recall(org), &call, now, &why))
 }
@@ -222,7 +316,7 @@ pub async fn authorize(
 /// (503, retry in a second); fail-open rules warn and the call is allowed without a hold.
 /// Stateless limits (models, sizes, depth) still deny. With no rules known at all (the server
 /// has not read them since it started), the call is denied: closed is the default.
-fn degraded(rules: Option<Vec<Rule>>, call: &Call, now: DateTime<Utc>, why: &str) -> Decision {
+fn degraded(rules: Option<Arc<Vec<Rule>>>, call: &Call, now: DateTime<Utc>, why: &str) -> Decision {
     use crate::domain::guardrail::FailureMode;
     let mut d = Decision {
         decision: "deny".into(),
@@ -294,6 +388,7 @@ async fn run_lane(
     db: Db,
     prices: PriceCache,
     known: Known,
+    keys: Arc<Mutex<HashMap<String, ApiKeyRow>>>,
     timeout: std::time::Duration,
     mut rx: mpsc::Receiver<Job>,
 ) {
@@ -303,14 +398,29 @@ async fn run_lane(
         if jobs.is_empty() {
             continue;
         }
-        let decided = match tokio::time::timeout(timeout, decide_batch(&db, &prices, &known, &jobs)).await {
-            Ok(d) => d,
-            Err(_) => Err(AppError::Busy),
+        let deadline = tokio::time::Instant::now() + timeout;
+        let ready = match tokio::time::timeout_at(deadline, admit(&db, &keys, &mut jobs)).await {
+            Ok(Ok(ready)) => ready,
+            failed => {
+                let e = match failed {
+                    Ok(Err(e)) => e,
+                    _ => AppError::Busy,
+                };
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+                continue;
+            }
         };
+        let decided =
+            match tokio::time::timeout_at(deadline, decide_batch(&db, &prices, &known, &ready)).await {
+                Ok(d) => d,
+                Err(_) => Err(AppError::Busy),
+            };
         let mut orphans = vec![];
         match decided {
             Ok(decisions) => {
-                for (job, d) in jobs.drain(..).zip(decisions) {
+                for (job, d) in ready.into_iter().zip(decisions) {
                     let held = d.reservation_id.clone();
                     if job.reply.send(Ok(d)).is_err() {
                         orphans.extend(held.map(|id| (job.org, id)));
@@ -318,7 +428,7 @@ async fn run_lane(
                 }
             }
             Err(e) => {
-                for job in jobs.drain(..) {
+                for job in ready {
                     let _ = job.reply.send(Err(e.clone()));
                 }
             }
@@ -332,20 +442,94 @@ async fn run_lane(
     }
 }
 
+/// A call admitted to a batch: its key checked and its body read, attributed to the key.
+struct Ready {
+    org: OrgId,
+    call: Call,
+    ttl_secs: i64,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<Decision, AppError>>,
+}
+
+/// Checks the batch's bearer keys with one read, answers the calls whose key or body is bad
+/// (key errors first, as a handler that checks the key before the body would), and takes the
+/// others out of `jobs`. On a database error `jobs` is left whole, for the caller to answer.
+async fn admit(
+    db: &Db,
+    memo: &Mutex<HashMap<String, ApiKeyRow>>,
+    jobs: &mut Vec<Job>,
+) -> Result<Vec<Ready>, AppError> {
+    let mut prefixes: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| match &j.caller {
+            Caller::Bearer { prefix, .. } => Some(prefix.as_str()),
+            Caller::Key(_) => None,
+        })
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let found: HashMap<String, ApiKeyRow> =
+        db.api_keys_by_prefixes(&prefixes).await?.into_iter().map(|k| (k.prefix.clone(), k)).collect();
+    if !found.is_empty() {
+        memo.lock().unwrap_or_else(|e| e.into_inner()).extend(found.clone());
+    }
+    let mut ready = Vec::with_capacity(jobs.len());
+    let mut touched = vec![];
+    for job in jobs.drain(..) {
+        let key = match job.caller {
+            Caller::Key(key) => Ok(key),
+            Caller::Bearer { prefix, secret, hasher } => {
+                let key = keys::check(
+                    &hasher,
+                    found.get(&prefix).cloned(),
+                    &secret,
+                    Some(KeyScope::Authorize),
+                    job.now,
+                );
+                if let Ok(k) = &key {
+                    if keys::needs_touch(k, job.now) && !touched.iter().any(|(id, _)| *id == k.id) {
+                        touched.push((k.id, job.now));
+                    }
+                }
+                key
+            }
+        };
+        match key.and_then(|k| job.call.map(|c| (k, c))) {
+            Ok((key, (mut call, ttl_secs))) => {
+                attribute(&mut call, &key);
+                ready.push(Ready { org: OrgId(key.org_id), call, ttl_secs, now: job.now, reply: job.reply });
+            }
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+    if !touched.is_empty() {
+        // a write in the writer lane: not on the batch's path
+        let db = db.clone();
+        tokio::spawn(async move {
+            for (id, at) in touched {
+                if let Err(e) = db.touch_api_key(id, at).await {
+                    tracing::debug!(error = %e, "authorize: key use not recorded");
+                }
+            }
+        });
+    }
+    Ok(ready)
+}
+
 /// Reads each organisation's rules and price book once, plans every call, then decides and
 /// logs them all in one transaction.
 async fn decide_batch(
     db: &Db,
     prices: &PriceCache,
     known: &Known,
-    jobs: &[Job],
+    jobs: &[Ready],
 ) -> Result<Vec<Decision>, AppError> {
-    let mut orgs: HashMap<i64, (Vec<Rule>, Arc<PriceBook>)> = HashMap::new();
+    let mut orgs: HashMap<i64, (Arc<Vec<Rule>>, Arc<PriceBook>)> = HashMap::new();
     for j in jobs {
         if let std::collections::hash_map::Entry::Vacant(e) = orgs.entry(j.org.0) {
-            let rules = db.guardrail_rules(j.org).await?;
-            remember(known, j.org, &rules);
-            e.insert((rules, prices.book(db, j.org).await?));
+            e.insert((rules_of(db, known, j.org).await?, prices.book(db, j.org).await?));
         }
     }
     let plans: Vec<Plan> = jobs

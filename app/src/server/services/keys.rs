@@ -201,9 +201,45 @@ pub async fn revoke_key(db: &Db, org: OrgId, actor: &Actor, prefix: &str) -> Res
     db.api_key_in_org(org, prefix).await?.ok_or_else(|| AppError::NotFound(format!("key {prefix}")))
 }
 
+/// The key's prefix and secret from an `Authorization: Bearer cr_…` header; `Unauthorized`
+/// when there is none or it is not shaped like a key.
+pub fn bearer(authorization: Option<&str>) -> Result<(&str, &str), AppError> {
+    let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    token.and_then(split_token).ok_or(AppError::Unauthorized)
+}
+
+/// Checks a key read by its prefix against the secret presented: live now, the secret's hash
+/// stored, and holding `scope` (`None`: any). Every kind of bad key is the same
+/// `Unauthorized`; a valid key without the scope is `Forbidden`.
+pub fn check(
+    hasher: &KeyHasher,
+    key: Option<ApiKeyRow>,
+    secret: &str,
+    scope: Option<Scope>,
+    now: DateTime<Utc>,
+) -> Result<ApiKeyRow, AppError> {
+    let key = key.ok_or(AppError::Unauthorized)?;
+    let live = key.revoked_at.is_none() && key.expires_at.is_none_or(|e| e > now);
+    if !live || !hasher.verify(secret, &key.secret_hash) {
+        tracing::info!(prefix = %key.prefix, "API key refused");
+        return Err(AppError::Unauthorized);
+    }
+    let scopes = Scope::parse_list("scopes", &key.scopes).map_err(crate::error::internal)?;
+    if scope.is_some_and(|s| !scopes.contains(&s)) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(key)
+}
+
+/// Last-used is for people (is this key still in use?), so minute resolution is enough and a
+/// busy gateway does not turn every request into a database write.
+pub fn needs_touch(key: &ApiKeyRow, now: DateTime<Utc>) -> bool {
+    key.last_used_at.is_none_or(|t| now - t >= Duration::minutes(1))
+}
+
 /// The key behind an `Authorization: Bearer cr_…` header, if it is valid now and holds
-/// `scope` (`None`: any scope, e.g. a key asking about itself). Every kind of bad key is the same `Unauthorized`; a valid key without the scope is
-/// `Forbidden`. Records the time of use.
+/// `scope` (`None`: any scope, e.g. a key asking about itself); see [`check`]. Records the
+/// time of use.
 pub async fn authenticate(
     db: &Db,
     hasher: &KeyHasher,
@@ -211,21 +247,9 @@ pub async fn authenticate(
     scope: Option<Scope>,
     now: DateTime<Utc>,
 ) -> Result<ApiKeyRow, AppError> {
-    let token = authorization.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
-    let (prefix, secret) = token.and_then(split_token).ok_or(AppError::Unauthorized)?;
-    let key = db.api_key_by_prefix(prefix).await?.ok_or(AppError::Unauthorized)?;
-    let live = key.revoked_at.is_none() && key.expires_at.is_none_or(|e| e > now);
-    if !live || !hasher.verify(secret, &key.secret_hash) {
-        tracing::info!(prefix, "API key refused");
-        return Err(AppError::Unauthorized);
-    }
-    let scopes = Scope::parse_list("scopes", &key.scopes).map_err(crate::error::internal)?;
-    if scope.is_some_and(|s| !scopes.contains(&s)) {
-        return Err(AppError::Forbidden);
-    }
-    // Last-used is for people (is this key still in use?), so minute resolution is enough and
-    // a busy gateway does not turn every request into a database write.
-    if key.last_used_at.is_none_or(|t| now - t >= Duration::minutes(1)) {
+    let (prefix, secret) = bearer(authorization)?;
+    let key = check(hasher, db.api_key_by_prefix(prefix).await?, secret, scope, now)?;
+    if needs_touch(&key, now) {
         db.touch_api_key(key.id, now).await?;
     }
     Ok(key)
