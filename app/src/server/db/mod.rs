@@ -83,10 +83,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A SQLite pool of `max` connections.
+/// A SQLite pool of `max` connections for single statements. No ping before handing a
+/// connection out: a file has no other end that can hang up, and the ping was a round trip to
+/// the connection's worker thread on every statement (the authorize lane makes three
+/// acquires per batch).
+fn sqlite_reads(max: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new().max_connections(max).test_before_acquire(false)
+}
+
+/// A SQLite pool of `max` connections for transactions.
 fn sqlite_pool(max: u32) -> SqlitePoolOptions {
-    SqlitePoolOptions::new()
-        .max_connections(max)
+    sqlite_reads(max)
         // A future dropped after SQLite ran `BEGIN` but before it read the reply leaves
         // the connection inside a transaction nobody owns (sqlx 0.8.6 does not roll it
         // back); back in the pool it would keep the file's write lock for good and every
@@ -133,7 +140,7 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
             let pool = sqlite_pool(8).connect_with(opts.clone()).await?;
-            let reads = SqlitePoolOptions::new().max_connections(8).connect_lazy_with(opts.clone());
+            let reads = sqlite_reads(8).connect_lazy_with(opts.clone());
             // Authorize holds commit on a connection of their own that does not wait for the
             // disk (see `Db::begin_hold`); opened on first use.
             let holds = sqlite_pool(1).connect_lazy_with(opts.synchronous(SqliteSynchronous::Normal));

@@ -229,7 +229,7 @@ pub async fn authorize(
     attribute(&mut attributed, key);
     let caller = Caller::Key(key.clone());
     let asked = ask(db, prices, guard, caller, Ok((call, ttl_secs)), now).await;
-    answer_or_degrade(guard, asked, Some((OrgId(key.org_id), attributed)), now)
+    answer_or_degrade(guard, asked, || Some((OrgId(key.org_id), attributed)), now)
 }
 
 /// [`authorize`] for a call that presents a bearer token (`POST /api/v1/authorize`): the lane
@@ -255,19 +255,12 @@ pub async fn authorize_bearer(
         let key = guard.keys.lock().unwrap_or_else(|e| e.into_inner()).get(prefix).cloned();
         keys::check(hasher, key, secret, Some(KeyScope::Authorize), now).ok()
     };
-    let degrade = if is_unavailable(&asked) {
-        let (Some(mut c), Some(key)) = (fallback, known()) else { return Err(AppError::Busy) };
+    let degrade = || {
+        let (mut c, key) = (fallback?, known()?);
         attribute(&mut c, &key);
         Some((OrgId(key.org_id), c))
-    } else {
-        None
     };
     answer_or_degrade(guard, asked, degrade, now)
-}
-
-/// The lane did not answer, or answered that the database failed.
-fn is_unavailable(asked: &Result<Result<Decision, AppError>, String>) -> bool {
-    matches!(asked, Err(_) | Ok(Err(AppError::Busy | AppError::Internal)))
 }
 
 /// Sends the call to the lane and waits for its answer at most the guard's timeout (`Err`:
@@ -293,12 +286,13 @@ async fn ask(
         .map_err(|_| format!("no answer within {} ms", guard.timeout.as_millis()))
 }
 
-/// The lane's answer, or when the database was unavailable, the failure modes' answer for the
-/// call (`degrade`: its organisation and attributed call).
+/// The lane's answer, or when the database was unavailable (no answer in time, or a busy or
+/// failed database), the failure modes' answer for the call. `degrade` is asked only then, for
+/// the call's organisation and attributed call; `None` (nothing known to decide by) is 503.
 fn answer_or_degrade(
     guard: &Guard,
     asked: Result<Result<Decision, AppError>, String>,
-    degrade: Option<(OrgId, Call)>,
+    degrade: impl FnOnce() -> Option<(OrgId, Call)>,
     now: DateTime<Utc>,
 ) -> Result<Decision, AppError> {
     let why = match asked {
@@ -307,7 +301,7 @@ fn answer_or_degrade(
         Ok(Err(e)) => return Err(e),
         Err(why) => why,
     };
-    let Some((org, call)) = degrade else { return Err(AppError::Busy) };
+    let Some((org, call)) = degrade() else { return Err(AppError::Busy) };
     tracing::warn!(reason = %why, "authorize: database unavailable, failure modes decide");
     Ok(degraded(guard.recall(org), &call, now, &why))
 }
