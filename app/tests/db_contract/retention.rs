@@ -168,5 +168,20 @@ pub(crate) async fn racing_purges_never_move_the_boundary_back(db: Db) {
         s
     };
     assert_eq!(to, sorted, "each move is audited once, forward only");
+    // each move starts where the one before it ended: none audits a boundary read before
+    // another purge committed
+    let chain: Vec<(Option<String>, Option<String>)> = moves
+        .iter()
+        .rev()
+        .map(|a| {
+            assert_eq!(a.changes.len(), 1, "{a:?}");
+            (a.changes[0].before.clone(), a.changes[0].after.clone())
+        })
+        .collect();
+    assert_eq!(chain[0].0, None, "{chain:?}");
+    for pair in chain.windows(2) {
+        assert_eq!(pair[1].0, pair[0].1, "{chain:?}");
+    }
+    assert_eq!(chain.iter().filter_map(|c| c.1.clone()).collect::<Vec<_>>(), to);
 }
 on_both!(racing_purges_never_move_the_boundary_back);

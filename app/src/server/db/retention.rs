@@ -67,7 +67,18 @@ impl Db {
             values ($1, $2, $3, $4) on conflict (org_id, key) do update \
             set value = excluded.value, updated_at = excluded.updated_at \
             where org_settings.value < excluded.value";
+        // A class of advisory locks unique to this use ("Co" + 2); the organisation is the key.
+        const PURGE_LOCK: i64 = 0x436f_0002;
         let mut tx = self.begin().await?;
+        if let Tx::Postgres(_) = tx {
+            // READ COMMITTED: without it a purge that waited on another's upsert would audit
+            // the boundary it read before the other committed as the one it moved from
+            query("select pg_advisory_xact_lock(cast($1 as integer), cast($2 % 2147483647 as integer))")
+                .bind(PURGE_LOCK)
+                .bind(org.0)
+                .execute(&mut tx)
+                .await?;
+        }
         let stored = parse(query_scalar(READ).bind(org.0).bind(KEPT_FROM).fetch_optional(&mut tx).await?);
         let mut kept_from = crate::domain::retention::next_boundary(stored, from);
         if stored != Some(kept_from) {
@@ -89,8 +100,9 @@ impl Db {
                     summary: format!(
                         "raw events before {kept_from} are dropped; their totals stay in the rollups"
                     ),
-                    before: stored.map(|d| serde_json::json!(d)),
-                    after: Some(serde_json::json!(kept_from)),
+                    // one field, so the audit page shows the move as before → after
+                    before: stored.map(|d| serde_json::json!({ KEPT_FROM: d })),
+                    after: Some(serde_json::json!({ KEPT_FROM: kept_from })),
                 };
                 insert_audit(&mut tx, org, &entry).await?;
             } else {
