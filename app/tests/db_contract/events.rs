@@ -77,6 +77,28 @@ pub(crate) async fn large_batches_cross_chunk_boundaries(db: Db) {
 }
 on_both!(large_batches_cross_chunk_boundaries);
 
+/// A batch that repeats stored events (a retry after a timeout, partly stored) adds only its
+/// new events to the rollups, cubes and trace rollups, over several insert chunks and an odd
+/// tail: the sums then equal a rebuild from the raw rows.
+pub(crate) async fn a_partly_stored_batch_adds_only_its_new_events_to_every_sum(db: Db) {
+    use super::spend::sums_snapshot;
+    let org = db.ensure_org("a", "A").await.unwrap();
+    let end = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let events = generate(&DemoConfig { seed: 5, end, days: 3, volume: 0.3 });
+    assert!(events.len() > 1_200, "{} events", events.len());
+    let first = &events[..events.len() / 3];
+    assert_eq!(db.insert_usage_events(org, first).await.unwrap(), first.len() as u64);
+    // the stored third again, the rest new, in one batch of an odd length
+    let n = db.insert_usage_events(org, &events).await.unwrap();
+    assert_eq!(n as usize, events.len() - first.len());
+    let cost: i64 = events.iter().map(|e| e.cost.0).sum();
+    assert_eq!(db.usage_totals(org).await.unwrap(), (events.len() as i64, Nanos(cost)));
+    let kept = sums_snapshot(&db, org).await;
+    db.rebuild_event_rollups(org).await.unwrap();
+    assert_eq!(sums_snapshot(&db, org).await, kept);
+}
+on_both!(a_partly_stored_batch_adds_only_its_new_events_to_every_sum);
+
 pub(crate) async fn demo_seed_is_deterministic_and_reconciles(db: Db) {
     let org = db.ensure_org("demo", "Demo").await.unwrap();
     let cfg = DemoConfig { seed: 7, end: d("2026-11-20"), days: 30, volume: 0.05 };

@@ -368,9 +368,9 @@ impl<'a> QueryBuilder<'a> {
 
     /// Appends the next placeholder (`$n`) and its value.
     pub fn push_bind(&mut self, v: impl Into<Arg<'a>>) -> &mut Self {
+        use std::fmt::Write as _;
         self.args.push(v.into());
-        self.sql.push('$');
-        self.sql.push_str(&self.args.len().to_string());
+        let _ = write!(self.sql, "${}", self.args.len());
         if let Some(s) = &mut self.sqlite_sql {
             s.push('?');
         }
