@@ -3,7 +3,7 @@ use chrono::{NaiveDate, Utc};
 
 use super::audit::insert_audit;
 use super::query::{query, query_scalar};
-use super::settings::READ;
+use super::settings::{READ, UPSERT};
 use super::{Actor, Db, NewAudit, OrgId, OverLimit, Tx};
 
 /// The first day whose raw events are kept, once a purge has run (an `org_settings` key).
@@ -59,20 +59,14 @@ impl Db {
         chunk: i64,
         max: u64,
     ) -> sqlx::Result<Purged> {
-        // Read, move and audit in one write transaction: two purges at once (two servers, or
-        // the CLI beside one) must not move the boundary back or audit one move twice. The
-        // upsert only ever raises the value (ISO dates order as text), so on PostgreSQL a
-        // purge that waited on another's row sees its value and leaves it.
-        const FORWARD: &str = "insert into org_settings (org_id, key, value, updated_at) \
-            values ($1, $2, $3, $4) on conflict (org_id, key) do update \
-            set value = excluded.value, updated_at = excluded.updated_at \
-            where org_settings.value < excluded.value";
-        // A class of advisory locks unique to this use ("Co" + 2); the organisation is the key.
-        const PURGE_LOCK: i64 = 0x436f_0002;
+        // Read, move and audit in one write transaction, one purge of the organisation at a
+        // time (two servers, or the CLI beside one): SQLite's `BEGIN IMMEDIATE` takes the
+        // file's write lock; PostgreSQL takes an advisory lock, since under READ COMMITTED a
+        // purge that waited on another's row would move the boundary back, or audit a move
+        // from the value it read before the other committed.
+        const PURGE_LOCK: i64 = 0x436f_0002; // "Co" + 2: a class unique to this use
         let mut tx = self.begin().await?;
         if let Tx::Postgres(_) = tx {
-            // READ COMMITTED: without it a purge that waited on another's upsert would audit
-            // the boundary it read before the other committed as the one it moved from
             query("select pg_advisory_xact_lock(cast($1 as integer), cast($2 % 2147483647 as integer))")
                 .bind(PURGE_LOCK)
                 .bind(org.0)
@@ -80,37 +74,28 @@ impl Db {
                 .await?;
         }
         let stored = parse(query_scalar(READ).bind(org.0).bind(KEPT_FROM).fetch_optional(&mut tx).await?);
-        let mut kept_from = crate::domain::retention::next_boundary(stored, from);
+        let kept_from = crate::domain::retention::next_boundary(stored, from);
         if stored != Some(kept_from) {
-            let moved = query(FORWARD)
+            query(UPSERT)
                 .bind(org.0)
                 .bind(KEPT_FROM)
                 .bind(kept_from.to_string())
                 .bind(Utc::now())
                 .execute(&mut tx)
-                .await?
-                .rows_affected()
-                > 0;
-            if moved {
-                let entry = NewAudit {
-                    actor: Actor { user: None, label: "retention".into() },
-                    action: "retention.boundary",
-                    entity: "setting",
-                    entity_id: KEPT_FROM.into(),
-                    summary: format!(
-                        "raw events before {kept_from} are dropped; their totals stay in the rollups"
-                    ),
-                    // one field, so the audit page shows the move as before → after
-                    before: stored.map(|d| serde_json::json!({ KEPT_FROM: d })),
-                    after: Some(serde_json::json!({ KEPT_FROM: kept_from })),
-                };
-                insert_audit(&mut tx, org, &entry).await?;
-            } else {
-                // another purge committed a later boundary while this one waited on the row
-                let now: Option<String> =
-                    query_scalar(READ).bind(org.0).bind(KEPT_FROM).fetch_optional(&mut tx).await?;
-                kept_from = parse(now).map_or(kept_from, |d| d.max(kept_from));
-            }
+                .await?;
+            let entry = NewAudit {
+                actor: Actor { user: None, label: "retention".into() },
+                action: "retention.boundary",
+                entity: "setting",
+                entity_id: KEPT_FROM.into(),
+                summary: format!(
+                    "raw events before {kept_from} are dropped; their totals stay in the rollups"
+                ),
+                // one field, so the audit page shows the move as before → after
+                before: stored.map(|d| serde_json::json!({ KEPT_FROM: d })),
+                after: Some(serde_json::json!({ KEPT_FROM: kept_from })),
+            };
+            insert_audit(&mut tx, org, &entry).await?;
         }
         tx.commit().await?;
         const DELETE: &str = "delete from usage_events where id in \

@@ -34,7 +34,8 @@ impl Db {
 
 /// One setting's value; the key's `$2`.
 pub(super) const READ: &str = "select value from org_settings where org_id = $1 and key = $2";
-const UPSERT: &str = "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
+pub(super) const UPSERT: &str =
+    "insert into org_settings (org_id, key, value, updated_at) values ($1, $2, $3, $4) \
     on conflict (org_id, key) do update set value = excluded.value, updated_at = excluded.updated_at";
 
 impl LedgerTx {

@@ -393,24 +393,19 @@ async fn run_lane(
             continue;
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let ready = match tokio::time::timeout_at(deadline, admit(&db, &keys, &mut jobs)).await {
-            Ok(Ok(ready)) => ready,
-            failed => {
-                let e = match failed {
-                    Ok(Err(e)) => e,
-                    _ => AppError::Busy,
-                };
+        let admitted = tokio::time::timeout_at(deadline, admit(&db, &keys, &mut jobs)).await;
+        let ready = match admitted.unwrap_or(Err(AppError::Busy)) {
+            Ok(ready) => ready,
+            Err(e) => {
                 for job in jobs.drain(..) {
                     let _ = job.reply.send(Err(e.clone()));
                 }
                 continue;
             }
         };
-        let decided =
-            match tokio::time::timeout_at(deadline, decide_batch(&db, &prices, &known, &ready)).await {
-                Ok(d) => d,
-                Err(_) => Err(AppError::Busy),
-            };
+        let decided = tokio::time::timeout_at(deadline, decide_batch(&db, &prices, &known, &ready))
+            .await
+            .unwrap_or(Err(AppError::Busy));
         let mut orphans = vec![];
         match decided {
             Ok(decisions) => {
